@@ -1,0 +1,10 @@
+// One registration function per area of the engine.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace npn::bindings {
+
+void bind_histogram(pybind11::module_& m);
+
+}  // namespace npn::bindings

@@ -1,0 +1,22 @@
+// The _engine extension module: registers each area's bindings and maps the
+// engine's C++ exceptions to Python ones. No logic lives here.
+#include <pybind11/pybind11.h>
+
+#include "bindings.h"
+#include "errors.h"
+
+namespace py = pybind11;
+
+PYBIND11_MODULE(_engine, m) {
+  m.doc() = "neuronperf_native's compiled timing engine";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const npn::InvalidArgument& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const npn::DecodeError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
+  npn::bindings::bind_histogram(m);
+}
