@@ -6,5 +6,6 @@
 namespace npn::bindings {
 
 void bind_histogram(pybind11::module_& m);
+void bind_runner(pybind11::module_& m);
 
 }  // namespace npn::bindings

@@ -19,4 +19,5 @@ PYBIND11_MODULE(_engine, m) {
     }
   });
   npn::bindings::bind_histogram(m);
+  npn::bindings::bind_runner(m);
 }

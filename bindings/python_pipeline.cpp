@@ -1,0 +1,242 @@
+#include "python_pipeline.h"
+
+#include <sched.h>
+
+#include <string>
+#include <utility>
+
+#include "clock.h"
+
+namespace py = pybind11;
+
+namespace npn::bindings {
+namespace {
+
+bool interpreter_finalizing() {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsFinalizing() != 0;
+#else
+  return _Py_IsFinalizing() != 0;
+#endif
+}
+
+std::string type_name(PyObject* type) {
+  py::handle t(type);
+  std::string module = py::str(t.attr("__module__"));
+  std::string name = py::str(t.attr("__qualname__"));
+  return module == "builtins" ? name : module + "." + name;
+}
+
+// Turns the pending Python exception into a StageError carrying its type,
+// message and formatted traceback. Called with the GIL held.
+[[noreturn]] void throw_python_error() {
+  py::error_already_set error;
+  std::string type = type_name(error.type().ptr());
+  std::string message = py::str(error.value());
+  std::string traceback;
+  try {
+    py::object lines = py::module_::import("traceback")
+                           .attr("format_exception")(error.type(), error.value(), error.trace());
+    traceback = py::str("").attr("join")(lines);
+  } catch (const py::error_already_set&) {
+    traceback = type + ": " + message;
+  }
+  throw StageError(std::move(type), std::move(message), std::move(traceback));
+}
+
+PyObject* checked(PyObject* result) {
+  if (result == nullptr) throw_python_error();
+  return result;
+}
+
+// Calls fn(*args) where args is a tuple.
+PyObject* call_with_tuple(PyObject* fn, PyObject* args) {
+  return checked(PyObject_Vectorcall(fn, &PyTuple_GET_ITEM(args, 0),
+                                     static_cast<size_t>(PyTuple_GET_SIZE(args)), nullptr));
+}
+
+}  // namespace
+
+// One worker thread's interpreter state and the objects of its current iteration.
+class PythonWorker final : public WorkerPipeline {
+ public:
+  explicit PythonWorker(PythonPipeline& owner, int worker_index)
+      : owner_(owner),
+        stages_(*owner.stages_),
+        arbiter_(owner.arbiter_),
+        tstate_(PyThreadState_New(owner.interpreter_)),
+        worker_index_(worker_index) {
+    if (!stages_.inputs.empty()) {
+      position_ = static_cast<size_t>(worker_index) % stages_.inputs.size();
+    }
+  }
+
+  ~PythonWorker() override {
+    if (interpreter_finalizing()) return;  // the interpreter owns and frees the state now
+    if (!held_) PyEval_RestoreThread(tstate_);
+    Py_CLEAR(owned_args_);
+    Py_CLEAR(output_);
+    PyThreadState_Clear(tstate_);
+    PyThreadState_DeleteCurrent();
+  }
+
+  bool enter() override {
+    if (held_) return false;
+    arbiter_.waiting.fetch_add(1, std::memory_order_relaxed);
+    PyEval_RestoreThread(tstate_);
+    arbiter_.waiting.fetch_sub(1, std::memory_order_relaxed);
+    arbiter_.acquisitions.fetch_add(1, std::memory_order_relaxed);
+    held_ = true;
+    held_since_ns_ = 0;
+    return true;
+  }
+
+  void between_iterations(int64_t now_ns) override {
+    if (!held_) return;
+    if (held_since_ns_ == 0) {
+      held_since_ns_ = now_ns;
+      return;
+    }
+    if (now_ns - held_since_ns_ < stages_.gil_slice_ns) return;
+    const bool others_wait = arbiter_.waiting.load(std::memory_order_relaxed) > 0;
+    const uint64_t seen = arbiter_.acquisitions.load(std::memory_order_relaxed);
+    leave();
+    // Hand over: without this wait, this thread would usually retake the GIL
+    // before the woken waiter gets to run.
+    const int64_t give_up_at = npn::now_ns() + 2 * stages_.gil_slice_ns;
+    while (others_wait && arbiter_.acquisitions.load(std::memory_order_relaxed) == seen &&
+           arbiter_.waiting.load(std::memory_order_relaxed) > 0 && npn::now_ns() < give_up_at) {
+      sched_yield();
+    }
+  }
+
+  void leave() override {
+    if (!held_) return;
+    Py_CLEAR(owned_args_);
+    Py_CLEAR(output_);
+    PyEval_SaveThread();
+    held_ = false;
+  }
+
+  bool next_input() override {
+    Py_CLEAR(owned_args_);
+    if (!stages_.inputs.empty()) {
+      args_ = stages_.inputs[position_].ptr();
+      if (++position_ == stages_.inputs.size()) position_ = 0;
+      return true;
+    }
+    if (stages_.iterator.is_none()) {
+      args_ = empty_args();
+      return true;
+    }
+    PyObject* item = next_item();
+    if (item == nullptr) return false;
+    owned_args_ = as_args(item);
+    args_ = owned_args_;
+    return true;
+  }
+
+  void preprocess() override {
+    PyObject* result = call_with_tuple(stages_.preprocess.ptr(), args_);
+    Py_XSETREF(owned_args_, as_args(result));
+    args_ = owned_args_;
+  }
+
+  void infer() override {
+    if (stages_.native) {
+      PyThreadState* state = PyEval_SaveThread();
+      native_instance()->infer();
+      PyEval_RestoreThread(state);
+      return;
+    }
+    PyObject* output = call_with_tuple(stages_.model.ptr(), args_);
+    if (stages_.postprocess.is_none()) {
+      Py_DECREF(output);
+    } else {
+      Py_XSETREF(output_, output);
+    }
+  }
+
+  void postprocess() override {
+    PyObject* arg = output_ != nullptr ? output_ : Py_None;
+    PyObject* result = checked(PyObject_CallOneArg(stages_.postprocess.ptr(), arg));
+    Py_DECREF(result);
+    Py_CLEAR(output_);
+  }
+
+ private:
+  static PyObject* empty_args() {
+    static PyObject* empty = PyTuple_New(0);
+    return empty;
+  }
+
+  // Takes a new reference; returns a new reference to an argument tuple.
+  static PyObject* as_args(PyObject* item) {
+    if (PyTuple_Check(item)) return item;
+    PyObject* args = PyTuple_Pack(1, item);
+    Py_DECREF(item);
+    return checked(args);
+  }
+
+  // next() under the iterator lock. The GIL is dropped while waiting for the lock,
+  // since the thread holding it may itself be waiting for the GIL inside next().
+  PyObject* next_item() {
+    std::unique_lock<std::mutex> lock(owner_.iterator_mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) {
+      PyThreadState* state = PyEval_SaveThread();
+      lock.lock();
+      PyEval_RestoreThread(state);
+    }
+    PyObject* item = PyIter_Next(stages_.iterator.ptr());
+    if (item == nullptr && PyErr_Occurred()) throw_python_error();
+    return item;
+  }
+
+  NativeInstance* native_instance() {
+    if (!native_) native_ = stages_.native->instantiate(worker_index_);
+    return native_.get();
+  }
+
+  PythonPipeline& owner_;
+  PythonStages& stages_;
+  GilArbiter& arbiter_;
+  PyThreadState* tstate_;
+  int worker_index_;
+  bool held_ = false;
+  int64_t held_since_ns_ = 0;
+  size_t position_ = 0;
+  PyObject* args_ = nullptr;        // borrowed: the current argument tuple
+  PyObject* owned_args_ = nullptr;  // owned when args came from an iterator or preprocess
+  PyObject* output_ = nullptr;      // the model output awaiting postprocess
+  std::unique_ptr<NativeInstance> native_;
+};
+
+PythonPipeline::PythonPipeline(PythonStages stages)
+    : stages_(std::make_unique<PythonStages>(std::move(stages))),
+      interpreter_(PyThreadState_Get()->interp) {}
+
+PythonPipeline::~PythonPipeline() {
+  if (interpreter_finalizing()) {
+    // Too late to touch Python objects: leak them rather than crash at exit.
+    static_cast<void>(stages_.release());
+    return;
+  }
+  py::gil_scoped_acquire gil;
+  stages_.reset();
+}
+
+PipelineTraits PythonPipeline::traits() const {
+  PipelineTraits t;
+  t.has_preprocess = !stages_->preprocess.is_none();
+  t.has_postprocess = !stages_->postprocess.is_none();
+  t.timed_input = !stages_->iterator.is_none();
+  t.finite_input = t.timed_input;
+  t.shared_lock = true;
+  return t;
+}
+
+std::unique_ptr<WorkerPipeline> PythonPipeline::make_worker(int worker_index) {
+  return std::make_unique<PythonWorker>(*this, worker_index);
+}
+
+}  // namespace npn::bindings

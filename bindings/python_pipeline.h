@@ -1,0 +1,53 @@
+// A pipeline whose stages are Python callables: the trampoline that takes the GIL.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "native_models.h"
+#include "pipeline.h"
+
+namespace npn::bindings {
+
+// What the Python layer hands over; every object is owned (a strong reference).
+struct PythonStages {
+  pybind11::object model;                    // a callable, or None when `native` is set
+  std::shared_ptr<const NativeModel> native;  // a native model called without the GIL
+  pybind11::object preprocess;               // None or a callable
+  pybind11::object postprocess;              // None or a callable
+  std::vector<pybind11::tuple> inputs;       // argument tuples served round-robin, or
+  pybind11::object iterator;                 // an iterator of argument tuples (None if unused)
+  int64_t gil_slice_ns = 200'000;            // longest a worker keeps the GIL between calls
+};
+
+// Tracks this run's workers that wait for the GIL, so a worker holding it across
+// iterations hands it over promptly. Shared by the workers of one pipeline.
+struct GilArbiter {
+  alignas(64) std::atomic<int> waiting{0};
+  alignas(64) std::atomic<uint64_t> acquisitions{0};
+};
+
+// Constructed with the GIL held. Workers hold the GIL only while Python code runs
+// (and for at most one time slice between consecutive calls); the destructor
+// takes the GIL to release the Python objects.
+class PythonPipeline final : public Pipeline {
+ public:
+  explicit PythonPipeline(PythonStages stages);
+  ~PythonPipeline() override;
+  PipelineTraits traits() const override;
+  std::unique_ptr<WorkerPipeline> make_worker(int worker_index) override;
+
+ private:
+  friend class PythonWorker;
+  std::unique_ptr<PythonStages> stages_;
+  PyInterpreterState* interpreter_;
+  GilArbiter arbiter_;
+  std::mutex iterator_mutex_;  // serializes next() on the iterator (it may drop the GIL)
+};
+
+}  // namespace npn::bindings

@@ -1,0 +1,190 @@
+// Bindings for native models, pipelines and the runner.
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+
+#include "bindings.h"
+#include "native_models.h"
+#include "python_pipeline.h"
+#include "clock.h"
+#include "runner.h"
+
+namespace py = pybind11;
+
+namespace npn::bindings {
+namespace {
+
+py::dict error_dict(const ErrorInfo& e) {
+  py::dict d;
+  d["type"] = e.type;
+  d["message"] = e.message;
+  d["traceback"] = e.traceback;
+  d["stage"] = e.stage;
+  d["worker"] = e.worker;
+  return d;
+}
+
+// Hands the timestamp buffer to numpy without copying: the array owns the vector.
+py::object timestamps_array(std::vector<int64_t>&& values) {
+  auto* owned = new std::vector<int64_t>(std::move(values));
+  py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<int64_t>*>(p); });
+  const auto rows = static_cast<py::ssize_t>(owned->size() / kBoundaryCount);
+  return py::array_t<int64_t>({rows, static_cast<py::ssize_t>(kBoundaryCount)},
+                              {static_cast<py::ssize_t>(kBoundaryCount * sizeof(int64_t)),
+                               static_cast<py::ssize_t>(sizeof(int64_t))},
+                              owned->data(), owner);
+}
+
+py::dict result_dict(RunResult&& r) {
+  py::dict d;
+  d["status"] = std::string(status_name(r.status));
+  d["stop_reason"] = std::string(stop_reason_name(r.stop_reason));
+  d["error"] = r.error ? py::object(error_dict(*r.error)) : py::object(py::none());
+  py::dict stages;
+  for (int s = 0; s < kStageCount; ++s) {
+    stages[py::str(std::string(kStageNames[static_cast<size_t>(s)]))] =
+        py::cast(std::move(r.stages[static_cast<size_t>(s)]));
+  }
+  d["stages"] = stages;
+  d["warmup"] = py::cast(std::move(r.warmup));
+  d["worker_iterations"] = r.worker_iterations;
+  d["abandoned_workers"] = r.abandoned_workers;
+  d["start_ns"] = r.start_ns;
+  d["end_ns"] = r.end_ns;
+  d["window_ns"] = r.window_ns;
+  d["windows"] = r.windows;
+  d["cpu_ns"] = r.cpu_ns;
+  d["timestamps"] =
+      r.timestamps_recorded ? timestamps_array(std::move(r.timestamps)) : py::object(py::none());
+  return d;
+}
+
+// Waits with the GIL released; every poll takes it back briefly to run signal
+// handlers, so Ctrl-C stops the run. Returns the result dict, with "interrupted"
+// holding the exception a signal handler raised (or None).
+py::dict wait_for(RunnerHandle& handle) {
+  Runner& runner = *handle.runner;
+  std::optional<std::string> interrupted;
+  auto poll = [&interrupted]() {
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() == 0) return false;
+    py::error_already_set error;
+    interrupted = std::string(py::str(error.type().attr("__name__")));
+    return true;
+  };
+  RunResult result;
+  {
+    py::gil_scoped_release nogil;
+    result = runner.wait(poll);
+  }
+  py::dict d = result_dict(std::move(result));
+  d["interrupted"] = interrupted ? py::object(py::str(*interrupted)) : py::object(py::none());
+  return d;
+}
+
+// Owns a Runner for Python. Destroying a Runner that is still going joins its
+// workers, which need the GIL to finish their Python calls: release it first.
+struct RunnerHandle {
+  std::unique_ptr<Runner> runner;
+  ~RunnerHandle() {
+    if (runner && PyGILState_Check()) {
+      py::gil_scoped_release nogil;
+      runner.reset();
+    }
+  }
+};
+
+template <class T>
+std::optional<T> optional_arg(const py::object& value) {
+  return value.is_none() ? std::nullopt : std::optional<T>(value.cast<T>());
+}
+
+}  // namespace
+
+void bind_runner(py::module_& m) {
+  py::class_<NativeModel, std::shared_ptr<NativeModel>>(m, "NativeModel",
+                                                         "A model implemented in C++.")
+      .def("__repr__", [](const NativeModel& model) {
+        return "<NativeModel " + model.describe() + ">";
+      });
+
+  m.def("noop_model", [] { return std::shared_ptr<NativeModel>(std::make_shared<NoopModel>()); });
+  m.def(
+      "spin_model",
+      [](const std::string& distribution, int64_t latency_ns, int64_t low_ns, int64_t high_ns,
+         int64_t second_latency_ns, double second_fraction, double sigma, uint64_t seed) {
+        SpinSettings s;
+        s.distribution = parse_spin_distribution(distribution);
+        s.latency_ns = latency_ns;
+        s.low_ns = low_ns;
+        s.high_ns = high_ns;
+        s.second_latency_ns = second_latency_ns;
+        s.second_fraction = second_fraction;
+        s.sigma = sigma;
+        s.seed = seed;
+        return std::shared_ptr<NativeModel>(std::make_shared<SpinModel>(s));
+      },
+      py::arg("distribution"), py::arg("latency_ns"), py::arg("low_ns"), py::arg("high_ns"),
+      py::arg("second_latency_ns"), py::arg("second_fraction"), py::arg("sigma"),
+      py::arg("seed"));
+
+  py::class_<Pipeline, std::shared_ptr<Pipeline>>(m, "Pipeline",
+                                                   "A model with its inputs and stages.");
+
+  m.def(
+      "native_pipeline",
+      [](std::shared_ptr<NativeModel> model, int64_t input_count) {
+        return std::shared_ptr<Pipeline>(std::make_shared<NativePipeline>(model, input_count));
+      },
+      py::arg("model"), py::arg("input_count") = -1);
+
+  m.def(
+      "python_pipeline",
+      [](py::object model, py::object native, py::object preprocess, py::object postprocess,
+         std::vector<py::tuple> inputs, py::object iterator, int64_t gil_slice_ns) {
+        PythonStages stages;
+        stages.model = std::move(model);
+        if (!native.is_none()) stages.native = native.cast<std::shared_ptr<NativeModel>>();
+        stages.preprocess = std::move(preprocess);
+        stages.postprocess = std::move(postprocess);
+        stages.inputs = std::move(inputs);
+        stages.iterator = std::move(iterator);
+        stages.gil_slice_ns = gil_slice_ns;
+        return std::shared_ptr<Pipeline>(std::make_shared<PythonPipeline>(std::move(stages)));
+      },
+      py::kw_only(), py::arg("model"), py::arg("native"), py::arg("preprocess"),
+      py::arg("postprocess"), py::arg("inputs"), py::arg("iterator"), py::arg("gil_slice_ns"));
+
+  py::class_<RunnerHandle>(m, "Runner", "Runs a pipeline on worker threads (see engine.Runner).")
+      .def(py::init([](std::shared_ptr<Pipeline> pipeline, int workers, py::object duration_s,
+                       py::object max_iterations, int64_t warmup, double window_s,
+                       py::object call_timeout_s, bool record_timestamps, int64_t start_at_ns) {
+             RunSettings s;
+             s.workers = workers;
+             s.duration_s = optional_arg<double>(duration_s);
+             s.max_iterations = optional_arg<int64_t>(max_iterations);
+             s.warmup = warmup;
+             s.window_s = window_s;
+             s.call_timeout_s = optional_arg<double>(call_timeout_s);
+             s.record_timestamps = record_timestamps;
+             s.start_at_ns = start_at_ns;
+             return RunnerHandle{std::make_unique<Runner>(std::move(pipeline), s)};
+           }),
+           py::arg("pipeline"), py::kw_only(), py::arg("workers"), py::arg("duration_s"),
+           py::arg("max_iterations"), py::arg("warmup"), py::arg("window_s"),
+           py::arg("call_timeout_s"), py::arg("record_timestamps"), py::arg("start_at_ns"))
+      .def(
+          "start", [](RunnerHandle& h) { h.runner->start(); },
+          py::call_guard<py::gil_scoped_release>())
+      .def(
+          "stop", [](RunnerHandle& h) { h.runner->stop(); },
+          py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("done", [](RunnerHandle& h) { return h.runner->done(); })
+      .def("wait", &wait_for);
+
+  m.def("now_ns", &now_ns, "The engine's monotonic clock (CLOCK_MONOTONIC) in nanoseconds.");
+}
+
+}  // namespace npn::bindings

@@ -1,0 +1,162 @@
+#include "native_models.h"
+
+#include <cmath>
+#include <random>
+#include <sstream>
+
+#include "clock.h"
+#include "errors.h"
+
+namespace npn {
+namespace {
+
+class NoopInstance final : public NativeInstance {
+ public:
+  void infer() override {}
+};
+
+class SpinInstance final : public NativeInstance {
+ public:
+  SpinInstance(const SpinSettings& s, int worker_index)
+      : s_(s), rng_(s.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(worker_index)) {}
+
+  void infer() override {
+    const int64_t start = now_ns();
+    const int64_t deadline = start + draw_ns();
+    while (now_ns() < deadline) {
+    }
+  }
+
+ private:
+  int64_t draw_ns() {
+    switch (s_.distribution) {
+      case SpinDistribution::kFixed:
+        return s_.latency_ns;
+      case SpinDistribution::kUniform:
+        return std::uniform_int_distribution<int64_t>(s_.low_ns, s_.high_ns)(rng_);
+      case SpinDistribution::kBimodal:
+        return unit_(rng_) < s_.second_fraction ? s_.second_latency_ns : s_.latency_ns;
+      case SpinDistribution::kLognormal:
+        return static_cast<int64_t>(
+            std::llround(static_cast<double>(s_.latency_ns) * std::exp(s_.sigma * normal_(rng_))));
+    }
+    return s_.latency_ns;
+  }
+
+  SpinSettings s_;
+  std::mt19937_64 rng_;
+  std::uniform_real_distribution<double> unit_{0.0, 1.0};
+  std::normal_distribution<double> normal_{0.0, 1.0};
+};
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw InvalidArgument(message);
+}
+
+class NativeWorker final : public WorkerPipeline {
+ public:
+  NativeWorker(std::unique_ptr<NativeInstance> instance, int64_t input_count,
+               std::atomic<int64_t>* inputs_served)
+      : instance_(std::move(instance)), input_count_(input_count), inputs_served_(inputs_served) {}
+
+  bool enter() override { return false; }
+  void between_iterations(int64_t) override {}
+  void leave() override {}
+  bool next_input() override {
+    return input_count_ < 0 || inputs_served_->fetch_add(1, std::memory_order_relaxed) < input_count_;
+  }
+  void preprocess() override {}
+  void infer() override { instance_->infer(); }
+  void postprocess() override {}
+
+ private:
+  std::unique_ptr<NativeInstance> instance_;
+  int64_t input_count_;
+  std::atomic<int64_t>* inputs_served_;
+};
+
+}  // namespace
+
+std::unique_ptr<NativeInstance> NoopModel::instantiate(int) const {
+  return std::make_unique<NoopInstance>();
+}
+
+SpinDistribution parse_spin_distribution(const std::string& name) {
+  if (name == "fixed") return SpinDistribution::kFixed;
+  if (name == "uniform") return SpinDistribution::kUniform;
+  if (name == "bimodal") return SpinDistribution::kBimodal;
+  if (name == "lognormal") return SpinDistribution::kLognormal;
+  throw InvalidArgument("distribution must be one of fixed, uniform, bimodal, lognormal; got '" +
+                        name + "'");
+}
+
+SpinModel::SpinModel(const SpinSettings& s) : settings_(s) {
+  switch (s.distribution) {
+    case SpinDistribution::kFixed:
+      require(s.latency_ns >= 0, "latency_ns must be >= 0, got " + std::to_string(s.latency_ns));
+      break;
+    case SpinDistribution::kUniform:
+      require(s.low_ns >= 0, "low_ns must be >= 0, got " + std::to_string(s.low_ns));
+      require(s.high_ns >= s.low_ns, "high_ns must be >= low_ns (" + std::to_string(s.low_ns) +
+                                         "), got " + std::to_string(s.high_ns));
+      break;
+    case SpinDistribution::kBimodal:
+      require(s.latency_ns >= 0, "latency_ns must be >= 0, got " + std::to_string(s.latency_ns));
+      require(s.second_latency_ns >= 0,
+              "second_latency_ns must be >= 0, got " + std::to_string(s.second_latency_ns));
+      require(s.second_fraction >= 0.0 && s.second_fraction <= 1.0,
+              "second_fraction must be in [0, 1], got " + std::to_string(s.second_fraction));
+      break;
+    case SpinDistribution::kLognormal:
+      require(s.latency_ns > 0, "latency_ns (the median) must be > 0, got " +
+                                    std::to_string(s.latency_ns));
+      require(s.sigma >= 0.0 && s.sigma <= 5.0,
+              "sigma must be in [0, 5], got " + std::to_string(s.sigma));
+      break;
+  }
+}
+
+std::string SpinModel::describe() const {
+  std::ostringstream out;
+  const SpinSettings& s = settings_;
+  switch (s.distribution) {
+    case SpinDistribution::kFixed:
+      out << "spin(fixed, latency_ns=" << s.latency_ns << ")";
+      break;
+    case SpinDistribution::kUniform:
+      out << "spin(uniform, low_ns=" << s.low_ns << ", high_ns=" << s.high_ns << ")";
+      break;
+    case SpinDistribution::kBimodal:
+      out << "spin(bimodal, latency_ns=" << s.latency_ns
+          << ", second_latency_ns=" << s.second_latency_ns
+          << ", second_fraction=" << s.second_fraction << ")";
+      break;
+    case SpinDistribution::kLognormal:
+      out << "spin(lognormal, latency_ns=" << s.latency_ns << ", sigma=" << s.sigma << ")";
+      break;
+  }
+  return out.str();
+}
+
+std::unique_ptr<NativeInstance> SpinModel::instantiate(int worker_index) const {
+  return std::make_unique<SpinInstance>(settings_, worker_index);
+}
+
+NativePipeline::NativePipeline(std::shared_ptr<const NativeModel> model, int64_t input_count)
+    : model_(std::move(model)), input_count_(input_count) {
+  require(model_ != nullptr, "model must not be null");
+}
+
+PipelineTraits NativePipeline::traits() const {
+  PipelineTraits t;
+  t.finite_input = input_count_ >= 0;
+  t.timed_input = input_count_ >= 0;
+  return t;
+}
+
+std::unique_ptr<WorkerPipeline> NativePipeline::make_worker(int worker_index) {
+  return std::make_unique<NativeWorker>(model_->instantiate(worker_index), input_count_,
+                                        &inputs_served_);
+}
+
+}  // namespace npn

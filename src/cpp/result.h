@@ -1,0 +1,53 @@
+// What one run produced: status, error, per-stage histograms, counts and windows.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "histogram.h"
+#include "pipeline.h"
+#include "stage.h"
+
+namespace npn {
+
+enum class RunStatus : int8_t { kFinished, kError, kTimeout, kStopped };
+
+// Why the run stopped; the first cause wins.
+enum class StopReason : int8_t {
+  kNone,
+  kDuration,
+  kMaxIterations,
+  kInputsExhausted,
+  kError,
+  kTimeout,
+  kStopRequested,
+};
+
+std::string_view status_name(RunStatus status);
+std::string_view stop_reason_name(StopReason reason);
+RunStatus status_for(StopReason reason);
+
+struct RunResult {
+  RunStatus status = RunStatus::kFinished;
+  StopReason stop_reason = StopReason::kNone;
+  std::optional<ErrorInfo> error;
+  std::array<Histogram, kStageCount> stages;  // indexed by Stage; unused stages stay empty
+  Histogram warmup;                           // e2e of the untimed warm-up iterations
+  std::vector<int64_t> worker_iterations;     // timed iterations per worker
+  int abandoned_workers = 0;                  // workers left stuck in a call by the watchdog
+  int64_t start_ns = 0;                       // timing start (after warm-up), shared clock
+  int64_t end_ns = 0;                         // end of the last timed iteration
+  int64_t window_ns = 0;
+  std::vector<int64_t> windows;  // completions per window; window i starts at start_ns + i * window_ns
+  int64_t cpu_ns = 0;            // process CPU time between start_ns and the end of the run
+  bool timestamps_recorded = false;
+  std::vector<int64_t> timestamps;  // kBoundaryCount values (b0..b5) per timed iteration, worker-major
+
+  int64_t iterations() const noexcept;
+  const Histogram& stage(Stage s) const noexcept { return stages[static_cast<size_t>(s)]; }
+};
+
+}  // namespace npn

@@ -1,0 +1,39 @@
+// User run settings, validated once into the internal configuration the runner uses.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "pipeline.h"
+
+namespace npn {
+
+// What a caller asks for; names and units match the Python keywords.
+struct RunSettings {
+  int workers = 1;
+  std::optional<double> duration_s;       // stop after this long (timed part only)
+  std::optional<int64_t> max_iterations;  // stop after this many timed iterations in all
+  int64_t warmup = 1;                     // untimed iterations per worker before timing
+  double window_s = 1.0;                  // throughput window width
+  std::optional<double> call_timeout_s;   // watchdog: an iteration running longer is a timeout
+  bool record_timestamps = false;         // keep b0..b5 of every iteration
+  int64_t start_at_ns = 0;                // start timing no earlier than this (shared clock)
+};
+
+// Validated settings in engine units. Build with make_run_config().
+struct RunConfig {
+  int workers;
+  int64_t duration_ns;     // 0: no duration limit
+  int64_t max_iterations;  // 0: no iteration limit
+  int64_t warmup;
+  int64_t window_ns;
+  int64_t call_timeout_ns;  // 0: no watchdog
+  bool record_timestamps;
+  int64_t start_at_ns;
+};
+
+// Throws InvalidArgument naming the setting when a value is out of range, or when
+// nothing would ever stop the run (no duration, no max_iterations, endless inputs).
+RunConfig make_run_config(const RunSettings& settings, const PipelineTraits& traits);
+
+}  // namespace npn

@@ -1,0 +1,465 @@
+#include "runner.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <typeinfo>
+
+#include <cxxabi.h>
+#include <cstdlib>
+
+#include "clock.h"
+#include "errors.h"
+#include "scheduler.h"
+
+namespace npn {
+namespace {
+
+// busy_since values besides a start timestamp (which is always > 0).
+constexpr int64_t kIdle = 0;
+constexpr int64_t kAbandoned = -1;
+
+// Everything one worker measures. Written only by its worker until the worker
+// finishes or is abandoned; read by the control thread after that.
+struct alignas(64) WorkerState {
+  std::array<Histogram, kStageCount> stages;
+  Histogram warmup;
+  int64_t iterations = 0;
+  int64_t last_end_ns = 0;
+  std::vector<int64_t> windows;
+  std::vector<int64_t> timestamps;
+  bool finished = false;               // guarded by Shared::mutex
+  std::atomic<bool> abandoned{false};  // set by the watchdog
+  // Watchdog handshake: the worker stores its iteration start here and swaps it
+  // back to kIdle when the iteration ends; the watchdog swaps a stale start to
+  // kAbandoned. Whoever swaps first owns the state above.
+  alignas(64) std::atomic<int64_t> busy_since{kIdle};
+  std::atomic<int8_t> stage{static_cast<int8_t>(Stage::kE2E)};
+};
+
+}  // namespace
+
+struct Runner::Shared {
+  std::shared_ptr<Pipeline> pipeline;
+  PipelineTraits traits;
+  RunConfig config;
+  std::vector<std::unique_ptr<WorkerState>> workers;
+
+  alignas(64) std::atomic<bool> stop{false};
+  std::atomic<int8_t> stop_reason{static_cast<int8_t>(StopReason::kNone)};
+  alignas(64) std::atomic<int64_t> claimed{0};  // timed iterations claimed (max_iterations only)
+
+  std::mutex mutex;
+  std::condition_variable cv;
+  int arrived = 0;           // workers past warm-up
+  int finished = 0;          // workers that exited normally
+  bool timing = false;       // the start barrier opened
+  int64_t start_ns = 0;      // timing start
+  int64_t cpu_start_ns = 0;  // process CPU time at start_ns
+  int64_t stop_ns = 0;       // when the first stop request arrived
+  std::optional<ErrorInfo> error;
+
+  void request_stop(StopReason reason) {
+    int8_t expected = static_cast<int8_t>(StopReason::kNone);
+    stop_reason.compare_exchange_strong(expected, static_cast<int8_t>(reason));
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!stop.load(std::memory_order_relaxed)) stop_ns = now_ns();
+    stop.store(true, std::memory_order_release);
+    cv.notify_all();
+  }
+
+  void record_error(ErrorInfo info, StopReason reason) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!error) error = std::move(info);
+    }
+    request_stop(reason);
+  }
+};
+
+namespace {
+
+using Shared = Runner::Shared;
+
+std::string demangled_type(const std::exception& e) {
+  int status = 0;
+  char* name = abi::__cxa_demangle(typeid(e).name(), nullptr, nullptr, &status);
+  std::string result = status == 0 && name ? name : typeid(e).name();
+  std::free(name);
+  return result;
+}
+
+std::string describe_seconds(int64_t ns) {
+  std::string s = std::to_string(static_cast<double>(ns) / 1e9);
+  s.erase(s.find_last_not_of('0') + 1);
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s + " s";
+}
+
+// Opens the start barrier once every worker has warmed up. Returns false when
+// the run stopped before timing began.
+bool wait_for_start(Shared& sh) {
+  std::unique_lock<std::mutex> lock(sh.mutex);
+  if (++sh.arrived == sh.config.workers) {
+    sh.start_ns = std::max(now_ns(), sh.config.start_at_ns);
+    sh.cpu_start_ns = process_cpu_ns();
+    sh.timing = true;
+    sh.cv.notify_all();
+  } else {
+    sh.cv.wait(lock, [&] { return sh.timing || sh.stop.load(std::memory_order_relaxed); });
+  }
+  if (!sh.timing) return false;
+  const int64_t start = sh.start_ns;
+  lock.unlock();
+  // With start_at_ns in the future (several processes starting together), sleep
+  // until just before it, then spin to the exact time.
+  for (int64_t left = start - now_ns(); left > 200'000; left = start - now_ns()) {
+    std::this_thread::sleep_for(std::chrono::nanoseconds(left - 100'000));
+  }
+  while (now_ns() < start) {
+  }
+  return true;
+}
+
+// One worker: warm-up, barrier, timed loop. The loop is a template over the
+// schedule so that open-loop schedules reuse it unchanged.
+class Worker {
+ public:
+  Worker(Shared& sh, int index) : sh_(sh), cfg_(sh.config), t_(sh.traits), index_(index),
+        st_(*sh.workers[index]) {}
+
+  void run() {
+    std::unique_ptr<WorkerPipeline> pipeline;
+    Stage stage = Stage::kE2E;
+    bool in_warmup = true;
+    int64_t b0 = 0;
+    try {
+      pipeline = sh_.pipeline->make_worker(index_);
+      p_ = pipeline.get();
+      for (int64_t i = 0; i < cfg_.warmup && !stopped(); ++i) {
+        b0 = now_ns();
+        if (!warmup_iteration(b0, stage)) break;
+      }
+      p_->leave();
+      if (abandoned_) return;
+      if (!stopped() && wait_for_start(sh_)) {
+        in_warmup = false;
+        ClosedLoopSchedule schedule;
+        timed_loop(schedule, stage, b0);
+        p_->leave();
+      }
+    } catch (const StageError& e) {
+      fail(ErrorInfo{e.type(), e.message(), e.traceback(), {}, index_}, stage, in_warmup, b0,
+           pipeline.get());
+      return;
+    } catch (const std::exception& e) {
+      fail(ErrorInfo{demangled_type(e), e.what(), {}, {}, index_}, stage, in_warmup, b0,
+           pipeline.get());
+      return;
+    } catch (...) {
+      fail(ErrorInfo{"unknown", "a non-standard C++ exception was thrown", {}, {}, index_}, stage,
+           in_warmup, b0, pipeline.get());
+      return;
+    }
+    if (!abandoned_) finish();
+  }
+
+ private:
+  bool stopped() const { return sh_.stop.load(std::memory_order_relaxed); }
+
+  void begin_watch(int64_t b0) {
+    if (cfg_.call_timeout_ns) st_.busy_since.store(b0, std::memory_order_release);
+  }
+  void set_stage(Stage& stage, Stage s) {
+    stage = s;
+    if (cfg_.call_timeout_ns) st_.stage.store(static_cast<int8_t>(s), std::memory_order_relaxed);
+  }
+  // False when the watchdog abandoned this worker while the iteration ran.
+  bool end_watch(int64_t b0) {
+    if (!cfg_.call_timeout_ns) return true;
+    int64_t expected = b0;
+    if (st_.busy_since.compare_exchange_strong(expected, kIdle, std::memory_order_acq_rel) ||
+        expected == kIdle) {
+      return true;
+    }
+    abandoned_ = true;
+    return false;
+  }
+
+  bool warmup_iteration(int64_t b0, Stage& stage) {
+    begin_watch(b0);
+    set_stage(stage, Stage::kGilWait);
+    p_->enter();
+    set_stage(stage, Stage::kInput);
+    if (!p_->next_input()) {
+      if (end_watch(b0)) sh_.request_stop(StopReason::kInputsExhausted);
+      return false;
+    }
+    if (t_.has_preprocess) {
+      set_stage(stage, Stage::kPreprocess);
+      p_->preprocess();
+    }
+    set_stage(stage, Stage::kInfer);
+    p_->infer();
+    if (t_.has_postprocess) {
+      set_stage(stage, Stage::kPostprocess);
+      p_->postprocess();
+    }
+    const int64_t end = now_ns();
+    if (!end_watch(b0)) return false;
+    st_.warmup.record(end - b0);
+    p_->between_iterations(end);
+    return true;
+  }
+
+  template <class Schedule>
+  void timed_loop(Schedule& schedule, Stage& stage, int64_t& b0_out) {
+    const int64_t start = sh_.start_ns;
+    const int64_t deadline = cfg_.duration_ns ? start + cfg_.duration_ns : INT64_MAX;
+    const bool limit_iterations = cfg_.max_iterations > 0;
+    auto& hist = st_.stages;
+    if (cfg_.duration_ns) {
+      st_.windows.reserve(static_cast<size_t>(cfg_.duration_ns / cfg_.window_ns + 2));
+    }
+    int64_t window_end = start;  // forces the first lookup
+    size_t window = 0;
+    int64_t previous_end = now_ns();  // workers may wake a little after start
+    std::array<int64_t, kBoundaryCount> b{};
+    while (!stopped()) {
+      if (limit_iterations &&
+          sh_.claimed.fetch_add(1, std::memory_order_relaxed) >= cfg_.max_iterations) {
+        sh_.request_stop(StopReason::kMaxIterations);
+        break;
+      }
+      b[0] = schedule.next_start_ns(previous_end);
+      b0_out = b[0];
+      begin_watch(b[0]);
+      set_stage(stage, Stage::kGilWait);
+      b[1] = p_->enter() ? now_ns() : b[0];
+      set_stage(stage, Stage::kInput);
+      if (!p_->next_input()) {
+        if (end_watch(b[0])) sh_.request_stop(StopReason::kInputsExhausted);
+        return;
+      }
+      b[2] = t_.timed_input ? now_ns() : b[1];
+      if (t_.has_preprocess) {
+        set_stage(stage, Stage::kPreprocess);
+        p_->preprocess();
+        b[3] = now_ns();
+      } else {
+        b[3] = b[2];
+      }
+      set_stage(stage, Stage::kInfer);
+      p_->infer();
+      b[4] = now_ns();
+      if (t_.has_postprocess) {
+        set_stage(stage, Stage::kPostprocess);
+        p_->postprocess();
+        b[5] = now_ns();
+      } else {
+        b[5] = b[4];
+      }
+      if (!end_watch(b[0])) return;
+
+      hist[static_cast<size_t>(Stage::kE2E)].record(b[5] - b[0]);
+      hist[static_cast<size_t>(Stage::kInfer)].record(b[4] - b[3]);
+      if (t_.shared_lock) hist[static_cast<size_t>(Stage::kGilWait)].record(b[1] - b[0]);
+      if (t_.timed_input) hist[static_cast<size_t>(Stage::kInput)].record(b[2] - b[1]);
+      if (t_.has_preprocess) hist[static_cast<size_t>(Stage::kPreprocess)].record(b[3] - b[2]);
+      if (t_.has_postprocess) hist[static_cast<size_t>(Stage::kPostprocess)].record(b[5] - b[4]);
+      if (b[5] >= window_end) {
+        window = static_cast<size_t>((b[5] - start) / cfg_.window_ns);
+        window_end = start + static_cast<int64_t>(window + 1) * cfg_.window_ns;
+        if (st_.windows.size() <= window) st_.windows.resize(window + 1, 0);
+      }
+      ++st_.windows[window];
+      if (cfg_.record_timestamps) st_.timestamps.insert(st_.timestamps.end(), b.begin(), b.end());
+      ++st_.iterations;
+      st_.last_end_ns = b[5];
+      previous_end = b[5];
+      if (b[5] >= deadline) {
+        sh_.request_stop(StopReason::kDuration);
+        break;
+      }
+      p_->between_iterations(b[5]);
+    }
+  }
+
+  void fail(ErrorInfo info, Stage stage, bool in_warmup, int64_t b0, WorkerPipeline* pipeline) {
+    // An exception inside an iteration: if the watchdog already abandoned this
+    // worker, the state is no longer ours to touch.
+    if (abandoned_ || !end_watch(b0)) {
+      if (pipeline) pipeline->leave();
+      return;
+    }
+    info.stage = in_warmup ? "warmup" : std::string(stage_name(stage));
+    if (pipeline) pipeline->leave();
+    sh_.record_error(std::move(info), StopReason::kError);
+    finish();
+  }
+
+  void finish() {
+    std::lock_guard<std::mutex> lock(sh_.mutex);
+    st_.finished = true;
+    ++sh_.finished;
+    sh_.cv.notify_all();
+  }
+
+  Shared& sh_;
+  const RunConfig& cfg_;
+  const PipelineTraits& t_;
+  const int index_;
+  WorkerState& st_;
+  WorkerPipeline* p_ = nullptr;
+  bool abandoned_ = false;
+};
+
+void worker_main(std::shared_ptr<Shared> shared, int index) {
+  Worker(*shared, index).run();
+}
+
+// Abandons workers whose current iteration has run longer than the call timeout.
+void check_watchdog(Shared& sh) {
+  const int64_t now = now_ns();
+  for (size_t i = 0; i < sh.workers.size(); ++i) {
+    WorkerState& w = *sh.workers[i];
+    int64_t since = w.busy_since.load(std::memory_order_acquire);
+    if (since <= 0 || now - since <= sh.config.call_timeout_ns) continue;
+    if (!w.busy_since.compare_exchange_strong(since, kAbandoned, std::memory_order_acq_rel)) {
+      continue;  // the iteration ended just now
+    }
+    w.abandoned.store(true);
+    const Stage stage = static_cast<Stage>(w.stage.load(std::memory_order_relaxed));
+    const bool timing = [&] {
+      std::lock_guard<std::mutex> lock(sh.mutex);
+      return sh.timing;
+    }();
+    ErrorInfo info;
+    info.type = "Timeout";
+    info.message = "worker " + std::to_string(i) + ": the " +
+                   std::string(timing ? stage_name(stage) : "warmup") +
+                   " call did not return within call_timeout_s (" +
+                   describe_seconds(sh.config.call_timeout_ns) +
+                   "); the thread was abandoned";
+    info.stage = timing ? std::string(stage_name(stage)) : "warmup";
+    info.worker = static_cast<int>(i);
+    sh.record_error(std::move(info), StopReason::kTimeout);
+  }
+}
+
+RunResult merge_results(Shared& sh) {
+  RunResult r;
+  const auto reason = static_cast<StopReason>(sh.stop_reason.load());
+  r.stop_reason = reason;
+  r.status = status_for(reason);
+  r.error = sh.error;
+  r.window_ns = sh.config.window_ns;
+  r.timestamps_recorded = sh.config.record_timestamps;
+  r.start_ns = sh.timing ? sh.start_ns : sh.stop_ns;
+  r.end_ns = r.start_ns;
+  size_t n_windows = 0;
+  size_t n_timestamps = 0;
+  for (const auto& w : sh.workers) {
+    r.end_ns = std::max(r.end_ns, w->last_end_ns);
+    n_windows = std::max(n_windows, w->windows.size());
+    n_timestamps += w->timestamps.size();
+  }
+  r.windows.assign(n_windows, 0);
+  r.timestamps.reserve(n_timestamps);
+  for (const auto& w : sh.workers) {
+    for (size_t s = 0; s < kStageCount; ++s) r.stages[s].merge(w->stages[s]);
+    r.warmup.merge(w->warmup);
+    r.worker_iterations.push_back(w->iterations);
+    r.abandoned_workers += w->abandoned ? 1 : 0;
+    for (size_t i = 0; i < w->windows.size(); ++i) r.windows[i] += w->windows[i];
+    r.timestamps.insert(r.timestamps.end(), w->timestamps.begin(), w->timestamps.end());
+  }
+  r.cpu_ns = sh.timing ? process_cpu_ns() - sh.cpu_start_ns : 0;
+  return r;
+}
+
+}  // namespace
+
+Runner::Runner(std::shared_ptr<Pipeline> pipeline, const RunSettings& settings)
+    : shared_(std::make_shared<Shared>()) {
+  if (!pipeline) throw InvalidArgument("pipeline must not be null");
+  shared_->traits = pipeline->traits();
+  shared_->config = make_run_config(settings, shared_->traits);
+  shared_->pipeline = std::move(pipeline);
+  for (int i = 0; i < shared_->config.workers; ++i) {
+    shared_->workers.push_back(std::make_unique<WorkerState>());
+  }
+}
+
+Runner::~Runner() {
+  if (started_ && !waited_) {
+    stop();
+    wait();
+  }
+}
+
+const RunConfig& Runner::config() const noexcept { return shared_->config; }
+
+void Runner::start() {
+  if (started_) throw std::logic_error("Runner.start() was already called");
+  started_ = true;
+  threads_.reserve(static_cast<size_t>(shared_->config.workers));
+  for (int i = 0; i < shared_->config.workers; ++i) {
+    threads_.emplace_back(worker_main, shared_, i);
+  }
+}
+
+void Runner::stop() noexcept { shared_->request_stop(StopReason::kStopRequested); }
+
+bool Runner::done() const noexcept {
+  Shared& sh = *shared_;
+  std::lock_guard<std::mutex> lock(sh.mutex);
+  int abandoned = 0;
+  for (const auto& w : sh.workers) abandoned += w->abandoned ? 1 : 0;
+  return waited_ || (started_ && sh.finished + abandoned == sh.config.workers);
+}
+
+RunResult Runner::wait(const Poll& poll, int64_t poll_interval_ns) {
+  if (waited_) throw std::logic_error("Runner.wait() was already called");
+  if (!started_) start();
+  Shared& sh = *shared_;
+  int64_t tick_ns = poll ? poll_interval_ns : 100'000'000;
+  if (sh.config.call_timeout_ns) {
+    tick_ns = std::min(tick_ns, std::max<int64_t>(sh.config.call_timeout_ns / 8, 100'000));
+  }
+  auto all_done = [&] {
+    int abandoned = 0;
+    for (const auto& w : sh.workers) abandoned += w->abandoned ? 1 : 0;
+    return sh.finished + abandoned == sh.config.workers;
+  };
+  std::unique_lock<std::mutex> lock(sh.mutex);
+  int64_t next_poll = now_ns() + poll_interval_ns;
+  while (!all_done()) {
+    sh.cv.wait_for(lock, std::chrono::nanoseconds(tick_ns));
+    if (all_done()) break;
+    lock.unlock();
+    if (sh.config.call_timeout_ns) check_watchdog(sh);
+    if (poll && now_ns() >= next_poll) {
+      if (poll()) sh.request_stop(StopReason::kStopRequested);
+      next_poll = now_ns() + poll_interval_ns;
+    }
+    lock.lock();
+  }
+  lock.unlock();
+  for (size_t i = 0; i < threads_.size(); ++i) {
+    if (sh.workers[i]->abandoned) {
+      threads_[i].detach();
+    } else {
+      threads_[i].join();
+    }
+  }
+  waited_ = true;
+  return merge_results(sh);
+}
+
+}  // namespace npn

@@ -1,0 +1,55 @@
+// Runs one pipeline on N worker threads: warm-up, a start barrier, the timed loop,
+// stop conditions, a call-timeout watchdog, and one merge of per-worker results.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "pipeline.h"
+#include "result.h"
+#include "run_config.h"
+
+namespace npn {
+
+// start(), stop() and done() may be called from any thread; wait() from one
+// thread at a time. Worker threads touch only their own state on the hot path.
+//
+// A worker stuck in a call longer than call_timeout_s is abandoned: the run ends
+// with status "timeout" and keeps everything measured, but a thread cannot be
+// killed, so the stuck thread is detached and exits on its own when (if) the call
+// returns, without touching the result. Running each model copy in its own process
+// (the API layer does) is the full remedy for calls that never return.
+class Runner {
+ public:
+  // Returns true when the run should stop (e.g. a signal arrived). Called from
+  // the thread in wait(), about every poll interval.
+  using Poll = std::function<bool()>;
+
+  // Throws InvalidArgument for invalid settings.
+  Runner(std::shared_ptr<Pipeline> pipeline, const RunSettings& settings);
+  ~Runner();  // stops and joins a run that is still going
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
+
+  const RunConfig& config() const noexcept;
+  void start();            // launches the workers; throws std::logic_error if called twice
+  void stop() noexcept;    // asks the workers to stop after their current iteration
+  bool done() const noexcept;
+  // Blocks until every worker has finished (or been abandoned) and merges their
+  // results. Starts the run first if start() was not called.
+  RunResult wait(const Poll& poll = {}, int64_t poll_interval_ns = 50'000'000);
+  RunResult run(const Poll& poll = {}) { return wait(poll); }
+
+  struct Shared;
+
+ private:
+  std::shared_ptr<Shared> shared_;
+  std::vector<std::thread> threads_;
+  bool started_ = false;
+  bool waited_ = false;
+};
+
+}  // namespace npn
