@@ -64,9 +64,17 @@ struct Runner::Shared {
   int64_t stop_ns = 0;       // when the first stop request arrived
   std::optional<ErrorInfo> error;
 
+  // The first reason wins, except that a failure (error, timeout) replaces a
+  // normal reason: a run whose call got stuck after its duration ended is a timeout.
   void request_stop(StopReason reason) {
-    int8_t expected = static_cast<int8_t>(StopReason::kNone);
-    stop_reason.compare_exchange_strong(expected, static_cast<int8_t>(reason));
+    const bool failure = reason == StopReason::kError || reason == StopReason::kTimeout;
+    int8_t current = stop_reason.load();
+    while (true) {
+      const auto cur = static_cast<StopReason>(current);
+      const bool cur_failure = cur == StopReason::kError || cur == StopReason::kTimeout;
+      if (cur != StopReason::kNone && (cur_failure || !failure)) break;
+      if (stop_reason.compare_exchange_weak(current, static_cast<int8_t>(reason))) break;
+    }
     std::lock_guard<std::mutex> lock(mutex);
     if (!stop.load(std::memory_order_relaxed)) stop_ns = now_ns();
     stop.store(true, std::memory_order_release);

@@ -1,0 +1,485 @@
+"""The native timing engine for Python: run(), Runner, RunResult, Histogram, native_model().
+
+Worker threads, clocks and HDR histograms live in C++ (`_engine`); a worker holds
+the GIL only while Python code runs (the model, preprocess, postprocess, an input
+iterator), plus at most one short time slice between consecutive Python calls.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from neuronperf_native import _engine
+from neuronperf_native._engine import Histogram, NativeModel, now_ns
+
+__all__ = [
+    "RESULT_SCHEMA",
+    "STAGES",
+    "Histogram",
+    "NativeModel",
+    "RunResult",
+    "Runner",
+    "native_model",
+    "now_ns",
+    "run",
+]
+
+#: Timed stages, in the order an iteration passes through them (e2e spans all).
+STAGES = ("gil_wait", "input", "preprocess", "infer", "postprocess", "e2e")
+#: Version of the dict layout produced by RunResult.to_dict().
+RESULT_SCHEMA = 1
+#: Percentiles summarised in RunResult.to_dict()["latency"].
+SUMMARY_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9, 99.99)
+
+_SPIN_DISTRIBUTIONS = ("fixed", "uniform", "bimodal", "lognormal")
+
+
+class RunResult:
+    """What one engine run produced: status, error, histograms, counts and windows.
+
+    Latencies are integer nanoseconds on the shared monotonic clock. `latency` is
+    the end-to-end histogram of all workers merged; `stage(name)` gives the others.
+    """
+
+    def __init__(
+        self,
+        *,
+        status: str,
+        stop_reason: str,
+        error_info: dict[str, Any] | None,
+        stages: dict[str, Histogram],
+        warmup: Histogram,
+        per_worker_iterations: list[int],
+        abandoned_workers: int,
+        start_ns: int,
+        end_ns: int,
+        window_ns: int,
+        windows: list[int],
+        cpu_ns: int,
+        timestamps: np.ndarray | None = None,
+    ) -> None:
+        self.status = status
+        self.stop_reason = stop_reason
+        self.error_info = error_info
+        self._stages = stages
+        self.warmup = warmup
+        self.per_worker_iterations = list(per_worker_iterations)
+        self.abandoned_workers = abandoned_workers
+        self.start_ns = start_ns
+        self.end_ns = end_ns
+        self.window_s = window_ns / 1e9
+        self.windows = list(windows)
+        self.cpu_s = cpu_ns / 1e9
+        self._timestamps = timestamps
+
+    @property
+    def error(self) -> str | None:
+        """None, or the exception type, message and traceback text as one string."""
+        info = self.error_info
+        if info is None:
+            return None
+        where = f" (worker {info['worker']}, stage {info['stage']})" if info["worker"] >= 0 else ""
+        text = f"{info['type']}: {info['message']}{where}"
+        if info["traceback"]:
+            text += "\n" + info["traceback"].rstrip("\n")
+        return text
+
+    @property
+    def iterations(self) -> int:
+        """Timed iterations completed by all workers."""
+        return sum(self.per_worker_iterations)
+
+    @property
+    def latency(self) -> Histogram:
+        """End-to-end latency histogram (ns) of all workers."""
+        return self._stages["e2e"]
+
+    @property
+    def wall_s(self) -> float:
+        """Seconds from the timing start to the end of the last timed iteration."""
+        return (self.end_ns - self.start_ns) / 1e9
+
+    @property
+    def throughput(self) -> float:
+        """Completed iterations per second over the timed part of the run."""
+        return self.iterations / self.wall_s if self.end_ns > self.start_ns else 0.0
+
+    def stage(self, name: str) -> Histogram:
+        """The latency histogram (ns) of one stage: see STAGES.
+
+        Stages that did not run stay empty: preprocess/postprocess without those
+        functions, gil_wait for native-only runs, and input for round-robin input
+        lists (selecting the next list item is an index increment, not timed).
+        """
+        try:
+            return self._stages[name]
+        except KeyError:
+            raise ValueError(f"stage must be one of {', '.join(STAGES)}; got {name!r}") from None
+
+    def timestamps(self, stage: str = "e2e") -> np.ndarray:
+        """(n, 2) int64 array of (start_ns, end_ns) per timed iteration, worker-major.
+
+        A view of the engine's buffer (no copy); only with record_timestamps=True.
+        """
+        if self._timestamps is None:
+            raise ValueError("timestamps were not recorded: pass record_timestamps=True")
+        if stage not in STAGES:
+            raise ValueError(f"stage must be one of {', '.join(STAGES)}; got {stage!r}")
+        rows = self._timestamps
+        if stage == "e2e":
+            last = rows.shape[1] - 1
+            return np.lib.stride_tricks.as_strided(
+                rows, shape=(rows.shape[0], 2), strides=(rows.strides[0], last * rows.strides[1])
+            )
+        k = STAGES.index(stage)
+        return rows[:, k : k + 2]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (versioned by RESULT_SCHEMA) with base64 V2 histograms.
+
+        Raw timestamps are not included; they stay available via timestamps().
+        """
+        latency = self.latency
+        summary: dict[str, Any] = {
+            "count": latency.count,
+            "min_ns": latency.min,
+            "max_ns": latency.max,
+            "mean_ns": latency.mean,
+            "stddev_ns": latency.stddev,
+        }
+        for p in SUMMARY_PERCENTILES:
+            summary[f"p{p:g}_ns"] = latency.value_at_percentile(p)
+        return {
+            "schema": RESULT_SCHEMA,
+            "status": self.status,
+            "stop_reason": self.stop_reason,
+            "error": self.error,
+            "error_info": dict(self.error_info) if self.error_info else None,
+            "iterations": self.iterations,
+            "per_worker_iterations": list(self.per_worker_iterations),
+            "abandoned_workers": self.abandoned_workers,
+            "start_ns": self.start_ns,
+            "end_ns": self.end_ns,
+            "wall_s": self.wall_s,
+            "cpu_s": self.cpu_s,
+            "window_s": self.window_s,
+            "windows": list(self.windows),
+            "latency": summary,
+            "histograms": {name: hist.encode() for name, hist in self._stages.items()},
+            "warmup_histogram": self.warmup.encode(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        """Rebuilds a result from to_dict() output (e.g. sent by a model process)."""
+        if not isinstance(data, dict):
+            raise TypeError(f"data must be a dict from RunResult.to_dict(), got {type(data)}")
+        if data.get("schema") != RESULT_SCHEMA:
+            raise ValueError(
+                f"unsupported result schema {data.get('schema')!r} (expected {RESULT_SCHEMA})"
+            )
+        try:
+            stages = {name: Histogram.decode(data["histograms"][name]) for name in STAGES}
+            return cls(
+                status=data["status"],
+                stop_reason=data["stop_reason"],
+                error_info=data["error_info"],
+                stages=stages,
+                warmup=Histogram.decode(data["warmup_histogram"]),
+                per_worker_iterations=data["per_worker_iterations"],
+                abandoned_workers=data["abandoned_workers"],
+                start_ns=data["start_ns"],
+                end_ns=data["end_ns"],
+                window_ns=round(data["window_s"] * 1e9),
+                windows=data["windows"],
+                cpu_ns=round(data["cpu_s"] * 1e9),
+            )
+        except KeyError as missing:
+            raise ValueError(f"result dict is missing key {missing}") from None
+
+    def __repr__(self) -> str:
+        lat = self.latency
+        return (
+            f"<RunResult {self.status}: {self.iterations} iterations in {self.wall_s:.3f} s, "
+            f"p50={lat.value_at_percentile(50) / 1e3:.3f} us, "
+            f"p99={lat.value_at_percentile(99) / 1e3:.3f} us>"
+        )
+
+
+def _check_int(name: str, value: Any, minimum: int, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+
+
+def _check_seconds(name: str, value: Any, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number of seconds, got {value!r}")
+
+
+def _check_callable(name: str, value: Any) -> None:
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be callable or None, got {type(value).__name__}")
+
+
+def _as_args(item: Any) -> tuple:
+    return item if isinstance(item, tuple) else (item,)
+
+
+def _split_inputs(inputs: Any) -> tuple[list[tuple], Any]:
+    """Returns (argument tuples served round-robin, iterator) with one of them empty."""
+    if inputs is None:
+        return [], None
+    if isinstance(inputs, list):
+        if not inputs:
+            raise ValueError("inputs must not be empty")
+        return [_as_args(item) for item in inputs], None
+    if isinstance(inputs, (str, bytes, dict, np.ndarray)) or not isinstance(inputs, Iterable):
+        raise TypeError(
+            "inputs must be a list of argument tuples or an iterator of them, got "
+            f"{type(inputs).__name__} (wrap a single input as [(x,)])"
+        )
+    iterator = inputs if isinstance(inputs, collections.abc.Iterator) else iter(inputs)
+    return [], iterator
+
+
+def _make_pipeline(
+    model: Any, inputs: Any, preprocess: Any, postprocess: Any, gil_slice_us: float
+) -> Any:
+    native = model if isinstance(model, NativeModel) else None
+    if native is None and not callable(model):
+        raise TypeError(f"model must be callable or a NativeModel, got {type(model).__name__}")
+    _check_callable("preprocess", preprocess)
+    _check_callable("postprocess", postprocess)
+    _check_seconds("gil_slice_us", gil_slice_us)
+    arg_list, iterator = _split_inputs(inputs)
+    if native is not None and iterator is None and preprocess is None and postprocess is None:
+        return _engine.native_pipeline(native)
+    return _engine.python_pipeline(
+        model=None if native is not None else model,
+        native=native,
+        preprocess=preprocess,
+        postprocess=postprocess,
+        inputs=arg_list,
+        iterator=iterator,
+        gil_slice_ns=round(gil_slice_us * 1e3),
+    )
+
+
+class Runner:
+    """One engine run that can be started, stopped from another thread, and awaited.
+
+    See run() for the arguments. A stuck call (beyond call_timeout_s) cannot be
+    killed: its thread is abandoned, the run ends with status "timeout" and keeps
+    what was measured. Run each model copy in its own process to contain that.
+    """
+
+    def __init__(
+        self,
+        model: Callable[..., Any] | NativeModel,
+        inputs: list[Any] | Iterable[Any] | None = None,
+        *,
+        workers: int = 1,
+        duration_s: float | None = None,
+        max_iterations: int | None = None,
+        warmup: int = 1,
+        preprocess: Callable[..., Any] | None = None,
+        postprocess: Callable[[Any], Any] | None = None,
+        window_s: float = 1.0,
+        call_timeout_s: float | None = None,
+        record_timestamps: bool = False,
+        start_at_ns: int | None = None,
+        gil_slice_us: float = 200.0,
+    ) -> None:
+        _check_int("workers", workers, 1)
+        _check_seconds("duration_s", duration_s, optional=True)
+        _check_int("max_iterations", max_iterations, 1, optional=True)
+        _check_int("warmup", warmup, 0)
+        _check_seconds("window_s", window_s)
+        _check_seconds("call_timeout_s", call_timeout_s, optional=True)
+        _check_int("start_at_ns", start_at_ns, 0, optional=True)
+        if not isinstance(record_timestamps, bool):
+            raise TypeError(f"record_timestamps must be a bool, got {record_timestamps!r}")
+        pipeline = _make_pipeline(model, inputs, preprocess, postprocess, gil_slice_us)
+        self._runner = _engine.Runner(
+            pipeline,
+            workers=int(workers),
+            duration_s=None if duration_s is None else float(duration_s),
+            max_iterations=None if max_iterations is None else int(max_iterations),
+            warmup=int(warmup),
+            window_s=float(window_s),
+            call_timeout_s=None if call_timeout_s is None else float(call_timeout_s),
+            record_timestamps=record_timestamps,
+            start_at_ns=int(start_at_ns or 0),
+        )
+
+    def start(self) -> None:
+        """Starts the worker threads and returns at once."""
+        self._runner.start()
+
+    def stop(self) -> None:
+        """Asks every worker to stop after its current iteration (thread-safe)."""
+        self._runner.stop()
+
+    @property
+    def done(self) -> bool:
+        """True once every worker has finished (or been abandoned by the watchdog)."""
+        return self._runner.done
+
+    def wait(self) -> RunResult:
+        """Blocks until the run ends and returns its result (starts it if needed).
+
+        Ctrl-C (or any exception raised by a signal handler) stops the run; the
+        result then has status "stopped", keeps everything measured so far, and
+        its error names the exception.
+        """
+        raw = self._runner.wait()
+        error_info = raw["error"]
+        if raw["interrupted"] is not None and error_info is None:
+            error_info = {
+                "type": raw["interrupted"],
+                "message": "the run was interrupted; measurements so far are kept",
+                "traceback": "",
+                "stage": "",
+                "worker": -1,
+            }
+        return RunResult(
+            status=raw["status"],
+            stop_reason="interrupted" if raw["interrupted"] is not None else raw["stop_reason"],
+            error_info=error_info,
+            stages=raw["stages"],
+            warmup=raw["warmup"],
+            per_worker_iterations=raw["worker_iterations"],
+            abandoned_workers=raw["abandoned_workers"],
+            start_ns=raw["start_ns"],
+            end_ns=raw["end_ns"],
+            window_ns=raw["window_ns"],
+            windows=raw["windows"],
+            cpu_ns=raw["cpu_ns"],
+            timestamps=raw["timestamps"],
+        )
+
+    def run(self) -> RunResult:
+        """start() then wait()."""
+        return self.wait()
+
+
+def run(
+    model: Callable[..., Any] | NativeModel,
+    inputs: list[Any] | Iterable[Any] | None = None,
+    *,
+    workers: int = 1,
+    duration_s: float | None = None,
+    max_iterations: int | None = None,
+    warmup: int = 1,
+    preprocess: Callable[..., Any] | None = None,
+    postprocess: Callable[[Any], Any] | None = None,
+    window_s: float = 1.0,
+    call_timeout_s: float | None = None,
+    record_timestamps: bool = False,
+    start_at_ns: int | None = None,
+    gil_slice_us: float = 200.0,
+) -> RunResult:
+    """Runs `model` on `workers` threads and measures every iteration.
+
+    model: any Python callable, or a NativeModel (native_model()).
+    inputs: a list of argument tuples served round-robin (a non-tuple item is one
+        argument), an iterator/iterable of them (shared by the workers; running out
+        ends the run cleanly), or None to call the model with no arguments.
+    Each iteration is: next input -> preprocess(*args) -> model(*args) ->
+    postprocess(output), each stage timed, after `warmup` untimed iterations per
+    worker. Stops at duration_s, max_iterations, input exhaustion, the first error,
+    stop(), Ctrl-C, or a call running beyond call_timeout_s (status "timeout").
+    window_s: width of the throughput windows. record_timestamps: keep the raw
+    stage boundaries of every iteration (memory grows with the run; off by
+    default). start_at_ns: start timing no earlier than this engine-clock time
+    (to line up several processes). gil_slice_us: the longest a worker keeps the
+    GIL across consecutive iterations before handing it on.
+    """
+    return Runner(
+        model,
+        inputs,
+        workers=workers,
+        duration_s=duration_s,
+        max_iterations=max_iterations,
+        warmup=warmup,
+        preprocess=preprocess,
+        postprocess=postprocess,
+        window_s=window_s,
+        call_timeout_s=call_timeout_s,
+        record_timestamps=record_timestamps,
+        start_at_ns=start_at_ns,
+        gil_slice_us=gil_slice_us,
+    ).run()
+
+
+def native_model(
+    kind: str,
+    *,
+    latency_ns: int | None = None,
+    distribution: str = "fixed",
+    seed: int = 0,
+    low_ns: int | None = None,
+    high_ns: int | None = None,
+    second_latency_ns: int | None = None,
+    second_fraction: float = 0.1,
+    sigma: float = 0.25,
+) -> NativeModel:
+    """A native (C++) model that runs without the GIL: "noop" or "spin".
+
+    spin busy-waits per call, drawing its latency per worker from a seeded stream:
+    fixed (latency_ns), uniform (low_ns..high_ns), bimodal (latency_ns, or
+    second_latency_ns with probability second_fraction), lognormal (median
+    latency_ns, shape sigma).
+    """
+    if kind == "noop":
+        given = [n for n, v in (("latency_ns", latency_ns), ("low_ns", low_ns)) if v is not None]
+        if given:
+            raise ValueError(f"the noop model takes no parameters, got {', '.join(given)}")
+        return _engine.noop_model()
+    if kind != "spin":
+        raise ValueError(f"kind must be 'noop' or 'spin', got {kind!r}")
+    if distribution not in _SPIN_DISTRIBUTIONS:
+        raise ValueError(
+            f"distribution must be one of {', '.join(_SPIN_DISTRIBUTIONS)}, got {distribution!r}"
+        )
+    required = {
+        "fixed": ("latency_ns",),
+        "uniform": ("low_ns", "high_ns"),
+        "bimodal": ("latency_ns", "second_latency_ns"),
+        "lognormal": ("latency_ns",),
+    }[distribution]
+    values = {
+        "latency_ns": latency_ns,
+        "low_ns": low_ns,
+        "high_ns": high_ns,
+        "second_latency_ns": second_latency_ns,
+    }
+    for name in required:
+        if values[name] is None:
+            raise ValueError(f"the {distribution} spin model needs {name}")
+    for name, value in values.items():
+        _check_int(name, value, 0, optional=True)
+    _check_int("seed", seed, 0)
+    return _engine.spin_model(
+        distribution,
+        int(latency_ns or 0),
+        int(low_ns or 0),
+        int(high_ns or 0),
+        int(second_latency_ns or 0),
+        float(second_fraction),
+        float(sigma),
+        int(seed),
+    )
