@@ -37,7 +37,7 @@ std::string type_name(PyObject* type) {
   try {
     py::object lines = py::module_::import("traceback")
                            .attr("format_exception")(error.type(), error.value(), error.trace());
-    traceback = py::str("").attr("join")(lines);
+    traceback = py::str(py::str("").attr("join")(lines));
   } catch (const py::error_already_set&) {
     traceback = type + ": " + message;
   }

@@ -16,13 +16,13 @@ namespace npn::bindings {
 
 // What the Python layer hands over; every object is owned (a strong reference).
 struct PythonStages {
-  pybind11::object model;                    // a callable, or None when `native` is set
+  pybind11::object model;                     // a callable, or None when `native` is set
   std::shared_ptr<const NativeModel> native;  // a native model called without the GIL
-  pybind11::object preprocess;               // None or a callable
-  pybind11::object postprocess;              // None or a callable
-  std::vector<pybind11::tuple> inputs;       // argument tuples served round-robin, or
-  pybind11::object iterator;                 // an iterator of argument tuples (None if unused)
-  int64_t gil_slice_ns = 200'000;            // longest a worker keeps the GIL between calls
+  pybind11::object preprocess;                // None or a callable
+  pybind11::object postprocess;               // None or a callable
+  std::vector<pybind11::tuple> inputs;        // argument tuples served round-robin, or
+  pybind11::object iterator;                  // an iterator of argument tuples (None if unused)
+  int64_t gil_slice_ns = 200'000;             // longest a worker keeps the GIL between calls
 };
 
 // Tracks this run's workers that wait for the GIL, so a worker holding it across

@@ -1,4 +1,6 @@
 // Bindings for native models, pipelines and the runner.
+#include "runner.h"
+
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
@@ -6,10 +8,9 @@
 #include <string>
 
 #include "bindings.h"
+#include "clock.h"
 #include "native_models.h"
 #include "python_pipeline.h"
-#include "clock.h"
-#include "runner.h"
 
 namespace py = pybind11;
 
@@ -61,6 +62,18 @@ py::dict result_dict(RunResult&& r) {
   return d;
 }
 
+// Owns a Runner for Python. Destroying a Runner that is still going joins its
+// workers, which need the GIL to finish their Python calls: release it first.
+struct RunnerHandle {
+  std::unique_ptr<Runner> runner;
+  ~RunnerHandle() {
+    if (runner && PyGILState_Check()) {
+      py::gil_scoped_release nogil;
+      runner.reset();
+    }
+  }
+};
+
 // Waits with the GIL released; every poll takes it back briefly to run signal
 // handlers, so Ctrl-C stops the run. Returns the result dict, with "interrupted"
 // holding the exception a signal handler raised (or None).
@@ -84,18 +97,6 @@ py::dict wait_for(RunnerHandle& handle) {
   return d;
 }
 
-// Owns a Runner for Python. Destroying a Runner that is still going joins its
-// workers, which need the GIL to finish their Python calls: release it first.
-struct RunnerHandle {
-  std::unique_ptr<Runner> runner;
-  ~RunnerHandle() {
-    if (runner && PyGILState_Check()) {
-      py::gil_scoped_release nogil;
-      runner.reset();
-    }
-  }
-};
-
 template <class T>
 std::optional<T> optional_arg(const py::object& value) {
   return value.is_none() ? std::nullopt : std::optional<T>(value.cast<T>());
@@ -105,10 +106,9 @@ std::optional<T> optional_arg(const py::object& value) {
 
 void bind_runner(py::module_& m) {
   py::class_<NativeModel, std::shared_ptr<NativeModel>>(m, "NativeModel",
-                                                         "A model implemented in C++.")
-      .def("__repr__", [](const NativeModel& model) {
-        return "<NativeModel " + model.describe() + ">";
-      });
+                                                        "A model implemented in C++.")
+      .def("__repr__",
+           [](const NativeModel& model) { return "<NativeModel " + model.describe() + ">"; });
 
   m.def("noop_model", [] { return std::shared_ptr<NativeModel>(std::make_shared<NoopModel>()); });
   m.def(
@@ -127,11 +127,10 @@ void bind_runner(py::module_& m) {
         return std::shared_ptr<NativeModel>(std::make_shared<SpinModel>(s));
       },
       py::arg("distribution"), py::arg("latency_ns"), py::arg("low_ns"), py::arg("high_ns"),
-      py::arg("second_latency_ns"), py::arg("second_fraction"), py::arg("sigma"),
-      py::arg("seed"));
+      py::arg("second_latency_ns"), py::arg("second_fraction"), py::arg("sigma"), py::arg("seed"));
 
   py::class_<Pipeline, std::shared_ptr<Pipeline>>(m, "Pipeline",
-                                                   "A model with its inputs and stages.");
+                                                  "A model with its inputs and stages.");
 
   m.def(
       "native_pipeline",
@@ -170,7 +169,9 @@ void bind_runner(py::module_& m) {
              s.call_timeout_s = optional_arg<double>(call_timeout_s);
              s.record_timestamps = record_timestamps;
              s.start_at_ns = start_at_ns;
-             return RunnerHandle{std::make_unique<Runner>(std::move(pipeline), s)};
+             auto handle = std::make_unique<RunnerHandle>();
+             handle->runner = std::make_unique<Runner>(std::move(pipeline), s);
+             return handle;
            }),
            py::arg("pipeline"), py::kw_only(), py::arg("workers"), py::arg("duration_s"),
            py::arg("max_iterations"), py::arg("warmup"), py::arg("window_s"),

@@ -63,7 +63,8 @@ class NativeWorker final : public WorkerPipeline {
   void between_iterations(int64_t) override {}
   void leave() override {}
   bool next_input() override {
-    return input_count_ < 0 || inputs_served_->fetch_add(1, std::memory_order_relaxed) < input_count_;
+    return input_count_ < 0 ||
+           inputs_served_->fetch_add(1, std::memory_order_relaxed) < input_count_;
   }
   void preprocess() override {}
   void infer() override { instance_->infer(); }
@@ -108,8 +109,8 @@ SpinModel::SpinModel(const SpinSettings& s) : settings_(s) {
               "second_fraction must be in [0, 1], got " + std::to_string(s.second_fraction));
       break;
     case SpinDistribution::kLognormal:
-      require(s.latency_ns > 0, "latency_ns (the median) must be > 0, got " +
-                                    std::to_string(s.latency_ns));
+      require(s.latency_ns > 0,
+              "latency_ns (the median) must be > 0, got " + std::to_string(s.latency_ns));
       require(s.sigma >= 0.0 && s.sigma <= 5.0,
               "sigma must be in [0, 5], got " + std::to_string(s.sigma));
       break;

@@ -12,7 +12,7 @@ namespace npn {
 
 // What went wrong in a stage, kept as data in the run's result.
 struct ErrorInfo {
-  std::string type;       // e.g. "ZeroDivisionError", "std::runtime_error", "Timeout"
+  std::string type;  // e.g. "ZeroDivisionError", "std::runtime_error", "Timeout"
   std::string message;
   std::string traceback;  // formatted traceback text when the stage was Python code
   std::string stage;      // stage name, or "warmup"
@@ -39,9 +39,9 @@ class StageError : public std::exception {
 struct PipelineTraits {
   bool has_preprocess = false;
   bool has_postprocess = false;
-  bool timed_input = false;    // fetching an input does real work (iterator, dataset)
-  bool finite_input = false;   // inputs can run out, which ends the run
-  bool shared_lock = false;    // enter() may wait for a lock such as the GIL
+  bool timed_input = false;   // fetching an input does real work (iterator, dataset)
+  bool finite_input = false;  // inputs can run out, which ends the run
+  bool shared_lock = false;   // enter() may wait for a lock such as the GIL
 };
 
 // One worker's view of the pipeline. Created, used and destroyed on that worker's

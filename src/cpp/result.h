@@ -41,10 +41,12 @@ struct RunResult {
   int64_t start_ns = 0;                       // timing start (after warm-up), shared clock
   int64_t end_ns = 0;                         // end of the last timed iteration
   int64_t window_ns = 0;
-  std::vector<int64_t> windows;  // completions per window; window i starts at start_ns + i * window_ns
-  int64_t cpu_ns = 0;            // process CPU time between start_ns and the end of the run
+  std::vector<int64_t>
+      windows;         // completions per window; window i starts at start_ns + i * window_ns
+  int64_t cpu_ns = 0;  // process CPU time between start_ns and the end of the run
   bool timestamps_recorded = false;
-  std::vector<int64_t> timestamps;  // kBoundaryCount values (b0..b5) per timed iteration, worker-major
+  std::vector<int64_t>
+      timestamps;  // kBoundaryCount values (b0..b5) per timed iteration, worker-major
 
   int64_t iterations() const noexcept;
   const Histogram& stage(Stage s) const noexcept { return stages[static_cast<size_t>(s)]; }

@@ -1,17 +1,17 @@
 #include "runner.h"
 
+#include <cxxabi.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <typeinfo>
-
-#include <cxxabi.h>
-#include <cstdlib>
 
 #include "clock.h"
 #include "errors.h"
@@ -138,8 +138,8 @@ bool wait_for_start(Shared& sh) {
 // schedule so that open-loop schedules reuse it unchanged.
 class Worker {
  public:
-  Worker(Shared& sh, int index) : sh_(sh), cfg_(sh.config), t_(sh.traits), index_(index),
-        st_(*sh.workers[index]) {}
+  Worker(Shared& sh, int index)
+      : sh_(sh), cfg_(sh.config), t_(sh.traits), index_(index), st_(*sh.workers[index]) {}
 
   void run() {
     std::unique_ptr<WorkerPipeline> pipeline;
@@ -327,9 +327,7 @@ class Worker {
   bool abandoned_ = false;
 };
 
-void worker_main(std::shared_ptr<Shared> shared, int index) {
-  Worker(*shared, index).run();
-}
+void worker_main(std::shared_ptr<Shared> shared, int index) { Worker(*shared, index).run(); }
 
 // Abandons workers whose current iteration has run longer than the call timeout.
 void check_watchdog(Shared& sh) {
@@ -352,8 +350,7 @@ void check_watchdog(Shared& sh) {
     info.message = "worker " + std::to_string(i) + ": the " +
                    std::string(timing ? stage_name(stage) : "warmup") +
                    " call did not return within call_timeout_s (" +
-                   describe_seconds(sh.config.call_timeout_ns) +
-                   "); the thread was abandoned";
+                   describe_seconds(sh.config.call_timeout_ns) + "); the thread was abandoned";
     info.stage = timing ? std::string(stage_name(stage)) : "warmup";
     info.worker = static_cast<int>(i);
     sh.record_error(std::move(info), StopReason::kTimeout);

@@ -35,8 +35,8 @@ class Runner {
   Runner& operator=(const Runner&) = delete;
 
   const RunConfig& config() const noexcept;
-  void start();            // launches the workers; throws std::logic_error if called twice
-  void stop() noexcept;    // asks the workers to stop after their current iteration
+  void start();          // launches the workers; throws std::logic_error if called twice
+  void stop() noexcept;  // asks the workers to stop after their current iteration
   bool done() const noexcept;
   // Blocks until every worker has finished (or been abandoned) and merges their
   // results. Starts the run first if start() was not called.

@@ -68,7 +68,8 @@ class HangingModel final : public NativeModel {
       explicit Instance(const HangingModel* o) : owner(o) {}
       void infer() override {
         if (owner->calls_.fetch_add(1) + 1 == owner->hang_on_) {
-          while (!owner->released_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          while (!owner->released_.load())
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
       }
     };

@@ -1,0 +1,403 @@
+"""engine.run / Runner / RunResult: stop conditions, errors, watchdog, inputs, accuracy."""
+
+import json
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from neuronperf_native import engine
+from neuronperf_native.engine import Histogram
+
+
+def noop(*args):
+    return args
+
+
+def test_python_model_counts_and_stages():
+    r = engine.run(noop, [(1,), (2,)], max_iterations=1000, warmup=3)
+    assert r.status == "finished"
+    assert r.stop_reason == "max_iterations"
+    assert r.error is None
+    assert r.iterations == 1000
+    assert r.per_worker_iterations == [1000]
+    assert r.latency.count == 1000
+    assert r.stage("infer").count == 1000
+    assert r.stage("gil_wait").count == 1000
+    assert r.stage("input").count == 0  # round-robin lists are not timed
+    assert r.stage("preprocess").count == 0
+    assert r.warmup.count == 3
+    assert sum(r.windows) == 1000
+    assert r.start_ns <= r.end_ns
+
+
+def test_round_robin_inputs_reach_the_model_in_order():
+    seen = []
+    engine.run(seen.append, [(i,) for i in range(5)], max_iterations=12, warmup=0)
+    assert seen == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]
+
+
+def test_non_tuple_items_are_single_arguments_and_tuples_are_spread():
+    calls = []
+    engine.run(lambda *a: calls.append(a), [np.int64(7), (1, 2)], max_iterations=2, warmup=0)
+    assert calls == [(np.int64(7),), (1, 2)]
+
+
+def test_no_inputs_calls_the_model_without_arguments():
+    calls = []
+    engine.run(lambda: calls.append(1), max_iterations=5, warmup=0)
+    assert len(calls) == 5
+
+
+def test_preprocess_and_postprocess_are_timed_stages():
+    outputs = []
+    r = engine.run(
+        lambda x, y: x * y,
+        [(3,)],
+        preprocess=lambda x: (x, x + 1),
+        postprocess=outputs.append,
+        max_iterations=50,
+        warmup=0,
+    )
+    assert outputs == [12] * 50
+    for stage in ("preprocess", "infer", "postprocess", "e2e"):
+        assert r.stage(stage).count == 50
+    # e2e covers every stage of an iteration
+    assert r.latency.value_at_percentile(100) >= r.stage("infer").value_at_percentile(100)
+
+
+def test_iterator_exhaustion_ends_the_run_cleanly():
+    seen = []
+    r = engine.run(seen.append, iter(range(100)), workers=3, warmup=0)
+    assert r.status == "finished"
+    assert r.stop_reason == "inputs_exhausted"
+    assert r.iterations == 100
+    assert sorted(seen) == list(range(100))  # each item served exactly once
+    assert r.stage("input").count == 100
+
+
+def test_iterables_are_served_once_through_and_warmup_consumes_items():
+    seen = []
+    r = engine.run(seen.append, range(10), warmup=2)
+    assert r.iterations == 8
+    assert seen == list(range(10))
+
+
+def test_generator_that_releases_the_gil_is_served_safely_to_many_workers():
+    def slow_items():
+        for i in range(60):
+            time.sleep(0.0002)  # drops the GIL inside next()
+            yield i
+
+    seen = []
+    r = engine.run(seen.append, slow_items(), workers=4, warmup=0)
+    assert r.status == "finished"
+    assert sorted(seen) == list(range(60))
+
+
+def test_model_exception_stops_the_run_with_type_message_and_traceback():
+    calls = {"n": 0}
+
+    def flaky(x):
+        calls["n"] += 1
+        if calls["n"] == 40:
+            return 1 / 0
+        return x
+
+    r = engine.run(flaky, [(1,)], max_iterations=10_000, warmup=0)
+    assert r.status == "error"
+    assert r.stop_reason == "error"
+    assert r.iterations == 39
+    assert r.latency.count == 39
+    assert r.error_info["type"] == "ZeroDivisionError"
+    assert r.error_info["stage"] == "infer"
+    assert r.error.startswith("ZeroDivisionError: division by zero (worker 0, stage infer)")
+    assert "Traceback (most recent call last)" in r.error
+    assert "return 1 / 0" in r.error
+
+
+def test_errors_in_each_python_stage_name_the_stage():
+    def boom(*_):
+        raise KeyError("nope")
+
+    cases = {
+        "preprocess": {"preprocess": boom},
+        "postprocess": {"postprocess": boom},
+    }
+    for stage, kwargs in cases.items():
+        r = engine.run(noop, [(1,)], max_iterations=10, warmup=0, **kwargs)
+        assert r.status == "error"
+        assert r.error_info["stage"] == stage
+        assert r.error_info["type"] == "KeyError"
+
+    def bad_items():
+        yield 1
+        raise RuntimeError("dataset broke")
+
+    r = engine.run(noop, bad_items(), warmup=0)
+    assert r.error_info["stage"] == "input"
+    assert r.iterations == 1
+
+
+def test_error_during_warmup_is_reported():
+    r = engine.run(lambda: 1 / 0, max_iterations=5, warmup=1)
+    assert r.status == "error"
+    assert r.error_info["stage"] == "warmup"
+    assert r.iterations == 0
+
+
+def test_custom_exception_type_is_qualified():
+    class ModelFailure(Exception):
+        pass
+
+    def fail():
+        raise ModelFailure("bad weights")
+
+    r = engine.run(fail, max_iterations=3, warmup=0)
+    assert r.error_info["type"].endswith("ModelFailure")
+    assert "bad weights" in r.error
+
+
+def test_watchdog_marks_a_hung_call_as_timeout_and_keeps_results():
+    release = threading.Event()
+    calls = {"n": 0}
+
+    def hangs_on_20th():
+        calls["n"] += 1
+        if calls["n"] == 20:
+            release.wait(30)
+
+    t0 = time.monotonic()
+    r = engine.run(hangs_on_20th, max_iterations=1_000_000, warmup=0, call_timeout_s=0.2)
+    elapsed = time.monotonic() - t0
+    release.set()
+    assert r.status == "timeout"
+    assert r.abandoned_workers == 1
+    assert r.error_info["type"] == "Timeout"
+    assert "call_timeout_s" in r.error
+    assert r.iterations == 19
+    assert elapsed < 10
+
+
+def test_stop_from_another_thread():
+    runner = engine.Runner(engine.native_model("spin", latency_ns=50_000), duration_s=60)
+    runner.start()
+    threading.Timer(0.1, runner.stop).start()
+    r = runner.wait()
+    assert r.status == "stopped"
+    assert r.stop_reason == "stop_requested"
+    assert r.iterations > 0
+    assert runner.done
+
+
+def test_keyboard_interrupt_stops_the_run_and_keeps_measurements():
+    threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    t0 = time.monotonic()
+    r = engine.run(lambda: time.sleep(0.001), workers=2, duration_s=60)
+    assert time.monotonic() - t0 < 10
+    assert r.status == "stopped"
+    assert r.stop_reason == "interrupted"
+    assert r.error_info["type"] == "KeyboardInterrupt"
+    assert r.iterations > 0
+
+
+def test_duration_and_windows():
+    r = engine.run(engine.native_model("spin", latency_ns=100_000), duration_s=0.5, window_s=0.1)
+    assert r.status == "finished"
+    assert r.stop_reason == "duration"
+    assert 0.5 <= r.wall_s < 1.5
+    assert r.window_s == pytest.approx(0.1)
+    assert 5 <= len(r.windows) <= 7
+    assert sum(r.windows) == r.iterations
+    # interior windows of a 100 us spin hold about 1000 completions each
+    assert all(800 <= w <= 1001 for w in r.windows[1:-1])
+
+
+def test_native_spin_fixed_latency_accuracy():
+    for latency_ns in (100_000, 2_000_000):
+        r = engine.run(
+            engine.native_model("spin", latency_ns=latency_ns),
+            max_iterations=2000 if latency_ns < 1_000_000 else 100,
+        )
+        p50 = r.latency.value_at_percentile(50)
+        assert latency_ns <= p50 <= latency_ns * 1.05
+        assert r.latency.min >= latency_ns * 0.999
+
+
+def test_native_spin_bimodal_percentiles():
+    model = engine.native_model(
+        "spin",
+        distribution="bimodal",
+        latency_ns=30_000,
+        second_latency_ns=300_000,
+        second_fraction=0.1,
+        seed=3,
+    )
+    r = engine.run(model, max_iterations=4000)
+    assert r.latency.value_at_percentile(50) == pytest.approx(30_000, rel=0.05)
+    assert r.latency.value_at_percentile(95) == pytest.approx(300_000, rel=0.05)
+
+
+def test_native_spin_uniform_and_lognormal_shapes():
+    uniform = engine.native_model("spin", distribution="uniform", low_ns=10_000, high_ns=50_000)
+    r = engine.run(uniform, max_iterations=4000)
+    assert r.latency.min >= 10_000 * 0.999
+    assert r.latency.value_at_percentile(50) == pytest.approx(30_000, rel=0.1)
+    lognormal = engine.native_model("spin", distribution="lognormal", latency_ns=20_000, sigma=0.5)
+    r = engine.run(lognormal, max_iterations=4000)
+    assert r.latency.value_at_percentile(50) == pytest.approx(20_000, rel=0.1)
+    # the 84th percentile of a lognormal is median * e^sigma
+    assert r.latency.value_at_percentile(84.13) == pytest.approx(20_000 * np.exp(0.5), rel=0.12)
+
+
+def test_native_model_with_python_preprocess():
+    seen = []
+    r = engine.run(
+        engine.native_model("noop"),
+        [(1,)],
+        preprocess=lambda x: seen.append(x) or (x,),
+        max_iterations=10,
+        warmup=0,
+    )
+    assert r.status == "finished"
+    assert seen == [1] * 10
+    assert r.stage("preprocess").count == 10
+
+
+def test_timestamps_are_zero_copy_views_in_stage_order():
+    r = engine.run(noop, [(1,)], workers=2, max_iterations=300, record_timestamps=True)
+    e2e = r.timestamps("e2e")
+    infer = r.timestamps("infer")
+    assert e2e.shape == (300, 2)
+    assert e2e.dtype == np.int64
+    assert np.shares_memory(e2e, r.timestamps("gil_wait"))  # both views start at column 0
+    assert np.all(e2e[:, 1] >= e2e[:, 0])
+    assert np.all(infer[:, 0] >= e2e[:, 0])
+    assert np.all(infer[:, 1] <= e2e[:, 1])
+    assert np.all(e2e[:, 0] >= r.start_ns)
+    assert np.all(e2e[:, 1] <= r.end_ns)
+    # the histogram and the raw timestamps agree on the largest latency
+    raw_max = int((e2e[:, 1] - e2e[:, 0]).max())
+    assert raw_max <= r.latency.max <= raw_max * 1.001
+
+
+def test_timestamps_require_recording():
+    r = engine.run(noop, [(1,)], max_iterations=3)
+    with pytest.raises(ValueError, match="record_timestamps"):
+        r.timestamps()
+    with pytest.raises(ValueError, match="stage must be one of"):
+        r.stage("bogus")
+
+
+def test_to_dict_is_json_and_round_trips():
+    r = engine.run(noop, [(1,)], workers=2, max_iterations=500)
+    d = json.loads(json.dumps(r.to_dict()))
+    assert d["schema"] == engine.RESULT_SCHEMA
+    assert d["iterations"] == 500
+    assert d["latency"]["count"] == 500
+    assert d["latency"]["p99_ns"] == r.latency.value_at_percentile(99)
+    back = engine.RunResult.from_dict(d)
+    assert back.iterations == r.iterations
+    assert back.per_worker_iterations == r.per_worker_iterations
+    assert back.latency == r.latency
+    assert back.stage("infer") == r.stage("infer")
+    assert back.windows == r.windows
+    with pytest.raises(ValueError, match="schema"):
+        engine.RunResult.from_dict({**d, "schema": 99})
+    with pytest.raises(ValueError, match="missing key"):
+        engine.RunResult.from_dict({k: v for k, v in d.items() if k != "windows"})
+
+
+def test_start_at_ns_aligns_the_timing_start():
+    start = engine.now_ns() + 50_000_000
+    r = engine.run(noop, [(1,)], max_iterations=10, start_at_ns=start)
+    assert r.start_ns == start
+    assert engine.now_ns() >= start
+
+
+def test_now_ns_is_clock_monotonic():
+    a = engine.now_ns()
+    b = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    c = engine.now_ns()
+    assert a <= b <= c
+
+
+def test_gil_is_released_while_native_models_run():
+    # A Python thread keeps running while two workers spin natively.
+    ticks = []
+    stop = threading.Event()
+
+    def ticker():
+        while not stop.is_set():
+            ticks.append(1)
+            time.sleep(0.001)
+
+    t = threading.Thread(target=ticker)
+    t.start()
+    engine.run(engine.native_model("spin", latency_ns=200_000), workers=2, duration_s=0.3)
+    stop.set()
+    t.join()
+    assert len(ticks) > 50
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"workers": 0, "max_iterations": 1}, ValueError, "workers"),
+        ({"workers": 1.5, "max_iterations": 1}, TypeError, "workers"),
+        ({"duration_s": 0}, ValueError, "duration_s"),
+        ({"duration_s": -1}, ValueError, "duration_s"),
+        ({"duration_s": "5"}, TypeError, "duration_s"),
+        ({"max_iterations": 0}, ValueError, "max_iterations"),
+        ({"max_iterations": 5, "warmup": -1}, ValueError, "warmup"),
+        ({"max_iterations": 5, "window_s": 0.0001}, ValueError, "window_s"),
+        ({"max_iterations": 5, "window_s": float("nan")}, ValueError, "window_s"),
+        ({"max_iterations": 5, "call_timeout_s": 0}, ValueError, "call_timeout_s"),
+        ({"max_iterations": 5, "record_timestamps": 1}, TypeError, "record_timestamps"),
+        ({"max_iterations": 5, "preprocess": 3}, TypeError, "preprocess"),
+        ({}, ValueError, "no stop condition"),
+    ],
+)
+def test_bad_arguments_name_the_parameter(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        engine.run(noop, [(1,)], **kwargs)
+
+
+def test_bad_model_and_inputs():
+    with pytest.raises(TypeError, match="model must be callable"):
+        engine.run(42, [(1,)], max_iterations=1)
+    with pytest.raises(ValueError, match="inputs must not be empty"):
+        engine.run(noop, [], max_iterations=1)
+    with pytest.raises(TypeError, match="inputs must be a list"):
+        engine.run(noop, np.zeros(3), max_iterations=1)
+    with pytest.raises(TypeError, match="inputs must be a list"):
+        engine.run(noop, 5, max_iterations=1)
+
+
+def test_native_model_arguments():
+    with pytest.raises(ValueError, match="kind"):
+        engine.native_model("sleep")
+    with pytest.raises(ValueError, match="latency_ns"):
+        engine.native_model("spin")
+    with pytest.raises(ValueError, match="distribution"):
+        engine.native_model("spin", latency_ns=5, distribution="normal")
+    with pytest.raises(ValueError, match="high_ns"):
+        engine.native_model("spin", distribution="uniform", low_ns=10, high_ns=5)
+    with pytest.raises(ValueError, match="second_fraction"):
+        engine.native_model(
+            "spin", distribution="bimodal", latency_ns=1, second_latency_ns=2, second_fraction=2
+        )
+    with pytest.raises(ValueError, match="latency_ns"):
+        engine.native_model("spin", latency_ns=-5)
+    with pytest.raises(ValueError, match="noop model takes no parameters"):
+        engine.native_model("noop", latency_ns=5)
+    assert "spin(fixed, latency_ns=5)" in repr(engine.native_model("spin", latency_ns=5))
+
+
+def test_histogram_is_exported():
+    h = Histogram()
+    h.record(1000)
+    assert h.count == 1
