@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bindings.h"
+#include "calibration.h"
 #include "clock.h"
 #include "native_models.h"
 #include "python_pipeline.h"
@@ -186,6 +187,10 @@ void bind_runner(py::module_& m) {
       .def("wait", &wait_for);
 
   m.def("now_ns", &now_ns, "The engine's monotonic clock (CLOCK_MONOTONIC) in nanoseconds.");
+  m.def("clock_read_cost_ns", &clock_read_cost_ns, py::arg("reads"),
+        py::call_guard<py::gil_scoped_release>());
+  m.def("histogram_record_cost_ns", &histogram_record_cost_ns, py::arg("values"),
+        py::call_guard<py::gil_scoped_release>());
 }
 
 }  // namespace npn::bindings
