@@ -126,9 +126,11 @@ std::string data_from_python(const py::object& data) {
   if (py::isinstance<py::str>(data)) return data.cast<std::string>();
   if (py::isinstance<py::bytes>(data)) return data.cast<std::string>();
   if (PyByteArray_Check(data.ptr()) || PyMemoryView_Check(data.ptr())) {
-    return py::bytes(data).cast<std::string>();
+    auto copy = py::reinterpret_steal<py::bytes>(PyBytes_FromObject(data.ptr()));
+    if (!copy) throw py::error_already_set();
+    return copy.cast<std::string>();
   }
-  throw py::type_error("data must be str or bytes");
+  throw py::type_error("data must be str, bytes, bytearray or memoryview");
 }
 
 bool equal(const Histogram& a, const Histogram& b) {

@@ -8,6 +8,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "errors.h"
@@ -330,6 +331,14 @@ TEST_CASE("encode/decode round trip keeps settings and counts") {
       CHECK(d.value_at_percentile(99.99) == h.value_at_percentile(99.99));
     }
   }
+  // Counts near 2^62 need the 9-byte varint form, whose last byte carries 8 bits.
+  Histogram huge(1, 1000, 2);
+  huge.record_n(5, kMax64 / 2);
+  huge.record_n(900, kMax64 / 4);
+  const Histogram huge_back = Histogram::decode(huge.encode());
+  CHECK(same_buckets(huge_back, huge));
+  CHECK(huge_back.count() == kMax64 / 2 + kMax64 / 4);
+
   const Histogram empty(1, 5000, 2);
   const Histogram d = Histogram::decode(empty.encode());
   CHECK(d.same_settings(empty));
@@ -512,4 +521,30 @@ TEST_CASE("mutation fuzz: truncations and byte flips decode or throw DecodeError
   }
   CHECK(decoded > 0);
   CHECK(rejected > 0);
+}
+
+TEST_CASE("per-thread histograms merged at the end (the documented threading contract)") {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 20000;
+  std::vector<Histogram> per_thread(kThreads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t) {
+    workers.emplace_back([&per_thread, t] {
+      std::mt19937_64 rng(static_cast<uint64_t>(t));
+      std::uniform_int_distribution<int64_t> dist(0, 5'000'000);
+      for (int i = 0; i < kPerThread; ++i) per_thread[static_cast<size_t>(t)].record(dist(rng));
+    });
+  }
+  for (auto& w : workers) w.join();
+
+  Histogram total;
+  Histogram serial;
+  for (int t = 0; t < kThreads; ++t) {
+    total.merge(per_thread[static_cast<size_t>(t)]);
+    std::mt19937_64 rng(static_cast<uint64_t>(t));
+    std::uniform_int_distribution<int64_t> dist(0, 5'000'000);
+    for (int i = 0; i < kPerThread; ++i) serial.record(dist(rng));
+  }
+  CHECK(total.count() == int64_t{kThreads} * kPerThread);
+  CHECK(same_buckets(total, serial));
 }
