@@ -32,7 +32,12 @@ def _holds_gil():
 def concurrency(seconds: float) -> None:
     cases = [
         ("time.sleep(0.001), 8 vs 1 workers", _sleep_1ms, 8, 7.0),
-        ("native spin 100us, 2 vs 1 workers", engine.native_model("spin", latency_ns=100_000), 2, 1.8),
+        (
+            "native spin 100us, 2 vs 1 workers",
+            engine.native_model("spin", latency_ns=100_000),
+            2,
+            1.8,
+        ),
         ("GIL-holding Python, 2 vs 1 workers", _holds_gil, 2, 0.8),
     ]
     print("concurrency (throughput ratio, target):")
@@ -52,8 +57,10 @@ def accuracy() -> None:
         p50 = r.latency.value_at_percentile(50) / latency_ns
         p99 = r.latency.value_at_percentile(99) / latency_ns
         ok = p50 <= 1.01 and p99 <= 1.02
-        print(f"  fixed {latency_ns / 1e3:8.0f} us: p50 x{p50:.4f}  p99 x{p99:.4f}  "
-              f"(<= 1.01 / 1.02) {'ok' if ok else 'MISSED'}")
+        print(
+            f"  fixed {latency_ns / 1e3:8.0f} us: p50 x{p50:.4f}  p99 x{p99:.4f}  "
+            f"(<= 1.01 / 1.02) {'ok' if ok else 'MISSED'}"
+        )
     l1, l2 = 100_000, 1_000_000
     model = engine.native_model(
         "spin", distribution="bimodal", latency_ns=l1, second_latency_ns=l2, second_fraction=0.1
@@ -62,8 +69,10 @@ def accuracy() -> None:
     p50 = r.latency.value_at_percentile(50) / l1
     p95 = r.latency.value_at_percentile(95) / l2
     ok = abs(p50 - 1) <= 0.02 and abs(p95 - 1) <= 0.02
-    print(f"  bimodal 90% {l1 / 1e3:.0f} us / 10% {l2 / 1e3:.0f} us: p50 x{p50:.4f} of L1, "
-          f"p95 x{p95:.4f} of L2 (within 2%) {'ok' if ok else 'MISSED'}")
+    print(
+        f"  bimodal 90% {l1 / 1e3:.0f} us / 10% {l2 / 1e3:.0f} us: p50 x{p50:.4f} of L1, "
+        f"p95 x{p95:.4f} of L2 (within 2%) {'ok' if ok else 'MISSED'}"
+    )
 
 
 _RSS_CHILD = """
@@ -77,15 +86,21 @@ print(psutil.Process().memory_info().rss)
 def memory(long_s: float) -> None:
     def rss_after(seconds: float) -> int:
         out = subprocess.run(
-            [sys.executable, "-c", _RSS_CHILD, str(seconds)], capture_output=True, text=True, check=True
+            [sys.executable, "-c", _RSS_CHILD, str(seconds)],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return int(out.stdout.split()[-1])
 
     short = rss_after(2.0)
     long = rss_after(long_s)
     diff_mb = (long - short) / 2**20
-    print(f"memory: RSS after {long_s:g} s run {long / 2**20:.1f} MiB vs 2 s run {short / 2**20:.1f} MiB: "
-          f"{diff_mb:+.1f} MiB (target within 10 MB) {'ok' if abs(diff_mb) <= 10 else 'MISSED'}")
+    verdict = "ok" if abs(diff_mb) <= 10 else "MISSED"
+    print(
+        f"memory: RSS after {long_s:g} s run {long / 2**20:.1f} MiB vs 2 s run "
+        f"{short / 2**20:.1f} MiB: {diff_mb:+.1f} MiB (target within 10 MB) {verdict}"
+    )
 
 
 def main() -> None:
