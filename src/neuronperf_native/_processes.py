@@ -1,0 +1,344 @@
+"""Model copies: one per process (fork), per fresh interpreter (spawn), or per thread.
+
+Each copy sets its environment, runs env_setup_fn, load_fn and setup_fn, warms up,
+reports "ready", waits for a shared start time, runs the engine, and sends back its
+result. Messages to the parent are JSON (plus raw int64 bytes for timestamps), so the
+parent never unpickles anything a model process produced. Every phase has a timeout;
+a copy that dies or hangs is reported with its exit code or signal, and no copy
+outlives run_copies().
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from neuronperf_native import engine
+
+log = logging.getLogger("neuronperf_native")
+
+# Lead time between "all copies are ready" and the shared timing start, so every
+# copy has received the start time before it arrives.
+_START_LEAD_NS = 20_000_000
+# How long stopped copies get to send what they measured before they are killed.
+_GRACE_S = 5.0
+
+
+@dataclass
+class CopyJob:
+    """Everything one model copy needs. Picklable when its functions are (spawn mode)."""
+
+    copy_id: int
+    device_id: int
+    load_fn: Callable[..., Any]
+    model_filename: str
+    config: dict[str, Any]
+    inputs: list[tuple]
+    environment: dict[str, str] = field(default_factory=dict)
+    env_setup_fn: Callable[..., Any] | None = None
+    setup_fn: Callable[..., Any] | None = None
+    preprocess_fn: Callable[..., Any] | None = None
+    postprocess_fn: Callable[..., Any] | None = None
+    workers: int = 1
+    warmup_iterations: int = 1
+    duration_s: float | None = None
+    max_iterations: int | None = None
+    window_s: float = 1.0
+    call_timeout_s: float | None = None
+    record_timestamps: bool = False
+
+
+@dataclass
+class CopyOutcome:
+    """What the parent learned from one copy."""
+
+    copy_id: int
+    result: dict[str, Any] | None = None  # RunResult.to_dict() plus load/setup times
+    timestamps: np.ndarray | None = None  # (n, 6) boundaries when recorded
+    error: str | None = None
+    phase: str = "start"
+
+
+class CopyFailure(Exception):
+    """A copy failed before measuring (load, setup, warm-up), died or hung."""
+
+
+def _send(conn: Any, message: dict[str, Any]) -> None:
+    conn.send_bytes(json.dumps(message).encode())
+
+
+def _receive(conn: Any) -> dict[str, Any]:
+    return json.loads(conn.recv_bytes().decode())
+
+
+def _timed_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    start = time.perf_counter()
+    value = fn(*args, **kwargs)
+    return value, time.perf_counter() - start
+
+
+def copy_main(job: CopyJob, conn: Any, in_process: bool = True) -> None:
+    """Body of one model copy (the target of its process or thread)."""
+    phase = "env_setup"
+    try:
+        if in_process:
+            os.environ.update(job.environment)
+            # Ctrl-C goes to the parent, which stops the copies in order.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        env_setup_s = setup_s = 0.0
+        if job.env_setup_fn is not None:
+            _, env_setup_s = _timed_call(job.env_setup_fn, job.copy_id, job.config)
+        phase = "load"
+        model, load_s = _timed_call(job.load_fn, job.model_filename, device_id=job.device_id)
+        if job.setup_fn is not None:
+            phase = "setup"
+            _, setup_s = _timed_call(job.setup_fn, job.copy_id, job.config, model)
+        phase = "warmup"
+        stages = {"preprocess": job.preprocess_fn, "postprocess": job.postprocess_fn}
+        warmup_hist = engine.Histogram()
+        if job.warmup_iterations > 0:
+            warm = engine.run(
+                model,
+                job.inputs,
+                workers=job.workers,
+                max_iterations=job.workers * job.warmup_iterations,
+                warmup=0,
+                call_timeout_s=job.call_timeout_s,
+                **stages,
+            )
+            if warm.status != "finished":
+                raise CopyFailure(warm.error or f"warm-up ended with status {warm.status}")
+            warmup_hist = warm.latency
+        _send(conn, {"event": "ready"})
+        phase = "start"
+        message = _receive(conn)
+        if "start_at_ns" not in message:
+            return  # aborted before timing
+        phase = "run"
+        runner = engine.Runner(
+            model,
+            job.inputs,
+            workers=job.workers,
+            duration_s=job.duration_s,
+            max_iterations=job.max_iterations,
+            warmup=0,
+            window_s=job.window_s,
+            call_timeout_s=job.call_timeout_s,
+            record_timestamps=job.record_timestamps,
+            start_at_ns=message["start_at_ns"],
+            **stages,
+        )
+        runner.start()
+        _StopListener(conn, runner).start()
+        result = runner.wait()
+        payload = result.to_dict()
+        payload.update(
+            copy_id=job.copy_id,
+            env_setup_s=env_setup_s,
+            load_s=load_s,
+            setup_s=setup_s,
+            warmup_histogram=warmup_hist.encode(),
+        )
+        timestamps = result.timestamps("e2e").base if job.record_timestamps else None
+        if timestamps is not None:
+            payload["timestamps_shape"] = list(timestamps.shape)
+        _send(conn, {"event": "result", "result": payload})
+        if timestamps is not None:
+            conn.send_bytes(np.ascontiguousarray(timestamps).tobytes())
+    except BaseException as error:  # noqa: BLE001 - everything goes back to the parent
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        try:
+            _send(conn, {"event": "error", "phase": phase, "error": text.rstrip()})
+        except OSError:
+            pass
+    finally:
+        if in_process:
+            conn.close()
+
+
+class _StopListener(threading.Thread):
+    """In a copy: stops the run when the parent says so (or goes away)."""
+
+    def __init__(self, conn: Any, runner: engine.Runner) -> None:
+        super().__init__(daemon=True)
+        self._conn = conn
+        self._runner = runner
+
+    def run(self) -> None:
+        while not self._runner.done:
+            try:
+                if self._conn.poll(0.05):
+                    self._conn.recv_bytes()
+                    self._runner.stop()
+                    return
+            except (EOFError, OSError):
+                self._runner.stop()
+                return
+
+
+class _Copy:
+    """The parent's handle on one running copy."""
+
+    def __init__(self, job: CopyJob, mode: str) -> None:
+        self.job = job
+        self.outcome = CopyOutcome(job.copy_id)
+        self.done = False
+        parent_end, child_end = multiprocessing.Pipe(duplex=True)
+        self.conn = parent_end
+        if mode == "thread":
+            self.process = None
+            self.worker = threading.Thread(
+                target=copy_main, args=(job, child_end, False), daemon=True
+            )
+            self.worker.start()
+        else:
+            context = multiprocessing.get_context("spawn" if mode == "spawn" else "fork")
+            self.process = context.Process(
+                target=copy_main, args=(job, child_end), name=f"npf-copy-{job.copy_id}"
+            )
+            self.process.start()
+            child_end.close()
+
+    @property
+    def sentinel(self) -> Any:
+        return self.process.sentinel if self.process is not None else None
+
+    def describe_exit(self) -> str:
+        code = self.process.exitcode if self.process is not None else None
+        if code is None:
+            return "did not respond"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"died with {name}"
+        return f"exited with code {code}"
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            _send(self.conn, message)
+        except (OSError, ValueError):
+            pass
+
+    def terminate(self) -> None:
+        if self.process is None:
+            return
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(1.0)
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+
+
+def _wait_for(
+    copies: list[_Copy], event: str, timeout_s: float | None, on_tick: Callable[[], None]
+) -> None:
+    """Waits until every copy sent `event` (or failed). Raises CopyFailure on the first
+    failure; fills outcomes as messages arrive."""
+    pending = {c.job.copy_id: c for c in copies}
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while pending:
+        waitables = [c.conn for c in pending.values()]
+        waitables += [c.sentinel for c in pending.values() if c.sentinel is not None]
+        tick = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
+        ready = multiprocessing.connection.wait(waitables, timeout=tick)
+        on_tick()
+        for c in list(pending.values()):
+            if c.conn in ready:
+                try:
+                    message = _receive(c.conn)
+                except (EOFError, OSError):
+                    raise CopyFailure(f"model copy {c.job.copy_id} {c.describe_exit()}") from None
+                if message["event"] == "error":
+                    c.outcome.error = message["error"]
+                    c.outcome.phase = message["phase"]
+                    raise CopyFailure(
+                        f"model copy {c.job.copy_id} failed in {message['phase']}: "
+                        f"{message['error'].splitlines()[-1]}"
+                    )
+                if message["event"] == "result":
+                    c.outcome.result = message["result"]
+                    shape = message["result"].get("timestamps_shape")
+                    if shape is not None:
+                        raw = c.conn.recv_bytes()
+                        c.outcome.timestamps = np.frombuffer(raw, dtype=np.int64).reshape(shape)
+                del pending[c.job.copy_id]
+            elif c.sentinel is not None and c.sentinel in ready and not c.conn.poll():
+                raise CopyFailure(f"model copy {c.job.copy_id} {c.describe_exit()}")
+        if deadline is not None and time.monotonic() >= deadline and pending:
+            ids = ", ".join(str(i) for i in pending)
+            raise CopyFailure(f"model copies {ids} sent no '{event}' within {timeout_s:g} s")
+
+
+@dataclass
+class CopiesOutcome:
+    """The outcome of one configuration's copies."""
+
+    copies: list[CopyOutcome]
+    error: str | None = None
+    interrupted: bool = False
+    start_ns: int = 0
+
+
+def run_copies(
+    jobs: list[CopyJob],
+    mode: str,
+    *,
+    ready_timeout_s: float | None,
+    run_timeout_s: float | None,
+    on_tick: Callable[[], None] = lambda: None,
+    on_start: Callable[[int], None] = lambda start_ns: None,
+) -> CopiesOutcome:
+    """Runs the copies of one configuration: all load and warm up, start together at a
+    shared time, stop together. mode: "fork", "spawn" or "thread"."""
+    copies: list[_Copy] = []
+    outcome = CopiesOutcome([])
+    try:
+        for job in jobs:
+            copies.append(_Copy(job, mode))
+        _wait_for(copies, "ready", ready_timeout_s, on_tick)
+        outcome.start_ns = engine.now_ns() + _START_LEAD_NS + 2_000_000 * len(copies)
+        for c in copies:
+            c.send({"start_at_ns": outcome.start_ns})
+        on_start(outcome.start_ns)
+        _wait_for(copies, "result", run_timeout_s, on_tick)
+    except CopyFailure as failure:
+        outcome.error = str(failure)
+        _stop_and_collect(copies, on_tick)
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+        outcome.error = "KeyboardInterrupt: the benchmark was interrupted"
+        _stop_and_collect(copies, on_tick)
+    finally:
+        for c in copies:
+            c.terminate()
+            c.conn.close()
+        outcome.copies = [c.outcome for c in copies]
+    return outcome
+
+
+def _stop_and_collect(copies: list[_Copy], on_tick: Callable[[], None]) -> None:
+    """Asks running copies to stop and gives them a grace period to send results."""
+    running = [c for c in copies if c.outcome.result is None and c.outcome.error is None]
+    for c in running:
+        c.send({"stop": True})
+    deadline = time.monotonic() + _GRACE_S
+    for c in running:
+        try:
+            _wait_for([c], "result", max(0.0, deadline - time.monotonic()), on_tick)
+        except (CopyFailure, KeyboardInterrupt):
+            continue
