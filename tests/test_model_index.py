@@ -713,3 +713,86 @@ def test_atomic_write_failure_while_writing_cleans_temp(monkeypatch, tmp_path):
             _files.atomic_write_text(target, "new")
     assert target.read_text() == "old"
     assert os.listdir(tmp_path) == ["r.json"]
+
+
+# NeuronPerf model index guide ---------------------------------------------------------
+# The guide's examples that need no compile/benchmark, re-typed with only the import
+# changed (``import neuronperf as npf`` -> ``import neuronperf_native as npf``). The
+# guide's create/append/filter/copy/move snippets are reproduced from the documented
+# call shapes; the seed index and ``delete('model_index.json')`` are quoted from it.
+
+
+def test_guide_example_index_and_delete():
+    import neuronperf_native as npf
+
+    _artifact("models/model_b1_p1_38793jda.pt")
+    _write(
+        "model_index.json",
+        {
+            "version": "0.0.0.0+0bc220a",
+            "model_configs": [
+                {
+                    "filename": "models/model_b1_p1_38793jda.pt",
+                    "input_idx": 0,
+                    "batch_size": 1,
+                    "pipeline_size": 1,
+                    "compile_s": 5.32,
+                }
+            ],
+        },
+    )
+    # "All of the model artifacts and the index can be destroyed using
+    # model_index.delete('model_index.json')."
+    npf.model_index.delete("model_index.json")
+    assert not os.path.exists("model_index.json")
+    assert not os.path.exists("models/model_b1_p1_38793jda.pt")
+
+
+def test_guide_create_and_save():
+    import neuronperf_native as npf
+
+    model_index = npf.model_index.create("/path/to/model", batch_size=1)
+    filename = npf.model_index.save(model_index)
+    assert re.fullmatch(r"model_[a-z0-9]{4}\.json", filename)
+    npf.model_index.save(model_index, "my_index.json")
+    assert npf.model_index.load("my_index.json") == model_index
+    assert model_index["model_configs"][0]["filename"] == "/path/to/model"
+
+
+def test_guide_append_filter_copy_move():
+    import neuronperf_native as npf
+
+    _artifact("models/model_1.pt", "1")
+    _artifact("models/model_2.pt", "2")
+    model_index_1 = npf.model_index.create("models/model_1.pt", batch_size=1)
+    model_index_2 = npf.model_index.create("models/model_2.pt", batch_size=2)
+    model_index = npf.model_index.append(model_index_1, model_index_2)
+    npf.model_index.save(model_index, "model_index.json")
+
+    model_index = npf.model_index.filter("model_index.json", batch_size=1)
+    assert [c["filename"] for c in model_index["model_configs"]] == ["models/model_1.pt"]
+
+    npf.model_index.copy("model_index.json", "new_index.json", "new_models")
+    assert sorted(os.listdir("new_models")) == ["model_1.pt", "model_2.pt"]
+    npf.model_index.move("new_index.json", "moved_index.json", "moved_models")
+    assert sorted(os.listdir("moved_models")) == ["model_1.pt", "model_2.pt"]
+    assert os.listdir("new_models") == []
+    assert _keys_b(npf.model_index.load("moved_index.json")) == [1, 2]
+
+
+def test_guide_inputs_by_position():
+    # batch_sizes = [1, 2]; inputs = [torch.zeros((b, 100)) for b in batch_sizes]:
+    # inputs[0] corresponds to batch size 1, so its model references input 0.
+    import neuronperf_native as npf
+
+    batch_sizes = [1, 2]
+    model_index = npf.model_index.append(
+        *(
+            npf.model_index.create(f"models/model_b{b}.pt", input_idx=i, batch_size=b)
+            for i, b in enumerate(batch_sizes)
+        )
+    )
+    assert [(c["input_idx"], c["batch_size"]) for c in model_index["model_configs"]] == [
+        (0, 1),
+        (1, 2),
+    ]
