@@ -1,5 +1,60 @@
-"""neuronperf_native: NeuronPerf-compatible inference benchmarking with a native timing engine."""
+"""neuronperf_native: NeuronPerf-compatible inference benchmarking with a native timing engine.
+
+Use it as NeuronPerf: `import neuronperf_native as npf`, then `npf.benchmark(...)`,
+`npf.cpu.benchmark(...)`, `npf.compile(...)`, `npf.print_reports(...)`. Framework
+submodules (`npf.torch`, `npf.tensorflow`, `npf.mxnet`) import their framework lazily,
+on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from neuronperf_native import benchmarking, cpu, engine, model_index, reporting, timing
+from neuronperf_native.benchmarking import BENCHMARK_SECS, benchmark, set_verbosity
+from neuronperf_native.compiling import compile  # noqa: A004 - NeuronPerf's name
+from neuronperf_native.cpu import DummyModel
+from neuronperf_native.reporting import (
+    CSV_COLS,
+    PRINT_COLS,
+    get_reports,
+    print_reports,
+    write_csv,
+    write_json,
+)
+from neuronperf_native.timing import Timer, timestamp_convert
+
+_LAZY_SUBMODULES = ("torch", "tensorflow", "mxnet", "inputs", "devices", "launcher")
+
+__all__ = [
+    "BENCHMARK_SECS",
+    "CSV_COLS",
+    "PRINT_COLS",
+    "DummyModel",
+    "Timer",
+    "__version__",
+    "benchmark",
+    "benchmarking",
+    "compile",
+    "cpu",
+    "engine",
+    "get_reports",
+    "model_index",
+    "print_reports",
+    "reporting",
+    "set_verbosity",
+    "timestamp_convert",
+    "timing",
+    "write_csv",
+    "write_json",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Imports framework submodules on first use, so `import neuronperf_native` stays light."""
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"neuronperf_native.{name}")
+    raise AttributeError(f"module 'neuronperf_native' has no attribute {name!r}")

@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import resource
 import signal
 import threading
 import time
@@ -150,6 +151,7 @@ def copy_main(job: CopyJob, conn: Any, in_process: bool = True) -> None:
             load_s=load_s,
             setup_s=setup_s,
             warmup_histogram=warmup_hist.encode(),
+            max_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         )
         timestamps = result.timestamps("e2e").base if job.record_timestamps else None
         if timestamps is not None:

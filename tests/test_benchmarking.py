@@ -1,0 +1,340 @@
+"""npf.benchmark orchestration: configurations, copies, faults, interrupts, timers."""
+
+import json
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import psutil
+import pytest
+
+import neuronperf_native as npf
+from neuronperf_native import benchmarking, model_index
+
+
+class Doubler:
+    def __call__(self, x):
+        return x * 2
+
+
+class EnvRecorder:
+    """Writes the pinning variables its process sees, then behaves as a no-op model."""
+
+    def __init__(self):
+        out = os.environ["NPF_TEST_OUT"]
+        with open(os.path.join(out, f"copy-{os.getpid()}.json"), "w") as f:
+            json.dump({k: v for k, v in os.environ.items() if k.startswith(("NEURON", "CUDA"))}, f)
+
+    def __call__(self, x):
+        return x
+
+
+class CrashesInSecondCopy:
+    def __init__(self):
+        self.crash = os.environ.get("NEURON_RT_VISIBLE_CORES") == "1"
+        self.calls = 0
+
+    def __call__(self, x):
+        self.calls += 1
+        if self.crash and self.calls > 50:
+            os._exit(3)
+        return x
+
+
+class Aborts:
+    def __call__(self, x):
+        os.abort()
+
+
+class Raises:
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, x):
+        self.calls += 1
+        if self.calls > 10:
+            raise RuntimeError("weights are corrupt")
+        return x
+
+
+class Sleeps:
+    def __call__(self, x):
+        time.sleep(0.001)
+        return x
+
+
+def _no_children():
+    deadline = time.monotonic() + 5
+    while psutil.Process().children(recursive=True) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return psutil.Process().children(recursive=True) == []
+
+
+def test_cpu_benchmark_default_configurations_in_processes():
+    reports = npf.cpu.benchmark(
+        Doubler, [np.ones(4)], duration=0.5, n_models=[1, 2], workers_per_model=[1, 2], verbosity=0
+    )
+    assert len(reports) == 4
+    seen = {(r["n_models"], r["workers_per_model"]) for r in reports}
+    assert seen == {(1, 1), (1, 2), (2, 1), (2, 2)}
+    for r in reports:
+        assert r["status"] == "finished", r.get("error")
+        assert r["throughput_avg"] > 0
+        assert r["total_infs"] > 0
+        assert r["model_name"] == "Doubler"
+        assert r["device_type"] == "cpu"
+        assert 0 < r["latency_ms_p50"] <= r["latency_ms_p99"] <= r["latency_ms_p100"]
+    assert _no_children()
+
+
+def test_workers_and_copies_defaults():
+    assert benchmarking._default_workers(1) == [1, 2]
+    assert benchmarking._default_workers(4) == [1, 3]
+    assert benchmarking._default_workers(2) == [1]
+    most = len(os.sched_getaffinity(0))
+    expected = [1] if most == 1 else [1, most]
+    assert benchmarking._default_n_models("cpu", 1) == expected
+
+
+def test_threads_mode_and_batch_size_scales_throughput():
+    reports = npf.cpu.benchmark(
+        Doubler,
+        [np.ones((1, 4)), np.ones((8, 4))],
+        batch_sizes=[1, 8],
+        duration=0.3,
+        n_models=1,
+        workers_per_model=1,
+        multiprocess=False,
+        verbosity=0,
+    )
+    assert [r["batch_size"] for r in reports] == [1, 8]
+    for r in reports:
+        assert r["status"] == "finished"
+        assert r["multiprocess"] is False
+        copies_iterations = r["total_infs"] / r["batch_size"]
+        assert copies_iterations == int(copies_iterations)
+
+
+def test_fresh_interpreter_per_copy():
+    reports = npf.cpu.benchmark(
+        Doubler,
+        np.ones(4),
+        duration=0.3,
+        n_models=2,
+        workers_per_model=1,
+        multiinterpreter=True,
+        verbosity=0,
+    )
+    assert reports[0]["status"] == "finished", reports[0]["error"]
+    assert reports[0]["multiinterpreter"] is True
+    assert _no_children()
+
+
+def test_copies_are_pinned_with_neuron_visible_cores(tmp_path, monkeypatch):
+    monkeypatch.setenv("NPF_TEST_OUT", str(tmp_path))
+    monkeypatch.delenv("NEURONCORE_GROUP_SIZES", raising=False)
+    reports = npf.cpu.benchmark(
+        EnvRecorder,
+        np.ones(2),
+        duration=0.2,
+        n_models=3,
+        workers_per_model=1,
+        device_type="neuron",
+        verbosity=0,
+    )
+    assert reports[0]["status"] == "finished"
+    seen = sorted(json.loads(p.read_text())["NEURON_RT_VISIBLE_CORES"] for p in tmp_path.iterdir())
+    assert seen == ["0", "1", "2"]
+
+
+def test_crashing_copy_is_reported_and_the_next_configuration_runs():
+    reports = npf.cpu.benchmark(
+        CrashesInSecondCopy,
+        np.ones(2),
+        duration=1.0,
+        n_models=[2, 1],
+        workers_per_model=1,
+        device_type="neuron",
+        verbosity=0,
+    )
+    assert len(reports) == 2
+    crashed, survivor = reports
+    assert crashed["status"] == "error"
+    assert "model copy 1" in crashed["error"]
+    assert "exited with code 3" in crashed["error"]
+    assert survivor["status"] == "finished"
+    assert survivor["throughput_avg"] > 0
+    assert _no_children()
+
+
+def test_aborting_copy_names_the_signal():
+    reports = npf.cpu.benchmark(
+        Aborts, np.ones(2), duration=0.5, n_models=1, workers_per_model=1, verbosity=0
+    )
+    assert reports[0]["status"] == "error"
+    assert "SIGABRT" in reports[0]["error"]
+    assert _no_children()
+
+
+def test_model_exception_is_reported_with_its_message():
+    reports = npf.cpu.benchmark(
+        Raises, np.ones(2), duration=5, n_models=1, workers_per_model=1, verbosity=0
+    )
+    r = reports[0]
+    assert r["status"] == "error"
+    assert "RuntimeError: weights are corrupt" in r["error"]
+    assert r["total_infs"] > 0  # what ran before the error is kept
+
+
+def test_keyboard_interrupt_returns_partial_reports_and_leaves_no_process():
+    timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    t0 = time.monotonic()
+    reports = npf.cpu.benchmark(
+        Sleeps, np.ones(2), duration=30, n_models=[1, 2], workers_per_model=1, verbosity=0
+    )
+    assert time.monotonic() - t0 < 20
+    assert len(reports) == 1
+    assert reports[0]["status"] == "stopped"
+    assert reports[0]["total_infs"] > 0
+    assert _no_children()
+
+
+def test_setup_functions_run_in_each_copy(tmp_path):
+    def env_setup(copy_id, config):
+        (tmp_path / f"env-{copy_id}").write_text(str(config["n_models"]))
+
+    def setup(copy_id, config, model):
+        (tmp_path / f"setup-{copy_id}").write_text(type(model).__name__)
+
+    seen = []
+    reports = npf.cpu.benchmark(
+        Doubler,
+        np.ones(2),
+        duration=0.2,
+        n_models=2,
+        workers_per_model=1,
+        env_setup_fn=env_setup,
+        setup_fn=setup,
+        preprocess_fn=lambda x: x + 1,
+        postprocess_fn=seen.append,
+        multiprocess=False,
+        verbosity=0,
+    )
+    assert reports[0]["status"] == "finished"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["env-0", "env-1", "setup-0", "setup-1"]
+    assert (tmp_path / "setup-1").read_text() == "Doubler"
+    assert (tmp_path / "env-0").read_text() == "2"
+    assert np.array_equal(seen[0], (np.ones(2) + 1) * 2)
+    assert reports[0]["preprocess_avg_ms"] > 0
+
+
+def test_model_index_configs_are_filtered_and_matched_to_inputs(tmp_path):
+    configs = [
+        model_index.create(str(tmp_path / f"m{b}.bin"), model_name="m", input_idx=i, batch_size=b)
+        for i, b in enumerate([1, 2, 4])
+    ]
+    configs.append(
+        model_index.create(str(tmp_path / "bad.bin"), model_name="m", batch_size=8, status="error")
+    )
+    index = model_index.append(*configs)
+    filename = model_index.save(index, str(tmp_path / "index.json"))
+    loaded = []
+
+    def load(path, device_id):
+        loaded.append(os.path.basename(path))
+        return lambda x: x
+
+    inputs = [np.ones((b, 2)) for b in (1, 2, 4)]
+    reports = npf.benchmark(
+        load,
+        filename,
+        inputs,
+        batch_sizes=[2, 4],
+        duration=0.2,
+        n_models=1,
+        workers_per_model=1,
+        multiprocess=False,
+        device_type="cpu",
+        verbosity=0,
+    )
+    assert sorted(loaded) == ["m2.bin", "m4.bin"]
+    assert [r["batch_size"] for r in reports] == [2, 4]
+    assert all(r["model_name"] == "m" for r in reports)
+
+
+def test_return_timers_gives_config_results_pairs_with_timers():
+    pairs = npf.cpu.benchmark(
+        Doubler,
+        np.ones(2),
+        duration=0.3,
+        n_models=2,
+        workers_per_model=1,
+        return_timers=True,
+        verbosity=0,
+    )
+    assert len(pairs) == 1
+    config, results = pairs[0]
+    for key in ("model_filename", "model_name", "device_type", "instance_type", "batch_size",
+                "n_models", "workers_per_model", "pipeline_size", "n_devices",
+                "performance_level", "multiprocess", "multiinterpreter", "stats_interval",
+                "start_dts", "stop_dts", "duration"):
+        assert key in config
+    for key in ("workers_per_model", "status", "n_infs", "total_s", "cpu_percents",
+                "mem_percents", "timers"):
+        assert key in results
+    e2e = results["timers"]["e2e"]
+    assert len(e2e) == 2
+    assert sum(len(t) for t in e2e) == results["n_infs"]
+    assert len(results["timers"]["load"]) == 2
+    # both copies started timing at the same shared instant
+    starts = {c["start_ns"] for c in results["copies"]}
+    assert len(starts) == 1
+    first = [t.timestamps("ns")[0][0] for t in e2e]
+    assert max(first) - min(first) < 50_000_000
+    reports = npf.get_reports(pairs)
+    assert reports[0]["total_infs"] == results["n_infs"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"duration": -1}, ValueError, "duration"),
+        ({"duration": "10"}, TypeError, "duration"),
+        ({"n_models": 0}, ValueError, "n_models"),
+        ({"n_models": [1, "2"]}, TypeError, "n_models"),
+        ({"workers_per_model": 0}, ValueError, "workers_per_model"),
+        ({"batch_sizes": [1, 2]}, ValueError, "batch_sizes"),
+        ({"device_type": "tpu"}, ValueError, "device_type"),
+        ({"stats_interval": 0}, ValueError, "stats_interval"),
+        ({"verbosity": 5}, ValueError, "verbosity"),
+        ({"multiprocess": "yes"}, TypeError, "multiprocess"),
+        ({"setup_fn": 3}, TypeError, "setup_fn"),
+        ({"cost_per_hour": -1.0}, ValueError, "cost_per_hour"),
+        ({"percentiles": [101]}, ValueError, "percentiles"),
+        ({"no_such_option": 1}, TypeError, "no_such_option"),
+        ({"load_mode": "rate"}, NotImplementedError, "load_mode"),
+    ],
+)
+def test_bad_arguments_fail_before_any_process_starts(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        npf.cpu.benchmark(Doubler, np.ones(2), **kwargs)
+    assert psutil.Process().children() == []
+
+
+def test_index_without_matching_configs(tmp_path):
+    index = model_index.create(str(tmp_path / "m.bin"), batch_size=1)
+    filename = model_index.save(index, str(tmp_path / "i.json"))
+    with pytest.raises(ValueError, match="no finished config"):
+        npf.benchmark(lambda p, device_id: p, filename, [np.ones(1)], batch_sizes=[8])
+    with pytest.raises(model_index.ModelIndexError):
+        npf.benchmark(lambda p, device_id: p, str(tmp_path / "missing.json"), [np.ones(1)])
+
+
+def test_cpu_benchmark_rejects_non_model_classes():
+    with pytest.raises(TypeError, match="model_class"):
+        npf.cpu.benchmark(Doubler(), np.ones(2))
+    with pytest.raises(TypeError, match="__call__"):
+        npf.cpu.benchmark(object, np.ones(2))
