@@ -25,11 +25,13 @@ Tests replace the lookups through the module-level names ``_run_command``,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -87,23 +89,35 @@ def normalize_device_type(device_type: str) -> str:
     )
 
 
-def _run_command(argv: list[str], timeout_s: float = COMMAND_TIMEOUT_S) -> str | None:
-    """Run ``argv`` and return its stdout, or None if it is missing, fails or times out."""
+def _run_command(argv: list[str], timeout_s: float | None = None) -> str | None:
+    """Run ``argv`` and return its stdout, or None if it is missing, fails or times out.
+
+    The tool runs in its own session so that, on timeout, it and anything it started
+    are killed together (a leftover child would otherwise keep the pipe open).
+    """
     if shutil.which(argv[0]) is None:
         return None
+    limit_s = COMMAND_TIMEOUT_S if timeout_s is None else timeout_s
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout_s,
-            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
-    except (OSError, subprocess.SubprocessError, ValueError):
+    except (OSError, ValueError):
+        return None
+    try:
+        out, _ = proc.communicate(timeout=limit_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         return None
     if proc.returncode != 0:
         return None
-    return proc.stdout.decode("utf-8", errors="replace")
+    return out.decode("utf-8", errors="replace")
 
 
 def _read_text(path: str) -> str | None:
