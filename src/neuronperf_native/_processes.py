@@ -153,7 +153,7 @@ def copy_main(job: CopyJob, conn: Any, in_process: bool = True) -> None:
             warmup_histogram=warmup_hist.encode(),
             max_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         )
-        timestamps = result.timestamps("e2e").base if job.record_timestamps else None
+        timestamps = result.boundaries
         if timestamps is not None:
             payload["timestamps_shape"] = list(timestamps.shape)
         _send(conn, {"event": "result", "result": payload})
@@ -218,6 +218,8 @@ class _Copy:
         return self.process.sentinel if self.process is not None else None
 
     def describe_exit(self) -> str:
+        if self.process is not None:
+            self.process.join(1.0)  # the pipe may close a moment before the exit is visible
         code = self.process.exitcode if self.process is not None else None
         if code is None:
             return "did not respond"

@@ -257,8 +257,7 @@ def _timers_of(outcome: CopiesOutcome) -> dict[str, list[timing.Timer]]:
         if copy.result is None:
             continue
         if copy.timestamps is not None:
-            result = RunResult.from_dict(copy.result)
-            result._timestamps = copy.timestamps  # noqa: SLF001 - rebuilt from raw bytes
+            result = RunResult.from_dict(copy.result, boundaries=copy.timestamps)
             for stage in _TIMER_STAGES:
                 timers[stage].append(timing.Timer.from_timestamps(result.timestamps(stage)))
         for name in ("load", "env_setup", "setup"):

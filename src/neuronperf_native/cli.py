@@ -12,59 +12,39 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from neuronperf_native import __version__, engine
+from neuronperf_native import __version__
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
-def _demo_models() -> list[tuple[str, object]]:
-    """Built-in models that need no framework: a numpy matmul and native spins."""
-    rng = np.random.default_rng(0)
-    weights = rng.standard_normal((256, 256), dtype=np.float32)
+class DemoModel:
+    """The demo's built-in model: a 256x256 linear layer with ReLU in numpy."""
 
-    def numpy_linear(x: np.ndarray) -> np.ndarray:
-        return np.maximum(x @ weights, 0.0)
+    def __init__(self) -> None:
+        self.weights = np.random.default_rng(0).standard_normal((256, 256), dtype=np.float32)
 
-    return [
-        ("numpy linear 256x256", numpy_linear),
-        ("native spin 100us", engine.native_model("spin", latency_ns=100_000)),
-        ("native noop", engine.native_model("noop")),
-    ]
-
-
-def _format_table(rows: list[dict[str, object]], columns: Sequence[str]) -> str:
-    cells = [[str(row[c]) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
-    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
-    return "\n".join(lines)
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.maximum(x @ self.weights, 0.0)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    batch = np.ones((1, 256), dtype=np.float32)
-    rows = []
-    for name, model in _demo_models():
-        for workers in args.workers:
-            r = engine.run(model, [(batch,)], workers=workers, duration_s=args.duration)
-            if r.status != "finished":
-                print(f"error: {name} with {workers} workers: {r.error}", file=sys.stderr)
-                return EXIT_FAILED
-            lat = r.latency
-            rows.append(
-                {
-                    "model": name,
-                    "workers": workers,
-                    "throughput/s": f"{r.throughput:,.0f}",
-                    "p50_us": f"{lat.value_at_percentile(50) / 1e3:.4g}",
-                    "p99_us": f"{lat.value_at_percentile(99) / 1e3:.4g}",
-                    "p99.9_us": f"{lat.value_at_percentile(99.9) / 1e3:.4g}",
-                    "iterations": f"{r.iterations:,}",
-                }
-            )
-    print(_format_table(rows, list(rows[0])))
-    return EXIT_OK
+    import neuronperf_native as npf
+
+    reports = npf.cpu.benchmark(
+        DemoModel,
+        [np.ones((1, 256), dtype=np.float32)],
+        duration=args.duration,
+        n_models=args.n_models,
+        workers_per_model=args.workers,
+        verbosity=1 if args.verbose else 0,
+    )
+    npf.print_reports(reports, cols=["model_name", *npf.PRINT_COLS[:-1], "status"])
+    failed = [r for r in reports if r["status"] != "finished"]
+    for r in failed:
+        print(f"error: configuration failed: {r['error']}", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _positive_float(text: str) -> float:
@@ -82,13 +62,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="benchmark built-in models on this machine")
-    demo.add_argument(
-        "--duration", type=_positive_float, default=1.0, help="seconds per run (default 1)"
+    demo = sub.add_parser(
+        "demo", help="benchmark a built-in numpy model on this machine (no framework needed)"
     )
     demo.add_argument(
-        "--workers", type=int, nargs="+", default=[1, 2], help="worker counts (default 1 2)"
+        "--duration", type=_positive_float, default=1.0, help="seconds per configuration"
     )
+    demo.add_argument("--n-models", type=int, nargs="+", default=[1, 2], help="model copies")
+    demo.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="workers per model")
     demo.set_defaults(handler=_demo)
     return parser
 

@@ -121,6 +121,14 @@ class RunResult:
         except KeyError:
             raise ValueError(f"stage must be one of {', '.join(STAGES)}; got {name!r}") from None
 
+    @property
+    def boundaries(self) -> np.ndarray | None:
+        """(n, 6) int64 stage boundaries b0..b5 per timed iteration, or None if not recorded.
+
+        Stage k of STAGES spans columns k and k + 1; e2e spans columns 0 and 5.
+        """
+        return self._timestamps
+
     def timestamps(self, stage: str = "e2e") -> np.ndarray:
         """(n, 2) int64 array of (start_ns, end_ns) per timed iteration, worker-major.
 
@@ -175,8 +183,9 @@ class RunResult:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunResult:
-        """Rebuilds a result from to_dict() output (e.g. sent by a model process)."""
+    def from_dict(cls, data: dict[str, Any], boundaries: np.ndarray | None = None) -> RunResult:
+        """Rebuilds a result from to_dict() output (e.g. sent by a model process), with
+        its raw stage boundaries when they were sent separately."""
         if not isinstance(data, dict):
             raise TypeError(f"data must be a dict from RunResult.to_dict(), got {type(data)}")
         if data.get("schema") != RESULT_SCHEMA:
@@ -198,6 +207,7 @@ class RunResult:
                 window_ns=round(data["window_s"] * 1e9),
                 windows=data["windows"],
                 cpu_ns=round(data["cpu_s"] * 1e9),
+                timestamps=boundaries,
             )
         except KeyError as missing:
             raise ValueError(f"result dict is missing key {missing}") from None
