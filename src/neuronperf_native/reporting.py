@@ -1,0 +1,547 @@
+"""Reports: turn benchmark results into one dict per configuration, print them, save them.
+
+get_reports() reduces the `(config, results)` pairs that benchmark() produces (one
+engine result per model copy) to NeuronPerf-compatible report dicts; print_reports(),
+write_csv() and write_json() only format. Latencies come from the merged HDR
+histograms (integer ns) and are reported in ms at full precision.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import numbers
+import os
+import platform
+import re
+import socket
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from neuronperf_native._files import atomic_write_text
+from neuronperf_native.engine import Histogram, RunResult
+
+__all__ = [
+    "CSV_COLS",
+    "PRINT_COLS",
+    "get_reports",
+    "print_reports",
+    "write_csv",
+    "write_json",
+]
+
+#: Columns of write_csv(), in NeuronPerf's order.
+CSV_COLS = [
+    "model_name",
+    "n_models",
+    "workers_per_model",
+    "pipeline_size",
+    "batch_size",
+    "throughput_avg",
+    "throughput_peak",
+    "latency_ms_p0",
+    "latency_ms_p50",
+    "latency_ms_p90",
+    "latency_ms_p95",
+    "latency_ms_p99",
+    "latency_ms_p100",
+    "cpu_avg_percent",
+    "cpu_percent_p50",
+    "mem_avg_percent",
+    "mem_percent_p50",
+    "e2e_avg_ms",
+    "infer_avg_ms",
+    "total_infs",
+    "total_s",
+    "performance_level",
+    "model_filename",
+    "device_type",
+    "instance_type",
+    "cost_per_1m_inf",
+]
+
+#: Columns of print_reports(): the ones NeuronPerf's documented summary table shows.
+PRINT_COLS = [
+    "throughput_avg",
+    "latency_ms_p50",
+    "latency_ms_p99",
+    "n_models",
+    "pipeline_size",
+    "workers_per_model",
+    "batch_size",
+    "model_filename",
+]
+
+#: Latency percentiles every report carries (plus the config's extra `percentiles`).
+LATENCY_PERCENTILES = (0.0, 50.0, 90.0, 95.0, 99.0, 99.9, 100.0)
+#: Percentiles of the CPU and memory utilisation samples.
+UTILISATION_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
+#: Frameworks whose versions go into the metadata when (and only when) already imported.
+_FRAMEWORKS = ("torch", "torch_neuron", "torch_neuronx", "tensorflow", "tensorflow_neuron", "mxnet")
+#: Stages whose mean (ms) is reported as `<stage>_avg_ms`.
+_STAGE_AVERAGES = ("input", "preprocess", "infer", "postprocess", "e2e")
+
+
+def _latency_key(percentile: float) -> str:
+    return f"latency_ms_p{percentile:g}"
+
+
+def _ns_to_ms(value_ns: float) -> float:
+    return value_ns / 1e6
+
+
+def _mean_ms(hist: Histogram | None) -> float | None:
+    if hist is None or hist.count == 0:
+        return None
+    return _ns_to_ms(hist.mean)
+
+
+def _cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def _metadata() -> dict[str, Any]:
+    """Where the reports were made: package, framework and Python versions, CPU, host."""
+    from neuronperf_native import __version__
+
+    frameworks = {}
+    for name in _FRAMEWORKS:
+        module = sys.modules.get(name)
+        if module is not None:
+            frameworks[name] = str(getattr(module, "__version__", "unknown"))
+    try:
+        affinity: list[int] | None = sorted(os.sched_getaffinity(0))
+        usable_cores: int | None = len(affinity)
+    except (AttributeError, OSError):
+        affinity, usable_cores = None, os.cpu_count()
+    return {
+        "neuronperf_native_version": __version__,
+        "frameworks": frameworks,
+        "python_version": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpu_model": _cpu_model(),
+        "usable_cores": usable_cores,
+        "cpu_affinity": affinity,
+        "hostname": socket.gethostname(),
+    }
+
+
+def _percent_stats(prefix: str, samples: Any) -> dict[str, float | None]:
+    """Mean and percentiles of psutil utilisation samples (linear interpolation)."""
+    values = [float(s) for s in (samples or []) if s is not None and math.isfinite(float(s))]
+    out: dict[str, float | None] = {f"{prefix}_avg_percent": None}
+    out.update({f"{prefix}_percent_p{p:g}": None for p in UTILISATION_PERCENTILES})
+    if values:
+        array = np.asarray(values, dtype=np.float64)
+        out[f"{prefix}_avg_percent"] = float(array.mean())
+        for p, value in zip(
+            UTILISATION_PERCENTILES, np.percentile(array, UTILISATION_PERCENTILES), strict=True
+        ):
+            out[f"{prefix}_percent_p{p:g}"] = float(value)
+    return out
+
+
+def _merge(hists: list[Histogram]) -> Histogram | None:
+    if not hists:
+        return None
+    merged = Histogram.decode(hists[0].encode())
+    for hist in hists[1:]:
+        merged.merge(hist)
+    return merged
+
+
+def _summed_windows(runs: list[RunResult]) -> tuple[list[int], float | None]:
+    """Completions per window summed over copies, aligned on the shared clock.
+
+    Copies of one benchmark share start_ns, so window i of every copy covers the same
+    interval; a copy that started later is shifted by whole windows.
+    """
+    if not runs:
+        return [], None
+    window_s = runs[0].window_s
+    for run in runs[1:]:
+        if not math.isclose(run.window_s, window_s, rel_tol=1e-9):
+            raise ValueError(
+                f"model copies use different window_s ({window_s!r} and {run.window_s!r}); "
+                "their throughput windows cannot be summed"
+            )
+    window_ns = window_s * 1e9
+    start = min(run.start_ns for run in runs)
+    offsets = [round((run.start_ns - start) / window_ns) for run in runs]
+    length = max(offset + len(run.windows) for offset, run in zip(offsets, runs, strict=True))
+    total = [0] * length
+    for offset, run in zip(offsets, runs, strict=True):
+        for i, count in enumerate(run.windows):
+            total[offset + i] += int(count)
+    return total, window_s
+
+
+def _throughputs(
+    windows: list[int], window_s: float | None, batch_size: int, total_infs: int, total_s: Any
+) -> tuple[list[float], float | None, float | None]:
+    """(timeline, throughput_avg, throughput_peak) in inferences x batch size per second.
+
+    avg: over the interior windows (the first and last, possibly partial, dropped);
+    with fewer than 3 windows, total_infs / total_s for the whole run. peak: the best
+    interior window; with fewer than 3 windows, the best of the first (full) window
+    and the whole-run average.
+    """
+    timeline = [count * batch_size / window_s for count in windows] if window_s else []
+    whole_run = None
+    if isinstance(total_s, numbers.Real) and total_s > 0:
+        whole_run = total_infs / float(total_s)
+    if len(timeline) >= 3:
+        interior = timeline[1:-1]
+        return timeline, sum(interior) / len(interior), max(interior)
+    candidates = [t for t in (*timeline[:-1], whole_run) if t is not None]
+    return timeline, whole_run, max(candidates) if candidates else None
+
+
+def _check_percentiles(value: Any, where: str) -> list[float]:
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{where} percentiles must be a list of numbers, got {value!r}")
+    out = []
+    for p in value:
+        if isinstance(p, bool) or not isinstance(p, numbers.Real):
+            raise TypeError(f"{where} percentiles must be numbers, got {p!r}")
+        if not 0 <= p <= 100:
+            raise ValueError(f"{where} percentiles must be in [0, 100], got {p!r}")
+        out.append(float(p))
+    return out
+
+
+def _check_pair(index: int, pair: Any) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    where = f"results[{index}]"
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise TypeError(f"{where} must be a (config, results) pair, got {type(pair).__name__}")
+    config, results = pair
+    if not isinstance(config, Mapping):
+        raise TypeError(f"{where} config must be a dict, got {type(config).__name__}")
+    if not isinstance(results, Mapping):
+        raise TypeError(f"{where} results must be a dict, got {type(results).__name__}")
+    batch_size = config.get("batch_size")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+        raise TypeError(f"{where} config batch_size must be an int, got {batch_size!r}")
+    if batch_size < 1:
+        raise ValueError(f"{where} config batch_size must be >= 1, got {batch_size!r}")
+    status = results.get("status")
+    if not isinstance(status, str):
+        raise TypeError(f"{where} results status must be a str, got {status!r}")
+    copies = results.get("copies", [])
+    if not isinstance(copies, (list, tuple)) or not all(isinstance(c, Mapping) for c in copies):
+        raise TypeError(f"{where} results copies must be a list of dicts, got {copies!r}")
+    return config, results
+
+
+def _report(config: Mapping[str, Any], results: Mapping[str, Any], where: str) -> dict[str, Any]:
+    batch_size = int(config["batch_size"])
+    extra_percentiles = _check_percentiles(config.get("percentiles"), f"{where} config")
+    copies = list(results.get("copies", []))
+    runs = []
+    for i, copy in enumerate(copies):
+        if "histograms" not in copy:
+            continue  # a copy that died before measuring: nothing to merge
+        try:
+            runs.append(RunResult.from_dict(dict(copy)))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{where} results copies[{i}] is not a RunResult dict: {exc}"
+            ) from None
+
+    report: dict[str, Any] = dict.fromkeys(CSV_COLS)
+    report.update(config)
+    report["status"] = results["status"]
+    report["error"] = results.get("error")
+    if "workers_per_model" in results:
+        report["workers_per_model"] = results["workers_per_model"]
+    report["total_s"] = results.get("total_s")
+    report.update(_percent_stats("cpu", results.get("cpu_percents")))
+    report.update(_percent_stats("mem", results.get("mem_percents")))
+    report["n_stats_intervals"] = len(results.get("cpu_percents") or [])
+    load_s = [float(c["load_s"]) for c in copies if c.get("load_s") is not None]
+    report["load_avg_ms"] = sum(load_s) / len(load_s) * 1e3 if load_s else None
+    for key in ("throughput_avg", "throughput_peak", "throughput_timeline", "total_infs"):
+        report[key] = None
+    for p in (*LATENCY_PERCENTILES, *extra_percentiles):
+        report[_latency_key(p)] = None
+    for key in ("latency_ms_mean", "latency_ms_stddev", "latency_hist", "warmup_avg_ms"):
+        report[key] = None
+    for stage in _STAGE_AVERAGES:
+        report[f"{stage}_avg_ms"] = None
+    report["worker_avg_s"] = None
+    if "validation" in results:
+        report["validation"] = results["validation"]
+
+    cost_per_hour = config.get("cost_per_hour")
+    if runs:
+        iterations = sum(run.iterations for run in runs)
+        n_infs = results.get("n_infs")
+        total_infs = int(n_infs) if n_infs is not None else iterations * batch_size
+        report["total_infs"] = total_infs
+        total_s = results.get("total_s")
+        if total_s is None:
+            total_s = report["total_s"] = max(run.wall_s for run in runs)
+        windows, window_s = _summed_windows(runs)
+        timeline, avg, peak = _throughputs(windows, window_s, batch_size, total_infs, total_s)
+        report["throughput_timeline"] = timeline
+        report["throughput_avg"] = avg
+        report["throughput_peak"] = peak
+        report["worker_avg_s"] = sum(run.wall_s for run in runs) / len(runs)
+        report["warmup_avg_ms"] = _mean_ms(_merge([run.warmup for run in runs]))
+        for stage in _STAGE_AVERAGES:
+            report[f"{stage}_avg_ms"] = _mean_ms(_merge([run.stage(stage) for run in runs]))
+        e2e = _merge([run.latency for run in runs])
+        report["latency_hist"] = e2e.encode() if e2e is not None else None
+        if e2e is not None and e2e.count:
+            for p in (*LATENCY_PERCENTILES, *extra_percentiles):
+                report[_latency_key(p)] = _ns_to_ms(e2e.value_at_percentile(p))
+            report["latency_ms_mean"] = _ns_to_ms(e2e.mean)
+            report["latency_ms_stddev"] = _ns_to_ms(e2e.stddev)
+        if isinstance(cost_per_hour, numbers.Real) and avg:
+            report["cost_per_1m_inf"] = float(cost_per_hour) / (avg * 3600.0) * 1e6
+    return report
+
+
+def get_reports(results: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One report dict per `(config, results)` pair that benchmark() produced.
+
+    Every report has the CSV_COLS keys, every config key, status and error, stage
+    averages (ms), CPU/memory utilisation statistics, latency percentiles (ms, from
+    the e2e histogram merged over all workers of all copies; plus config
+    `percentiles`), `latency_hist` (base64 V2), `throughput_timeline` and `metadata`.
+    Values that were not measured (a configuration that failed first) are None.
+    """
+    if isinstance(results, (str, bytes, Mapping)) or not isinstance(results, Sequence):
+        raise TypeError(
+            f"results must be a list of (config, results) pairs, got {type(results).__name__}"
+        )
+    metadata = _metadata()
+    reports = []
+    for index, pair in enumerate(results):
+        config, result = _check_pair(index, pair)
+        report = _report(config, result, f"results[{index}]")
+        report["metadata"] = json.loads(json.dumps(metadata))  # an independent copy
+        reports.append(report)
+    return reports
+
+
+def _check_reports(reports: Any) -> list[Mapping[str, Any]]:
+    if isinstance(reports, Mapping):
+        raise TypeError("reports must be a list of report dicts, got a single dict (wrap it: [r])")
+    if isinstance(reports, (str, bytes)) or not isinstance(reports, Sequence):
+        raise TypeError(f"reports must be a list of report dicts, got {type(reports).__name__}")
+    for i, report in enumerate(reports):
+        if not isinstance(report, Mapping):
+            raise TypeError(f"reports[{i}] must be a report dict, got {type(report).__name__}")
+    return list(reports)
+
+
+def _known_columns(reports: list[Mapping[str, Any]]) -> set[str]:
+    known = set(CSV_COLS) | set(PRINT_COLS)
+    for report in reports:
+        known.update(report)
+    return known
+
+
+def _check_cols(cols: Any, reports: list[Mapping[str, Any]]) -> list[str]:
+    if isinstance(cols, str) or not isinstance(cols, Sequence):
+        raise TypeError(f"cols must be a list of column names, got {cols!r}")
+    if not cols:
+        raise ValueError("cols must name at least one column, got an empty list")
+    known = _known_columns(reports)
+    for col in cols:
+        if not isinstance(col, str):
+            raise TypeError(f"cols must be column names (str), got {col!r}")
+        if col not in known:
+            raise ValueError(f"cols: unknown column {col!r} (not in any report)")
+    return list(cols)
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _format_cell(value: Any) -> str:
+    """Text for a printed cell: floats with at least 4 significant digits, None as N/A."""
+    if _is_missing(value):
+        return "N/A"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if math.isinf(number):
+            return "inf" if number > 0 else "-inf"
+        if abs(number) >= 1000 or number == 0:
+            return f"{number:.1f}"
+        text = f"{number:#.4g}"
+        return text + "0" if text.endswith(".") else text
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(_plain(value), separators=(",", ":"))
+    return str(value)
+
+
+def _format_csv_cell(value: Any) -> str:
+    """Text for a CSV cell: floats at full precision (repr), None as N/A."""
+    if _is_missing(value):
+        return "N/A"
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        if isinstance(value, numbers.Integral):
+            return str(int(value))
+        return repr(float(value))
+    return _format_cell(value)
+
+
+def _sorted(reports: list[Mapping[str, Any]], sort_by: str | None, reverse: bool) -> list:
+    if sort_by is None:
+        return list(reports)
+    present = [r for r in reports if not _is_missing(r.get(sort_by))]
+    missing = [r for r in reports if _is_missing(r.get(sort_by))]
+    values = [r[sort_by] for r in present]
+    if all(isinstance(v, numbers.Real) for v in values):
+        present.sort(key=lambda r: float(r[sort_by]), reverse=reverse)
+    else:
+        present.sort(key=lambda r: str(r[sort_by]), reverse=reverse)
+    return present + missing  # reports without the value go last either way
+
+
+def _table(
+    reports: list[Mapping[str, Any]], cols: list[str], sort_by: str | None, reverse: bool
+) -> str:
+    rows = [
+        [_format_cell(report.get(col)) for col in cols]
+        for report in _sorted(reports, sort_by, reverse)
+    ]
+    widths = [max(len(col), *(len(row[i]) for row in rows)) for i, col in enumerate(cols)]
+    lines = []
+    for row in [cols, *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def print_reports(
+    reports: Sequence[Mapping[str, Any]],
+    cols: Sequence[str] = PRINT_COLS,
+    sort_by: str | None = "throughput_peak",
+    reverse: bool = False,
+) -> None:
+    """Prints the reports as an aligned table on stdout, sorted by `sort_by`.
+
+    Missing values print as N/A (and sort last); sort_by=None keeps the given order.
+    """
+    checked = _check_reports(reports)
+    columns = _check_cols(cols, checked)
+    if sort_by is not None:
+        if not isinstance(sort_by, str):
+            raise TypeError(f"sort_by must be a column name or None, got {sort_by!r}")
+        if sort_by not in _known_columns(checked):
+            raise ValueError(f"sort_by: unknown column {sort_by!r} (not in any report)")
+    if not isinstance(reverse, (bool, np.bool_)):
+        raise TypeError(f"reverse must be a bool, got {reverse!r}")
+    sys.stdout.write(_table(checked, columns, sort_by, bool(reverse)))
+    sys.stdout.flush()
+
+
+def _default_filename(reports: list[Mapping[str, Any]], extension: str) -> str:
+    """`<model name>.results-<local time>.<extension>` in the working directory."""
+    name = None
+    if reports:
+        name = reports[0].get("model_name")
+        if not name and isinstance(reports[0].get("model_filename"), str):
+            name = os.path.basename(os.path.normpath(reports[0]["model_filename"]))
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name or "model")).strip("._") or "model"
+    return f"{safe}.results-{time.strftime('%Y%m%d-%H%M%S')}.{extension}"
+
+
+def _check_filename(filename: Any) -> str | None:
+    if filename is None:
+        return None
+    if not isinstance(filename, (str, os.PathLike)):
+        raise TypeError(f"filename must be a str, os.PathLike or None, got {filename!r}")
+    path = os.fspath(filename)
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"filename must be a non-empty path, got {filename!r}")
+    if os.path.isdir(path):
+        raise ValueError(f"filename {path!r} is a directory")
+    return path
+
+
+def write_csv(
+    reports: Sequence[Mapping[str, Any]],
+    filename: str | os.PathLike[str] | None = None,
+    cols: Sequence[str] = CSV_COLS,
+) -> str:
+    """Writes the reports as CSV (one row each, `cols` in order) and returns the filename.
+
+    Floats keep full precision; missing values are written as N/A. The file is
+    replaced atomically. Without a filename, one is made from the model name and the
+    local time.
+    """
+    checked = _check_reports(reports)
+    columns = _check_cols(cols, checked)
+    path = _check_filename(filename) or _default_filename(checked, "csv")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for report in checked:
+        writer.writerow([_format_csv_cell(report.get(col)) for col in columns])
+    atomic_write_text(path, buffer.getvalue())
+    return path
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe plain data: NaN/inf -> None, numpy -> Python, classes -> qualified names."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    if isinstance(value, type) or callable(value):
+        module = getattr(value, "__module__", None)
+        qualname = getattr(value, "__qualname__", None) or type(value).__qualname__
+        return f"{module}.{qualname}" if module else qualname
+    return str(value)
+
+
+def write_json(
+    reports: Sequence[Mapping[str, Any]], filename: str | os.PathLike[str] | None = None
+) -> str:
+    """Writes the reports as a JSON list of plain dicts and returns the filename.
+
+    Floats are written as-is (never NaN: missing values are null); non-JSON values
+    (a model class, numpy scalars) become plain data. The file is replaced atomically.
+    """
+    checked = _check_reports(reports)
+    path = _check_filename(filename) or _default_filename(checked, "json")
+    text = json.dumps([_plain(report) for report in checked], indent=2, allow_nan=False)
+    atomic_write_text(path, text + "\n")
+    return path
