@@ -283,13 +283,34 @@ def test_return_timers_gives_config_results_pairs_with_timers():
     )
     assert len(pairs) == 1
     config, results = pairs[0]
-    for key in ("model_filename", "model_name", "device_type", "instance_type", "batch_size",
-                "n_models", "workers_per_model", "pipeline_size", "n_devices",
-                "performance_level", "multiprocess", "multiinterpreter", "stats_interval",
-                "start_dts", "stop_dts", "duration"):
+    for key in (
+        "model_filename",
+        "model_name",
+        "device_type",
+        "instance_type",
+        "batch_size",
+        "n_models",
+        "workers_per_model",
+        "pipeline_size",
+        "n_devices",
+        "performance_level",
+        "multiprocess",
+        "multiinterpreter",
+        "stats_interval",
+        "start_dts",
+        "stop_dts",
+        "duration",
+    ):
         assert key in config
-    for key in ("workers_per_model", "status", "n_infs", "total_s", "cpu_percents",
-                "mem_percents", "timers"):
+    for key in (
+        "workers_per_model",
+        "status",
+        "n_infs",
+        "total_s",
+        "cpu_percents",
+        "mem_percents",
+        "timers",
+    ):
         assert key in results
     e2e = results["timers"]["e2e"]
     assert len(e2e) == 2
@@ -344,3 +365,41 @@ def test_cpu_benchmark_rejects_non_model_classes():
         npf.cpu.benchmark(Doubler(), np.ones(2))
     with pytest.raises(TypeError, match="__call__"):
         npf.cpu.benchmark(object, np.ones(2))
+
+
+def test_benchmarker_drives_one_copy_by_hand():
+    b = benchmarking.Benchmarker(
+        0,
+        0,
+        lambda path, device_id: Sleeps(),
+        "sleeper",
+        [np.ones(2)],
+        workers_per_model=2,
+        duration=60,
+    )
+    assert b.status == "ready"
+    b.start()
+    time.sleep(0.5)
+    assert b.status == "running"
+    b.stop()
+    b.join(10)
+    assert not b.is_alive()
+    assert b.status == "finished"
+    assert len(b.n_infs) == 2 and all(n > 0 for n in b.n_infs)
+    results = b.results()
+    assert results["n_infs"] == sum(b.n_infs)
+    assert sum(len(t) for t in results["timers"]["e2e"]) == sum(b.n_infs)
+    assert results["result"]["status"] == "stopped"
+
+
+def test_benchmarker_reports_load_errors():
+    def bad_load(path, device_id):
+        raise FileNotFoundError(path)
+
+    b = benchmarking.Benchmarker(1, 0, bad_load, "missing.pt", np.ones(2), duration=1)
+    b.start()
+    b.join(10)
+    assert b.status == "error"
+    assert "FileNotFoundError" in b.error
+    with pytest.raises(RuntimeError, match="has not finished"):
+        benchmarking.Benchmarker(2, 0, bad_load, "x", np.ones(2)).results()

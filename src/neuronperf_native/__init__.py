@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 
 from neuronperf_native import benchmarking, cpu, engine, model_index, reporting, timing
 from neuronperf_native.benchmarking import BENCHMARK_SECS, benchmark, set_verbosity
-from neuronperf_native.compiling import compile  # noqa: A004 - NeuronPerf's name
+from neuronperf_native.compiling import compile
 from neuronperf_native.cpu import DummyModel
 from neuronperf_native.reporting import (
     CSV_COLS,

@@ -10,6 +10,7 @@ outlives run_copies().
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -74,6 +75,10 @@ class CopyOutcome:
 
 class CopyFailure(Exception):
     """A copy failed before measuring (load, setup, warm-up), died or hung."""
+
+
+class _StopRequested(Exception):
+    """The caller asked run_copies() to stop early (results are kept)."""
 
 
 def _send(conn: Any, message: dict[str, Any]) -> None:
@@ -159,12 +164,10 @@ def copy_main(job: CopyJob, conn: Any, in_process: bool = True) -> None:
         _send(conn, {"event": "result", "result": payload})
         if timestamps is not None:
             conn.send_bytes(np.ascontiguousarray(timestamps).tobytes())
-    except BaseException as error:  # noqa: BLE001 - everything goes back to the parent
+    except BaseException as error:
         text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        try:
+        with contextlib.suppress(OSError):
             _send(conn, {"event": "error", "phase": phase, "error": text.rstrip()})
-        except OSError:
-            pass
     finally:
         if in_process:
             conn.close()
@@ -232,10 +235,8 @@ class _Copy:
         return f"exited with code {code}"
 
     def send(self, message: dict[str, Any]) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             _send(self.conn, message)
-        except (OSError, ValueError):
-            pass
 
     def terminate(self) -> None:
         if self.process is None:
@@ -306,20 +307,30 @@ def run_copies(
     run_timeout_s: float | None,
     on_tick: Callable[[], None] = lambda: None,
     on_start: Callable[[int], None] = lambda start_ns: None,
+    stop: threading.Event | None = None,
 ) -> CopiesOutcome:
     """Runs the copies of one configuration: all load and warm up, start together at a
-    shared time, stop together. mode: "fork", "spawn" or "thread"."""
+    shared time, stop together. mode: "fork", "spawn" or "thread". Setting `stop`
+    ends the run early, keeping what the copies measured."""
     copies: list[_Copy] = []
     outcome = CopiesOutcome([])
+
+    def tick() -> None:
+        on_tick()
+        if stop is not None and stop.is_set():
+            raise _StopRequested
+
     try:
         for job in jobs:
             copies.append(_Copy(job, mode))
-        _wait_for(copies, "ready", ready_timeout_s, on_tick)
+        _wait_for(copies, "ready", ready_timeout_s, tick)
         outcome.start_ns = engine.now_ns() + _START_LEAD_NS + 2_000_000 * len(copies)
         for c in copies:
             c.send({"start_at_ns": outcome.start_ns})
         on_start(outcome.start_ns)
-        _wait_for(copies, "result", run_timeout_s, on_tick)
+        _wait_for(copies, "result", run_timeout_s, tick)
+    except _StopRequested:
+        _stop_and_collect(copies, on_tick)
     except CopyFailure as failure:
         outcome.error = str(failure)
         _stop_and_collect(copies, on_tick)

@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -272,6 +273,98 @@ def _interval(seconds: float) -> Any:
     return np.array([[0, round(seconds * 1e9)]], dtype=np.int64)
 
 
+class Benchmarker(threading.Thread):
+    """Drives one model copy in this process by hand (NeuronPerf's Benchmarker).
+
+    A thread: start() loads the model with load_fn(model_filename, device_id=device_id)
+    and runs the engine with `workers_per_model` workers until `duration` seconds pass
+    or stop() is called. status moves "ready" -> "running" -> "finished" | "error";
+    n_infs holds the per-worker inference counts once it has finished.
+    """
+
+    def __init__(
+        self,
+        id: int,
+        device_id: int,
+        load_fn: Callable[..., Any],
+        model_filename: str,
+        inputs: Any,
+        workers_per_model: int = 1,
+        env_setup_fn: Callable[..., Any] | None = None,
+        setup_fn: Callable[..., Any] | None = None,
+        preprocess_fn: Callable[..., Any] | None = None,
+        postprocess_fn: Callable[..., Any] | None = None,
+        duration: float = BENCHMARK_SECS,
+        warmup_iterations: int = 1,
+        window_s: float = 1.0,
+        call_timeout_s: float | None = None,
+    ) -> None:
+        super().__init__(name=f"npf-benchmarker-{id}", daemon=True)
+        if not callable(load_fn):
+            raise TypeError(f"load_fn must be callable, got {type(load_fn).__name__}")
+        _positive_ints("workers_per_model", workers_per_model)
+        item = inputs[0] if isinstance(inputs, list) and len(inputs) == 1 else inputs
+        self.id = id
+        self.device_id = device_id
+        self.status = "ready"
+        self.n_infs: list[int] = [0] * workers_per_model
+        self.error: str | None = None
+        self._job = CopyJob(
+            copy_id=id,
+            device_id=device_id,
+            load_fn=load_fn,
+            model_filename=model_filename,
+            config={},
+            inputs=[item if isinstance(item, tuple) else (item,)],
+            env_setup_fn=env_setup_fn,
+            setup_fn=setup_fn,
+            preprocess_fn=preprocess_fn,
+            postprocess_fn=postprocess_fn,
+            workers=workers_per_model,
+            warmup_iterations=warmup_iterations,
+            duration_s=float(duration),
+            window_s=window_s,
+            call_timeout_s=call_timeout_s,
+            record_timestamps=True,
+        )
+        self._outcome: CopiesOutcome | None = None
+        self._stop_requested = threading.Event()
+
+    def run(self) -> None:
+        self.status = "running"
+        outcome = run_copies(
+            [self._job],
+            "thread",
+            ready_timeout_s=None,
+            run_timeout_s=None,
+            stop=self._stop_requested,
+        )
+        self._outcome = outcome
+        copy = outcome.copies[0]
+        if copy.result is not None:
+            self.n_infs = list(copy.result["per_worker_iterations"])
+        self.error = outcome.error or (copy.result or {}).get("error")
+        failed = outcome.error is not None or (copy.result or {}).get("status") == "error"
+        self.status = "error" if failed else "finished"
+
+    def stop(self) -> None:
+        """Asks the run to stop after the current iterations; results are kept."""
+        self._stop_requested.set()
+
+    def results(self) -> dict[str, Any]:
+        """The copy's RunResult dict (histograms, windows, counts) and Timer objects."""
+        if self._outcome is None:
+            raise RuntimeError(f"Benchmarker {self.id} has not finished (status {self.status})")
+        copy = self._outcome.copies[0]
+        return {
+            "status": self.status,
+            "error": self.error,
+            "n_infs": sum(self.n_infs),
+            "result": copy.result,
+            "timers": _timers_of(self._outcome),
+        }
+
+
 def benchmark(
     load_fn: Callable[..., Any],
     model_filename: Any,
@@ -378,9 +471,11 @@ def benchmark(
         model_filename, input_list, batch_sizes, pipeline_sizes, performance_levels
     )
     instance = extensions.get("instance_type") or devices.instance_type()
-    name = model_name or next(
-        (c["model_name"] for c in model_configs if c.get("model_name")), None
-    ) or os.path.splitext(os.path.basename(str(model_configs[0]["filename"])))[0]
+    name = (
+        model_name
+        or next((c["model_name"] for c in model_configs if c.get("model_name")), None)
+        or os.path.splitext(os.path.basename(str(model_configs[0]["filename"])))[0]
+    )
 
     configurations = []
     for mc in model_configs:
@@ -444,9 +539,7 @@ def benchmark(
                 model_filename=mc["filename"],
                 config=config,
                 inputs=[args],
-                environment=devices.copy_environment(
-                    device_type, copy_id, config["pipeline_size"]
-                ),
+                environment=devices.copy_environment(device_type, copy_id, config["pipeline_size"]),
                 env_setup_fn=env_setup_fn,
                 setup_fn=setup_fn,
                 preprocess_fn=preprocess_fn,
@@ -492,4 +585,3 @@ def benchmark(
     if return_timers:
         return pairs
     return reporting.get_reports(pairs)
-

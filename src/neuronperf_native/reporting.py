@@ -277,6 +277,8 @@ def _report(config: Mapping[str, Any], results: Mapping[str, Any], where: str) -
     report["n_stats_intervals"] = len(results.get("cpu_percents") or [])
     load_s = [float(c["load_s"]) for c in copies if c.get("load_s") is not None]
     report["load_avg_ms"] = sum(load_s) / len(load_s) * 1e3 if load_s else None
+    rss = [c["max_rss_bytes"] / 2**20 for c in copies if c.get("max_rss_bytes") is not None]
+    report["model_peak_rss_mb"] = max(rss) if rss else None
     for key in ("throughput_avg", "throughput_peak", "throughput_timeline", "total_infs"):
         report[key] = None
     for p in (*LATENCY_PERCENTILES, *extra_percentiles):
@@ -325,7 +327,8 @@ def get_reports(results: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> lis
     Every report has the CSV_COLS keys, every config key, status and error, stage
     averages (ms), CPU/memory utilisation statistics, latency percentiles (ms, from
     the e2e histogram merged over all workers of all copies; plus config
-    `percentiles`), `latency_hist` (base64 V2), `throughput_timeline` and `metadata`.
+    `percentiles`), `latency_hist` (base64 V2), `throughput_timeline`, `metadata` and
+    `model_peak_rss_mb` (the largest peak resident memory of a model process).
     Values that were not measured (a configuration that failed first) are None.
     """
     if isinstance(results, (str, bytes, Mapping)) or not isinstance(results, Sequence):
