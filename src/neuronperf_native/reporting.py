@@ -430,7 +430,7 @@ def _table(
         [_format_cell(report.get(col)) for col in cols]
         for report in _sorted(reports, sort_by, reverse)
     ]
-    widths = [max(len(col), *(len(row[i]) for row in rows)) for i, col in enumerate(cols)]
+    widths = [max([len(col)] + [len(row[i]) for row in rows]) for i, col in enumerate(cols)]
     lines = []
     for row in [cols, *rows]:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
