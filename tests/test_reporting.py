@@ -209,8 +209,12 @@ def test_cost_per_million_inferences():
     assert without["cost_per_1m_inf"] is None
 
 
-def test_utilisation_statistics():
-    (report,) = reporting.get_reports([two_copy_pair()])
+@pytest.mark.parametrize("as_array", [False, True])
+def test_utilisation_statistics(as_array):
+    config, results = two_copy_pair()
+    if as_array:
+        results["cpu_percents"] = np.array(results["cpu_percents"])
+    (report,) = reporting.get_reports([(config, results)])
     assert report["cpu_avg_percent"] == 25.0
     assert report["cpu_percent_p50"] == 25.0
     assert report["cpu_percent_p90"] == pytest.approx(37.0)
@@ -369,6 +373,21 @@ def test_reports_from_real_concurrent_engine_runs():
         ([(make_config(batch_size=0), {"status": "error"})], ValueError, "batch_size must be"),
         ([(make_config(batch_size="2"), {"status": "error"})], TypeError, "batch_size must be"),
         ([(make_config(), {"copies": []})], TypeError, "status must be a str"),
+        (
+            [(make_config(), {"status": "finished", "cpu_percents": [1.0, "2"]})],
+            TypeError,
+            "cpu_percents must be a list of numbers",
+        ),
+        (
+            [(make_config(), {"status": "finished", "total_s": "1 s"})],
+            TypeError,
+            "total_s must be a number, got '1 s'",
+        ),
+        (
+            [(make_config(), {"status": "finished", "copies": [{"load_s": None}, {"load_s": []}]})],
+            TypeError,
+            r"copies\[1\] load_s must be a number",
+        ),
         (
             [(make_config(percentiles=[101]), {"status": "finished"})],
             ValueError,
