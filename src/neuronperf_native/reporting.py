@@ -143,7 +143,7 @@ def _metadata() -> dict[str, Any]:
 
 def _percent_stats(prefix: str, samples: Any) -> dict[str, float | None]:
     """Mean and percentiles of psutil utilisation samples (linear interpolation)."""
-    values = [float(s) for s in (samples or []) if s is not None and math.isfinite(float(s))]
+    values = [float(s) for s in (samples if samples is not None else []) if math.isfinite(s)]
     out: dict[str, float | None] = {f"{prefix}_avg_percent": None}
     out.update({f"{prefix}_percent_p{p:g}": None for p in UTILISATION_PERCENTILES})
     if values:
@@ -247,7 +247,26 @@ def _check_pair(index: int, pair: Any) -> tuple[Mapping[str, Any], Mapping[str, 
     copies = results.get("copies", [])
     if not isinstance(copies, (list, tuple)) or not all(isinstance(c, Mapping) for c in copies):
         raise TypeError(f"{where} results copies must be a list of dicts, got {copies!r}")
+    for key in ("cpu_percents", "mem_percents"):
+        samples = results.get(key)
+        samples = [] if samples is None else samples
+        if not isinstance(samples, (list, tuple, np.ndarray)) or not all(
+            _is_number(s) for s in samples
+        ):
+            raise TypeError(f"{where} results {key} must be a list of numbers, got {samples!r}")
+    for key in ("n_infs", "total_s"):
+        if results.get(key) is not None and not _is_number(results[key]):
+            raise TypeError(f"{where} results {key} must be a number, got {results[key]!r}")
+    for i, copy in enumerate(copies):
+        if copy.get("load_s") is not None and not _is_number(copy["load_s"]):
+            raise TypeError(
+                f"{where} results copies[{i}] load_s must be a number, got {copy['load_s']!r}"
+            )
     return config, results
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def _report(config: Mapping[str, Any], results: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -274,7 +293,8 @@ def _report(config: Mapping[str, Any], results: Mapping[str, Any], where: str) -
     report["total_s"] = results.get("total_s")
     report.update(_percent_stats("cpu", results.get("cpu_percents")))
     report.update(_percent_stats("mem", results.get("mem_percents")))
-    report["n_stats_intervals"] = len(results.get("cpu_percents") or [])
+    cpu_samples = results.get("cpu_percents")
+    report["n_stats_intervals"] = 0 if cpu_samples is None else len(cpu_samples)
     load_s = [float(c["load_s"]) for c in copies if c.get("load_s") is not None]
     report["load_avg_ms"] = sum(load_s) / len(load_s) * 1e3 if load_s else None
     rss = [c["max_rss_bytes"] / 2**20 for c in copies if c.get("max_rss_bytes") is not None]
@@ -327,9 +347,11 @@ def get_reports(results: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> lis
     Every report has the CSV_COLS keys, every config key, status and error, stage
     averages (ms), CPU/memory utilisation statistics, latency percentiles (ms, from
     the e2e histogram merged over all workers of all copies; plus config
-    `percentiles`), `latency_hist` (base64 V2), `throughput_timeline`, `metadata` and
-    `model_peak_rss_mb` (the largest peak resident memory of a model process).
-    Values that were not measured (a configuration that failed first) are None.
+    `percentiles`), `latency_hist` (base64 V2), `throughput_timeline` (per window,
+    the last one partial), `metadata` and `model_peak_rss_mb` (the largest peak
+    resident memory of a model process). `worker_avg_s` is the mean timed wall time
+    of the copies (every worker of a copy runs for its whole window). Values that were
+    not measured (a configuration that failed first) are None.
     """
     if isinstance(results, (str, bytes, Mapping)) or not isinstance(results, Sequence):
         raise TypeError(
@@ -433,7 +455,7 @@ def _table(
         [_format_cell(report.get(col)) for col in cols]
         for report in _sorted(reports, sort_by, reverse)
     ]
-    widths = [max(len(col), *(len(row[i]) for row in rows)) for i, col in enumerate(cols)]
+    widths = [max([len(col)] + [len(row[i]) for row in rows]) for i, col in enumerate(cols)]
     lines = []
     for row in [cols, *rows]:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
