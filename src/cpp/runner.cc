@@ -124,13 +124,10 @@ bool wait_for_start(Shared& sh) {
   if (!sh.timing) return false;
   const int64_t start = sh.start_ns;
   lock.unlock();
-  // With start_at_ns in the future (several processes starting together), sleep
-  // until just before it, then spin to the exact time.
-  for (int64_t left = start - now_ns(); left > 200'000; left = start - now_ns()) {
-    std::this_thread::sleep_for(std::chrono::nanoseconds(left - 100'000));
-  }
-  while (now_ns() < start) {
-  }
+  // With start_at_ns in the future (several processes starting together), every
+  // worker sleeps to that instant; sleeping rather than spinning lets copies that
+  // outnumber the cores all be woken at once.
+  if (now_ns() < start) sleep_until_ns(start);
   return true;
 }
 
