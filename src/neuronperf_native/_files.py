@@ -12,9 +12,6 @@ import contextlib
 import os
 import tempfile
 
-# Mode for files that do not exist yet; an existing file keeps its own mode.
-_DEFAULT_MODE = 0o644
-
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> str:
     """Write ``text`` to ``path`` atomically and return the path as a string.
@@ -31,10 +28,12 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
     if not path or path.endswith(os.sep):
         raise ValueError(f"path must name a file, got {path!r}")
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"directory {directory} does not exist (writing {path})")
     try:
         mode = os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
-        mode = _DEFAULT_MODE
+        mode = _new_file_mode()
 
     fd, tmp_path = tempfile.mkstemp(
         dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
@@ -52,6 +51,13 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
         raise
     _fsync_dir(directory)
     return path
+
+
+def _new_file_mode() -> int:
+    """What open() would give a new file: 0o666 less the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _fsync_dir(directory: str) -> None:
