@@ -185,10 +185,16 @@ def test_compiler_args_list_and_dict_forms():
 
 
 def test_returned_fields_go_into_the_index():
-    fake = FakeCompiler(returns={"ops_total": 120, "ops_on_neuron": 118})
+    np = pytest.importorskip("numpy")
+    fake = FakeCompiler(returns={"ops_total": 120, "ops_on_neuron": np.int64(118)})
     (config,) = _configs(compiling.compile(fake, "net", "x", filename="idx.json"))
     assert config["ops_total"] == 120
-    assert config["ops_on_neuron"] == 118
+    assert config["ops_on_neuron"] == 118  # numpy scalars become plain JSON numbers
+
+    fake = FakeCompiler(returns={"handle": object()})
+    (config,) = _configs(compiling.compile(fake, "net", "x", filename="idx2.json"))
+    assert config["status"] == "error"
+    assert "field 'handle' that is not JSON data" in config["error"]
 
 
 def test_filename_and_models_dir_are_used(tmp_path):
