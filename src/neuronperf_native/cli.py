@@ -71,7 +71,20 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--n-models", type=int, nargs="+", default=[1, 2], help="model copies")
     demo.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="workers per model")
     demo.set_defaults(handler=_demo)
+    run = sub.add_parser(
+        "run",
+        help="run an unchanged NeuronPerf script with 'import neuronperf' served by this package",
+    )
+    run.add_argument("script", help="the Python script to run as __main__")
+    run.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
+    run.set_defaults(handler=_run)
     return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from neuronperf_native.launcher import run_script
+
+    return run_script(args.script, args.args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

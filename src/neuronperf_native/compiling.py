@@ -20,9 +20,26 @@ The ``compile_fn`` contract
 - ``kwargs``: every extra keyword given to ``compile``, passed through.
 
 It returns ``None`` or a dict of extra JSON fields for this variant's index
-entry (for example operator counts). Raising an exception marks the variant
-as failed (status ``"error"`` with the reason) and compilation goes on with
-the next variant.
+entry (for example operator counts; numpy scalars are converted). Raising an
+exception marks the variant as failed (status ``"error"`` with the reason) and
+compilation goes on with the next variant; so does returning without writing
+``filename``, returning something else than a dict, or a field that is not
+JSON data or that names one of the keys below. A failed variant's partial
+artifact is removed. KeyboardInterrupt and SystemExit stop the whole run; the
+index on disk keeps every variant finished before.
+
+Each index entry holds ``filename``, ``input_idx``, ``batch_size``,
+``pipeline_size``, ``performance_level`` and ``cast_mode`` (None when not
+requested), ``compiler_args`` (the exact list passed), ``compile_s``,
+``status`` (``"finished"`` or ``"error"``), ``error`` (failed ones only) and
+the fields ``compile_fn`` returned.
+
+Cast modes map to neuronx-cc's ``--auto-cast`` / ``--auto-cast-type`` options
+(Neuron Compiler CLI reference): ``SCOPE`` or ``SCOPE-TYPE``, with SCOPE one of
+``none``, ``matmult`` (``matmul`` accepted) or ``all`` and TYPE one of
+``bf16``, ``fp16``, ``tf32``, ``fp8_e4m3``; e.g. ``"matmult-bf16"`` gives
+``--auto-cast matmult --auto-cast-type bf16`` and ``"none"`` gives
+``--auto-cast none``. Without a TYPE the compiler's default type applies.
 """
 
 from __future__ import annotations
