@@ -53,16 +53,18 @@ _TIMER_STAGES = ("input", "preprocess", "infer", "postprocess", "e2e")
 
 
 def set_verbosity(verbosity: int) -> None:
-    """0: warnings only, 1: progress (default), 2: debug. Logs go to stderr."""
+    """0: warnings only, 1: progress (default), 2: debug.
+
+    Logs go to the `neuronperf_native` logger; when the application has configured no
+    logging at all, a stderr handler is added so progress is visible by default.
+    """
     if verbosity not in _VERBOSITY_LEVELS:
         raise ValueError(f"verbosity must be 0, 1 or 2, got {verbosity!r}")
     log.setLevel(_VERBOSITY_LEVELS[verbosity])
-    if not any(getattr(h, "_npf", False) for h in log.handlers):
+    if not log.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
-        handler._npf = True  # type: ignore[attr-defined]
         log.addHandler(handler)
-        log.propagate = False
 
 
 def _as_list(name: str, value: Any, kind: type | tuple[type, ...]) -> list | None:
