@@ -1,0 +1,40 @@
+"""The command line: demo output, exit statuses, usage errors."""
+
+import subprocess
+import sys
+
+
+def _cli(*args, timeout=120):
+    return subprocess.run(
+        [sys.executable, "-m", "neuronperf_native", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_demo_prints_a_report_table():
+    out = _cli("demo", "--duration", "0.2", "--n-models", "1", "--workers", "1", "2")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].split()[:3] == ["model_name", "throughput_avg", "latency_ms_p50"]
+    assert len(lines) == 3  # header + 2 configurations
+    assert all(
+        line.split()[0] == "DemoModel" and line.split()[-1] == "finished" for line in lines[1:]
+    )
+
+
+def test_usage_errors_exit_2_with_one_line():
+    out = _cli("demo", "--duration", "-1")
+    assert out.returncode == 2
+    out = _cli("demo", "--duration", "0.1", "--workers", "0")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == ["error: workers_per_model must be >= 1, got 0"]
+    out = _cli("no-such-command")
+    assert out.returncode == 2
+
+
+def test_version():
+    out = _cli("--version")
+    assert out.returncode == 0
+    assert out.stdout.startswith("neuronperf-native ")
