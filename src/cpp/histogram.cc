@@ -175,6 +175,10 @@ int64_t Histogram::max() const noexcept {
 
 // Mean and stddev follow HdrHistogram: every value of a bucket counts as the
 // bucket's median-equivalent value (lowest equivalent + half the bucket width).
+int64_t Histogram::median_equivalent(int64_t lowest_in_bucket) const noexcept {
+  return lowest_in_bucket + ((highest_equivalent(lowest_in_bucket) - lowest_in_bucket + 1) >> 1);
+}
+
 double Histogram::mean() const noexcept {
   if (total_count_ == 0) return 0.0;
   __extension__ typedef __int128 int128;  // exact: counts * values can exceed 2^63
@@ -183,8 +187,7 @@ double Histogram::mean() const noexcept {
   for (size_t i = 0; i < n; ++i) {
     const int64_t c = counts_[i];
     if (c == 0) continue;
-    const int64_t lo = value_from_index(static_cast<int32_t>(i));
-    const int64_t median = lo + ((highest_equivalent(lo) - lo + 1) >> 1);
+    const int64_t median = median_equivalent(value_from_index(static_cast<int32_t>(i)));
     total += static_cast<int128>(c) * median;
   }
   return static_cast<double>(total) / static_cast<double>(total_count_);
@@ -198,8 +201,7 @@ double Histogram::stddev() const noexcept {
   for (size_t i = 0; i < n; ++i) {
     const int64_t c = counts_[i];
     if (c == 0) continue;
-    const int64_t lo = value_from_index(static_cast<int32_t>(i));
-    const int64_t median = lo + ((highest_equivalent(lo) - lo + 1) >> 1);
+    const int64_t median = median_equivalent(value_from_index(static_cast<int32_t>(i)));
     const double dev = static_cast<double>(median) - mu;
     sum_squares += (dev * dev) * static_cast<double>(c);
   }

@@ -70,6 +70,7 @@ class Histogram {
  private:
   int32_t counts_index(int64_t value) const noexcept;
   int64_t value_from_index(int32_t index) const noexcept;
+  int64_t median_equivalent(int64_t lowest_in_bucket) const noexcept;
 
   int64_t lowest_;
   int64_t highest_;
