@@ -401,3 +401,20 @@ def test_histogram_is_exported():
     h = Histogram()
     h.record(1000)
     assert h.count == 1
+
+
+def test_callable_instances_are_called_through_their_bound_call():
+    class Model:
+        def __init__(self):
+            self.calls = []
+
+        def __call__(self, x):
+            self.calls.append(x)
+            return x
+
+    model = Model()
+    r = engine.run(model, [(1,), (2,)], max_iterations=4, warmup=0)
+    assert r.status == "finished"
+    assert model.calls == [1, 2, 1, 2]
+    assert engine._fast_callable(model) == model.__call__
+    assert engine._fast_callable(len) is len
