@@ -282,7 +282,7 @@ def _fast_callable(model: Callable[..., Any]) -> Callable[..., Any]:
     """
     if isinstance(model, _DIRECT_CALLABLES):
         return model
-    call = getattr(type(model), "__call__", None)
+    call = next((vars(k)["__call__"] for k in type(model).__mro__ if "__call__" in vars(k)), None)
     return model.__call__ if isinstance(call, types.FunctionType) else model
 
 
