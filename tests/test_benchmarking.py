@@ -403,3 +403,70 @@ def test_benchmarker_reports_load_errors():
     assert "FileNotFoundError" in b.error
     with pytest.raises(RuntimeError, match="has not finished"):
         benchmarking.Benchmarker(2, 0, bad_load, "x", np.ones(2)).results()
+
+
+class _Dataset:
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return (i,)
+
+
+def test_dataset_once_through_is_split_across_copies_and_workers_without_duplicates():
+    seen = []
+
+    def load(path, device_id):
+        return seen.append
+
+    reports = npf.benchmark(
+        load,
+        "dataset-model",
+        _Dataset(101),
+        duration=0,
+        dataset=True,
+        n_models=2,
+        workers_per_model=2,
+        multiprocess=False,
+        warmup_iterations=0,
+        device_type="cpu",
+        verbosity=0,
+    )
+    assert reports[0]["status"] == "finished", reports[0]["error"]
+    assert sorted(seen) == list(range(101))
+    assert reports[0]["total_infs"] == 101
+
+
+def test_loop_dataset_with_a_loader_and_an_input_transform():
+    seen = []
+
+    def loader(dataset, copy_id, n_copies):
+        return [(x,) for x in dataset if x % n_copies == copy_id]
+
+    reports = npf.benchmark(
+        lambda path, device_id: seen.append,
+        "looped",
+        [10, 11, 12],
+        duration=0.3,
+        dataset_loader_fn=loader,
+        loop_dataset=True,
+        input_transform_fn=lambda model, args: (args[0] * 100,),
+        n_models=1,
+        workers_per_model=1,
+        multiprocess=False,
+        device_type="cpu",
+        verbosity=0,
+    )
+    assert reports[0]["status"] == "finished"
+    assert len(seen) > 3  # looped
+    assert set(seen) == {1000, 1100, 1200}
+
+
+def test_duration_zero_needs_a_dataset():
+    with pytest.raises(ValueError, match="duration"):
+        npf.cpu.benchmark(Doubler, np.ones(2), duration=0)

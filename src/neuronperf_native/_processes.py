@@ -11,6 +11,7 @@ outlives run_copies().
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import multiprocessing
@@ -21,7 +22,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,11 @@ class CopyJob:
     setup_fn: Callable[..., Any] | None = None
     preprocess_fn: Callable[..., Any] | None = None
     postprocess_fn: Callable[..., Any] | None = None
+    input_transform_fn: Callable[..., Any] | None = None
+    dataset: Any = None
+    dataset_loader_fn: Callable[..., Any] | None = None
+    loop_dataset: bool = False
+    n_copies: int = 1
     workers: int = 1
     warmup_iterations: int = 1
     duration_s: float | None = None
@@ -89,6 +95,41 @@ def _receive(conn: Any) -> dict[str, Any]:
     return json.loads(conn.recv_bytes().decode())
 
 
+def _as_args(item: Any) -> tuple:
+    return item if isinstance(item, tuple) else (item,)
+
+
+def _dataset_items(job: CopyJob, model: Any) -> Iterator[tuple]:
+    """This copy's share of the dataset as argument tuples: dataset_loader_fn(dataset,
+    copy_id, n_copies) when given, else items copy_id, copy_id + n_copies, ...;
+    endlessly repeated with loop_dataset."""
+    while True:
+        if job.dataset_loader_fn is not None:
+            items: Iterable[Any] = job.dataset_loader_fn(job.dataset, job.copy_id, job.n_copies)
+        elif hasattr(job.dataset, "__len__") and hasattr(job.dataset, "__getitem__"):
+            items = (job.dataset[i] for i in range(job.copy_id, len(job.dataset), job.n_copies))
+        else:
+            items = itertools.islice(job.dataset, job.copy_id, None, job.n_copies)
+        served = 0
+        for item in items:
+            served += 1
+            args = _as_args(item)
+            if job.input_transform_fn is not None:
+                args = _as_args(job.input_transform_fn(model, args))
+            yield args
+        if not job.loop_dataset or served == 0:
+            return
+
+
+def _copy_inputs(job: CopyJob, model: Any) -> Any:
+    """The engine inputs of this copy: a list of argument tuples, or a dataset iterator."""
+    if job.dataset is not None:
+        return _dataset_items(job, model)
+    if job.input_transform_fn is None:
+        return job.inputs
+    return [_as_args(job.input_transform_fn(model, args)) for args in job.inputs]
+
+
 def _timed_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
     start = time.perf_counter()
     value = fn(*args, **kwargs)
@@ -114,10 +155,11 @@ def copy_main(job: CopyJob, conn: Any, in_process: bool = True) -> None:
         phase = "warmup"
         stages = {"preprocess": job.preprocess_fn, "postprocess": job.postprocess_fn}
         warmup_hist = engine.Histogram()
+        inputs = _copy_inputs(job, model)
         if job.warmup_iterations > 0:
             warm = engine.run(
                 model,
-                job.inputs,
+                inputs,
                 workers=job.workers,
                 max_iterations=job.workers * job.warmup_iterations,
                 warmup=0,
@@ -127,6 +169,8 @@ def copy_main(job: CopyJob, conn: Any, in_process: bool = True) -> None:
             if warm.status != "finished":
                 raise CopyFailure(warm.error or f"warm-up ended with status {warm.status}")
             warmup_hist = warm.latency
+            if job.dataset is not None:
+                inputs = _copy_inputs(job, model)  # warm-up items are served again
         _send(conn, {"event": "ready"})
         phase = "start"
         message = _receive(conn)
@@ -135,7 +179,7 @@ def copy_main(job: CopyJob, conn: Any, in_process: bool = True) -> None:
         phase = "run"
         runner = engine.Runner(
             model,
-            job.inputs,
+            inputs,
             workers=job.workers,
             duration_s=job.duration_s,
             max_iterations=job.max_iterations,

@@ -46,6 +46,9 @@ _EXTENSIONS = {
     "instance_type",
     "load_timeout_s",
     "eval_metrics",
+    "input_transform_fn",
+    "dataset",
+    "loop_dataset",
 }
 _UNIMPLEMENTED_EXTENSIONS = {"request_rate", "arrival", "seed", "stability", "eval_metrics"}
 _VERBOSITY_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
@@ -402,8 +405,14 @@ def benchmark(
     together after `duration` seconds. A failing configuration is reported with
     status "error" and the rest still run; Ctrl-C returns what was measured so far.
     With return_timers=True, returns (config, results) pairs for get_reports().
+    Datasets: with dataset_loader_fn(dataset, copy_id, n_copies) -> iterable (or
+    dataset=True), `inputs` is a dataset; each copy serves its own share to its workers
+    (no item twice, none skipped), once through (duration=0: no time limit) or
+    endlessly with loop_dataset=True.
     Extensions: warmup_iterations, max_iterations, window_s, call_timeout_s,
-    percentiles, instance_type, load_timeout_s.
+    percentiles, instance_type, load_timeout_s, input_transform_fn(model, args) ->
+    args (run once per input in each copy after loading, e.g. to move it to a GPU),
+    dataset, loop_dataset.
     """
     unknown = set(extensions) - _EXTENSIONS
     if unknown:
@@ -416,8 +425,9 @@ def benchmark(
             f"{', '.join(pending)}: not available yet (open-loop load modes, stability "
             "stopping and eval_metrics come later); the closed loop is NeuronPerf's behaviour"
         )
-    if dataset_loader_fn is not None:
-        raise NotImplementedError("dataset_loader_fn: dataset inputs are not available yet")
+    dataset_mode = dataset_loader_fn is not None or bool(extensions.get("dataset"))
+    _check_callable("dataset_loader_fn", dataset_loader_fn)
+    _check_callable("input_transform_fn", extensions.get("input_transform_fn"))
     if not callable(load_fn):
         raise TypeError(f"load_fn must be callable, got {type(load_fn).__name__}")
     for name, fn in (
@@ -429,8 +439,11 @@ def benchmark(
         _check_callable(name, fn)
     if isinstance(duration, bool) or not isinstance(duration, (int, float)):
         raise TypeError(f"duration must be a number of seconds, got {duration!r}")
-    if not math.isfinite(duration) or duration <= 0:
-        raise ValueError(f"duration must be a positive number of seconds, got {duration!r}")
+    if not math.isfinite(duration) or duration < 0 or (duration == 0 and not dataset_mode):
+        raise ValueError(
+            f"duration must be a positive number of seconds (0 only with a dataset: run it "
+            f"once through), got {duration!r}"
+        )
     if isinstance(stats_interval, bool) or not isinstance(stats_interval, (int, float)):
         raise TypeError(f"stats_interval must be a number of seconds, got {stats_interval!r}")
     if not stats_interval > 0:
@@ -466,7 +479,10 @@ def benchmark(
         if not 0 <= p <= 100:
             raise ValueError(f"percentiles must be in [0, 100], got {p!r}")
     window_s = extensions.get("window_s", 1.0)
-    input_list = inputs if isinstance(inputs, list) else [inputs]
+    if dataset_mode:
+        input_list = [inputs]  # one source; each copy iterates its own share
+    else:
+        input_list = inputs if isinstance(inputs, list) else [inputs]
     if not input_list:
         raise ValueError("inputs must not be empty")
     model_configs = _model_configs(
@@ -533,6 +549,7 @@ def benchmark(
         )
         item = input_list[mc["input_idx"]]
         args = item if isinstance(item, tuple) else (item,)
+        dataset = inputs if dataset_mode else None
         jobs = [
             CopyJob(
                 copy_id=copy_id,
@@ -540,7 +557,12 @@ def benchmark(
                 load_fn=load_fn,
                 model_filename=mc["filename"],
                 config=config,
-                inputs=[args],
+                inputs=[] if dataset_mode else [args],
+                input_transform_fn=extensions.get("input_transform_fn"),
+                dataset=dataset,
+                dataset_loader_fn=dataset_loader_fn,
+                loop_dataset=bool(extensions.get("loop_dataset", False)),
+                n_copies=copies,
                 environment=devices.copy_environment(device_type, copy_id, config["pipeline_size"]),
                 env_setup_fn=env_setup_fn,
                 setup_fn=setup_fn,
@@ -548,7 +570,7 @@ def benchmark(
                 postprocess_fn=postprocess_fn,
                 workers=workers,
                 warmup_iterations=warmup_iterations,
-                duration_s=float(duration),
+                duration_s=float(duration) if duration > 0 else None,
                 max_iterations=extensions.get("max_iterations"),
                 window_s=window_s,
                 call_timeout_s=extensions.get("call_timeout_s"),
@@ -568,7 +590,7 @@ def benchmark(
             jobs,
             mode,
             ready_timeout_s=extensions.get("load_timeout_s"),
-            run_timeout_s=duration + call_timeout + 60.0,
+            run_timeout_s=duration + call_timeout + 60.0 if duration > 0 else None,
             on_tick=tick,
             on_start=lambda _start_ns, stats=stats: stats.start(),
         )
