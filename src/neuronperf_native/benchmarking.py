@@ -479,10 +479,8 @@ def benchmark(
         if not 0 <= p <= 100:
             raise ValueError(f"percentiles must be in [0, 100], got {p!r}")
     window_s = extensions.get("window_s", 1.0)
-    if dataset_mode:
-        input_list = [inputs]  # one source; each copy iterates its own share
-    else:
-        input_list = inputs if isinstance(inputs, list) else [inputs]
+    # A dataset is one source of which each copy iterates its own share.
+    input_list = inputs if isinstance(inputs, list) and not dataset_mode else [inputs]
     if not input_list:
         raise ValueError("inputs must not be empty")
     model_configs = _model_configs(
