@@ -209,6 +209,10 @@ def test_string_labels_and_positive_label():
     metric.process_record(["cat", "dog", "dog", "cat"], ["cat", "dog", "cat", "dog"])
     assert metric.counts == {"tp": 1, "fp": 1, "fn": 1, "tn": 1}
     assert metric.aggregate() == pytest.approx(1 / 2)
+    # Numbers never equal a string label: everything is negative, elementwise, no error.
+    numeric = get_metric("Specificity", positive_label="cat", threshold=None)
+    numeric.process_record(np.array([1, 0, 1]), np.array([0, 1, 1]))
+    assert numeric.counts == {"tp": 0, "fp": 0, "fn": 0, "tn": 3}
 
 
 def test_mismatched_sizes_raise():

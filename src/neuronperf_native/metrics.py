@@ -156,6 +156,15 @@ def _is_scores(out: np.ndarray, from_argmax: bool, threshold: float | None) -> b
     return not from_argmax and threshold is not None and np.issubdtype(out.dtype, np.floating)
 
 
+def _equal(values: np.ndarray, other: Any) -> np.ndarray:
+    """Elementwise values == other as a bool array (older numpy returns one scalar when the
+    types cannot be compared, e.g. numbers against a string label)."""
+    result = np.asarray(values == other)
+    if result.shape != values.shape:
+        result = np.broadcast_to(result, values.shape)
+    return result.astype(bool, copy=False)
+
+
 def _check_threshold(threshold: float | None) -> float | None:
     """Validates a score threshold: None (outputs are labels) or a finite real number."""
     if threshold is None:
@@ -231,8 +240,8 @@ class _ConfusionMetric(BaseEvalMetric):
         if _is_scores(out, from_argmax, self.threshold):
             predicted = out >= self.threshold
         else:
-            predicted = out == self.positive_label
-        actual = tgt == self.positive_label
+            predicted = _equal(out, self.positive_label)
+        actual = _equal(tgt, self.positive_label)
         self.tp += int(np.count_nonzero(predicted & actual))
         self.fp += int(np.count_nonzero(predicted & ~actual))
         self.fn += int(np.count_nonzero(~predicted & actual))
@@ -389,9 +398,9 @@ class Accuracy(BaseEvalMetric):
         """Counts the correct predictions in one batch."""
         out, tgt, from_argmax = _records(output, target)
         if _is_scores(out, from_argmax, self.threshold):
-            hits = (out >= self.threshold) == (tgt == self.positive_label)
+            hits = (out >= self.threshold) == _equal(tgt, self.positive_label)
         else:
-            hits = out == tgt
+            hits = _equal(out, tgt)
         self.correct += int(np.count_nonzero(hits))
         self.total += int(tgt.size)
 
