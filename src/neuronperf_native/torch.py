@@ -302,7 +302,8 @@ def benchmark(model_filename: Any, inputs: Any, *args: Any, **kwargs: Any) -> li
     then run in fresh interpreters (CUDA is not fork-safe) unless
     ``multiinterpreter`` or ``multiprocess=False`` says otherwise. A torch Dataset
     as ``inputs`` turns on dataset mode (see the module docstring).
-    ``eval_metrics=[...]`` (with ``eval_target_col``, default -1) first runs
+    ``eval_metrics=[...]`` (with ``eval_target_col``, default -1) makes ``inputs``
+    a dataset of (inputs..., target) items (a torch Dataset or any sequence); it first runs
     ``evaluate`` on the dataset in this process and adds the values to every
     report under "eval" (one evaluation per model config).
     """
@@ -339,9 +340,8 @@ def benchmark(model_filename: Any, inputs: Any, *args: Any, **kwargs: Any) -> li
             f"got {type(model_filename).__name__}: {model_filename!r}"
         )
 
-    dataset_mode = bool(options.get("dataset")) or _is_dataset(inputs)
-    if eval_metrics is not None and not dataset_mode:
-        raise ValueError("eval_metrics needs a dataset as inputs (items of inputs and target)")
+    # With eval_metrics, inputs is the evaluation dataset (any sequence of items) too.
+    dataset_mode = bool(options.get("dataset")) or _is_dataset(inputs) or eval_metrics is not None
     if dataset_mode:
         options["dataset"] = True
         if options.get("dataset_loader_fn") is None:
