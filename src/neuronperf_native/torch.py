@@ -145,8 +145,6 @@ def compile(
     neuron = _neuron_package()
     tracer = f"{neuron.__name__}.trace" if neuron is not None else "torch.jit.trace"
     log.info("npf.torch.compile: tracing with %s", tracer)
-    if model_name is None and not isinstance(model, (str, os.PathLike)):
-        model_name = type(model).__name__
     return compiling.compile(
         _TraceCompiler(),
         model,
