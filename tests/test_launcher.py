@@ -151,13 +151,15 @@ def test_missing_submodule_names_neuronperf_module(tmp_path):
     )
     assert left["status"] == 0
     errors = [line for line in proc.stdout.splitlines() if line.startswith("IE ")]
-    assert len(errors) == 2
     assert "NeuronPerf module 'neuronperf.no_such_part' is not available" in errors[0]
     assert "'neuronperf_native.no_such_part'" in errors[0]
     import importlib.util
 
     if importlib.util.find_spec("neuronperf_native.mxnet") is None:
+        assert len(errors) == 2
         assert "NeuronPerf module 'neuronperf.mxnet' is not available" in errors[1]
+    else:  # npf.mxnet exists; it imports MXNet only when used
+        assert len(errors) == 1
 
 
 def test_script_directory_is_importable(tmp_path):
