@@ -18,7 +18,7 @@ import numpy as np
 _LATENCY_KEY = re.compile(r"^latency_ms_p(\d+(?:\.\d+)?)$")
 # Deepest percentile drawn from a histogram, in nines (5 -> 99.999).
 _MAX_NINES = 5.0
-_TICK_PERCENTILES = (0.0, 50.0, 90.0, 99.0, 99.9, 99.99, 99.999)
+_TICK_PERCENTILES = (50.0, 90.0, 99.0, 99.9, 99.99, 99.999)
 
 
 def require_matplotlib() -> None:
@@ -66,6 +66,24 @@ def latency_spectrum(report: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]
     return np.array([p for p, _ in points]), np.array([v for _, v in points])
 
 
+def throughput_points(report: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(window end s, inferences/s) of one report's throughput_timeline.
+
+    The timeline divides every window's count by the full window length; the last
+    window usually ends early (at total_s), so its rate is rescaled to its real length.
+    """
+    timeline = np.asarray(report.get("throughput_timeline") or [], dtype=np.float64)
+    window_s = float(report.get("window_s") or 1.0)
+    times = (np.arange(len(timeline)) + 1) * window_s
+    total_s = report.get("total_s")
+    if len(timeline) and isinstance(total_s, (int, float)):
+        last_s = float(total_s) - (len(timeline) - 1) * window_s
+        if 0.05 * window_s < last_s < window_s:
+            timeline[-1] *= window_s / last_s
+            times[-1] = float(total_s)
+    return times, timeline
+
+
 def plot_reports(reports: Sequence[Mapping[str, Any]], filename: str, title: str = "") -> None:
     """Draw latency percentiles and throughput timelines of `reports` into a PNG."""
     require_matplotlib()
@@ -85,11 +103,9 @@ def plot_reports(reports: Sequence[Mapping[str, Any]], filename: str, title: str
             marker = "" if report.get("latency_hist") else "o"
             lat_ax.plot(xs, values[positive], marker=marker, label=label)
             drawn_lat += 1
-        timeline = report.get("throughput_timeline") or []
-        if timeline:
-            window_s = report.get("window_s") or 1.0
-            times = (np.arange(len(timeline)) + 1) * float(window_s)
-            tput_ax.plot(times, timeline, marker=".", label=label)
+        times, rates = throughput_points(report)
+        if len(times):
+            tput_ax.plot(times, rates, marker=".", label=label)
             drawn_tput += 1
     lat_ax.set_yscale("log")
     ticks = [p for p in _TICK_PERCENTILES if _nines(p) <= _MAX_NINES]

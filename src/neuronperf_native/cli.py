@@ -90,6 +90,12 @@ def _exit_status(reports: Sequence[dict[str, Any]]) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _note(args: argparse.Namespace, message: str) -> None:
+    """A progress note on stderr (silenced by -q)."""
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr)
+
+
 # Argument types -------------------------------------------------------------
 
 
@@ -394,10 +400,10 @@ def _bench(args: argparse.Namespace) -> int:
     if args.csv:
         extra = _percentile_cols(percentiles, npf.CSV_COLS)
         npf.write_csv(reports, args.csv, cols=[*npf.CSV_COLS, *extra, "status"])
-        print(f"wrote {args.csv}", file=sys.stderr)
+        _note(args, f"wrote {args.csv}")
     if args.json:
         npf.write_json(reports, args.json)
-        print(f"wrote {args.json}", file=sys.stderr)
+        _note(args, f"wrote {args.json}")
     return _exit_status(reports)
 
 
@@ -442,15 +448,15 @@ def _index(args: argparse.Namespace) -> int:
             status=args.status,
         )
         if args.output:
-            print(f"wrote {model_index.save(index, args.output)}", file=sys.stderr)
+            _note(args, f"wrote {model_index.save(index, args.output)}")
         else:
             _print_index(index, f"{args.index} (filtered)")
     elif action == "append":
         index = model_index.append(*[model_index.load(path) for path in args.indexes])
-        print(f"wrote {model_index.save(index, args.output)}", file=sys.stderr)
+        _note(args, f"wrote {model_index.save(index, args.output)}")
     elif action in ("copy", "move"):
         relocate = model_index.copy if action == "copy" else model_index.move
-        print(f"wrote {relocate(args.index, args.new_index, args.new_dir)}", file=sys.stderr)
+        _note(args, f"wrote {relocate(args.index, args.new_index, args.new_dir)}")
     elif action == "delete":
         index = model_index.load(args.index)
         what = f"{args.index} and its {len(index['model_configs'])} artifact(s)"
@@ -459,10 +465,10 @@ def _index(args: argparse.Namespace) -> int:
                 raise UsageError(f"refusing to delete {what} without --yes")
             answer = input(f"delete {what}? [y/N] ").strip().lower()
             if answer not in ("y", "yes"):
-                print("not deleted", file=sys.stderr)
+                _note(args, "not deleted")
                 return EXIT_OK
         model_index.delete(args.index)
-        print(f"deleted {what}", file=sys.stderr)
+        _note(args, f"deleted {what}")
     return EXIT_OK
 
 
@@ -508,7 +514,7 @@ def _report(args: argparse.Namespace) -> int:
         from neuronperf_native import _plot
 
         _plot.plot_reports(reports, args.plot, title=os.path.basename(args.file))
-        print(f"wrote {args.plot}", file=sys.stderr)
+        _note(args, f"wrote {args.plot}")
     return EXIT_OK
 
 
