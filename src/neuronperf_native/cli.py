@@ -228,6 +228,8 @@ def _resolve_model(model: str, framework: str | None) -> tuple[str, Any, str]:
             f"model {model!r} not found: give a model file, a model index (.json), a "
             "SavedModel directory, or module:Class / file.py:Class"
         )
+    if framework == "cpu":
+        raise UsageError("--framework cpu benchmarks a model class: give MODEL as module:Class")
     if model.endswith(".json"):
         from neuronperf_native import model_index
 
@@ -246,8 +248,6 @@ def _resolve_model(model: str, framework: str | None) -> tuple[str, Any, str]:
                 "--framework (torch for .pt/.pth/.ts)"
             )
         framework = "torch"
-    if framework == "cpu":
-        raise UsageError("--framework cpu benchmarks a model class: give MODEL as module:Class")
     return "file", model, framework
 
 
