@@ -1,5 +1,9 @@
 """The `neuronperf-native` command line.
 
+Subcommands: `demo`, `bench MODEL`, `index show|filter|append|copy|move|delete`,
+`report FILE.json [--plot OUT.png]`, `run SCRIPT [ARGS]`. The report table goes to
+stdout; logs and progress go to stderr.
+
 Exit status: 0 on success, 1 when a benchmark configuration failed, 2 on usage
 errors. Errors print as one line; `-v` shows the traceback.
 """
@@ -7,8 +11,14 @@ errors. Errors print as one line; `-v` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
+import json
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +27,28 @@ from neuronperf_native import __version__
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+
+#: Model file extensions benchmarked with npf.torch.
+TORCH_EXTENSIONS = (".pt", ".pth", ".ts", ".torchscript")
+#: --framework choices.
+FRAMEWORKS = ("torch", "tensorflow", "cpu")
+#: Input name used when a model class is benchmarked without --input.
+DEFAULT_INPUT_NAME = "INPUT0"
+
+_INDEX_COLS = (
+    "filename",
+    "input_idx",
+    "batch_size",
+    "pipeline_size",
+    "performance_level",
+    "cast_mode",
+    "compile_s",
+    "status",
+)
+
+
+class UsageError(ValueError):
+    """A bad command line: printed as one `error:` line, exit status 2."""
 
 
 class DemoModel:
@@ -41,10 +73,30 @@ def _demo(args: argparse.Namespace) -> int:
         verbosity=1 if args.verbose else 0,
     )
     npf.print_reports(reports, cols=["model_name", *npf.PRINT_COLS[:-1], "status"])
-    failed = [r for r in reports if r["status"] != "finished"]
+    return _exit_status(reports)
+
+
+def _exit_status(reports: Sequence[dict[str, Any]]) -> int:
+    """EXIT_FAILED (with one stderr line per failure) when a configuration did not finish."""
+    failed = [r for r in reports if r.get("status") != "finished"]
     for r in failed:
-        print(f"error: configuration failed: {r['error']}", file=sys.stderr)
+        reason = str(r.get("error") or r.get("status")).strip().splitlines()
+        print(
+            f"error: configuration batch_size={r.get('batch_size')} n_models="
+            f"{r.get('n_models')} workers_per_model={r.get('workers_per_model')} "
+            f"{r.get('status')}: {reason[0] if reason else 'no reason given'}",
+            file=sys.stderr,
+        )
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _note(args: argparse.Namespace, message: str) -> None:
+    """A progress note on stderr (silenced by -q)."""
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr)
+
+
+# Argument types -------------------------------------------------------------
 
 
 def _positive_float(text: str) -> float:
@@ -54,13 +106,588 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def _percentile(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be in [0, 100], got {text}")
+    return value
+
+
+def _flatten(values: Sequence[Sequence[Any]] | None) -> list[Any] | None:
+    """Values of a repeatable nargs="+" option as one list (None when not given)."""
+    if values is None:
+        return None
+    return [v for group in values for v in group]
+
+
+def parse_input_arg(arg: str) -> Any:
+    """Parse `--input NAME:DTYPE:d1,d2` into a TensorSpec (NAME may contain ':').
+
+    DTYPE is a Triton name (FP32, INT64, BYTES, ...) or a numpy dtype; dims exclude
+    the batch dimension, -1 marks a variable one; no dims means a scalar per sample.
+    """
+    from neuronperf_native.inputs import InputDataError, TensorSpec
+
+    parts = arg.rsplit(":", 2)
+    if len(parts) != 3 or not parts[0].strip() or not parts[1].strip():
+        raise InputDataError(
+            f"--input {arg!r}: expected NAME:DTYPE:d1,d2 (e.g. IMAGE:FP32:3,224,224)"
+        )
+    name, dtype, dims_text = (p.strip() for p in parts)
+    dims = []
+    for part in dims_text.split(",") if dims_text else []:
+        text = part.strip()
+        if not (text.isdigit() or text == "-1"):
+            raise InputDataError(
+                f"--input {arg!r}: dimension {part!r} of '{name}' is not an integer >= -1"
+            )
+        dims.append(int(text))
+    return TensorSpec(name, dtype, tuple(dims))
+
+
+# bench ----------------------------------------------------------------------
+
+
+def _rotated_steps(dataset: list, copy_id: int, n_copies: int) -> list:
+    """dataset_loader_fn for pre-batched steps: every copy serves every step, each
+    starting at its own offset (perf_analyzer sends all steps on every connection)."""
+    start = (copy_id * len(dataset) // max(1, n_copies)) % len(dataset)
+    return dataset[start:] + dataset[:start]
+
+
+def _is_class_spec(model: str) -> bool:
+    head, sep, tail = model.rpartition(":")
+    return bool(sep and head and tail.isidentifier() and not os.path.exists(model))
+
+
+def _import_class(spec: str) -> type:
+    """`module:Class` or `path/to/file.py:Class` -> the class (the module is imported)."""
+    target, _, class_name = spec.rpartition(":")
+    if target.endswith(".py"):
+        path = os.path.abspath(target)
+        if not os.path.isfile(path):
+            raise UsageError(f"model file {target!r} not found")
+        directory = os.path.dirname(path)
+        # Children started by spawn re-import the module by name: keep it on sys.path.
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
+        module_name = os.path.splitext(os.path.basename(path))[0]
+        loaded = sys.modules.get(module_name)
+        if loaded is None or os.path.abspath(getattr(loaded, "__file__", "") or "") != path:
+            module_spec = importlib.util.spec_from_file_location(module_name, path)
+            if module_spec is None or module_spec.loader is None:
+                raise UsageError(f"cannot import {target!r} as a Python module")
+            loaded = importlib.util.module_from_spec(module_spec)
+            sys.modules[module_name] = loaded
+            module_spec.loader.exec_module(loaded)
+        module = loaded
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as error:
+            raise UsageError(f"cannot import module {target!r}: {error}") from None
+    model_class = getattr(module, class_name, None)
+    if not isinstance(model_class, type):
+        raise UsageError(f"{target!r} has no class {class_name!r}")
+    return model_class
+
+
+def _index_framework(index: dict[str, Any], path: str) -> str:
+    """Framework of an index's artifacts, from their extensions (or SavedModel dirs)."""
+    kinds = set()
+    for config in index["model_configs"]:
+        filename = str(config["filename"])
+        if filename.lower().endswith(TORCH_EXTENSIONS):
+            kinds.add("torch")
+        elif os.path.isdir(filename) or not os.path.splitext(filename)[1]:
+            kinds.add("tensorflow")
+    if len(kinds) != 1:
+        raise UsageError(
+            f"cannot infer the framework of model index {path} from its artifacts "
+            f"({', '.join(sorted(kinds)) or 'no known extension'}): pass --framework"
+        )
+    return kinds.pop()
+
+
+def _resolve_model(model: str, framework: str | None) -> tuple[str, Any, str]:
+    """(kind, model argument, framework) with kind one of "class", "index", "file"."""
+    if _is_class_spec(model):
+        return "class", _import_class(model), framework or "cpu"
+    if not os.path.exists(model):
+        raise UsageError(
+            f"model {model!r} not found: give a model file, a model index (.json), a "
+            "SavedModel directory, or module:Class / file.py:Class"
+        )
+    if framework == "cpu":
+        raise UsageError("--framework cpu benchmarks a model class: give MODEL as module:Class")
+    if model.endswith(".json"):
+        from neuronperf_native import model_index
+
+        index = model_index.load(model)
+        return "index", index, framework or _index_framework(index, model)
+    if os.path.isdir(model):
+        if framework is None and not os.path.isfile(os.path.join(model, "saved_model.pb")):
+            raise UsageError(
+                f"{model} is a directory without saved_model.pb: pass --framework if it is a model"
+            )
+        return "file", model, framework or "tensorflow"
+    if framework is None:
+        if not model.lower().endswith(TORCH_EXTENSIONS):
+            raise UsageError(
+                f"cannot infer the framework of {model} from its extension: pass "
+                "--framework (torch for .pt/.pth/.ts)"
+            )
+        framework = "torch"
+    return "file", model, framework
+
+
+def _framework_benchmark(framework: str) -> Any:
+    """The benchmark function of a framework submodule, with a clear error if missing."""
+    if framework == "cpu":
+        from neuronperf_native import cpu
+
+        return cpu.benchmark
+    try:
+        module = importlib.import_module(f"neuronperf_native.{framework}")
+    except ImportError as error:
+        raise UsageError(
+            f"framework {framework!r} is not available (neuronperf_native.{framework}: "
+            f"{error}); install it with: pip install 'neuronperf-native[{framework}]'"
+        ) from None
+    return module.benchmark
+
+
+def _input_specs(args: argparse.Namespace, shapes: dict[str, list[int]]) -> list[Any]:
+    """The declared model inputs; a model class without --input gets one FP32 input."""
+    from neuronperf_native.inputs import TensorSpec
+
+    if args.input:
+        return [parse_input_arg(text) for text in args.input]
+    if len(shapes) == 1:
+        name, dims = next(iter(shapes.items()))
+        return [TensorSpec(name, "FP32", tuple(dims))]
+    raise UsageError(
+        "declare the model inputs with --input NAME:DTYPE:d1,d2 (repeat per input), or "
+        "for a single FP32 input give only its shape with --shape NAME:d1,d2"
+    )
+
+
+def _to_framework(batch: tuple, framework: str, names: list[str]) -> Any:
+    """One batch as the framework's model arguments: numpy for cpu, tensors for torch,
+    a dict by input name for tensorflow (its serving signature takes named inputs)."""
+    if framework == "torch":
+        import torch
+
+        return tuple(
+            torch.from_numpy(np.array(a)) if a.dtype.kind not in "OSU" else a for a in batch
+        )
+    if framework == "tensorflow":
+        return dict(zip(names, batch, strict=True))
+    return batch if len(batch) > 1 else batch[0]
+
+
+def _percentile_cols(percentiles: Sequence[float], present: Sequence[str]) -> list[str]:
+    """The latency columns of the requested percentiles that `present` lacks."""
+    keys = [f"latency_ms_p{p:g}" for p in percentiles]
+    return [k for k in dict.fromkeys(keys) if k not in present]
+
+
+def _table_cols(percentiles: Sequence[float]) -> list[str]:
+    """Printed columns: the demo's, plus the requested percentiles, plus status."""
+    from neuronperf_native.reporting import PRINT_COLS
+
+    head = ["model_name", "throughput_avg", "latency_ms_p50", "latency_ms_p99"]
+    return [*head, *_percentile_cols(percentiles, head), *PRINT_COLS[3:-1], "status"]
+
+
+def _bench_batch_sizes(args: argparse.Namespace, kind: str, index: Any) -> list[int]:
+    sizes = _flatten(args.batch_size)
+    if sizes:
+        return list(dict.fromkeys(sizes))
+    if kind == "index":
+        from neuronperf_native import model_index
+
+        finished = model_index.filter(
+            index, pipeline_size=_flatten(args.pipeline_size), status="finished"
+        )
+        found = sorted({c["batch_size"] for c in finished["model_configs"]})
+        if not found:
+            raise UsageError("the model index has no finished config to benchmark")
+        return found
+    return [1]
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import neuronperf_native as npf
+    from neuronperf_native import inputs as npf_inputs
+    from neuronperf_native import model_index
+
+    if args.request_rate is not None:
+        raise UsageError(
+            "--request-rate: open-loop load modes are not available yet; use --concurrency "
+            "or --workers-per-model (closed loop, as NeuronPerf)"
+        )
+    workers = _flatten(args.workers_per_model)
+    n_models = _flatten(args.n_models)
+    if args.concurrency is not None:
+        if workers is not None or n_models is not None:
+            raise UsageError(
+                "--concurrency N means 1 model copy with N workers: do not combine it with "
+                "--workers-per-model or --n-models"
+            )
+        workers, n_models = _flatten(args.concurrency), [1]
+    shapes = dict(npf_inputs.parse_shape_arg(text) for text in args.shape or [])
+    kind, model, framework = _resolve_model(args.model, args.framework)
+    specs = _input_specs(args, shapes)
+    sources = args.input_data or ["random"]
+    if len(sources) > 1 and any(s in ("random", "zero") or os.path.isdir(s) for s in sources):
+        raise UsageError("several --input-data values must all be JSON files")
+    source: Any = sources[0] if len(sources) == 1 else sources
+    data = npf_inputs.load_input_data(source, specs, shapes=shapes, seed=args.seed)
+    benchmark = _framework_benchmark(framework)
+    names = [s.name for s in specs]
+    percentiles = list(dict.fromkeys(args.percentile or []))
+    verbosity = 2 if args.verbose else 0 if args.quiet else 1
+    common: dict[str, Any] = {
+        "duration": args.duration,
+        "n_models": n_models,
+        "workers_per_model": workers,
+        "pipeline_sizes": _flatten(args.pipeline_size),
+        "verbosity": verbosity,
+    }
+    if args.device_type is not None:
+        common["device_type"] = args.device_type
+    if percentiles:
+        common["percentiles"] = percentiles
+    if args.model_name:
+        common["model_name"] = args.model_name
+
+    reports: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="npf-bench-") as tmp:
+        for batch_size in _bench_batch_sizes(args, kind, model):
+            batches = [_to_framework(b, framework, names) for b in data.batches(batch_size)]
+            target = model
+            if kind == "index":
+                # One sub-index per batch size whose configs all use input 0 (this batch).
+                sub = model_index.filter(model, batch_size=batch_size)
+                if not sub["model_configs"]:
+                    raise UsageError(
+                        f"model index {args.model} has no config of batch size {batch_size}"
+                    )
+                for config in sub["model_configs"]:
+                    config["input_idx"] = 0
+                target = model_index.save(sub, os.path.join(tmp, f"index_b{batch_size}.json"))
+            kwargs = dict(common, batch_sizes=[batch_size])
+            if len(batches) == 1:
+                inputs: Any = [batches[0]]
+            else:
+                inputs = batches
+                kwargs.update(dataset_loader_fn=_rotated_steps, loop_dataset=True)
+            reports.extend(benchmark(target, inputs, **kwargs))
+    if not reports:
+        raise UsageError("no configuration to benchmark")
+    npf.print_reports(reports, cols=_table_cols(percentiles))
+    if args.csv:
+        extra = _percentile_cols(percentiles, npf.CSV_COLS)
+        npf.write_csv(reports, args.csv, cols=[*npf.CSV_COLS, *extra, "status"])
+        _note(args, f"wrote {args.csv}")
+    if args.json:
+        npf.write_json(reports, args.json)
+        _note(args, f"wrote {args.json}")
+    return _exit_status(reports)
+
+
+# index ----------------------------------------------------------------------
+
+
+def _format_value(value: Any) -> str:
+    if value is None:
+        return "N/A"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _print_table(rows: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _print_index(index: dict[str, Any], source: str) -> None:
+    configs = index["model_configs"]
+    print(f"{source}: model {index['model_name']}, {len(configs)} config(s)")
+    if configs:
+        extra = sorted({k for c in configs for k in c} - set(_INDEX_COLS))
+        cols = [*_INDEX_COLS, *extra]
+        _print_table([cols, *([_format_value(c.get(k)) for k in cols] for c in configs)])
+
+
+def _index(args: argparse.Namespace) -> int:
+    from neuronperf_native import model_index
+
+    action = args.action
+    if action == "show":
+        _print_index(model_index.load(args.index), args.index)
+    elif action == "filter":
+        index = model_index.filter(
+            model_index.load(args.index),
+            batch_size=_flatten(args.batch_size),
+            pipeline_size=_flatten(args.pipeline_size),
+            performance_level=_flatten(args.performance_level),
+            status=args.status,
+        )
+        if args.output:
+            _note(args, f"wrote {model_index.save(index, args.output)}")
+        else:
+            _print_index(index, f"{args.index} (filtered)")
+    elif action == "append":
+        index = model_index.append(*[model_index.load(path) for path in args.indexes])
+        _note(args, f"wrote {model_index.save(index, args.output)}")
+    elif action in ("copy", "move"):
+        relocate = model_index.copy if action == "copy" else model_index.move
+        _note(args, f"wrote {relocate(args.index, args.new_index, args.new_dir)}")
+    elif action == "delete":
+        index = model_index.load(args.index)
+        what = f"{args.index} and its {len(index['model_configs'])} artifact(s)"
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise UsageError(f"refusing to delete {what} without --yes")
+            answer = input(f"delete {what}? [y/N] ").strip().lower()
+            if answer not in ("y", "yes"):
+                _note(args, "not deleted")
+                return EXIT_OK
+        model_index.delete(args.index)
+        _note(args, f"deleted {what}")
+    return EXIT_OK
+
+
+# report ---------------------------------------------------------------------
+
+
+def _load_reports(path: str) -> list[dict[str, Any]]:
+    """Reports saved by write_json: a JSON list of objects (parsed as data only)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: report file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"{path}: cannot read: {error}") from None
+    except ValueError as error:
+        raise UsageError(f"{path}: not valid JSON: {error}") from None
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise UsageError(f"{path}: expected a JSON list of report objects (from write_json)")
+    if not data:
+        raise UsageError(f"{path}: holds no reports")
+    return data
+
+
+def _report(args: argparse.Namespace) -> int:
+    import neuronperf_native as npf
+
+    reports = _load_reports(args.file)
+    if args.plot:
+        from neuronperf_native import _plot
+
+        _plot.require_matplotlib()
+    if args.cols:
+        cols = _flatten(args.cols)
+    else:
+        percentiles = sorted({p for r in reports for p in r.get("percentiles") or []})
+        cols = _table_cols(percentiles)
+    sort_by = args.sort_by if args.sort_by != "none" else None
+    if sort_by == "throughput_peak" and not any("throughput_peak" in r for r in reports):
+        sort_by = None
+    npf.print_reports(reports, cols=cols, sort_by=sort_by)
+    if args.plot:
+        from neuronperf_native import _plot
+
+        _plot.plot_reports(reports, args.plot, title=os.path.basename(args.file))
+        _note(args, f"wrote {args.plot}")
+    return EXIT_OK
+
+
+# parser ---------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr (exit status 2)."""
+
+    def error(self, message: str) -> Any:
+        self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (see --help)\n")
+
+
+def _verbosity_parent() -> argparse.ArgumentParser:
+    """-v/-q for subcommands (SUPPRESS keeps a top-level -v from being overridden)."""
+    parent = _Parser(add_help=False)
+    parent.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="debug logs and tracebacks",
+    )
+    parent.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="warnings and errors only on stderr",
+    )
+    return parent
+
+
+def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
+    bench = sub.add_parser(
+        "bench",
+        parents=[parent],
+        help="benchmark a model file, model index, SavedModel or module:Class",
+        description=(
+            "Benchmark MODEL: a TorchScript file (.pt/.pth/.ts -> torch), a model index "
+            "(.json; framework from --framework or the artifacts' extensions), a SavedModel "
+            "directory (tensorflow), or module:Class / path/to/file.py:Class (a callable "
+            "class, instantiated in each model process; --framework cpu by default). "
+            "The model's inputs must be declared with --input NAME:DTYPE:d1,d2, in the "
+            "model's argument order: perf_analyzer reads them from the model server, this "
+            "tool cannot. A model class without --input takes one FP32 input whose shape "
+            "is the single --shape NAME:d1,d2 given. Closed loop only: --concurrency N is "
+            "an alias of 1 model copy x N workers."
+        ),
+    )
+    bench.add_argument("model", metavar="MODEL")
+    bench.add_argument("--framework", choices=FRAMEWORKS, help="default: from MODEL")
+    bench.add_argument(
+        "-b",
+        "--batch-size",
+        type=_positive_int,
+        nargs="+",
+        action="append",
+        help="batch sizes (repeatable; default: the index's, else 1)",
+    )
+    bench.add_argument(
+        "--input",
+        action="append",
+        metavar="NAME:DTYPE:d1,d2",
+        help="declare a model input (repeatable, in argument order); dims exclude the "
+        "batch dimension, -1 = variable; DTYPE: FP32, INT64, BYTES, ... or a numpy dtype",
+    )
+    bench.add_argument(
+        "--shape",
+        action="append",
+        metavar="NAME:d1,d2",
+        help="the dims of a variable-sized input (repeatable)",
+    )
+    bench.add_argument(
+        "--input-data",
+        action="append",
+        metavar="random|zero|DIR|FILE",
+        help="input data: random (default), zero, a directory of raw files, or "
+        "perf_analyzer JSON files (repeatable: steps appended in order)",
+    )
+    bench.add_argument("--seed", type=int, default=0, help="seed of random input data")
+    bench.add_argument(
+        "--duration",
+        type=_positive_float,
+        default=10.0,
+        help="seconds per configuration (default 10)",
+    )
+    bench.add_argument("--n-models", type=_positive_int, nargs="+", action="append")
+    bench.add_argument("--workers-per-model", type=_positive_int, nargs="+", action="append")
+    bench.add_argument("--pipeline-size", type=_positive_int, nargs="+", action="append")
+    bench.add_argument("--device-type", help="neuron, cpu or gpu (default: the framework's)")
+    bench.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        nargs="+",
+        action="append",
+        metavar="N",
+        help="closed-loop concurrency: 1 model copy with N workers (perf_analyzer's meaning)",
+    )
+    bench.add_argument(
+        "--request-rate", type=float, help="open-loop request rate (not available yet)"
+    )
+    bench.add_argument(
+        "--percentile",
+        type=_percentile,
+        action="append",
+        metavar="P",
+        help="extra latency percentile to report (repeatable)",
+    )
+    bench.add_argument("--model-name", help="name in the reports (default: from MODEL)")
+    bench.add_argument("--csv", metavar="FILE", help="write the reports as CSV")
+    bench.add_argument("--json", metavar="FILE", help="write the reports as JSON")
+    bench.set_defaults(handler=_bench)
+
+
+def _add_index(sub: Any, parent: argparse.ArgumentParser) -> None:
+    index = sub.add_parser("index", parents=[parent], help="show and edit model indexes")
+    actions = index.add_subparsers(dest="action", required=True)
+    show = actions.add_parser("show", parents=[parent], help="print an index's configs")
+    show.add_argument("index", metavar="INDEX")
+    filt = actions.add_parser(
+        "filter", parents=[parent], help="keep the matching configs (print, or -o to save)"
+    )
+    filt.add_argument("index", metavar="INDEX")
+    filt.add_argument("--batch-size", type=int, nargs="+", action="append")
+    filt.add_argument("--pipeline-size", type=int, nargs="+", action="append")
+    filt.add_argument("--performance-level", type=int, nargs="+", action="append")
+    filt.add_argument("--status", choices=("finished", "error"))
+    filt.add_argument("-o", "--output", metavar="OUT", help="write the filtered index here")
+    app = actions.add_parser("append", parents=[parent], help="combine indexes into one")
+    app.add_argument("indexes", nargs="+", metavar="INDEX")
+    app.add_argument("-o", "--output", metavar="OUT", required=True)
+    for name, text in (("copy", "copy"), ("move", "move")):
+        p = actions.add_parser(
+            name, parents=[parent], help=f"{text} the artifacts to NEW_DIR, write NEW_INDEX"
+        )
+        p.add_argument("index", metavar="INDEX")
+        p.add_argument("new_index", metavar="NEW_INDEX")
+        p.add_argument("new_dir", metavar="NEW_DIR")
+    delete = actions.add_parser(
+        "delete", parents=[parent], help="delete an index and every artifact it lists"
+    )
+    delete.add_argument("index", metavar="INDEX")
+    delete.add_argument(
+        "--yes", action="store_true", help="do not ask (required when not interactive)"
+    )
+    index.set_defaults(handler=_index)
+
+
+def _add_report(sub: Any, parent: argparse.ArgumentParser) -> None:
+    report = sub.add_parser(
+        "report", parents=[parent], help="re-print saved reports (write_json), optionally plot"
+    )
+    report.add_argument("file", metavar="FILE.json")
+    report.add_argument(
+        "--plot",
+        metavar="OUT.png",
+        help="draw latency percentiles (log scale) and throughput timelines (needs matplotlib)",
+    )
+    report.add_argument("--cols", nargs="+", action="append", help="columns to print")
+    report.add_argument("--sort-by", default="throughput_peak", help="column to sort by, or 'none'")
+    report.set_defaults(handler=_report)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="neuronperf-native",
         description="Inference benchmarking with a native timing engine.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    parent = _verbosity_parent()
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser(
         "demo", help="benchmark a built-in numpy model on this machine (no framework needed)"
@@ -71,6 +698,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--n-models", type=int, nargs="+", default=[1, 2], help="model copies")
     demo.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="workers per model")
     demo.set_defaults(handler=_demo)
+    _add_bench(sub, parent)
+    _add_index(sub, parent)
+    _add_report(sub, parent)
     run = sub.add_parser(
         "run",
         help="run an unchanged NeuronPerf script with 'import neuronperf' served by this package",
@@ -93,10 +723,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, TypeError, OSError) as error:
+    except (ValueError, TypeError, OSError, ImportError, NotImplementedError) as error:
         if args.verbose:
             raise
-        print(f"error: {error}", file=sys.stderr)
+        message = str(error).strip().splitlines()
+        print(f"error: {message[0] if message else type(error).__name__}", file=sys.stderr)
         return EXIT_USAGE
 
 
