@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import pytest
 
@@ -499,7 +500,9 @@ def test_bench_torchscript_file_with_json_input(workdir, tmp_path):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return x * 2.0 + 1.0
 
-    torch.jit.save(torch.jit.script(Linear()), str(tmp_path / "linear.pt"))
+    with warnings.catch_warnings():  # torch 2.13 deprecates TorchScript; still supported
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.script(Linear()), str(tmp_path / "linear.pt"))
     steps = [{"X": [float(i)] * 4} for i in range(4)]
     (tmp_path / "x.json").write_text(json.dumps({"data": steps}))
     out = _cli(

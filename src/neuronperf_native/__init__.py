@@ -13,10 +13,16 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from neuronperf_native import benchmarking, cpu, engine, model_index, reporting, timing
+from neuronperf_native import benchmarking, cpu, engine, metrics, model_index, reporting, timing
 from neuronperf_native.benchmarking import BENCHMARK_SECS, benchmark, set_verbosity
 from neuronperf_native.compiling import compile
 from neuronperf_native.cpu import DummyModel
+from neuronperf_native.metrics import (
+    BaseEvalMetric,
+    list_metrics,
+    register_metric,
+    register_metric_from_existing,
+)
 from neuronperf_native.reporting import (
     CSV_COLS,
     PRINT_COLS,
@@ -33,6 +39,7 @@ __all__ = [
     "BENCHMARK_SECS",
     "CSV_COLS",
     "PRINT_COLS",
+    "BaseEvalMetric",
     "DummyModel",
     "Timer",
     "__version__",
@@ -42,8 +49,12 @@ __all__ = [
     "cpu",
     "engine",
     "get_reports",
+    "list_metrics",
+    "metrics",
     "model_index",
     "print_reports",
+    "register_metric",
+    "register_metric_from_existing",
     "reporting",
     "set_verbosity",
     "timestamp_convert",

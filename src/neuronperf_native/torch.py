@@ -397,6 +397,10 @@ class TopK(_MetricBase):
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"topk: k must be an int >= 1, got {k!r}")
         self.k = k
+        self.name = "topk"
+        self.reset()
+
+    def reset(self) -> None:
         self.correct = 0
         self.total = 0
 
