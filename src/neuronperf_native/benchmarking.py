@@ -21,7 +21,7 @@ from typing import Any
 import psutil
 
 from neuronperf_native import devices, model_index, reporting, timing
-from neuronperf_native._processes import CopiesOutcome, CopyJob, run_copies
+from neuronperf_native._processes import CopiesOutcome, CopyJob, _as_args, run_copies
 from neuronperf_native.engine import RunResult
 
 log = logging.getLogger("neuronperf_native")
@@ -320,7 +320,7 @@ class Benchmarker(threading.Thread):
             load_fn=load_fn,
             model_filename=model_filename,
             config={},
-            inputs=[item if isinstance(item, tuple) else (item,)],
+            inputs=[_as_args(item)],
             env_setup_fn=env_setup_fn,
             setup_fn=setup_fn,
             preprocess_fn=preprocess_fn,
@@ -546,7 +546,7 @@ def benchmark(
             mc["filename"],
         )
         item = input_list[mc["input_idx"]]
-        args = item if isinstance(item, tuple) else (item,)
+        args = _as_args(item)
         dataset = inputs if dataset_mode else None
         jobs = [
             CopyJob(
