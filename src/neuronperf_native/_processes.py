@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 
 from neuronperf_native import engine
+from neuronperf_native._feeds import Feed, ValidationPlan, describe_mismatch
+from neuronperf_native.engine import _as_args
 
 log = logging.getLogger("neuronperf_native")
 
@@ -66,6 +68,8 @@ class CopyJob:
     window_s: float = 1.0
     call_timeout_s: float | None = None
     record_timestamps: bool = False
+    feed: Feed | None = None  # input data batches, in place of `inputs`
+    validation: ValidationPlan | None = None  # this copy's share of the output checks
 
 
 @dataclass
@@ -95,10 +99,6 @@ def _receive(conn: Any) -> dict[str, Any]:
     return json.loads(conn.recv_bytes().decode())
 
 
-def _as_args(item: Any) -> tuple:
-    return item if isinstance(item, tuple) else (item,)
-
-
 def _dataset_items(job: CopyJob, model: Any) -> Iterator[tuple]:
     """This copy's share of the dataset as argument tuples: dataset_loader_fn(dataset,
     copy_id, n_copies) when given, else items copy_id, copy_id + n_copies, ...;
@@ -125,9 +125,22 @@ def _copy_inputs(job: CopyJob, model: Any) -> Any:
     """The engine inputs of this copy: a list of argument tuples, or a dataset iterator."""
     if job.dataset is not None:
         return _dataset_items(job, model)
+    items = job.inputs if job.feed is None else job.feed.for_copy(job.copy_id, job.n_copies)
     if job.input_transform_fn is None:
-        return job.inputs
-    return [_as_args(job.input_transform_fn(model, args)) for args in job.inputs]
+        return items
+    return [_as_args(job.input_transform_fn(model, args)) for args in items]
+
+
+def _validate(job: CopyJob, model: Any, inputs: list[tuple]) -> dict[str, Any]:
+    """Runs this copy's output checks (untimed); strict validation fails the copy."""
+    assert job.validation is not None and job.feed is not None
+    start = job.feed.start(job.copy_id, job.n_copies)
+    tally = job.validation.check(
+        model, lambda index: inputs[(index - start) % len(inputs)], job.preprocess_fn
+    )
+    if job.validation.strict and tally.mismatches:
+        raise CopyFailure(describe_mismatch(tally))
+    return tally.to_dict()
 
 
 def _timed_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
@@ -171,6 +184,10 @@ def copy_main(job: CopyJob, conn: Any, in_process: bool = True) -> None:
             warmup_hist = warm.latency
             if job.dataset is not None:
                 inputs = _copy_inputs(job, model)  # warm-up items are served again
+        validation = validate_s = None
+        if job.validation is not None:
+            phase = "validate"
+            validation, validate_s = _timed_call(_validate, job, model, inputs)
         _send(conn, {"event": "ready"})
         phase = "start"
         message = _receive(conn)
@@ -200,6 +217,8 @@ def copy_main(job: CopyJob, conn: Any, in_process: bool = True) -> None:
             load_s=load_s,
             setup_s=setup_s,
             warmup_histogram=warmup_hist.encode(),
+            validation=validation,
+            validate_s=validate_s,
             max_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         )
         timestamps = result.boundaries

@@ -20,7 +20,7 @@ from typing import Any
 
 import psutil
 
-from neuronperf_native import devices, model_index, reporting, timing
+from neuronperf_native import _feeds, devices, model_index, reporting, timing
 from neuronperf_native._processes import CopiesOutcome, CopyJob, _as_args, run_copies
 from neuronperf_native.engine import RunResult
 
@@ -49,6 +49,13 @@ _EXTENSIONS = {
     "input_transform_fn",
     "dataset",
     "loop_dataset",
+    "input_data",
+    "input_names",
+    "feed_by_name",
+    "rtol",
+    "atol",
+    "strict_validation",
+    "shared_memory",
 }
 _UNIMPLEMENTED_EXTENSIONS = {"request_rate", "arrival", "seed", "stability", "eval_metrics"}
 _VERBOSITY_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
@@ -90,6 +97,32 @@ def _positive_ints(name: str, value: Any) -> list[int] | None:
     return values
 
 
+def _validation_options(extensions: dict[str, Any]) -> dict[str, Any]:
+    """rtol, atol and strict_validation, checked, as FeedCache keywords."""
+    options: dict[str, Any] = {}
+    for name, default in (("rtol", 1e-5), ("atol", 1e-8)):
+        value = extensions.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a number, got {value!r}")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        options[name] = float(value)
+    strict = extensions.get("strict_validation", False)
+    if not isinstance(strict, bool):
+        raise TypeError(f"strict_validation must be a bool, got {strict!r}")
+    options["strict"] = strict
+    return options
+
+
+def _shared_memory_option(value: Any) -> bool:
+    """shared_memory: None / "none" (each copy gets its own inputs) or "system"."""
+    if value is None or value == "none":
+        return False
+    if value == "system":
+        return True
+    raise ValueError(f"shared_memory must be 'system', 'none' or None, got {value!r}")
+
+
 def _check_callable(name: str, fn: Any) -> None:
     if fn is not None and not callable(fn):
         raise TypeError(f"{name} must be callable or None, got {type(fn).__name__}")
@@ -97,12 +130,13 @@ def _check_callable(name: str, fn: Any) -> None:
 
 def _model_configs(
     model_filename: Any,
-    inputs: list[Any],
+    inputs: list[Any] | None,
     batch_sizes: list[int] | None,
     pipeline_sizes: list[int] | None,
     performance_levels: list[int] | None,
 ) -> list[dict[str, Any]]:
-    """The model configs to run: from an index (filtered, finished only) or one model."""
+    """The model configs to run: from an index (filtered, finished only) or one model.
+    ``inputs`` None means input data, which serves every batch size (input_idx 0)."""
     if isinstance(model_filename, str) and model_filename.endswith(".json"):
         index = model_index.load(model_filename)
         filtered = model_index.filter(
@@ -120,26 +154,28 @@ def _model_configs(
                 f"performance_levels={performance_levels}"
             )
         for c in configs:
-            if c["input_idx"] >= len(inputs):
+            if inputs is None:
+                c["input_idx"] = 0
+            elif c["input_idx"] >= len(inputs):
                 raise ValueError(
                     f"model index {model_filename}: config {c['filename']} has input_idx "
                     f"{c['input_idx']} but only {len(inputs)} inputs were given"
                 )
             c.setdefault("model_name", index.get("model_name"))
         return configs
-    if batch_sizes is not None and len(batch_sizes) != len(inputs):
+    if inputs is not None and batch_sizes is not None and len(batch_sizes) != len(inputs):
         raise ValueError(
             f"batch_sizes has {len(batch_sizes)} values but {len(inputs)} inputs were given "
             "(one input per batch size)"
         )
-    sizes = batch_sizes or [1] * len(inputs)
+    sizes = batch_sizes or [1] * (1 if inputs is None else len(inputs))
     filename = (
         model_filename if isinstance(model_filename, str) else _qualified_name(model_filename)
     )
     return [
         {
             "filename": filename,
-            "input_idx": i,
+            "input_idx": 0 if inputs is None else i,
             "batch_size": size,
             "pipeline_size": pipeline,
             "performance_level": None if performance_levels is None else level,
@@ -249,6 +285,9 @@ def _results_of(
         "mem_percents": stats.mem,
         "copies": copies,
     }
+    validation = _feeds.merge_validation([c["validation"] for c in copies if c.get("validation")])
+    if validation is not None:
+        results["validation"] = validation
     if return_timers:
         results["timers"] = _timers_of(outcome)
     return results
@@ -409,10 +448,21 @@ def benchmark(
     dataset=True), `inputs` is a dataset; each copy serves its own share to its workers
     (no item twice, none skipped), once through (duration=0: no time limit) or
     endlessly with loop_dataset=True.
+    Input data (perf_analyzer formats, see inputs.py): ``inputs`` may be an InputData,
+    or ``input_data=`` an InputData or a source whose tensors the example ``inputs``
+    describe, named by ``input_names``. Each batch size gets the data's batches, which
+    every copy cycles through from its own starting batch; ``input_names`` orders the
+    tensors, and ``feed_by_name=True`` passes each batch as one dict name -> array.
+    With expected outputs in the data, the copies first run each validated step once,
+    untimed, and compare (``rtol``, ``atol``); the report's "validation" field counts
+    steps and mismatches and names the first. ``strict_validation=True`` makes a
+    mismatch fail the configuration and end the benchmark. ``shared_memory="system"``
+    puts the batches once in POSIX shared memory that model processes map, instead of
+    each unpickling its own copy (multiinterpreter) or inheriting it (fork).
     Extensions: warmup_iterations, max_iterations, window_s, call_timeout_s,
     percentiles, instance_type, load_timeout_s, input_transform_fn(model, args) ->
     args (run once per input in each copy after loading, e.g. to move it to a GPU),
-    dataset, loop_dataset.
+    dataset, loop_dataset, and the input-data keywords above.
     """
     unknown = set(extensions) - _EXTENSIONS
     if unknown:
@@ -479,9 +529,20 @@ def benchmark(
         if not 0 <= p <= 100:
             raise ValueError(f"percentiles must be in [0, 100], got {p!r}")
     window_s = extensions.get("window_s", 1.0)
+    data = _feeds.resolve_input_data(
+        inputs, extensions.get("input_data"), extensions.get("input_names")
+    )
+    validation = _validation_options(extensions)
+    shared = _shared_memory_option(extensions.get("shared_memory"))
+    if data is not None and dataset_mode:
+        raise ValueError(
+            "input data and a dataset (dataset_loader_fn / dataset=True) exclude each other"
+        )
     # A dataset is one source of which each copy iterates its own share.
     input_list = inputs if isinstance(inputs, list) and not dataset_mode else [inputs]
-    if not input_list:
+    if data is not None:
+        input_list = None
+    elif not input_list:
         raise ValueError("inputs must not be empty")
     model_configs = _model_configs(
         model_filename, input_list, batch_sizes, pipeline_sizes, performance_levels
@@ -514,94 +575,115 @@ def benchmark(
     )
     pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
     started = time.monotonic()
-    for i, (mc, workers, copies) in enumerate(configurations):
-        config = {
-            "model_filename": mc["filename"],
-            "model_name": name,
-            "device_type": device_type,
-            "instance_type": instance,
-            "batch_size": mc["batch_size"],
-            "n_models": copies,
-            "workers_per_model": workers,
-            "pipeline_size": mc.get("pipeline_size", 1),
-            "n_devices": copies * mc.get("pipeline_size", 1),
-            "performance_level": mc.get("performance_level"),
-            "input_idx": mc["input_idx"],
-            "multiprocess": multiprocess,
-            "multiinterpreter": multiinterpreter,
-            "stats_interval": stats_interval,
-            "duration": duration,
-            "cost_per_hour": cost_per_hour,
-            "percentiles": list(percentiles or []),
-            "window_s": window_s,
-        }
-        log.info(
-            "Config %d/%d: batch_size=%d n_models=%d workers_per_model=%d pipeline_size=%d (%s)",
-            i + 1,
-            len(configurations),
-            config["batch_size"],
-            copies,
-            workers,
-            config["pipeline_size"],
-            mc["filename"],
-        )
-        item = input_list[mc["input_idx"]]
-        args = _as_args(item)
-        dataset = inputs if dataset_mode else None
-        jobs = [
-            CopyJob(
-                copy_id=copy_id,
-                device_id=copy_id,
-                load_fn=load_fn,
-                model_filename=mc["filename"],
-                config=config,
-                inputs=[] if dataset_mode else [args],
-                input_transform_fn=extensions.get("input_transform_fn"),
-                dataset=dataset,
-                dataset_loader_fn=dataset_loader_fn,
-                loop_dataset=bool(extensions.get("loop_dataset", False)),
-                n_copies=copies,
-                environment=devices.copy_environment(device_type, copy_id, config["pipeline_size"]),
-                env_setup_fn=env_setup_fn,
-                setup_fn=setup_fn,
-                preprocess_fn=preprocess_fn,
-                postprocess_fn=postprocess_fn,
-                workers=workers,
-                warmup_iterations=warmup_iterations,
-                duration_s=float(duration) if duration > 0 else None,
-                max_iterations=extensions.get("max_iterations"),
-                window_s=window_s,
-                call_timeout_s=extensions.get("call_timeout_s"),
-                record_timestamps=return_timers,
+    feeds = _feeds.FeedCache(
+        data,
+        extensions.get("input_names"),
+        by_name=bool(extensions.get("feed_by_name", False)),
+        shared_memory=shared and mode != "thread",
+        **validation,
+    )
+    with feeds:
+        for i, (mc, workers, copies) in enumerate(configurations):
+            config = {
+                "model_filename": mc["filename"],
+                "model_name": name,
+                "device_type": device_type,
+                "instance_type": instance,
+                "batch_size": mc["batch_size"],
+                "n_models": copies,
+                "workers_per_model": workers,
+                "pipeline_size": mc.get("pipeline_size", 1),
+                "n_devices": copies * mc.get("pipeline_size", 1),
+                "performance_level": mc.get("performance_level"),
+                "input_idx": mc["input_idx"],
+                "multiprocess": multiprocess,
+                "multiinterpreter": multiinterpreter,
+                "stats_interval": stats_interval,
+                "duration": duration,
+                "cost_per_hour": cost_per_hour,
+                "percentiles": list(percentiles or []),
+                "window_s": window_s,
+            }
+            log.info(
+                "Config %d/%d: batch_size=%d n_models=%d workers_per_model=%d "
+                "pipeline_size=%d (%s)",
+                i + 1,
+                len(configurations),
+                config["batch_size"],
+                copies,
+                workers,
+                config["pipeline_size"],
+                mc["filename"],
             )
-            for copy_id in range(copies)
-        ]
-        stats = _Stats(stats_interval)
-        config["start_dts"] = time.strftime("%Y%m%d-%H%M%S")
+            feed = feeds.feed(mc["batch_size"])
+            plan = feeds.plan(mc["batch_size"])
+            if data is not None:
+                config["input_data"] = data.source
+            args = () if input_list is None else _as_args(input_list[mc["input_idx"]])
+            dataset = inputs if dataset_mode else None
+            jobs = [
+                CopyJob(
+                    copy_id=copy_id,
+                    device_id=copy_id,
+                    load_fn=load_fn,
+                    model_filename=mc["filename"],
+                    config=config,
+                    inputs=[] if dataset_mode or feed is not None else [args],
+                    feed=feed,
+                    validation=None if plan is None else plan.for_copy(copy_id, copies),
+                    input_transform_fn=extensions.get("input_transform_fn"),
+                    dataset=dataset,
+                    dataset_loader_fn=dataset_loader_fn,
+                    loop_dataset=bool(extensions.get("loop_dataset", False)),
+                    n_copies=copies,
+                    environment=devices.copy_environment(
+                        device_type, copy_id, config["pipeline_size"]
+                    ),
+                    env_setup_fn=env_setup_fn,
+                    setup_fn=setup_fn,
+                    preprocess_fn=preprocess_fn,
+                    postprocess_fn=postprocess_fn,
+                    workers=workers,
+                    warmup_iterations=warmup_iterations,
+                    duration_s=float(duration) if duration > 0 else None,
+                    max_iterations=extensions.get("max_iterations"),
+                    window_s=window_s,
+                    call_timeout_s=extensions.get("call_timeout_s"),
+                    record_timestamps=return_timers,
+                )
+                for copy_id in range(copies)
+            ]
+            stats = _Stats(stats_interval)
+            config["start_dts"] = time.strftime("%Y%m%d-%H%M%S")
 
-        def tick(stats: _Stats = stats) -> None:
-            stats.tick()
-            progress.draw()
+            def tick(stats: _Stats = stats) -> None:
+                stats.tick()
+                progress.draw()
 
-        call_timeout = extensions.get("call_timeout_s") or 0.0
-        outcome = run_copies(
-            jobs,
-            mode,
-            ready_timeout_s=extensions.get("load_timeout_s"),
-            run_timeout_s=duration + call_timeout + 60.0 if duration > 0 else None,
-            on_tick=tick,
-            on_start=lambda _start_ns, stats=stats: stats.start(),
-        )
-        config["stop_dts"] = time.strftime("%Y%m%d-%H%M%S")
-        results = _results_of(outcome, config, stats, return_timers)
-        if results["status"] == "error":
-            log.error("Config %d/%d failed: %s", i + 1, len(configurations), results["error"])
-        pairs.append((config, results))
-        progress.done += 1
-        progress.draw(force=True)
-        if outcome.interrupted:
-            log.warning("Interrupted: returning the %d configuration(s) measured", len(pairs))
-            break
+            call_timeout = extensions.get("call_timeout_s") or 0.0
+            outcome = run_copies(
+                jobs,
+                mode,
+                ready_timeout_s=extensions.get("load_timeout_s"),
+                run_timeout_s=duration + call_timeout + 60.0 if duration > 0 else None,
+                on_tick=tick,
+                on_start=lambda _start_ns, stats=stats: stats.start(),
+            )
+            config["stop_dts"] = time.strftime("%Y%m%d-%H%M%S")
+            results = _results_of(outcome, config, stats, return_timers)
+            if results["status"] == "error":
+                log.error("Config %d/%d failed: %s", i + 1, len(configurations), results["error"])
+            pairs.append((config, results))
+            progress.done += 1
+            progress.draw(force=True)
+            if outcome.interrupted:
+                log.warning("Interrupted: returning the %d configuration(s) measured", len(pairs))
+                break
+            if any(c.phase == "validate" and c.error for c in outcome.copies):
+                log.error(
+                    "strict_validation: output mismatch; the remaining configurations are skipped"
+                )
+                break
     progress.finish()
     log.info("Benchmark finished in %.1f s", time.monotonic() - started)
     if return_timers:

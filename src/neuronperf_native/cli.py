@@ -16,7 +16,6 @@ import importlib.util
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -130,8 +129,9 @@ def _flatten(values: Sequence[Sequence[Any]] | None) -> list[Any] | None:
     return [v for group in values for v in group]
 
 
-def parse_input_arg(arg: str) -> Any:
-    """Parse `--input NAME:DTYPE:d1,d2` into a TensorSpec (NAME may contain ':').
+def parse_input_arg(arg: str, option: str = "--input") -> Any:
+    """Parse `--input NAME:DTYPE:d1,d2` (or --output) into a TensorSpec (NAME may
+    contain ':').
 
     DTYPE is a Triton name (FP32, INT64, BYTES, ...) or a numpy dtype; dims exclude
     the batch dimension, -1 marks a variable one; no dims means a scalar per sample.
@@ -141,7 +141,7 @@ def parse_input_arg(arg: str) -> Any:
     parts = arg.rsplit(":", 2)
     if len(parts) != 3 or not parts[0].strip() or not parts[1].strip():
         raise InputDataError(
-            f"--input {arg!r}: expected NAME:DTYPE:d1,d2 (e.g. IMAGE:FP32:3,224,224)"
+            f"{option} {arg!r}: expected NAME:DTYPE:d1,d2 (e.g. IMAGE:FP32:3,224,224)"
         )
     name, dtype, dims_text = (p.strip() for p in parts)
     dims = []
@@ -149,20 +149,13 @@ def parse_input_arg(arg: str) -> Any:
         text = part.strip()
         if not (text.isdigit() or text == "-1"):
             raise InputDataError(
-                f"--input {arg!r}: dimension {part!r} of '{name}' is not an integer >= -1"
+                f"{option} {arg!r}: dimension {part!r} of '{name}' is not an integer >= -1"
             )
         dims.append(int(text))
     return TensorSpec(name, dtype, tuple(dims))
 
 
 # bench ----------------------------------------------------------------------
-
-
-def _rotated_steps(dataset: list, copy_id: int, n_copies: int) -> list:
-    """dataset_loader_fn for pre-batched steps: every copy serves every step, each
-    starting at its own offset (perf_analyzer sends all steps on every connection)."""
-    start = (copy_id * len(dataset) // max(1, n_copies)) % len(dataset)
-    return dataset[start:] + dataset[:start]
 
 
 def _is_class_spec(model: str) -> bool:
@@ -282,20 +275,6 @@ def _input_specs(args: argparse.Namespace, shapes: dict[str, list[int]]) -> list
     )
 
 
-def _to_framework(batch: tuple, framework: str, names: list[str]) -> Any:
-    """One batch as the framework's model arguments: numpy for cpu, tensors for torch,
-    a dict by input name for tensorflow (its serving signature takes named inputs)."""
-    if framework == "torch":
-        import torch
-
-        return tuple(
-            torch.from_numpy(np.array(a)) if a.dtype.kind not in "OSU" else a for a in batch
-        )
-    if framework == "tensorflow":
-        return dict(zip(names, batch, strict=True))
-    return batch if len(batch) > 1 else batch[0]
-
-
 def _percentile_cols(percentiles: Sequence[float], present: Sequence[str]) -> list[str]:
     """The latency columns of the requested percentiles that `present` lacks."""
     keys = [f"latency_ms_p{p:g}" for p in percentiles]
@@ -330,7 +309,6 @@ def _bench_batch_sizes(args: argparse.Namespace, kind: str, index: Any) -> list[
 def _bench(args: argparse.Namespace) -> int:
     import neuronperf_native as npf
     from neuronperf_native import inputs as npf_inputs
-    from neuronperf_native import model_index
 
     if args.request_rate is not None:
         raise UsageError(
@@ -353,9 +331,11 @@ def _bench(args: argparse.Namespace) -> int:
     if len(sources) > 1 and any(s in ("random", "zero") or os.path.isdir(s) for s in sources):
         raise UsageError("several --input-data values must all be JSON files")
     source: Any = sources[0] if len(sources) == 1 else sources
-    data = npf_inputs.load_input_data(source, specs, shapes=shapes, seed=args.seed)
+    outputs = [parse_input_arg(text, "--output") for text in args.output or []]
+    data = npf_inputs.load_input_data(source, specs, outputs, shapes=shapes, seed=args.seed)
+    if outputs and not data.has_validation_data:
+        _note(args, f"--output given but {data.source} holds no expected outputs")
     benchmark = _framework_benchmark(framework)
-    names = [s.name for s in specs]
     percentiles = list(dict.fromkeys(args.percentile or []))
     verbosity = 2 if args.verbose else 0 if args.quiet else 1
     common: dict[str, Any] = {
@@ -364,6 +344,10 @@ def _bench(args: argparse.Namespace) -> int:
         "workers_per_model": workers,
         "pipeline_sizes": _flatten(args.pipeline_size),
         "verbosity": verbosity,
+        "rtol": args.rtol,
+        "atol": args.atol,
+        "strict_validation": args.strict_validation,
+        "shared_memory": args.shared_memory,
     }
     if args.device_type is not None:
         common["device_type"] = args.device_type
@@ -372,28 +356,13 @@ def _bench(args: argparse.Namespace) -> int:
     if args.model_name:
         common["model_name"] = args.model_name
 
-    reports: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="npf-bench-") as tmp:
-        for batch_size in _bench_batch_sizes(args, kind, model):
-            batches = [_to_framework(b, framework, names) for b in data.batches(batch_size)]
-            target = model
-            if kind == "index":
-                # One sub-index per batch size whose configs all use input 0 (this batch).
-                sub = model_index.filter(model, batch_size=batch_size)
-                if not sub["model_configs"]:
-                    raise UsageError(
-                        f"model index {args.model} has no config of batch size {batch_size}"
-                    )
-                for config in sub["model_configs"]:
-                    config["input_idx"] = 0
-                target = model_index.save(sub, os.path.join(tmp, f"index_b{batch_size}.json"))
-            kwargs = dict(common, batch_sizes=[batch_size])
-            if len(batches) == 1:
-                inputs: Any = [batches[0]]
-            else:
-                inputs = batches
-                kwargs.update(dataset_loader_fn=_rotated_steps, loop_dataset=True)
-            reports.extend(benchmark(target, inputs, **kwargs))
+    batch_sizes = _bench_batch_sizes(args, kind, model)
+    if kind == "index":
+        missing = sorted(set(batch_sizes) - {c["batch_size"] for c in model["model_configs"]})
+        if missing:
+            raise UsageError(f"model index {args.model} has no config of batch size {missing[0]}")
+        model = args.model  # benchmark() loads it and filters by batch size
+    reports = benchmark(model, data, batch_sizes=batch_sizes, **common)
     if not reports:
         raise UsageError("no configuration to benchmark")
     npf.print_reports(reports, cols=_table_cols(percentiles))
@@ -594,6 +563,30 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         metavar="random|zero|DIR|FILE",
         help="input data: random (default), zero, a directory of raw files, or "
         "perf_analyzer JSON files (repeatable: steps appended in order)",
+    )
+    bench.add_argument(
+        "--output",
+        action="append",
+        metavar="NAME:DTYPE:d1,d2",
+        help="declare a model output that the input data's validation_data (or a directory's "
+        "output file) gives expected values for (repeatable, in output order)",
+    )
+    bench.add_argument(
+        "--rtol", type=float, default=1e-5, help="relative tolerance of float outputs"
+    )
+    bench.add_argument(
+        "--atol", type=float, default=1e-8, help="absolute tolerance of float outputs"
+    )
+    bench.add_argument(
+        "--strict-validation",
+        action="store_true",
+        help="an output mismatch fails the run (default: counted in the report)",
+    )
+    bench.add_argument(
+        "--shared-memory",
+        choices=("none", "system"),
+        default="none",
+        help="system: model processes map the inputs from POSIX shared memory",
     )
     bench.add_argument("--seed", type=int, default=0, help="seed of random input data")
     bench.add_argument(

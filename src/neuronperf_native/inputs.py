@@ -554,19 +554,26 @@ class InputData:
         batches, and the runner cycles over the list. Computed once per size.
         An optional input absent from every step of a batch is None.
         """
-        if not _is_int(batch_size) or batch_size < 1:
-            raise InputDataError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         cached = self._batches.get(batch_size)
         if cached is not None:
             return cached
-        order = self.step_order()
-        n_batches = -(-len(order) // batch_size)
-        result = []
-        for b in range(n_batches):
-            picks = [order[(b * batch_size + j) % len(order)] for j in range(batch_size)]
-            result.append(tuple(self._stack(spec, picks) for spec in self._inputs))
+        result = [
+            tuple(self._stack(spec, picks) for spec in self._inputs)
+            for picks in self.batch_steps(batch_size)
+        ]
         self._batches[batch_size] = result
         return result
+
+    def batch_steps(self, batch_size: int) -> list[list[tuple[int, int]]]:
+        """The (stream, step) of each row of each batch of ``batches(batch_size)``."""
+        if not _is_int(batch_size) or batch_size < 1:
+            raise InputDataError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        order = self.step_order()
+        n_batches = -(-len(order) // batch_size)
+        return [
+            [order[(b * batch_size + j) % len(order)] for j in range(batch_size)]
+            for b in range(n_batches)
+        ]
 
     def _stack(self, spec: TensorSpec, picks: list[tuple[int, int]]) -> np.ndarray | None:
         arrays = [self._streams[i][k].get(spec.name) for i, k in picks]

@@ -410,6 +410,7 @@ def benchmark(
         raise TypeError(f"signature_key must be a non-empty str, got {signature_key!r}")
     kwargs.setdefault("multiinterpreter", True)
     kwargs.setdefault("device_type", "neuron" if _neuron_installed() else "cpu")
+    kwargs.setdefault("feed_by_name", True)  # signatures take their inputs by name
     user_transform = kwargs.get("input_transform_fn")
     if user_transform is not None and not callable(user_transform):
         raise TypeError(

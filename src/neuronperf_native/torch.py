@@ -34,6 +34,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from neuronperf_native import benchmarking, compiling, devices, model_index
+from neuronperf_native._feeds import as_numpy
+from neuronperf_native.inputs import InputData
 
 try:
     from neuronperf_native import metrics as _metrics
@@ -220,14 +222,33 @@ class _ClassLoader:
         return model  # a plain callable class
 
 
-class _ToDevice:
-    """input_transform_fn: move tensor arguments to a device once, before timing."""
+class _InputTransform:
+    """input_transform_fn, once per input before timing: numpy arrays (input data)
+    become tensors sharing their memory, tensors move to ``device`` when given, then
+    the user's transform runs."""
 
-    def __init__(self, device: str) -> None:
+    def __init__(self, device: str | None, user_fn: Any = None) -> None:
         self.device = device
+        self.user_fn = user_fn
+
+    def _convert(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: self._convert(v) for k, v in value.items()}
+        if type(value).__module__ == "numpy" and getattr(value, "dtype", None) is not None:
+            if value.dtype.kind in "OSU":
+                return value  # BYTES: no tensor type; the model gets the array
+            torch = _import_torch()
+            with warnings.catch_warnings():
+                # Input data arrays are read-only (shared); inference does not write them.
+                warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+                value = torch.from_numpy(value)
+        if self.device is not None and hasattr(value, "to"):
+            value = value.to(self.device)
+        return value
 
     def __call__(self, model: Any, args: tuple) -> tuple:
-        return tuple(a.to(self.device) if hasattr(a, "to") else a for a in args)
+        args = tuple(self._convert(a) for a in args)
+        return args if self.user_fn is None else self.user_fn(model, args)
 
 
 class _DatasetLoader:
@@ -323,7 +344,16 @@ def benchmark(model_filename: Any, inputs: Any, *args: Any, **kwargs: Any) -> li
             )
         if "multiinterpreter" not in options and options.get("multiprocess", True):
             options["multiinterpreter"] = True
-        options.setdefault("input_transform_fn", _ToDevice("cuda:0"))
+    user_transform = options.get("input_transform_fn")
+    if user_transform is not None and not callable(user_transform):
+        raise TypeError(
+            f"input_transform_fn must be callable or None, got {type(user_transform).__name__}"
+        )
+    # Input data arrive as numpy arrays; the GPU needs inputs on the device. Other
+    # inputs (e.g. dataset items, converted inside the timed loop) are left alone.
+    from_data = isinstance(inputs, InputData) or options.get("input_data") is not None
+    if gpu or from_data:
+        options["input_transform_fn"] = _InputTransform("cuda:0" if gpu else None, user_transform)
 
     if isinstance(model_filename, os.PathLike):
         model_filename = os.fspath(model_filename)
@@ -407,8 +437,8 @@ class TopK(_MetricBase):
     def process_record(self, output: Any, target: Any) -> None:
         import numpy as np
 
-        scores = np.atleast_2d(_to_numpy(output))
-        labels = np.atleast_1d(_to_numpy(target)).astype(np.int64).reshape(-1)
+        scores = np.atleast_2d(as_numpy(output))
+        labels = np.atleast_1d(as_numpy(target)).astype(np.int64).reshape(-1)
         if scores.ndim != 2 or scores.shape[0] != labels.shape[0]:
             raise ValueError(
                 f"topk: expected scores (batch, classes) and targets (batch,), got "
@@ -425,15 +455,6 @@ class TopK(_MetricBase):
 
 if _metrics is not None and "topk" not in _metrics.list_metrics():
     _metrics.register_metric("topk", TopK)
-
-
-def _to_numpy(value: Any) -> Any:
-    """Tensors (any device) as numpy arrays; other values through numpy.asarray."""
-    import numpy as np
-
-    if hasattr(value, "detach"):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
 
 
 def _require_metrics() -> Any:
@@ -547,7 +568,7 @@ def evaluate(
     with torch.inference_mode():
         for inputs, target, n in _batches(dataset, batch_size, eval_target_col):
             output = _trim(model(*inputs), n)
-            out_np, target_np = _to_numpy(output), _to_numpy(target)
+            out_np, target_np = as_numpy(output), as_numpy(target)
             for _, instance in named:
                 instance.process_record(out_np, target_np)
     return {name: instance.aggregate() for name, instance in named}
