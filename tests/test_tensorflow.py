@@ -8,6 +8,7 @@ were called with; TensorFlow's own package cannot be modified, so the tests swap
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import types
@@ -365,3 +366,35 @@ def test_import_framework_names_the_missing_package():
     with pytest.raises(FrameworkNotInstalledError, match="Frobnicator is not installed"):
         import_framework("no_such_framework_pkg.sub", "Frobnicator", "pip install frob")
     assert import_framework("json", "JSON", "-").dumps([1]) == "[1]"
+
+
+def test_input_data_fed_by_signature_name_and_validated(compiled, tmp_path):
+    from neuronperf_native.inputs import TensorSpec, load_input_data
+
+    index_file, _, model = compiled
+    xs = np.random.default_rng(1).standard_normal((4, 8)).astype(np.float32)
+    ys = model(xs).numpy()
+    expected = [{"output_0": y.tolist()} for y in ys]
+    expected[1]["output_0"][3] = 100.0
+    path = tmp_path / "data.json"
+    path.write_text(
+        json.dumps({"data": [{"input_0": x.tolist()} for x in xs], "validation_data": expected})
+    )
+    data = load_input_data(
+        str(path), [TensorSpec("input_0", "FP32", (8,))], [TensorSpec("output_0", "FP32", (4,))]
+    )
+    os.chdir(os.path.dirname(index_file))
+    reports = npf_tf.benchmark(
+        index_file, data, batch_sizes=[1, 2], workers_per_model=1, atol=1e-5, **FAST
+    )
+    assert [r["batch_size"] for r in reports] == [1, 2]
+    for r in reports:
+        assert r["status"] == "finished", r.get("error")
+        first = r["validation"]["first_mismatch"]
+        assert (r["validation"]["steps_checked"], r["validation"]["mismatches"]) == (4, 1)
+        assert (first["step"], first["tensor"], first["index"], first["expected"]) == (
+            1,
+            "output_0",
+            3,
+            100.0,
+        )

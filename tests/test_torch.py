@@ -362,3 +362,39 @@ def test_evaluate_with_metric_registry():
     values = npt.evaluate(Passthrough(), _scored(True), metrics=["topk", "top2_test"])
     assert values == {"topk": 1.0, "top2_test": 0.75}  # k=5 covers all 3 classes
     assert npt.evaluate(Argmax(), _scored(True), metrics=["Accuracy"]) == {"Accuracy": 0.5}
+
+
+# Input data (perf_analyzer formats) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("shared_memory", [None, "system"])
+def test_input_data_json_validated_at_each_batch_size(tmp_path, shared_memory):
+    import numpy as np
+
+    from neuronperf_native.inputs import TensorSpec, load_input_data
+
+    model = MLP().eval()  # benchmark(MLP, ...) builds the same weights in each copy
+    xs = np.random.default_rng(0).standard_normal((6, 8)).astype(np.float32)
+    with torch.no_grad():
+        ys = model(torch.from_numpy(xs)).numpy()
+    expected = [{"y": y.tolist()} for y in ys]
+    expected[4]["y"][2] += 1.0
+    path = tmp_path / "data.json"
+    path.write_text(
+        json.dumps({"data": [{"x": x.tolist()} for x in xs], "validation_data": expected})
+    )
+    data = load_input_data(
+        str(path), [TensorSpec("x", "FP32", (8,))], [TensorSpec("y", "FP32", (4,))]
+    )
+    reports = npt.benchmark(
+        MLP, data, batch_sizes=[1, 4], atol=1e-5, shared_memory=shared_memory, **FAST
+    )
+    assert [r["batch_size"] for r in reports] == [1, 4]
+    for r in reports:
+        assert r["status"] == "finished", r.get("error")
+        validation = r["validation"]
+        assert (validation["steps_checked"], validation["mismatches"]) == (6, 1)
+        first = validation["first_mismatch"]
+        assert (first["step"], first["tensor"], first["index"]) == (4, "y", 2)
+        assert first["expected"] == pytest.approx(float(ys[4][2]) + 1.0, rel=1e-6)
+        assert first["got"] == pytest.approx(float(ys[4][2]), rel=1e-5, abs=1e-5)
