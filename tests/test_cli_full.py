@@ -551,3 +551,57 @@ def test_plot_points_rescale_the_partial_last_window():
         {"latency_ms_p50": 1.0, "latency_ms_p99": 3.0, "latency_ms_p100": 9.0}
     )
     assert list(percentiles) == [50.0, 99.0] and list(values) == [1.0, 3.0]  # p100 off-axis
+
+
+@pytest.fixture(scope="module")
+def validation_file(workdir):
+    steps = [{"X": [float(k), 1.0, 2.0, 3.0]} for k in range(4)]
+    expected = [{"OUT": [2.0 * v for v in step["X"]]} for step in steps]
+    expected[2]["OUT"][1] = 99.0
+    path = workdir / "validated.json"
+    path.write_text(json.dumps({"data": steps, "validation_data": expected}))
+    return path.name
+
+
+VALIDATED = ["bench", "models.py:OneInput", "--input", "X:FP32:4", "--output", "OUT:FP32:4"]
+QUICK = ["--duration", "0.3", "--n-models", "1", "--workers-per-model", "1"]
+
+
+@pytest.mark.parametrize("shared_memory", ["none", "system"])
+def test_bench_validation_reported_in_json_and_on_stderr(workdir, validation_file, shared_memory):
+    out = _cli(*VALIDATED, "--input-data", validation_file, *QUICK, "-b", "2",
+               "--shared-memory", shared_memory, "--json", "val.json", cwd=workdir)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    (report,) = json.loads((workdir / "val.json").read_text())
+    assert report["validation"] == {
+        "steps_checked": 4,
+        "mismatches": 1,
+        "first_mismatch": {
+            "stream": 0,
+            "step": 2,
+            "tensor": "OUT",
+            "index": 1,
+            "expected": 99.0,
+            "got": 2.0,
+        },
+    }
+    assert (
+        "validation (batch_size=2, n_models=1, workers=1): 4 step(s) checked, 1 mismatch(es); "
+        "first at stream 0, step 2, output 'OUT', index 1: expected 99.0, got 2.0"
+    ) in out.stderr
+
+
+def test_bench_strict_validation_exits_1(workdir, validation_file):
+    out = _cli(*VALIDATED, "--input-data", validation_file, *QUICK, "--strict-validation",
+               cwd=workdir)  # fmt: skip
+    assert out.returncode == 1
+    assert out.stdout.strip().splitlines()[1].split()[-1] == "error"
+    assert "output validation failed" in out.stderr
+    assert "stream 0, step 2, output 'OUT', index 1: expected 99.0, got 2.0" in out.stderr
+
+
+def test_bench_bad_output_declaration_exits_2(workdir, validation_file):
+    out = _cli(*VALIDATED[:4], "--output", "OUT:FP32:x", "--input-data", validation_file,
+               *QUICK, cwd=workdir)  # fmt: skip
+    assert out.returncode == 2
+    assert "--output 'OUT:FP32:x': dimension 'x' of 'OUT' is not an integer" in _error_line(out)

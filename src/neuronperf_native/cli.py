@@ -306,6 +306,24 @@ def _bench_batch_sizes(args: argparse.Namespace, kind: str, index: Any) -> list[
     return [1]
 
 
+def _validation_line(report: dict[str, Any]) -> str:
+    """One stderr line summing up a report's output validation."""
+    v = report["validation"]
+    line = (
+        f"validation (batch_size={report['batch_size']}, n_models={report['n_models']}, "
+        f"workers={report['workers_per_model']}): {v['steps_checked']} step(s) checked, "
+        f"{v['mismatches']} mismatch(es)"
+    )
+    first = v["first_mismatch"]
+    if first is not None:
+        line += (
+            f"; first at stream {first['stream']}, step {first['step']}, output "
+            f"'{first['tensor']}', index {first['index']}: expected {first['expected']!r}, "
+            f"got {first['got']!r}"
+        )
+    return line
+
+
 def _bench(args: argparse.Namespace) -> int:
     import neuronperf_native as npf
     from neuronperf_native import inputs as npf_inputs
@@ -366,6 +384,9 @@ def _bench(args: argparse.Namespace) -> int:
     if not reports:
         raise UsageError("no configuration to benchmark")
     npf.print_reports(reports, cols=_table_cols(percentiles))
+    for report in reports:
+        if report.get("validation") is not None:
+            _note(args, _validation_line(report))
     if args.csv:
         extra = _percentile_cols(percentiles, npf.CSV_COLS)
         npf.write_csv(reports, args.csv, cols=[*npf.CSV_COLS, *extra, "status"])
