@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 
 from neuronperf_native.engine import _as_args
-from neuronperf_native.inputs import InputData, InputDataError, TensorSpec, ValidationTally
+from neuronperf_native.inputs import (
+    InputData,
+    InputDataError,
+    TensorSpec,
+    ValidationTally,
+    load_input_data,
+)
 
 _SHM_DIR = "/dev/shm"
 _ALIGN_BYTES = 64
@@ -76,8 +82,6 @@ def resolve_input_data(
     tensors are described by the example ``inputs`` (dtypes and per-sample shapes),
     named by ``input_names`` (or the example dict's keys, or INPUT0, INPUT1, ...).
     """
-    from neuronperf_native.inputs import load_input_data
-
     if input_names is not None:
         if isinstance(input_names, str) or not all(isinstance(n, str) for n in input_names):
             raise TypeError(f"input_names must be a list of str, got {input_names!r}")

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import psutil
 
 from neuronperf_native import _feeds, devices, model_index, reporting, timing
@@ -312,8 +313,6 @@ def _timers_of(outcome: CopiesOutcome) -> dict[str, list[timing.Timer]]:
 
 
 def _interval(seconds: float) -> Any:
-    import numpy as np
-
     return np.array([[0, round(seconds * 1e9)]], dtype=np.int64)
 
 

@@ -33,6 +33,8 @@ import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import numpy as np
+
 from neuronperf_native import benchmarking, compiling, devices, model_index
 from neuronperf_native._feeds import as_numpy
 from neuronperf_native.inputs import InputData
@@ -234,7 +236,7 @@ class _InputTransform:
     def _convert(self, value: Any) -> Any:
         if isinstance(value, dict):
             return {k: self._convert(v) for k, v in value.items()}
-        if type(value).__module__ == "numpy" and getattr(value, "dtype", None) is not None:
+        if isinstance(value, np.ndarray):
             if value.dtype.kind in "OSU":
                 return value  # BYTES: no tensor type; the model gets the array
             torch = _import_torch()
@@ -435,8 +437,6 @@ class TopK(_MetricBase):
         self.total = 0
 
     def process_record(self, output: Any, target: Any) -> None:
-        import numpy as np
-
         scores = np.atleast_2d(as_numpy(output))
         labels = np.atleast_1d(as_numpy(target)).astype(np.int64).reshape(-1)
         if scores.ndim != 2 or scores.shape[0] != labels.shape[0]:
