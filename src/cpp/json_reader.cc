@@ -114,15 +114,17 @@ bool literal_overflows(const char* begin, const char* end) {
   return int_digits - 1 - first_nonzero + exponent > 0;
 }
 
-// A parsed number literal.
+// A parsed number literal; a big integer's text is [begin, end) in the buffer
+// until the next refill.
 struct Number {
   enum class Kind { kInt, kFloat, kBigInt } kind = Kind::kInt;
   int64_t integer = 0;
   double real = 0.0;
-  std::string big_digits;
+  const char* begin = nullptr;
+  const char* end = nullptr;
 };
 
-JsonValue value_of(Number&& n) {
+JsonValue value_of(const Number& n) {
   switch (n.kind) {
     case Number::Kind::kInt:
       return JsonValue{n.integer};
@@ -131,7 +133,7 @@ JsonValue value_of(Number&& n) {
     case Number::Kind::kBigInt:
       break;
   }
-  return JsonValue{JsonBigInt{std::move(n.big_digits)}};
+  return JsonValue{JsonBigInt{std::string(n.begin, n.end)}};
 }
 
 std::string compose_message(JsonError::Kind kind, const std::string& message, int64_t line,
@@ -202,8 +204,9 @@ class Parser {
 
   int64_t offset_of(const char* at) const { return buffer_offset_ + (at - buffer_.data()); }
 
-  // Keeps the unread bytes [p_, end_), moved to the front, and reads more after
-  // them. False, with nothing changed, at the end of the document.
+  // Moves the unread bytes [p_, end_) to the front and reads more after them;
+  // false at the end of the document. Pointers into the buffer other than p_
+  // and end_ are invalid afterwards.
   bool refill() {
     if (eof_) return false;
     const size_t keep = static_cast<size_t>(end_ - p_);
@@ -402,7 +405,7 @@ class Parser {
         } else {
           make_generic(items);
           mode = Mode::kGeneric;
-          items.push_back(value_of(std::move(n)));
+          items.push_back(value_of(n));
         }
       } else {
         if (mode != Mode::kGeneric) {
@@ -433,8 +436,8 @@ class Parser {
   // Moves the numbers accumulated so far into generic nodes.
   void make_generic(JsonArray& items) {
     items.reserve(int_scratch_.size() + float_scratch_.size() + 1);
-    for (int64_t v : int_scratch_) items.push_back(JsonValue{v});
-    for (double v : float_scratch_) items.push_back(JsonValue{v});
+    for (int64_t v : int_scratch_) items.emplace_back().data.emplace<int64_t>(v);
+    for (double v : float_scratch_) items.emplace_back().data.emplace<double>(v);
     int_scratch_.clear();
     float_scratch_.clear();
   }
@@ -448,7 +451,10 @@ class Parser {
       const char* end = scan_number(n);
       // Scanning looks up to 3 bytes past a literal's end ("1e+" then a
       // non-digit): rescan after a refill when those may not have been read yet.
-      if (end != nullptr && end_ - end < 4 && refill()) continue;
+      if (end != nullptr && end_ - end < 4 && !eof_) {
+        refill();
+        continue;
+      }
       if (end == nullptr) fail("Expecting value");
       p_ = end;
       return n;
@@ -504,7 +510,8 @@ class Parser {
         out.integer = static_cast<int64_t>(negative ? 0 - mantissa : mantissa);
       } else {
         out.kind = Number::Kind::kBigInt;
-        out.big_digits.assign(p_, s);
+        out.begin = p_;
+        out.end = s;
       }
       return s;
     }
@@ -592,9 +599,9 @@ class Parser {
         p_ += length;
         line_extra_bytes_ += static_cast<int64_t>(length) - 1;
       } else if (c == 0 && p_ == end_) {
-        if (!refill()) fail_at("Unterminated string starting at", start);
+        if (!refill()) fail_at("Unterminated string starting", start);
       } else {
-        fail("Invalid control character at");
+        fail("Invalid control character");
       }
     }
   }
@@ -620,7 +627,7 @@ class Parser {
   // Decodes the escape at p_ ('\\'). A \u escape of a high surrogate followed by
   // one of a low surrogate is one code point; a lone surrogate is kept.
   void parse_escape(std::string& out, Position start) {
-    if (!ensure(2)) fail_at("Unterminated string starting at", start);
+    if (!ensure(2)) fail_at("Unterminated string starting", start);
     const char kind = p_[1];
     char simple = 0;
     switch (kind) {

@@ -45,8 +45,9 @@ struct JsonValue {
       data;
 };
 
-// A document that is not valid JSON. what() is the whole message:
-// "<what is wrong> at line L column C" (column in code points, both from 1),
+// A document that is not valid JSON. what() is the whole message, worded as
+// Python's json words it: "<what is wrong> at line L column C" (column in code
+// points, both from 1; lines end at \n, \r\n or \r, as in Python's text mode),
 // "not valid UTF-8 (<reason>)" or "nested too deeply".
 class JsonError : public std::runtime_error {
  public:
@@ -82,10 +83,12 @@ class JsonByteSource {
   virtual size_t read(char* out, size_t capacity) = 0;
 };
 
-// Containers nested deeper than this raise JsonError(kDepth); Python's json
-// gives up at about the same depth (its recursion limit).
-inline constexpr int kJsonMaxDepth = 1000;
-inline constexpr size_t kJsonDefaultChunkBytes = size_t{1} << 20;
+// Containers nested deeper than this raise JsonError(kDepth). Python's json
+// gives up near 1000 (its recursion limit); staying well below lets Python code
+// that prints or walks a parsed value recursively finish within that limit.
+inline constexpr int kJsonMaxDepth = 512;
+// Small enough that the buffer stays in the CPU's L2 cache.
+inline constexpr size_t kJsonDefaultChunkBytes = size_t{64} << 10;
 
 // Parses one document. The functions are reentrant: calls share no state.
 // Throws JsonError for invalid JSON, including invalid UTF-8 anywhere it is
