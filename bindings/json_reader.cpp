@@ -1,6 +1,6 @@
 // Python binding of the streaming JSON reader. read_json parses with the GIL
 // released, then converts the tree to dict / list / str / int / float / bool /
-// None, handing numeric arrays to numpy (int64, float64) without copying and
+// None, handing numeric arrays to numpy (int64, float64, float32) without copying and
 // freeing each node's storage as it is converted, so the document is never
 // held twice. JsonError becomes _engine.JsonError (a ValueError) and
 // JsonFileError an OSError with its errno (FileNotFoundError, ...).
@@ -54,6 +54,7 @@ py::object to_python(JsonValue& value) {
   if (auto* s = std::get_if<std::string>(&data)) return text(std::move(*s));
   if (auto* ints = std::get_if<JsonIntArray>(&data)) return numpy_array(std::move(*ints));
   if (auto* reals = std::get_if<JsonFloatArray>(&data)) return numpy_array(std::move(*reals));
+  if (auto* reals = std::get_if<JsonFloat32Array>(&data)) return numpy_array(std::move(*reals));
   if (auto* array = std::get_if<JsonArray>(&data)) {
     JsonArray items = std::move(*array);
     py::list out(items.size());
@@ -98,8 +99,9 @@ void bind_json_reader(py::module_& m) {
       py::arg("path"),
       "Parse the JSON file at path (bytes, as os.fsencode gives) like json.load, except\n"
       "that an array of all-integer literals (within int64) or all-float literals is a\n"
-      "numpy int64 / float64 array. Raises JsonError (a ValueError) for invalid JSON\n"
-      "and OSError when the file cannot be read.");
+      "numpy int64 / float64 array (float32 when float32 holds every value exactly).\n"
+      "Raises JsonError (a ValueError) for invalid JSON and OSError when the file\n"
+      "cannot be read.");
 }
 
 }  // namespace npn::bindings

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import struct
 
 import numpy as np
 import pytest
@@ -47,8 +48,9 @@ def _assert_agrees(got, want, where="doc"):
         if got.dtype == np.int64:
             assert all(type(v) is int for v in want), where
         else:
-            assert got.dtype == np.float64, where
             assert all(type(v) is float for v in want), where
+            exact32 = all(map(_is_float32, want))
+            assert got.dtype == (np.float32 if exact32 else np.float64), where
         for i, (g, w) in enumerate(zip(got.tolist(), want, strict=True)):
             assert _same_number(g, w), f"{where}[{i}]: {g!r} != {w!r}"
     elif isinstance(want, list):
@@ -67,6 +69,15 @@ def _assert_agrees(got, want, where="doc"):
         assert _same_number(got, want), f"{where}: {got!r} != {want!r}"
     else:
         assert type(got) is type(want) and got == want, f"{where}: {got!r} != {want!r}"
+
+
+def _is_float32(v: float) -> bool:
+    """Whether float32 holds v exactly (NaN and infinities included)."""
+    if math.isnan(v) or math.isinf(v):
+        return True
+    if abs(v) > 3.4028234663852886e38:
+        return False
+    return struct.unpack("<f", struct.pack("<f", v))[0] == v
 
 
 def _fit_int64(values) -> bool:
@@ -154,10 +165,14 @@ def test_corrupted_documents_agree_or_raise_json_error(tmp_path, doc, position, 
 
 
 def test_numeric_arrays_are_numpy(tmp_path):
-    got = _read(tmp_path, b'{"i": [1, -2, 9223372036854775807], "f": [0.5, NaN, -Infinity]}')
+    got = _read(
+        tmp_path,
+        b'{"i": [1, -2, 9223372036854775807], "f": [0.5, NaN, -Infinity], "d": [0.5, 0.1]}',
+    )
     assert got["i"].dtype == np.int64 and got["i"].tolist() == [1, -2, 2**63 - 1]
-    assert got["f"].dtype == np.float64
+    assert got["f"].dtype == np.float32  # float32 holds every value exactly
     assert got["f"][0] == 0.5 and math.isnan(got["f"][1]) and got["f"][2] == -math.inf
+    assert got["d"].dtype == np.float64 and got["d"].tolist() == [0.5, 0.1]
     mixed = _read(tmp_path, b"[[1, 2.5], [2.5, 1], [9223372036854775808], []]")
     assert mixed == [[1, 2.5], [2.5, 1], [2**63], []]
     assert [type(v) for v in mixed[0]] == [int, float]
@@ -261,7 +276,7 @@ _ALL_DTYPES = [
 ]
 _edge_floats = st.sampled_from(
     [0.0, -0.0, 1.5, 65504.0, 65520.0, 3.4028234663852886e38, 3.5e38, 1e300, math.inf, math.nan]
-)
+) | st.floats(width=32)
 _edge_ints = st.sampled_from(
     [0, 1, -1, 127, 128, -129, 255, 256, 65535, 65536, 2**31, -(2**31) - 1, 2**32, 2**63 - 1]
 )
@@ -286,7 +301,12 @@ def _decode(values, dtype: str, count: int):
     extra=st.integers(-1, 1),
 )
 def test_fast_path_matches_list_path(dtype, values, extra):
-    array = np.array(values, dtype=np.int64 if type(values[0]) is int else np.float64)
+    if type(values[0]) is int:
+        array = np.array(values, dtype=np.int64)
+    elif all(map(_is_float32, values)):
+        array = np.array(values, dtype=np.float32)  # as the reader gives exact float32 data
+    else:
+        array = np.array(values, dtype=np.float64)
     count = max(len(values) + extra, 0)
     fast = _decode(array, dtype, count)
     slow = _decode(list(values), dtype, count)

@@ -42,6 +42,11 @@ constexpr bool kLongDoubleIsX87 = std::numeric_limits<long double>::digits == 64
 
 constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
+// Whether float32 holds x exactly (any NaN counts: JSON has only one).
+bool is_float32(double x) {
+  return static_cast<double>(static_cast<float>(x)) == x || std::isnan(x);
+}
+
 // Bytes a string holds as they are: not '"', '\\', a control character or non-ASCII.
 constexpr std::array<bool, 256> make_plain_table() {
   std::array<bool, 256> table{};
@@ -402,6 +407,7 @@ class Parser {
           int_scratch_.push_back(n.integer);
         } else if (mode == Mode::kFloats && n.kind == Number::Kind::kFloat) {
           float_scratch_.push_back(n.real);
+          all_float32_ = all_float32_ && is_float32(n.real);
         } else {
           make_generic(items);
           mode = Mode::kGeneric;
@@ -426,9 +432,15 @@ class Parser {
       return JsonValue{std::move(values)};
     }
     if (mode == Mode::kFloats) {
-      JsonFloatArray values(float_scratch_.begin(), float_scratch_.end());
+      JsonValue out;
+      if (all_float32_) {
+        out.data.emplace<JsonFloat32Array>(float_scratch_.begin(), float_scratch_.end());
+      } else {
+        out.data.emplace<JsonFloatArray>(float_scratch_.begin(), float_scratch_.end());
+      }
       float_scratch_.clear();
-      return JsonValue{std::move(values)};
+      all_float32_ = true;
+      return out;
     }
     return JsonValue{std::move(items)};
   }
@@ -440,6 +452,7 @@ class Parser {
     for (double v : float_scratch_) items.emplace_back().data.emplace<double>(v);
     int_scratch_.clear();
     float_scratch_.clear();
+    all_float32_ = true;
   }
 
   // --- numbers ---
@@ -709,6 +722,7 @@ class Parser {
   int64_t cr_end_ = -1;           // offset just after the last '\r'
   JsonIntArray int_scratch_;
   JsonFloatArray float_scratch_;
+  bool all_float32_ = true;  // every value in float_scratch_ is exactly a float32
 };
 
 }  // namespace

@@ -4,8 +4,10 @@
 // whose elements are all integer literals that fit int64 is stored as one
 // std::vector<int64_t>, and one whose elements are all float literals (with a
 // fraction or exponent, or NaN / Infinity / -Infinity, which Python's json
-// accepts too) as one std::vector<double>: a tensor of a million numbers is one
-// node, not a million. Any other array (mixed integer and float literals,
+// accepts too) as one std::vector<double>, or std::vector<float> when every
+// value is exactly a float32 (half the memory for data written from float32
+// tensors, and the same values): a tensor of a million numbers is one node, not
+// a million. Any other array (mixed integer and float literals,
 // integers beyond int64, strings, ...) is a generic array of nodes, so the
 // tree always tells an integer literal from a float one, as json.loads does.
 #pragma once
@@ -36,12 +38,13 @@ struct JsonBigInt {
 using JsonArray = std::vector<JsonValue>;
 using JsonIntArray = std::vector<int64_t>;
 using JsonFloatArray = std::vector<double>;
+using JsonFloat32Array = std::vector<float>;
 
 // One node. Strings are UTF-8, except that a lone surrogate written as a \u
 // escape is kept as its 3-byte (surrogatepass) encoding, as Python keeps it.
 struct JsonValue {
   std::variant<std::nullptr_t, bool, int64_t, double, JsonBigInt, std::string, JsonArray,
-               JsonObject, JsonIntArray, JsonFloatArray>
+               JsonObject, JsonIntArray, JsonFloatArray, JsonFloat32Array>
       data;
 };
 

@@ -332,36 +332,38 @@ _FLOAT_MAX = {
 }
 
 
-def _first_out_of_float_range(f64: np.ndarray, spec: TensorSpec) -> int:
+def _first_out_of_float_range(floats: np.ndarray, spec: TensorSpec) -> int:
     """Index of the first finite value beyond the largest of spec's float type, else -1."""
     limit = _FLOAT_MAX[spec.dtype]
     # Two reductions settle the common case; NaN or infinity fails them and
     # takes the exact elementwise check.
-    if f64.size == 0 or (f64.max() <= limit and f64.min() >= -limit):
+    if floats.size == 0 or (float(floats.max()) <= limit and float(floats.min()) >= -limit):
         return -1
+    f64 = floats.astype(np.float64, copy=False)
     too_big = np.isfinite(f64) & (np.abs(f64) > limit)
     return int(np.argmax(too_big)) if too_big.any() else -1
 
 
-def _float_tensor(f64: np.ndarray, spec: TensorSpec, shape: tuple[int, ...]) -> np.ndarray:
-    """Checked float64 values as spec's float type (BF16: bit patterns)."""
+def _float_tensor(floats: np.ndarray, spec: TensorSpec, shape: tuple[int, ...]) -> np.ndarray:
+    """Checked float64 or float32 values as spec's float type (BF16: bit patterns)."""
     if spec.dtype == "BF16":
-        return _readonly(float32_to_bf16(f64.astype(np.float32)).reshape(shape))
-    return _readonly(f64.astype(spec.numpy_dtype).reshape(shape))
+        return _readonly(float32_to_bf16(floats.astype(np.float32, copy=False)).reshape(shape))
+    return _readonly(floats.astype(spec.numpy_dtype, copy=False).reshape(shape))
 
 
 def _from_numbers(values: np.ndarray, spec: TensorSpec, shape: tuple[int, ...], loc: _Loc):
-    """_from_list for the native reader's int64 / float64 arrays, with no Python
-    object per element.
+    """_from_list for the native reader's int64 / float64 / float32 arrays, with
+    no Python object per element (float32 ones hold their values exactly, and
+    an FP32 tensor keeps the reader's array without a copy).
 
     Values the checks would reject go through _from_list as ``values.tolist()``,
     which is exactly the list json.load gives, so every error reads the same.
     """
     if len(values) == _count(shape):
         if spec.dtype in _FLOAT_TYPES:
-            f64 = values.astype(np.float64, copy=False)
-            if _first_out_of_float_range(f64, spec) < 0:
-                return _float_tensor(f64, spec, shape)
+            floats = values if values.dtype.kind == "f" else values.astype(np.float64)
+            if _first_out_of_float_range(floats, spec) < 0:
+                return _float_tensor(floats, spec, shape)
         elif spec.dtype not in ("BOOL", "BYTES") and values.dtype == np.int64:
             info = np.iinfo(spec.numpy_dtype)
             if info.min <= int(values.min()) and int(values.max()) <= info.max:

@@ -21,6 +21,7 @@
 using npn::JsonArray;
 using npn::JsonBigInt;
 using npn::JsonError;
+using npn::JsonFloat32Array;
 using npn::JsonFloatArray;
 using npn::JsonIntArray;
 using npn::JsonObject;
@@ -83,6 +84,11 @@ std::string dump(const JsonValue& v) {
   if (const auto* reals = std::get_if<JsonFloatArray>(&d)) {
     std::string out = "F[";
     for (double x : *reals) out += hex_double(x) + ",";
+    return out + "]";
+  }
+  if (const auto* reals = std::get_if<JsonFloat32Array>(&d)) {
+    std::string out = "F32[";
+    for (float x : *reals) out += hex_double(x) + ",";
     return out + "]";
   }
   if (const auto* items = std::get_if<JsonArray>(&d)) {
@@ -173,12 +179,17 @@ TEST_CASE("numbers are correctly rounded, out of range goes to infinity or zero"
 
 TEST_CASE("numeric arrays are compact; anything mixed is generic") {
   CHECK(dump(parse("[1, -2, 3]")) == "I[1,-2,3,]");
-  CHECK(dump(parse("[0.5, 1e0, NaN, Infinity]")).rfind("F[0x1p-1,0x1p+0,", 0) == 0);
+  // float32 when it holds every value exactly, else double.
+  CHECK(dump(parse("[0.5, -1e0, NaN, -0.0, Infinity]")) == "F32[0x1p-1,-0x1p+0,nan,-0x0p+0,inf,]");
+  CHECK(dump(parse("[0.5, 0.1]")) == "F[0x1p-1,0x1.999999999999ap-4,]");
+  CHECK(dump(parse("[0.5, 1e39]")).rfind("F[0x1p-1,", 0) == 0);
+  CHECK(dump(parse("[1e-46]")).rfind("F[", 0) == 0);
+  CHECK(dump(parse("[3.4028234663852886e38]")) == "F32[0x1.fffffep+127,]");
   CHECK(dump(parse("[1, 2.5]")) == "[i1,f0x1.4p+1,]");
   CHECK(dump(parse("[2.5, 1]")) == "[f0x1.4p+1,i1,]");
   CHECK(dump(parse("[1, 9223372036854775808]")) == "[i1,big9223372036854775808,]");
   CHECK(dump(parse("[1, \"a\"]")) == "[i1,s\"a\",]");
-  CHECK(dump(parse("[[1, 2], [3.5], []]")) == "[I[1,2,],F[0x1.cp+1,],[],]");
+  CHECK(dump(parse("[[1, 2], [3.5], []]")) == "[I[1,2,],F32[0x1.cp+1,],[],]");
   CHECK(dump(parse("[1, [2], 3]")) == "[i1,I[2,],i3,]");
   CHECK(dump(parse(" [ ] ")) == "[]");
 }
