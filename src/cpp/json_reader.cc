@@ -80,7 +80,8 @@ uint64_t eight_digits_value(uint64_t v) {
 
 // Appends the digits at s to mantissa (exact while digits <= 19; it wraps beyond,
 // and callers then ignore it); returns the first non-digit.
-const char* accumulate_digits(const char* s, uint64_t& mantissa, int& digits) {
+[[gnu::always_inline]] inline const char* accumulate_digits(const char* s, uint64_t& mantissa,
+                                                            int& digits) {
   while (eight_digits(load8(s))) {
     mantissa = mantissa * 100000000 + eight_digits_value(load8(s));
     digits += 8;

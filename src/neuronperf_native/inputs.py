@@ -362,7 +362,10 @@ def _from_numbers(values: np.ndarray, spec: TensorSpec, shape: tuple[int, ...], 
     if len(values) == _count(shape):
         if spec.dtype in _FLOAT_TYPES:
             floats = values if values.dtype.kind == "f" else values.astype(np.float64)
-            if _first_out_of_float_range(floats, spec) < 0:
+            # No finite float32 (float64) exceeds FP32 or BF16 (FP64): skip the check.
+            held = "FP32" if floats.dtype == np.float32 else "FP64"
+            cannot_overflow = _FLOAT_MAX[held] <= _FLOAT_MAX[spec.dtype]
+            if cannot_overflow or _first_out_of_float_range(floats, spec) < 0:
                 return _float_tensor(floats, spec, shape)
         elif spec.dtype not in ("BOOL", "BYTES") and values.dtype == np.int64:
             info = np.iinfo(spec.numpy_dtype)
