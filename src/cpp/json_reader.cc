@@ -81,7 +81,7 @@ uint64_t eight_digits_value(uint64_t v) {
 // Appends the digits at s to mantissa (exact while digits <= 19; it wraps beyond,
 // and callers then ignore it); returns the first non-digit.
 [[gnu::always_inline]] inline const char* accumulate_digits(const char* s, uint64_t& mantissa,
-                                                            int& digits) {
+                                                            int64_t& digits) {
   while (eight_digits(load8(s))) {
     mantissa = mantissa * 100000000 + eight_digits_value(load8(s));
     digits += 8;
@@ -218,8 +218,12 @@ class Parser {
     const size_t keep = static_cast<size_t>(end_ - p_);
     buffer_offset_ += p_ - buffer_.data();
     std::memmove(buffer_.data(), p_, keep);
-    if (buffer_.size() - kPadding - keep < chunk_bytes_)
-      buffer_.resize(keep + chunk_bytes_ + kPadding);
+    // A token longer than a chunk (a huge number literal) doubles the buffer,
+    // so rescanning it after each refill stays linear overall.
+    const size_t capacity = buffer_.size() - kPadding;
+    if (capacity - keep < chunk_bytes_) {
+      buffer_.resize(std::max(keep + chunk_bytes_, 2 * capacity) + kPadding);
+    }
     const size_t room = buffer_.size() - kPadding - keep;
     char* data = buffer_.data();
     const size_t got = std::min(source_.read(data + keep, room), room);
@@ -494,7 +498,7 @@ class Parser {
       return nullptr;
     }
     uint64_t mantissa = 0;
-    int digits = 0;
+    int64_t digits = 0;
     s = *s == '0' ? s + 1 : accumulate_digits(s, mantissa, digits);
     int64_t exponent = 0;
     bool is_float = false;
@@ -537,7 +541,7 @@ class Parser {
 
   // mantissa * 10^exponent when it can be computed exactly rounded without
   // big-number arithmetic.
-  static bool fast_double(uint64_t mantissa, int digits, int64_t exponent, double& out) {
+  static bool fast_double(uint64_t mantissa, int64_t digits, int64_t exponent, double& out) {
     if (digits > kMaxMantissaDigits) return false;
     if (mantissa == 0) {
       out = 0.0;
