@@ -234,6 +234,14 @@ TEST_CASE("syntax errors read as Python's json, with line and column") {
   CHECK(error_of("-NaN") == "Expecting value at line 1 column 1");
   CHECK(error_of("\xEF\xBB\xBF{}") ==
         "Unexpected UTF-8 BOM (decode using utf-8-sig) at line 1 column 1");
+  try {
+    parse("[1,\n  2 3]");
+    FAIL("expected JsonError");
+  } catch (const JsonError& e) {
+    CHECK(e.kind() == JsonError::Kind::kSyntax);
+    CHECK(e.line() == 2);
+    CHECK(e.column() == 5);
+  }
   // Lines end at \n, \r\n or \r; columns count code points.
   CHECK(error_of("[1,\n  2,,]") == "Expecting value at line 2 column 5");
   CHECK(error_of("[1,\r\n  2,,]") == "Expecting value at line 2 column 5");
