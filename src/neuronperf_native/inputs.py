@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import os
 import zlib
@@ -28,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from neuronperf_native import _engine
 
 __all__ = [
     "InputData",
@@ -324,8 +325,59 @@ def _first_not(values: list, allowed: tuple[type, ...]) -> int:
     return -1
 
 
+# Largest finite value of each float type (BF16 has float32's exponent range).
+_FLOAT_MAX = {
+    name: float(np.finfo(np.float32 if name == "BF16" else _TRITON_TO_NUMPY[name]).max)
+    for name in _FLOAT_TYPES
+}
+
+
+def _first_out_of_float_range(floats: np.ndarray, spec: TensorSpec) -> int:
+    """Index of the first finite value beyond the largest of spec's float type, else -1."""
+    limit = _FLOAT_MAX[spec.dtype]
+    # Two reductions settle the common case; NaN or infinity fails them and
+    # takes the exact elementwise check.
+    if floats.size == 0 or (float(floats.max()) <= limit and float(floats.min()) >= -limit):
+        return -1
+    f64 = floats.astype(np.float64, copy=False)
+    too_big = np.isfinite(f64) & (np.abs(f64) > limit)
+    return int(np.argmax(too_big)) if too_big.any() else -1
+
+
+def _float_tensor(floats: np.ndarray, spec: TensorSpec, shape: tuple[int, ...]) -> np.ndarray:
+    """Checked float64 or float32 values as spec's float type (BF16: bit patterns)."""
+    if spec.dtype == "BF16":
+        return _readonly(float32_to_bf16(floats.astype(np.float32, copy=False)).reshape(shape))
+    return _readonly(floats.astype(spec.numpy_dtype, copy=False).reshape(shape))
+
+
+def _from_numbers(values: np.ndarray, spec: TensorSpec, shape: tuple[int, ...], loc: _Loc):
+    """_from_list for the native reader's int64 / float64 / float32 arrays, with
+    no Python object per element (float32 ones hold their values exactly, and
+    an FP32 tensor keeps the reader's array without a copy).
+
+    Values the checks would reject go through _from_list as ``values.tolist()``,
+    which is exactly the list json.load gives, so every error reads the same.
+    """
+    if len(values) == _count(shape):
+        if spec.dtype in _FLOAT_TYPES:
+            floats = values if values.dtype.kind == "f" else values.astype(np.float64)
+            # No finite float32 (float64) exceeds FP32 or BF16 (FP64): skip the check.
+            held = "FP32" if floats.dtype == np.float32 else "FP64"
+            cannot_overflow = _FLOAT_MAX[held] <= _FLOAT_MAX[spec.dtype]
+            if cannot_overflow or _first_out_of_float_range(floats, spec) < 0:
+                return _float_tensor(floats, spec, shape)
+        elif spec.dtype not in ("BOOL", "BYTES") and values.dtype == np.int64:
+            info = np.iinfo(spec.numpy_dtype)
+            if info.min <= int(values.min()) and int(values.max()) <= info.max:
+                return _readonly(values.astype(spec.numpy_dtype, copy=False).reshape(shape))
+    return _from_list(values.tolist(), spec, shape, loc)
+
+
 def _from_list(values: list, spec: TensorSpec, shape: tuple[int, ...], loc: _Loc):
     """Decode a flat row-major JSON list, checking element types and ranges."""
+    if isinstance(values, np.ndarray):
+        return _from_numbers(values, spec, shape, loc)
     count = _count(shape)
     types = set(map(type, values))
     if list in types or dict in types:
@@ -356,14 +408,10 @@ def _from_list(values: list, spec: TensorSpec, shape: tuple[int, ...], loc: _Loc
         except OverflowError:
             bad = next(i for i, v in enumerate(values) if isinstance(v, int) and abs(v) > 1e308)
             raise loc.error(f"element {bad} is out of range for {dtype}") from None
-        limit = np.finfo(np.float32 if dtype == "BF16" else spec.numpy_dtype).max
-        too_big = np.isfinite(f64) & (np.abs(f64) > limit)
-        if too_big.any():
-            bad = int(np.argmax(too_big))
+        bad = _first_out_of_float_range(f64, spec)
+        if bad >= 0:
             raise loc.error(f"element {bad} ({values[bad]!r}) is out of range for {dtype}")
-        if dtype == "BF16":
-            return _readonly(float32_to_bf16(f64.astype(np.float32)).reshape(shape))
-        return _readonly(f64.astype(spec.numpy_dtype).reshape(shape))
+        return _float_tensor(f64, spec, shape)
     # Integer types.
     if types - {int}:
         bad = _first_not(values, (int,))
@@ -380,7 +428,7 @@ def _from_list(values: list, spec: TensorSpec, shape: tuple[int, ...], loc: _Loc
 def _decode_tensor(value: Any, spec: TensorSpec, shapes: Mapping[str, list[int]], loc: _Loc):
     """Decode one tensor of one step from its JSON value."""
     own_shape = None
-    if isinstance(value, list):
+    if isinstance(value, (list, np.ndarray)):
         content = value
     elif isinstance(value, dict):
         unknown = set(value) - {"b64", "content", "shape"}
@@ -407,7 +455,7 @@ def _decode_tensor(value: Any, spec: TensorSpec, shapes: Mapping[str, list[int]]
             f"got {type(value).__name__} {_short(value)}"
         )
     shape = _resolve_shape(spec, own_shape, shapes, loc)
-    if isinstance(content, list):
+    if isinstance(content, (list, np.ndarray)):
         return _from_list(content, spec, shape, loc)
     if isinstance(content, dict) and "b64" in content and content is value:
         return _from_b64(content, spec, shape, loc)
@@ -757,23 +805,77 @@ def _load_directory(path: str, inputs, outputs, shapes) -> InputData:
 
 
 def _read_json(path: str) -> Any:
+    """Parse a JSON file with the native streaming reader (never read whole).
+
+    The result is what json.load gives, except that tensor values that are
+    all-integer or all-float arrays stay numpy arrays (see _lists_outside_tensors).
+    """
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        doc = _engine.read_json(os.fsencode(path))
     except FileNotFoundError:
         raise InputDataError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise InputDataError(f"{path}: malformed JSON: not valid UTF-8 ({exc.reason})") from None
     except OSError as exc:
         raise InputDataError(f"{path}: cannot read the file: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputDataError(
-            f"{path}: malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    except RecursionError:
-        raise InputDataError(f"{path}: malformed JSON: nested too deeply") from None
+    except ValueError as exc:  # JsonError, or an integer beyond sys.get_int_max_str_digits()
+        raise InputDataError(f"{path}: malformed JSON: {exc}") from None
+    return _lists_outside_tensors(doc)
+
+
+def _as_lists(value: Any) -> Any:
+    """json.load's form of a natively parsed value: numpy arrays become lists.
+
+    Iterative, so a deeply nested document cannot hit the recursion limit.
+    """
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    pending = [value] if isinstance(value, (list, dict)) else []
+    while pending:
+        container = pending.pop()
+        items = container.items() if isinstance(container, dict) else enumerate(container)
+        for key, item in items:
+            if isinstance(item, np.ndarray):
+                container[key] = item.tolist()
+            elif isinstance(item, (list, dict)):
+                pending.append(item)
+    return value
+
+
+def _lists_outside_tensors(doc: Any) -> Any:
+    """Keep numpy arrays only where a step's tensor values go; lists elsewhere.
+
+    The native reader returns every all-integer or all-float array as a numpy
+    array. Tensor values (``"NAME": [...]`` and ``"NAME": {"content": [...]}`` in a
+    step of "data" or "validation_data") keep that form for _from_list's fast
+    path; everywhere else the loader's checks and messages see json.load's lists
+    (``ndarray.tolist()`` is exactly that list).
+    """
+    if not isinstance(doc, dict):
+        return _as_lists(doc)
+    for section, entries in doc.items():
+        if section not in ("data", "validation_data") or not isinstance(entries, list):
+            doc[section] = _as_lists(entries)
+            continue
+        for i, entry in enumerate(entries):
+            if isinstance(entry, list):  # one stream of steps
+                for k, step in enumerate(entry):
+                    entry[k] = _tensor_arrays_only(step)
+            else:
+                entries[i] = _tensor_arrays_only(entry)
+    return doc
+
+
+def _tensor_arrays_only(step: Any) -> Any:
+    """A step whose numpy arrays are kept only as tensor values."""
+    if not isinstance(step, dict):
+        return _as_lists(step)
+    for name, value in step.items():
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key != "content" or not isinstance(item, np.ndarray):
+                    value[key] = _as_lists(item)
+        elif isinstance(value, list):
+            step[name] = _as_lists(value)
+    return step
 
 
 @dataclass
