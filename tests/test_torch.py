@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import textwrap
+import threading
 import warnings
 
 import pytest
@@ -142,6 +143,38 @@ def test_untraceable_variant_is_recorded_and_the_next_compiles():
 def test_gpu_without_cuda_is_a_clear_error():
     with pytest.raises(RuntimeError, match=r"device_type='gpu'.*CUDA is not available"):
         npt.benchmark(MLP, torch.randn(1, 8), device_type="gpu", **FAST)
+
+
+MODES: list[bool] = []
+
+
+class ModeRecorder(nn.Module):
+    """Records whether each call runs in inference mode (threads share MODES)."""
+
+    def forward(self, x):
+        MODES.append(torch.is_inference_mode_enabled())
+        return x * 2
+
+
+def test_inference_mode_is_entered_once_per_worker_thread_not_per_call(monkeypatch):
+    """Entering torch.inference_mode() costs ~3 us, 10 % of a 256x256 linear layer's
+    latency (benchmarks/torch_overhead.py): the harness must not pay it per call."""
+    entered = []
+
+    class CountingInferenceMode(torch.inference_mode):
+        def __enter__(self):
+            entered.append(threading.get_ident())
+            return super().__enter__()
+
+    monkeypatch.setattr(torch, "inference_mode", CountingInferenceMode)
+    MODES.clear()
+    [report] = npt.benchmark(ModeRecorder, torch.randn(1, 8), duration=30, n_models=1,
+                             workers_per_model=2, max_iterations=200, warmup_iterations=3,
+                             multiprocess=False, verbosity=0)  # fmt: skip
+    assert report["status"] == "finished", report.get("error")
+    assert len(MODES) == 200 + 2 * 3 and all(MODES)
+    assert len(entered) == 2 * 2  # the 2 worker threads of the warm-up run, then of the timed run
+    assert threading.get_ident() not in entered
 
 
 # Datasets ------------------------------------------------------------------------------

@@ -10,9 +10,10 @@ inside this module reach the real PyTorch, not this file.)
 - ``benchmark`` loads ``.pt`` files (one, or every finished config of a model
   index) with ``torch.jit.load``, after importing the Neuron package when present
   so its ops are registered, or instantiates a model class in each model copy.
-  Calls run in ``torch.inference_mode()``. On a GPU the model and inputs are moved
-  to ``cuda:0`` once, outside the timed loop, and each call ends with
-  ``torch.cuda.synchronize()`` so latency covers the GPU work, not just the launch.
+  Calls run in ``torch.inference_mode()``, entered once per engine worker thread.
+  On a GPU the model and inputs are moved to ``cuda:0`` once, outside the timed
+  loop, and each call ends with ``torch.cuda.synchronize()`` so latency covers the
+  GPU work, not just the launch.
 - A ``torch.utils.data.Dataset`` (or any iterable dataset) as ``inputs`` is served
   once through (``duration=0``) or looped (``loop_dataset=True``); each item is one
   model call: a tuple (or list) item gives the model arguments, anything else is
@@ -35,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from neuronperf_native import benchmarking, compiling, devices, model_index
+from neuronperf_native import benchmarking, compiling, devices, engine, model_index
 from neuronperf_native._feeds import as_numpy
 from neuronperf_native.inputs import InputData
 
@@ -170,20 +171,31 @@ def compile(
 # Benchmark ----------------------------------------------------------------------------
 
 
-class _TorchModel:
-    """A loaded model called in inference mode; on a GPU each call waits for the GPU work."""
+class _TorchModel(engine.WithThreadContext):
+    """A loaded model run in torch.inference_mode(); on a GPU each call waits for the GPU work.
+
+    The engine enters inference mode once per worker thread rather than around each
+    call (see engine.WithThreadContext); called directly, it enters it per call.
+    """
 
     def __init__(self, module: Any, synchronize: bool) -> None:
         torch = _import_torch()
         self.module = module
-        self._inference_mode = torch.inference_mode
-        self._synchronize = torch.cuda.synchronize if synchronize else None
+        super().__init__(
+            _Synchronized(module, torch) if synchronize else module, torch.inference_mode
+        )
+
+
+class _Synchronized:
+    """Calls a module, then waits until the GPU work it queued is done."""
+
+    def __init__(self, module: Any, torch: Any) -> None:
+        self.module = module
+        self._synchronize = torch.cuda.synchronize
 
     def __call__(self, *args: Any) -> Any:
-        with self._inference_mode():
-            out = self.module(*args)
-        if self._synchronize is not None:
-            self._synchronize()
+        out = self.module(*args)
+        self._synchronize()
         return out
 
 
