@@ -139,6 +139,28 @@ def test_untraceable_variant_is_recorded_and_the_next_compiles():
     assert second["status"] == "finished" and os.path.isfile(second["filename"])
 
 
+def test_missing_torch_is_a_clear_error_before_any_work(monkeypatch):
+    real_find_spec = npt.importlib.util.find_spec
+
+    def find_spec(name, *args):
+        return None if name == "torch" else real_find_spec(name, *args)
+
+    model, inputs = _mlp(), _inputs((1,))
+    monkeypatch.setattr(npt.importlib.util, "find_spec", find_spec)
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch -> ModuleNotFoundError
+    for call in (
+        lambda: npt.compile(model, inputs, verbosity=0),
+        lambda: npt.benchmark("model.pt", [1.0], **FAST),
+        lambda: npt.evaluate("model.pt", [(1.0, 0)]),
+        lambda: npt._import_torch(),
+    ):
+        with pytest.raises(npt.FrameworkNotInstalledError, match="PyTorch is not installed") as e:
+            call()
+        assert isinstance(e.value, ImportError)
+        assert "pip install torch" in str(e.value)
+    assert not os.path.exists("models")  # nothing was compiled or recorded
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_gpu_without_cuda_is_a_clear_error():
     with pytest.raises(RuntimeError, match=r"device_type='gpu'.*CUDA is not available"):

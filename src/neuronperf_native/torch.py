@@ -38,6 +38,7 @@ import numpy as np
 
 from neuronperf_native import benchmarking, compiling, devices, engine, model_index
 from neuronperf_native._feeds import as_numpy
+from neuronperf_native._frameworks import FrameworkNotInstalledError, import_framework
 from neuronperf_native.inputs import InputData
 
 try:
@@ -45,7 +46,7 @@ try:
 except ImportError:  # the metric registry is optional for compile/benchmark
     _metrics = None
 
-__all__ = ["TopK", "benchmark", "compile", "evaluate"]
+__all__ = ["FrameworkNotInstalledError", "TopK", "benchmark", "compile", "evaluate"]
 
 log = logging.getLogger("neuronperf_native")
 
@@ -56,8 +57,22 @@ _NEURON_PACKAGES = ("torch_neuronx", "torch_neuron")
 _BENCHMARK_PARAMS = list(inspect.signature(benchmarking.benchmark).parameters)[3:-1]
 
 
+_INSTALL_HINT = (
+    "pip install torch (CPU/GPU), or the Neuron repository's torch-neuronx / torch-neuron"
+)
+
+
 def _import_torch() -> Any:
-    return importlib.import_module("torch")
+    """The real PyTorch module, or FrameworkNotInstalledError."""
+    return import_framework("torch", "PyTorch", _INSTALL_HINT)
+
+
+def _require_torch() -> None:
+    """Fail early, in this process, when PyTorch is missing (cheap: no import)."""
+    if importlib.util.find_spec("torch") is None:
+        raise FrameworkNotInstalledError(
+            f"PyTorch is not installed (no module named 'torch'); install it with: {_INSTALL_HINT}"
+        )
 
 
 @contextlib.contextmanager
@@ -147,6 +162,7 @@ def compile(
     """
     if model is None:
         raise ValueError("model must be a torch.nn.Module or callable to trace, got None")
+    _require_torch()
     neuron = _neuron_package()
     tracer = f"{neuron.__name__}.trace" if neuron is not None else "torch.jit.trace"
     log.info("npf.torch.compile: tracing with %s", tracer)
@@ -340,6 +356,7 @@ def benchmark(model_filename: Any, inputs: Any, *args: Any, **kwargs: Any) -> li
     ``evaluate`` on the dataset in this process and adds the values to every
     report under "eval" (one evaluation per model config).
     """
+    _require_torch()
     options = _bind(args, kwargs)
     eval_metrics = options.pop("eval_metrics", None)
     target_col = options.pop("eval_target_col", -1)
@@ -546,6 +563,7 @@ def evaluate(
     model once per item. For a model index, returns one dict per finished config,
     with "model_filename" and "batch_size" next to the metric values.
     """
+    _require_torch()
     registry = _require_metrics()
     if isinstance(metrics, (str, bytes)) or not isinstance(metrics, Iterable):
         metrics = [metrics]
