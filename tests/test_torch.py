@@ -126,15 +126,24 @@ def test_shape_mismatch_is_a_config_error():
     index = npt.compile(_mlp(), _inputs((1, 2)), batch_sizes=[1, 2], verbosity=0)
     reports = npt.benchmark(index, _inputs((1, 2), features=3), **FAST)
     assert [r["status"] for r in reports] == ["error", "error"]
-    assert "mat1 and mat2 shapes cannot be multiplied" in reports[0]["error"]
+    # each report is its configuration (model file, batch size) with the copy, phase and cause
+    assert [(r["model_filename"], r["batch_size"]) for r in reports] == [
+        (c["filename"], c["batch_size"]) for c in _configs(index)
+    ]
+    for r, shapes in zip(reports, ("1x3 and 8x16", "2x3 and 8x16"), strict=True):
+        assert r["error"].startswith("model copy 0 failed in warmup: RuntimeError: ")
+        assert f"mat1 and mat2 shapes cannot be multiplied ({shapes})" in r["error"]
 
 
-def test_untraceable_variant_is_recorded_and_the_next_compiles():
+def test_untraceable_variant_is_recorded_and_the_next_compiles(caplog):
     inputs = [torch.zeros(1, 8, dtype=torch.int64), torch.zeros(2, 8)]
     index = npt.compile(IntUntraceable(), inputs, batch_sizes=[1, 2], verbosity=0)
     first, second = _configs(index)
-    assert first["status"] == "error"
+    assert first["status"] == "error" and first["batch_size"] == 1
     assert "RuntimeError" in first["error"] and "traced functions" in first["error"]
+    (logged,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert logged.startswith("[1/2] failed to compile input 0, batch_size=1, pipeline_size=1: ")
+    assert first["error"] in logged
     assert not os.path.exists(first["filename"])
     assert second["status"] == "finished" and os.path.isfile(second["filename"])
 
