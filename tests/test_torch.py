@@ -188,8 +188,8 @@ class ModeRecorder(nn.Module):
 
 
 def test_inference_mode_is_entered_once_per_worker_thread_not_per_call(monkeypatch):
-    """Entering torch.inference_mode() costs ~3 us, 10 % of a 256x256 linear layer's
-    latency (benchmarks/torch_overhead.py): the harness must not pay it per call."""
+    """Entering torch.inference_mode() per call cost ~6 us, a third of a 256x256 linear
+    layer's latency (benchmarks/torch_overhead.py): the harness must not pay it per call."""
     entered = []
 
     class CountingInferenceMode(torch.inference_mode):

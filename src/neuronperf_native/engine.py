@@ -293,9 +293,9 @@ class WithThreadContext:
     Called directly, it enters ``context()`` around each call. The engine instead
     enters ``context()`` once on each worker thread, before the warm-up, leaves it
     on that thread when the worker ends, and calls ``model`` directly: entering
-    torch.inference_mode() costs ~3 us, 10 % of a small model's latency, which a
-    measurement should not carry per call. preprocess and postprocess run inside
-    the context too.
+    torch.inference_mode() around each call cost ~6 us, a third of a 256x256 linear
+    layer's latency (benchmarks/torch_overhead.py), which a measurement should not
+    carry. preprocess and postprocess run inside the context too.
     """
 
     def __init__(self, model: Callable[..., Any] | NativeModel, context: Callable[[], Any]) -> None:
