@@ -69,11 +69,13 @@ class PythonWorker final : public WorkerPipeline {
     if (!stages_.inputs.empty()) {
       position_ = static_cast<size_t>(worker_index) % stages_.inputs.size();
     }
+    if (!stages_.thread_context.is_none()) enter_thread_context();
   }
 
   ~PythonWorker() override {
     if (interpreter_finalizing()) return;  // the interpreter owns and frees the state now
     if (!held_) PyEval_RestoreThread(tstate_);
+    exit_thread_context();
     Py_CLEAR(owned_args_);
     Py_CLEAR(output_);
     PyThreadState_Clear(tstate_);
@@ -192,6 +194,37 @@ class PythonWorker final : public WorkerPipeline {
     return item;
   }
 
+  // Enters thread_context() on this worker's thread before its first iteration, so
+  // per-thread state (e.g. torch.inference_mode) costs nothing per call. Runs in the
+  // constructor, which the runner calls on the worker thread; on failure the thread
+  // state is freed here, since the destructor will not run.
+  void enter_thread_context() {
+    PyEval_RestoreThread(tstate_);
+    try {
+      context_ = checked(PyObject_CallNoArgs(stages_.thread_context.ptr()));
+      Py_DECREF(checked(PyObject_CallMethod(context_, "__enter__", nullptr)));
+    } catch (...) {
+      Py_CLEAR(context_);
+      PyThreadState_Clear(tstate_);
+      PyThreadState_DeleteCurrent();
+      throw;
+    }
+    PyEval_SaveThread();
+  }
+
+  // Leaves the entered context on the same thread; called with the GIL held. An
+  // error from __exit__ cannot fail a finished run: it is reported as unraisable.
+  void exit_thread_context() {
+    if (context_ == nullptr) return;
+    PyObject* result = PyObject_CallMethod(context_, "__exit__", "OOO", Py_None, Py_None, Py_None);
+    if (result == nullptr) {
+      PyErr_WriteUnraisable(context_);
+    } else {
+      Py_DECREF(result);
+    }
+    Py_CLEAR(context_);
+  }
+
   NativeInstance* native_instance() {
     if (!native_) native_ = stages_.native->instantiate(worker_index_);
     return native_.get();
@@ -208,6 +241,7 @@ class PythonWorker final : public WorkerPipeline {
   PyObject* args_ = nullptr;        // borrowed: the current argument tuple
   PyObject* owned_args_ = nullptr;  // owned when args came from an iterator or preprocess
   PyObject* output_ = nullptr;      // the model output awaiting postprocess
+  PyObject* context_ = nullptr;     // the entered thread context, left in the destructor
   std::unique_ptr<NativeInstance> native_;
 };
 

@@ -22,6 +22,8 @@ struct PythonStages {
   pybind11::object postprocess;               // None or a callable
   std::vector<pybind11::tuple> inputs;        // argument tuples served round-robin, or
   pybind11::object iterator;                  // an iterator of argument tuples (None if unused)
+  pybind11::object thread_context;            // None, or a callable returning a context manager
+                                              // that each worker thread enters once
   int64_t gil_slice_ns = 200'000;             // longest a worker keeps the GIL between calls
 };
 

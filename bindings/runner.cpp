@@ -143,7 +143,8 @@ void bind_runner(py::module_& m) {
   m.def(
       "python_pipeline",
       [](py::object model, py::object native, py::object preprocess, py::object postprocess,
-         std::vector<py::tuple> inputs, py::object iterator, int64_t gil_slice_ns) {
+         std::vector<py::tuple> inputs, py::object iterator, py::object thread_context,
+         int64_t gil_slice_ns) {
         PythonStages stages;
         stages.model = std::move(model);
         if (!native.is_none()) stages.native = native.cast<std::shared_ptr<NativeModel>>();
@@ -151,11 +152,13 @@ void bind_runner(py::module_& m) {
         stages.postprocess = std::move(postprocess);
         stages.inputs = std::move(inputs);
         stages.iterator = std::move(iterator);
+        stages.thread_context = std::move(thread_context);
         stages.gil_slice_ns = gil_slice_ns;
         return std::shared_ptr<Pipeline>(std::make_shared<PythonPipeline>(std::move(stages)));
       },
       py::kw_only(), py::arg("model"), py::arg("native"), py::arg("preprocess"),
-      py::arg("postprocess"), py::arg("inputs"), py::arg("iterator"), py::arg("gil_slice_ns"));
+      py::arg("postprocess"), py::arg("inputs"), py::arg("iterator"), py::arg("thread_context"),
+      py::arg("gil_slice_ns"));
 
   py::class_<RunnerHandle>(m, "Runner", "Runs a pipeline on worker threads (see engine.Runner).")
       .def(py::init([](std::shared_ptr<Pipeline> pipeline, int workers, py::object duration_s,

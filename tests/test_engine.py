@@ -418,3 +418,63 @@ def test_callable_instances_are_called_through_their_bound_call():
     assert model.calls == [1, 2, 1, 2]
     assert engine._fast_callable(model) == model.__call__
     assert engine._fast_callable(len) is len
+
+
+class _ThreadFlag:
+    """A per-thread context that logs (event, thread) and sets a thread-local flag."""
+
+    def __init__(self, log: list, local: threading.local) -> None:
+        self.log = log
+        self.local = local
+
+    def __enter__(self):
+        self.local.active = True
+        self.log.append(("enter", threading.get_ident()))
+
+    def __exit__(self, *exc):
+        self.local.active = False
+        self.log.append(("exit", threading.get_ident()))
+
+
+def test_thread_context_is_entered_once_per_worker_thread_and_left_there():
+    log, local, calls = [], threading.local(), []
+
+    def model(x):
+        calls.append((threading.get_ident(), getattr(local, "active", False)))
+        return x
+
+    wrapped = engine.WithThreadContext(model, lambda: _ThreadFlag(log, local))
+    r = engine.run(wrapped, [(1,)], workers=2, max_iterations=60, warmup=3, postprocess=noop)
+    assert r.status == "finished", r.error
+    assert len(calls) == 60 + 2 * 3
+    assert all(active for _, active in calls)  # warm-up and timed calls ran inside it
+    enters = [t for event, t in log if event == "enter"]
+    exits = [t for event, t in log if event == "exit"]
+    assert len(enters) == 2 and sorted(enters) == sorted(exits)  # once per worker, same thread
+    assert {t for t, _ in calls} <= set(enters)
+    assert threading.get_ident() not in enters
+
+
+def test_thread_context_model_called_directly_enters_per_call():
+    log, local = [], threading.local()
+    wrapped = engine.WithThreadContext(lambda x: (x, local.active), lambda: _ThreadFlag(log, local))
+    assert wrapped(5) == (5, True)
+    assert [event for event, _ in log] == ["enter", "exit"]
+
+
+def test_thread_context_error_fails_the_run_with_its_cause():
+    def broken():
+        raise RuntimeError("no context here")
+
+    r = engine.run(engine.WithThreadContext(noop, broken), [(1,)], workers=2, max_iterations=10)
+    assert r.status == "error"
+    assert r.error_info["type"] == "RuntimeError"
+    assert "no context here" in r.error
+    assert r.iterations == 0
+
+
+def test_thread_context_arguments_are_checked():
+    with pytest.raises(TypeError, match="context must be a callable"):
+        engine.WithThreadContext(noop, None)
+    with pytest.raises(TypeError, match="model must be callable"):
+        engine.WithThreadContext(42, threading.Lock)

@@ -340,6 +340,8 @@ def test_bad_inputs_are_reported(standin):
         npf_mx.benchmark("nowhere/fc", np.ones((1, 8)), duration=0.1)
     with pytest.raises(ValueError, match="epoch"):
         npf_mx.compile(prefix, np.ones((1, 8)), epoch=-1)
+    with pytest.raises(ValueError, match=r"device_type='cuda'\) of 'ckpt/fc'.*GPU contexts"):
+        npf_mx.benchmark(prefix, np.ones((1, 8)), epoch=3, device_type="cuda", **FAST)
 
 
 def test_without_mxnet_every_call_says_it_is_not_installed(tmp_path, monkeypatch):

@@ -345,6 +345,13 @@ def test_benchmark_rejects_bad_model_filename():
         npf_tf.benchmark("sm", np.ones((1, 8)), duration=0.1, input_transform_fn=3)
 
 
+@pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="this machine has a GPU")
+def test_gpu_request_without_a_gpu_is_a_clear_error(compiled):
+    index_file, inputs, _ = compiled
+    with pytest.raises(RuntimeError, match=r"device_type='gpu'\) of .*dense\.json.*sees no GPU"):
+        npf_tf.benchmark(index_file, inputs, device_type="gpu", **FAST)
+
+
 def test_missing_tensorflow_is_a_clear_error(monkeypatch):
     real_find_spec = npf_tf.importlib.util.find_spec
 

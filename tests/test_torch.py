@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import textwrap
+import threading
 import warnings
 
 import pytest
@@ -125,23 +126,86 @@ def test_shape_mismatch_is_a_config_error():
     index = npt.compile(_mlp(), _inputs((1, 2)), batch_sizes=[1, 2], verbosity=0)
     reports = npt.benchmark(index, _inputs((1, 2), features=3), **FAST)
     assert [r["status"] for r in reports] == ["error", "error"]
-    assert "mat1 and mat2 shapes cannot be multiplied" in reports[0]["error"]
+    # each report is its configuration (model file, batch size) with the copy, phase and cause
+    assert [(r["model_filename"], r["batch_size"]) for r in reports] == [
+        (c["filename"], c["batch_size"]) for c in _configs(index)
+    ]
+    for r, shapes in zip(reports, ("1x3 and 8x16", "2x3 and 8x16"), strict=True):
+        assert r["error"].startswith("model copy 0 failed in warmup: RuntimeError: ")
+        assert f"mat1 and mat2 shapes cannot be multiplied ({shapes})" in r["error"]
 
 
-def test_untraceable_variant_is_recorded_and_the_next_compiles():
+def test_untraceable_variant_is_recorded_and_the_next_compiles(caplog):
     inputs = [torch.zeros(1, 8, dtype=torch.int64), torch.zeros(2, 8)]
     index = npt.compile(IntUntraceable(), inputs, batch_sizes=[1, 2], verbosity=0)
     first, second = _configs(index)
-    assert first["status"] == "error"
+    assert first["status"] == "error" and first["batch_size"] == 1
     assert "RuntimeError" in first["error"] and "traced functions" in first["error"]
+    (logged,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert logged.startswith("[1/2] failed to compile input 0, batch_size=1, pipeline_size=1: ")
+    assert first["error"] in logged
     assert not os.path.exists(first["filename"])
     assert second["status"] == "finished" and os.path.isfile(second["filename"])
+
+
+def test_missing_torch_is_a_clear_error_before_any_work(monkeypatch):
+    real_find_spec = npt.importlib.util.find_spec
+
+    def find_spec(name, *args):
+        return None if name == "torch" else real_find_spec(name, *args)
+
+    model, inputs = _mlp(), _inputs((1,))
+    monkeypatch.setattr(npt.importlib.util, "find_spec", find_spec)
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch -> ModuleNotFoundError
+    for call in (
+        lambda: npt.compile(model, inputs, verbosity=0),
+        lambda: npt.benchmark("model.pt", [1.0], **FAST),
+        lambda: npt.evaluate("model.pt", [(1.0, 0)]),
+        lambda: npt._import_torch(),
+    ):
+        with pytest.raises(npt.FrameworkNotInstalledError, match="PyTorch is not installed") as e:
+            call()
+        assert isinstance(e.value, ImportError)
+        assert "pip install torch" in str(e.value)
+    assert not os.path.exists("models")  # nothing was compiled or recorded
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_gpu_without_cuda_is_a_clear_error():
     with pytest.raises(RuntimeError, match=r"device_type='gpu'.*CUDA is not available"):
         npt.benchmark(MLP, torch.randn(1, 8), device_type="gpu", **FAST)
+
+
+MODES: list[bool] = []
+
+
+class ModeRecorder(nn.Module):
+    """Records whether each call runs in inference mode (threads share MODES)."""
+
+    def forward(self, x):
+        MODES.append(torch.is_inference_mode_enabled())
+        return x * 2
+
+
+def test_inference_mode_is_entered_once_per_worker_thread_not_per_call(monkeypatch):
+    """Entering torch.inference_mode() per call cost ~6 us, a third of a 256x256 linear
+    layer's latency (benchmarks/torch_overhead.py): the harness must not pay it per call."""
+    entered = []
+
+    class CountingInferenceMode(torch.inference_mode):
+        def __enter__(self):
+            entered.append(threading.get_ident())
+            return super().__enter__()
+
+    monkeypatch.setattr(torch, "inference_mode", CountingInferenceMode)
+    MODES.clear()
+    [report] = npt.benchmark(ModeRecorder, torch.randn(1, 8), duration=30, n_models=1,
+                             workers_per_model=2, max_iterations=200, warmup_iterations=3,
+                             multiprocess=False, verbosity=0)  # fmt: skip
+    assert report["status"] == "finished", report.get("error")
+    assert len(MODES) == 200 + 2 * 3 and all(MODES)
+    assert len(entered) == 2 * 2  # the 2 worker threads of the warm-up run, then of the timed run
+    assert threading.get_ident() not in entered
 
 
 # Datasets ------------------------------------------------------------------------------

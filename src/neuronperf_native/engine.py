@@ -26,6 +26,7 @@ __all__ = [
     "NativeModel",
     "RunResult",
     "Runner",
+    "WithThreadContext",
     "native_model",
     "now_ns",
     "run",
@@ -286,9 +287,38 @@ def _fast_callable(model: Callable[..., Any]) -> Callable[..., Any]:
     return model.__call__ if isinstance(call, types.FunctionType) else model
 
 
+class WithThreadContext:
+    """A model that must run inside a per-thread context, such as torch.inference_mode.
+
+    Called directly, it enters ``context()`` around each call. The engine instead
+    enters ``context()`` once on each worker thread, before the warm-up, leaves it
+    on that thread when the worker ends, and calls ``model`` directly: entering
+    torch.inference_mode() around each call cost ~6 us, a third of a 256x256 linear
+    layer's latency (benchmarks/torch_overhead.py), which a measurement should not
+    carry. preprocess and postprocess run inside the context too.
+    """
+
+    def __init__(self, model: Callable[..., Any] | NativeModel, context: Callable[[], Any]) -> None:
+        if not callable(context):
+            raise TypeError(
+                f"context must be a callable returning a context manager, got {context!r}"
+            )
+        if not (callable(model) or isinstance(model, NativeModel)):
+            raise TypeError(f"model must be callable or a NativeModel, got {type(model).__name__}")
+        self.model = model
+        self.context = context
+
+    def __call__(self, *args: Any) -> Any:
+        with self.context():
+            return self.model(*args)
+
+
 def _make_pipeline(
     model: Any, inputs: Any, preprocess: Any, postprocess: Any, gil_slice_us: float
 ) -> Any:
+    thread_context = None
+    if isinstance(model, WithThreadContext):
+        model, thread_context = model.model, model.context
     native = model if isinstance(model, NativeModel) else None
     if native is None and not callable(model):
         raise TypeError(f"model must be callable or a NativeModel, got {type(model).__name__}")
@@ -296,7 +326,13 @@ def _make_pipeline(
     _check_callable("postprocess", postprocess)
     _check_seconds("gil_slice_us", gil_slice_us)
     arg_list, iterator = _split_inputs(inputs)
-    if native is not None and iterator is None and preprocess is None and postprocess is None:
+    if (
+        native is not None
+        and iterator is None
+        and preprocess is None
+        and postprocess is None
+        and thread_context is None
+    ):
         return _engine.native_pipeline(native)
     return _engine.python_pipeline(
         model=None if native is not None else _fast_callable(model),
@@ -305,6 +341,7 @@ def _make_pipeline(
         postprocess=postprocess,
         inputs=arg_list,
         iterator=iterator,
+        thread_context=thread_context,
         gil_slice_ns=round(gil_slice_us * 1e3),
     )
 
@@ -425,7 +462,8 @@ def run(
 ) -> RunResult:
     """Runs `model` on `workers` threads and measures every iteration.
 
-    model: any Python callable, or a NativeModel (native_model()).
+    model: any Python callable, or a NativeModel (native_model()), optionally in a
+        WithThreadContext that each worker thread enters once (e.g. inference mode).
     inputs: a list of argument tuples served round-robin (a non-tuple item is one
         argument), an iterator/iterable of them (shared by the workers; running out
         ends the run cleanly), or None to call the model with no arguments.

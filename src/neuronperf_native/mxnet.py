@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from neuronperf_native import benchmarking, compiling
+from neuronperf_native import benchmarking, compiling, devices
 from neuronperf_native._frameworks import FrameworkNotInstalledError, import_framework
 
 __all__ = ["FrameworkNotInstalledError", "benchmark", "compile"]
@@ -300,5 +300,10 @@ def benchmark(
     neuron = _neuron_api() is not None  # what the model copies will find
     kwargs.setdefault("multiinterpreter", True)
     kwargs.setdefault("device_type", "neuron" if neuron else "cpu")
+    if devices.normalize_device_type(kwargs["device_type"]) == "gpu":
+        raise ValueError(
+            f"npf.mxnet.benchmark(device_type={kwargs['device_type']!r}) of {path!r}: models are "
+            "bound on mx.neuron() (MXNet-Neuron) or mx.cpu(); GPU contexts are not supported"
+        )
     kwargs["input_transform_fn"] = _InputTransform(user_transform)
     return benchmarking.benchmark(_Loader(epoch), path, inputs, *args, **kwargs)

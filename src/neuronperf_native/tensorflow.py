@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from neuronperf_native import benchmarking, compiling
+from neuronperf_native import benchmarking, compiling, devices
 from neuronperf_native._frameworks import FrameworkNotInstalledError, import_framework
 
 __all__ = ["FrameworkNotInstalledError", "benchmark", "compile"]
@@ -410,6 +410,14 @@ def benchmark(
         raise TypeError(f"signature_key must be a non-empty str, got {signature_key!r}")
     kwargs.setdefault("multiinterpreter", True)
     kwargs.setdefault("device_type", "neuron" if _neuron_installed() else "cpu")
+    if devices.normalize_device_type(kwargs["device_type"]) == "gpu":
+        tf = _tf()  # only a GPU request imports TensorFlow here, to ask it
+        if not tf.config.list_physical_devices("GPU"):
+            raise RuntimeError(
+                f"npf.tensorflow.benchmark(device_type={kwargs['device_type']!r}) of {path!r}: "
+                f"TensorFlow {tf.__version__} sees no GPU (no GPU, no driver, or a CPU-only "
+                "build such as tensorflow-cpu)"
+            )
     kwargs.setdefault("feed_by_name", True)  # signatures take their inputs by name
     user_transform = kwargs.get("input_transform_fn")
     if user_transform is not None and not callable(user_transform):

@@ -10,9 +10,10 @@ inside this module reach the real PyTorch, not this file.)
 - ``benchmark`` loads ``.pt`` files (one, or every finished config of a model
   index) with ``torch.jit.load``, after importing the Neuron package when present
   so its ops are registered, or instantiates a model class in each model copy.
-  Calls run in ``torch.inference_mode()``. On a GPU the model and inputs are moved
-  to ``cuda:0`` once, outside the timed loop, and each call ends with
-  ``torch.cuda.synchronize()`` so latency covers the GPU work, not just the launch.
+  Calls run in ``torch.inference_mode()``, entered once per engine worker thread.
+  On a GPU the model and inputs are moved to ``cuda:0`` once, outside the timed
+  loop, and each call ends with ``torch.cuda.synchronize()`` so latency covers the
+  GPU work, not just the launch.
 - A ``torch.utils.data.Dataset`` (or any iterable dataset) as ``inputs`` is served
   once through (``duration=0``) or looped (``loop_dataset=True``); each item is one
   model call: a tuple (or list) item gives the model arguments, anything else is
@@ -35,8 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from neuronperf_native import benchmarking, compiling, devices, model_index
+from neuronperf_native import benchmarking, compiling, devices, engine, model_index
 from neuronperf_native._feeds import as_numpy
+from neuronperf_native._frameworks import FrameworkNotInstalledError, import_framework
 from neuronperf_native.inputs import InputData
 
 try:
@@ -44,7 +46,7 @@ try:
 except ImportError:  # the metric registry is optional for compile/benchmark
     _metrics = None
 
-__all__ = ["TopK", "benchmark", "compile", "evaluate"]
+__all__ = ["FrameworkNotInstalledError", "TopK", "benchmark", "compile", "evaluate"]
 
 log = logging.getLogger("neuronperf_native")
 
@@ -55,8 +57,22 @@ _NEURON_PACKAGES = ("torch_neuronx", "torch_neuron")
 _BENCHMARK_PARAMS = list(inspect.signature(benchmarking.benchmark).parameters)[3:-1]
 
 
+_INSTALL_HINT = (
+    "pip install torch (CPU/GPU), or the Neuron repository's torch-neuronx / torch-neuron"
+)
+
+
 def _import_torch() -> Any:
-    return importlib.import_module("torch")
+    """The real PyTorch module, or FrameworkNotInstalledError."""
+    return import_framework("torch", "PyTorch", _INSTALL_HINT)
+
+
+def _require_torch() -> None:
+    """Fail early, in this process, when PyTorch is missing (cheap: no import)."""
+    if importlib.util.find_spec("torch") is None:
+        raise FrameworkNotInstalledError(
+            f"PyTorch is not installed (no module named 'torch'); install it with: {_INSTALL_HINT}"
+        )
 
 
 @contextlib.contextmanager
@@ -146,6 +162,7 @@ def compile(
     """
     if model is None:
         raise ValueError("model must be a torch.nn.Module or callable to trace, got None")
+    _require_torch()
     neuron = _neuron_package()
     tracer = f"{neuron.__name__}.trace" if neuron is not None else "torch.jit.trace"
     log.info("npf.torch.compile: tracing with %s", tracer)
@@ -170,20 +187,31 @@ def compile(
 # Benchmark ----------------------------------------------------------------------------
 
 
-class _TorchModel:
-    """A loaded model called in inference mode; on a GPU each call waits for the GPU work."""
+class _TorchModel(engine.WithThreadContext):
+    """A loaded model run in torch.inference_mode(); on a GPU each call waits for the GPU work.
+
+    The engine enters inference mode once per worker thread rather than around each
+    call (see engine.WithThreadContext); called directly, it enters it per call.
+    """
 
     def __init__(self, module: Any, synchronize: bool) -> None:
         torch = _import_torch()
         self.module = module
-        self._inference_mode = torch.inference_mode
-        self._synchronize = torch.cuda.synchronize if synchronize else None
+        super().__init__(
+            _Synchronized(module, torch) if synchronize else module, torch.inference_mode
+        )
+
+
+class _Synchronized:
+    """Calls a module, then waits until the GPU work it queued is done."""
+
+    def __init__(self, module: Any, torch: Any) -> None:
+        self.module = module
+        self._synchronize = torch.cuda.synchronize
 
     def __call__(self, *args: Any) -> Any:
-        with self._inference_mode():
-            out = self.module(*args)
-        if self._synchronize is not None:
-            self._synchronize()
+        out = self.module(*args)
+        self._synchronize()
         return out
 
 
@@ -328,6 +356,7 @@ def benchmark(model_filename: Any, inputs: Any, *args: Any, **kwargs: Any) -> li
     ``evaluate`` on the dataset in this process and adds the values to every
     report under "eval" (one evaluation per model config).
     """
+    _require_torch()
     options = _bind(args, kwargs)
     eval_metrics = options.pop("eval_metrics", None)
     target_col = options.pop("eval_target_col", -1)
@@ -534,6 +563,7 @@ def evaluate(
     model once per item. For a model index, returns one dict per finished config,
     with "model_filename" and "batch_size" next to the metric values.
     """
+    _require_torch()
     registry = _require_metrics()
     if isinstance(metrics, (str, bytes)) or not isinstance(metrics, Iterable):
         metrics = [metrics]

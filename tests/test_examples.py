@@ -1,0 +1,59 @@
+"""The README's pipeline example is examples/torch_pipeline.py, and it runs."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "torch_pipeline.py"
+
+
+def _readme_block_after(marker: str) -> str:
+    """The first ```python block of README.md after the first line naming `marker`."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index(marker)
+    match = re.compile(r"```python\n(.*?)```", re.S).search(readme, start)
+    assert match is not None, f"no python block after {marker!r} in README.md"
+    return match.group(1)
+
+
+def test_readme_pipeline_example_is_the_example_file():
+    assert _readme_block_after("examples/torch_pipeline.py") == EXAMPLE.read_text()
+
+
+def test_torch_pipeline_example_runs(tmp_path):
+    pytest.importorskip("torch")
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLE), "0.2"],  # 0.2 s per configuration instead of 5
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    (index_file,) = tmp_path.glob("mlp*.json")
+    configs = json.loads(index_file.read_text())["model_configs"]
+    assert [(c["batch_size"], c["status"]) for c in configs] == [
+        (1, "finished"),
+        (2, "finished"),
+        (4, "finished"),
+    ]
+    header, *rows = out.stdout.strip().splitlines()
+    assert header.split()[:2] == ["throughput_avg", "latency_ms_p50"]
+    cells = [row.split() for row in rows]
+    columns = header.split()
+    batch, workers = columns.index("batch_size"), columns.index("workers_per_model")
+    assert sorted((int(c[batch]), int(c[workers])) for c in cells) == [
+        (1, 1),
+        (1, 2),
+        (2, 1),
+        (2, 2),
+        (4, 1),
+        (4, 2),
+    ]
