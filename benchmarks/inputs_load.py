@@ -7,19 +7,20 @@ numbers), then loads it in a fresh child process, so the peak RSS it reports
 belongs to the load alone. Targets: load under 2 s and a peak RSS increase
 within 3x the decoded tensor bytes.
 
-    PYTHONPATH=src python3 benchmarks/inputs_load.py [--format b64|list] [--steps N]
+    python3 benchmarks/inputs_load.py [--format b64|list] [--steps N]
 
-Measured with the native streaming JSON reader (median of 3 runs, 2-core
-machine with another engineer's builds running, load average about 2; the old
-json.loads loader timed in the same conditions as a yardstick):
+Measured with the native JSON reader and base64 decoder on a quiet 2-core AMD EPYC
+KVM machine (median of 5 runs; min-max in brackets):
 
-    format  load time (s)   peak RSS increase   old loader, same conditions
-    list    2.63            1.14x decoded       32.5 s, 15.3x (15.8 s quiet)
-    b64     2.69            1.55x decoded       2.77 s, 2.74x (1.35 s quiet)
+    format  load time (s)       peak RSS increase
+    list    2.28 (1.87-2.53)    1.16x decoded
+    b64     1.46 (1.29-1.59)    1.58x decoded
 
-Under that load everything ran about 2x slower than on a quiet machine (the old
-loader's figures), which puts the list form near 1.3 s there. List data whose
-values are not exactly float32 is held as float64 while loading: 2.07x peak.
+The json.loads loader took 15.8 s / 15x (list) and 1.35 s / 2.74x (b64) on an
+earlier, faster machine of the same kind, where today's b64 path with Python's
+decoder took 2.0-2.7 s. Most of the list time is converting 41 M 17-digit
+decimals. List data whose values are not exactly float32 is held as float64
+while loading: 2.07x peak.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ PYBIND11_MODULE(_engine, m) {
       PyErr_SetString(PyExc_ValueError, e.what());
     }
   });
+  npn::bindings::bind_base64(m);
   npn::bindings::bind_histogram(m);
   npn::bindings::bind_json_reader(m);
   npn::bindings::bind_runner(m);

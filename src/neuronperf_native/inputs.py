@@ -17,8 +17,6 @@ inference, so a model must not be able to change it in place.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
 import os
 import zlib
@@ -223,6 +221,8 @@ def _resolve_shape(
     spec: TensorSpec, own_shape: Any, shapes: Mapping[str, list[int]], loc: _Loc
 ) -> tuple[int, ...]:
     """The step's shape: its own ``shape`` field, else ``shapes``, else the model's."""
+    if own_shape is None and not spec.is_variable:
+        return spec.shape  # the common case, checked once when the spec was made
     if own_shape is not None:
         if not isinstance(own_shape, list) or not all(_is_int(d) for d in own_shape):
             raise loc.error(f"non-integer shape {own_shape!r}: 'shape' must be a list of integers")
@@ -312,8 +312,8 @@ def _from_b64(obj: dict, spec: TensorSpec, shape: tuple[int, ...], loc: _Loc):
     if not isinstance(encoded, str):
         raise loc.error(f"the 'b64' value must be a string, got {type(encoded).__name__}")
     try:
-        raw = base64.b64decode("".join(encoded.split()), validate=True)
-    except (binascii.Error, ValueError) as exc:
+        raw = _engine.b64decode(encoded)
+    except ValueError as exc:
         raise loc.error(f"bad b64 data: {exc}") from None
     return _from_raw(raw, spec, shape, loc, "b64 data")
 
@@ -493,7 +493,7 @@ def _decode_step(
         )
     tensors = {}
     for name, spec in specs.items():
-        tloc = loc.at(tensor=name)
+        tloc = _Loc(loc.file, loc.stream, loc.step, name, loc.section)
         if name not in step:
             if require_all and not spec.optional:
                 raise tloc.error("missing tensor: the step has no value for it")
