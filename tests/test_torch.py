@@ -462,3 +462,14 @@ def test_input_data_json_validated_at_each_batch_size(tmp_path, shared_memory):
         assert (first["step"], first["tensor"], first["index"]) == (4, "y", 2)
         assert first["expected"] == pytest.approx(float(ys[4][2]) + 1.0, rel=1e-6)
         assert first["got"] == pytest.approx(float(ys[4][2]), rel=1e-5, abs=1e-5)
+
+
+def test_copies_default_to_fresh_interpreters():
+    """A forked copy inherits a broken OpenMP runtime once this process has run
+    parallel work (its calls hang or slow down), so copies start fresh by default."""
+    torch.randn(256, 256) @ torch.randn(256, 256)  # intra-op parallel work here
+    (spawned,) = npt.benchmark(MLP, torch.randn(4, 8), **FAST)
+    assert spawned["status"] == "finished", spawned.get("error")
+    assert (spawned["multiprocess"], spawned["multiinterpreter"]) == (True, True)
+    (threads,) = npt.benchmark(MLP, torch.randn(4, 8), multiprocess=False, **FAST)
+    assert (threads["multiprocess"], threads["multiinterpreter"]) == (False, False)

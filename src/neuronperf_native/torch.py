@@ -347,9 +347,15 @@ def benchmark(model_filename: Any, inputs: Any, *args: Any, **kwargs: Any) -> li
 
     Takes benchmark()'s arguments after ``inputs``. ``device_type`` defaults to
     "neuron" when a Neuron PyTorch package is installed, else "cpu". "gpu" (or
-    "cuda") needs CUDA (checked here, before any model process starts); copies
-    then run in fresh interpreters (CUDA is not fork-safe) unless
-    ``multiinterpreter`` or ``multiprocess=False`` says otherwise. A torch Dataset
+    "cuda") needs CUDA (checked here, before any model process starts). Model
+    copies run in fresh interpreters (``multiinterpreter=True``) unless
+    ``multiinterpreter=False`` (fork) or ``multiprocess=False`` (threads) says
+    otherwise: neither CUDA nor the OpenMP runtime behind PyTorch's CPU
+    parallelism survives a fork. Once this process has run intra-op parallel work
+    (tracing, evaluate, any batched call), a forked copy's calls hang or run several
+    times slower (a batch-4 MLP: 290-390 us instead of 36-64 us). As with spawn in
+    general, a script must guard its entry point with ``if __name__ == "__main__":``.
+    A torch Dataset
     as ``inputs`` turns on dataset mode (see the module docstring).
     ``eval_metrics=[...]`` (with ``eval_target_col``, default -1) makes ``inputs``
     a dataset of (inputs..., target) items (a torch Dataset or any sequence); it first runs
@@ -373,8 +379,8 @@ def benchmark(model_filename: Any, inputs: Any, *args: Any, **kwargs: Any) -> li
                 f"{model_filename!r}: CUDA is not available to torch {torch.__version__} "
                 "(no GPU, no driver, or a CPU-only build)"
             )
-        if "multiinterpreter" not in options and options.get("multiprocess", True):
-            options["multiinterpreter"] = True
+    if "multiinterpreter" not in options and options.get("multiprocess", True):
+        options["multiinterpreter"] = True
     user_transform = options.get("input_transform_fn")
     if user_transform is not None and not callable(user_transform):
         raise TypeError(
