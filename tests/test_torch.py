@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import subprocess
 import sys
 import textwrap
 import threading
@@ -473,3 +474,61 @@ def test_copies_default_to_fresh_interpreters():
     assert (spawned["multiprocess"], spawned["multiinterpreter"]) == (True, True)
     (threads,) = npt.benchmark(MLP, torch.randn(4, 8), multiprocess=False, **FAST)
     assert (threads["multiprocess"], threads["multiinterpreter"]) == (False, False)
+
+
+UNGUARDED_SCRIPT = """
+import os
+
+import torch
+
+import neuronperf_native as npf
+
+with open("runs.txt", "a") as f:
+    f.write(f"{os.getpid()}\\n")
+index = npf.torch.compile(torch.nn.Linear(8, 4), [torch.randn(1, 8)], batch_sizes=[1])
+(report,) = npf.torch.benchmark(index, [torch.randn(1, 8)], duration=0.2, n_models=1,
+                                workers_per_model=1, verbosity=0)
+print(report["status"], report["multiinterpreter"])
+"""
+
+GUARDED_NEURONPERF_SCRIPT = """
+import torch
+
+import neuronperf as npf
+import neuronperf.torch
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(8, 4)
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+if __name__ == "__main__":
+    (report,) = npf.torch.benchmark(Net, [torch.randn(1, 8)], duration=0.2, n_models=1,
+                                    workers_per_model=1, verbosity=0)
+    print(report["status"], report["multiinterpreter"], report["error"])
+"""
+
+
+def test_unguarded_script_is_not_rerun_by_its_fresh_interpreter_copies(tmp_path):
+    """Nothing of the job comes from __main__, so the copies skip re-running it."""
+    (tmp_path / "script.py").write_text(UNGUARDED_SCRIPT)
+    out = subprocess.run([sys.executable, "script.py"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["finished", "True"]
+    assert len((tmp_path / "runs.txt").read_text().split()) == 1
+
+
+def test_launcher_serves_neuronperf_to_copies_that_rerun_the_script(tmp_path):
+    """A model class from the script: each copy re-runs it (guarded) and imports neuronperf."""
+    (tmp_path / "np_script.py").write_text(GUARDED_NEURONPERF_SCRIPT)
+    out = subprocess.run([sys.executable, "-m", "neuronperf_native", "run", "np_script.py"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["finished", "True", "None"]
+    assert "a neuronperf package is installed" not in out.stderr

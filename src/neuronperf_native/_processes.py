@@ -11,14 +11,17 @@ outlives run_copies().
 from __future__ import annotations
 
 import contextlib
+import importlib.machinery
 import itertools
 import json
 import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import pickle
 import resource
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -256,6 +259,54 @@ class _StopListener(threading.Thread):
                 return
 
 
+class _MainFinder(pickle.Pickler):
+    """Pickles into nothing, noting whether anything pickled is defined in __main__."""
+
+    def __init__(self) -> None:
+        super().__init__(_Discard(), protocol=pickle.HIGHEST_PROTOCOL)
+        self.found = False
+
+    def reducer_override(self, obj: Any) -> Any:
+        if getattr(obj, "__module__", None) == "__main__":
+            self.found = True
+        return NotImplemented
+
+
+class _Discard:
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def _needs_main(job: CopyJob) -> bool:
+    """Whether unpickling the job in a fresh interpreter needs the parent's __main__
+    (a model class, load_fn or setup function defined in the script)."""
+    finder = _MainFinder()
+    try:
+        finder.dump(job)
+    except Exception:
+        return True  # let multiprocessing report why it cannot be pickled
+    return finder.found
+
+
+@contextlib.contextmanager
+def _main_not_rerun() -> Iterator[None]:
+    """Makes spawned children skip re-running the parent's __main__ script.
+
+    multiprocessing's spawn re-runs the main script in each child so that objects
+    defined there can be unpickled; a script without an ``if __name__ ==
+    "__main__":`` guard would then benchmark again inside its own model copy. When the
+    job needs nothing from __main__, the children are told (as for ``python -m
+    package``, whose main is never re-run) to leave it alone.
+    """
+    main = sys.modules["__main__"]
+    saved = getattr(main, "__spec__", None)
+    main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
+    try:
+        yield
+    finally:
+        main.__spec__ = saved
+
+
 class _Copy:
     """The parent's handle on one running copy."""
 
@@ -276,7 +327,11 @@ class _Copy:
             self.process = context.Process(
                 target=copy_main, args=(job, child_end), name=f"npf-copy-{job.copy_id}"
             )
-            self.process.start()
+            if mode == "spawn" and not _needs_main(job):
+                with _main_not_rerun():
+                    self.process.start()
+            else:
+                self.process.start()
             child_end.close()
 
     @property

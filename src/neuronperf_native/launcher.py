@@ -45,6 +45,9 @@ _NEURONPERF_SUBMODULES = frozenset(
     {"benchmarking", "cpu", "model_index", "mxnet", "reporting", "tensorflow", "timing", "torch"}
 )
 
+# Holds a `neuronperf` package that installs the alias in spawned model processes.
+_SPAWN_ALIAS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_spawn_alias")
+
 # Exit status of a script stopped by Ctrl-C, as a shell reports it (128 + SIGINT).
 _EXIT_INTERRUPTED = 130
 
@@ -186,7 +189,8 @@ def _real_neuronperf_installed() -> bool:
         if find_spec is None:
             continue
         with contextlib.suppress(Exception):
-            if find_spec(ALIAS, None) is not None:
+            spec = find_spec(ALIAS, None)
+            if spec is not None and not (spec.origin or "").startswith(_SPAWN_ALIAS_DIR):
                 return True
     return False
 
@@ -245,6 +249,8 @@ def run_script(path: str | os.PathLike[str], argv: Sequence[str] = ()) -> int:
     sys.argv = [script, *argv]
     if script_dir is not None:
         sys.path.insert(0, script_dir)
+    # Model copies in fresh interpreters inherit sys.path; this serves their neuronperf.
+    sys.path.append(_SPAWN_ALIAS_DIR)
     try:
         with _aliased():
             runpy.run_path(script, run_name="__main__")

@@ -353,8 +353,9 @@ def benchmark(model_filename: Any, inputs: Any, *args: Any, **kwargs: Any) -> li
     otherwise: neither CUDA nor the OpenMP runtime behind PyTorch's CPU
     parallelism survives a fork. Once this process has run intra-op parallel work
     (tracing, evaluate, any batched call), a forked copy's calls hang or run several
-    times slower (a batch-4 MLP: 290-390 us instead of 36-64 us). As with spawn in
-    general, a script must guard its entry point with ``if __name__ == "__main__":``.
+    times slower (a batch-4 MLP: 290-390 us instead of 36-64 us). The copies re-run
+    the calling script only when the job holds something defined there (a model class,
+    a setup function); such a script needs an ``if __name__ == "__main__":`` guard.
     A torch Dataset
     as ``inputs`` turns on dataset mode (see the module docstring).
     ``eval_metrics=[...]`` (with ``eval_target_col``, default -1) makes ``inputs``
