@@ -91,7 +91,7 @@ def test_input_data_serves_every_step_at_each_batch_size(tmp_path):
 
 
 def test_batches_are_rotated_per_copy():
-    feed = _feeds.Feed(5, batches=[(np.full((1, 1), i),) for i in range(5)])
+    feed = _feeds.Feed(batches=[(np.full((1, 1), i),) for i in range(5)])
     firsts = [int(feed.for_copy(c, 3)[0][0][0, 0]) for c in range(3)]
     assert firsts == [0, 1, 3]
     assert [int(b[0][0, 0]) for b in feed.for_copy(2, 3)] == [3, 4, 0, 1, 2]

@@ -196,10 +196,14 @@ class Feed:
     each batch into one dict name -> array for models with named inputs.
     """
 
-    n_batches: int
     batches: list[tuple] | None = None
     shared: SharedBatches | None = None
     names: tuple[str, ...] | None = None
+
+    @property
+    def n_batches(self) -> int:
+        """How many batches there are, wherever they lie."""
+        return len(self.shared.layout if self.shared is not None else self.batches or ())
 
     def start(self, copy_id: int, n_copies: int) -> int:
         """The batch this copy starts at: copies spread evenly over the data."""
@@ -228,7 +232,7 @@ def make_feed(
         )
     positions = [specs.index(name) for name in order]
     batches = [tuple(batch[i] for i in positions) for batch in data.batches(batch_size)]
-    return Feed(len(batches), batches=batches, names=tuple(order) if by_name else None)
+    return Feed(batches=batches, names=tuple(order) if by_name else None)
 
 
 # Validation ---------------------------------------------------------------------------
@@ -323,14 +327,20 @@ def make_validation(
     return plan
 
 
+def mismatch_location(first: dict[str, Any]) -> str:
+    """Where a first mismatch (ValidationTally.first_mismatch) lies and what differed."""
+    return (
+        f"stream {first['stream']}, step {first['step']}, output '{first['tensor']}', "
+        f"index {first['index']}: expected {first['expected']!r}, got {first['got']!r}"
+    )
+
+
 def describe_mismatch(tally: ValidationTally) -> str:
-    """One line naming the first mismatch of a tally."""
-    first = tally.first_mismatch or {}
+    """One line naming the first mismatch of a tally that has one."""
+    assert tally.first_mismatch is not None
     return (
         f"output validation failed: {tally.mismatches} of {tally.steps_checked} step(s) "
-        f"mismatched; first at stream {first.get('stream')}, step {first.get('step')}, "
-        f"output '{first.get('tensor')}', index {first.get('index')}: expected "
-        f"{first.get('expected')!r}, got {first.get('got')!r}"
+        f"mismatched; first at {mismatch_location(tally.first_mismatch)}"
     )
 
 

@@ -279,7 +279,7 @@ class _Discard:
 
 def _needs_main(job: CopyJob) -> bool:
     """Whether unpickling the job in a fresh interpreter needs the parent's __main__
-    (a model class, load_fn or setup function defined in the script)."""
+    (a model class, load_fn, setup function or input defined in the script)."""
     finder = _MainFinder()
     try:
         finder.dump(job)
@@ -327,11 +327,7 @@ class _Copy:
             self.process = context.Process(
                 target=copy_main, args=(job, child_end), name=f"npf-copy-{job.copy_id}"
             )
-            if mode == "spawn" and not _needs_main(job):
-                with _main_not_rerun():
-                    self.process.start()
-            else:
-                self.process.start()
+            self.process.start()
             child_end.close()
 
     @property
@@ -438,9 +434,12 @@ def run_copies(
         if stop is not None and stop.is_set():
             raise _StopRequested
 
+    # The copies of a configuration share every callable and input: check one job.
+    skip_main = mode == "spawn" and bool(jobs) and not _needs_main(jobs[0])
     try:
-        for job in jobs:
-            copies.append(_Copy(job, mode))
+        with _main_not_rerun() if skip_main else contextlib.nullcontext():
+            for job in jobs:
+                copies.append(_Copy(job, mode))
         _wait_for(copies, "ready", ready_timeout_s, tick)
         outcome.start_ns = engine.now_ns() + _START_LEAD_NS + 2_000_000 * len(copies)
         for c in copies:

@@ -308,19 +308,16 @@ def _bench_batch_sizes(args: argparse.Namespace, kind: str, index: Any) -> list[
 
 def _validation_line(report: dict[str, Any]) -> str:
     """One stderr line summing up a report's output validation."""
+    from neuronperf_native._feeds import mismatch_location
+
     v = report["validation"]
     line = (
         f"validation (batch_size={report['batch_size']}, n_models={report['n_models']}, "
         f"workers={report['workers_per_model']}): {v['steps_checked']} step(s) checked, "
         f"{v['mismatches']} mismatch(es)"
     )
-    first = v["first_mismatch"]
-    if first is not None:
-        line += (
-            f"; first at stream {first['stream']}, step {first['step']}, output "
-            f"'{first['tensor']}', index {first['index']}: expected {first['expected']!r}, "
-            f"got {first['got']!r}"
-        )
+    if v["first_mismatch"] is not None:
+        line += f"; first at {mismatch_location(v['first_mismatch'])}"
     return line
 
 

@@ -293,10 +293,7 @@ def benchmark(
     if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
         raise ValueError(f"epoch must be an int >= 0, got {epoch!r}")
     user_transform = kwargs.get("input_transform_fn")
-    if user_transform is not None and not callable(user_transform):
-        raise TypeError(
-            f"input_transform_fn must be callable or None, got {type(user_transform).__name__}"
-        )
+    benchmarking._check_callable("input_transform_fn", user_transform)
     neuron = _neuron_api() is not None  # what the model copies will find
     kwargs.setdefault("multiinterpreter", True)
     kwargs.setdefault("device_type", "neuron" if neuron else "cpu")

@@ -420,9 +420,6 @@ def benchmark(
             )
     kwargs.setdefault("feed_by_name", True)  # signatures take their inputs by name
     user_transform = kwargs.get("input_transform_fn")
-    if user_transform is not None and not callable(user_transform):
-        raise TypeError(
-            f"input_transform_fn must be callable or None, got {type(user_transform).__name__}"
-        )
+    benchmarking._check_callable("input_transform_fn", user_transform)
     kwargs["input_transform_fn"] = _InputTransform(user_transform)
     return benchmarking.benchmark(_Loader(signature_key), path, inputs, *args, **kwargs)

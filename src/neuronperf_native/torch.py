@@ -383,10 +383,7 @@ def benchmark(model_filename: Any, inputs: Any, *args: Any, **kwargs: Any) -> li
     if "multiinterpreter" not in options and options.get("multiprocess", True):
         options["multiinterpreter"] = True
     user_transform = options.get("input_transform_fn")
-    if user_transform is not None and not callable(user_transform):
-        raise TypeError(
-            f"input_transform_fn must be callable or None, got {type(user_transform).__name__}"
-        )
+    benchmarking._check_callable("input_transform_fn", user_transform)
     # Input data arrive as numpy arrays; the GPU needs inputs on the device. Other
     # inputs (e.g. dataset items, converted inside the timed loop) are left alone.
     from_data = isinstance(inputs, InputData) or options.get("input_data") is not None
