@@ -16,8 +16,11 @@ from neuronperf_native import _engine
 from neuronperf_native.inputs.specs import (
     _FLOAT_TYPES,
     _TRITON_TO_NUMPY,
+    InputDataError,
     TensorSpec,
     _count,
+    _json_kind,
+    _json_text,
     _Loc,
     _readonly,
     _resolve_shape,
@@ -79,7 +82,7 @@ def _from_raw(raw: bytes, spec: TensorSpec, shape: tuple[int, ...], loc: _Loc, w
 def _from_b64(obj: dict, spec: TensorSpec, shape: tuple[int, ...], loc: _Loc):
     encoded = obj["b64"]
     if not isinstance(encoded, str):
-        raise loc.error(f"the 'b64' value must be a string, got {type(encoded).__name__}")
+        raise loc.error(f"the 'b64' value must be a string, got {_json_kind(encoded)}")
     try:
         raw = _engine.b64decode(encoded)
     except ValueError as exc:
@@ -143,6 +146,10 @@ def _from_numbers(values: np.ndarray, spec: TensorSpec, shape: tuple[int, ...], 
     return _from_list(values.tolist(), spec, shape, loc)
 
 
+def _element_error(loc: _Loc, values: list, bad: int, expected: str) -> InputDataError:
+    return loc.error(f"element {bad} is {_json_text(values[bad])}, expected {expected}")
+
+
 def _from_list(values: list, spec: TensorSpec, shape: tuple[int, ...], loc: _Loc):
     """Decode a flat row-major JSON list, checking element types and ranges."""
     if isinstance(values, np.ndarray):
@@ -152,8 +159,8 @@ def _from_list(values: list, spec: TensorSpec, shape: tuple[int, ...], loc: _Loc
     if list in types or dict in types:
         bad = _first_not(values, (str, int, float, bool))
         raise loc.error(
-            f"element {bad} is a {type(values[bad]).__name__}: tensor values must be a flat "
-            "row-major list (nested lists are not accepted, as in perf_analyzer)"
+            f"element {bad} is {_json_kind(values[bad])}: tensor values must be a flat "
+            "row-major array (nested arrays are not accepted, as in perf_analyzer)"
         )
     if len(values) != count:
         raise loc.error(f"has {len(values)} elements, expected {count} for shape {list(shape)}")
@@ -161,17 +168,17 @@ def _from_list(values: list, spec: TensorSpec, shape: tuple[int, ...], loc: _Loc
     if dtype == "BYTES":
         if types - {str}:
             bad = _first_not(values, (str,))
-            raise loc.error(f"element {bad} is {values[bad]!r}, expected a string for BYTES")
+            raise _element_error(loc, values, bad, "a string for BYTES")
         return _bytes_array([v.encode("utf-8", "surrogatepass") for v in values], shape)
     if dtype == "BOOL":
         if types - {bool}:
             bad = _first_not(values, (bool,))
-            raise loc.error(f"element {bad} is {values[bad]!r}, expected true or false for BOOL")
+            raise _element_error(loc, values, bad, "true or false for BOOL")
         return _readonly(np.array(values, dtype=np.bool_).reshape(shape))
     if dtype in _FLOAT_TYPES:
         if types - {int, float}:
             bad = _first_not(values, (int, float))
-            raise loc.error(f"element {bad} is {values[bad]!r}, expected a number for {dtype}")
+            raise _element_error(loc, values, bad, f"a number for {dtype}")
         try:
             f64 = np.array(values, dtype=np.float64)
         except OverflowError:
@@ -184,7 +191,7 @@ def _from_list(values: list, spec: TensorSpec, shape: tuple[int, ...], loc: _Loc
     # Integer types.
     if types - {int}:
         bad = _first_not(values, (int,))
-        raise loc.error(f"element {bad} is {values[bad]!r}, expected an integer for {dtype}")
+        raise _element_error(loc, values, bad, f"an integer for {dtype}")
     info = np.iinfo(spec.numpy_dtype)
     if values and (min(values) < info.min or max(values) > info.max):
         bad = next(i for i, v in enumerate(values) if not info.min <= v <= info.max)
@@ -209,7 +216,7 @@ def _decode_tensor(value: Any, spec: TensorSpec, shapes: Mapping[str, list[int]]
         if "shape" in value:
             own_shape = value["shape"]
             if own_shape is None:
-                raise loc.error("non-integer shape None: 'shape' must be a list of integers")
+                raise loc.error("non-integer shape null: 'shape' must be an array of integers")
         if "b64" in value:
             if "content" in value:
                 raise loc.error("has both 'b64' and 'content' fields; give one")
@@ -220,8 +227,8 @@ def _decode_tensor(value: Any, spec: TensorSpec, shapes: Mapping[str, list[int]]
             raise loc.error("missing 'content' field (a tensor object needs 'content' or 'b64')")
     else:
         raise loc.error(
-            f"expected a list, {{'b64': ...}} or {{'content': ..., 'shape': [...]}}, "
-            f"got {type(value).__name__} {_short(value)}"
+            'expected an array, {"b64": ...} or {"content": ..., "shape": [...]}, '
+            f"got {_json_kind(value)} {_json_text(value)}"
         )
     shape = _resolve_shape(spec, own_shape, shapes, loc)
     if isinstance(content, (list, np.ndarray)):
@@ -231,14 +238,10 @@ def _decode_tensor(value: Any, spec: TensorSpec, shapes: Mapping[str, list[int]]
     if isinstance(content, dict) and set(content) == {"b64"}:
         return _from_b64(content, spec, shape, loc)
     raise loc.error(
-        f"'content' must be a list or {{'b64': ...}}, got {type(content).__name__} "
-        f"{_short(content)}"
+        "'content' must be an array or {\"b64\": ...}, got "
+        f"{_json_kind(content)} "
+        f"{_json_text(content)}"
     )
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _decode_step(
@@ -252,7 +255,7 @@ def _decode_step(
     if not isinstance(step, dict):
         raise loc.error(
             f"each entry of '{loc.section}' must be an object mapping tensor names to values, "
-            f"got {type(step).__name__} {_short(step)}"
+            f"got {_json_kind(step)} {_json_text(step)}"
         )
     unknown = [k for k in step if k not in specs and k not in _STEP_EXTRA_KEYS]
     if unknown:

@@ -14,8 +14,8 @@ import numpy as np
 
 from neuronperf_native import _engine
 from neuronperf_native.inputs.data import InputData
-from neuronperf_native.inputs.decoding import _decode_step, _short
-from neuronperf_native.inputs.specs import InputDataError, _Loc
+from neuronperf_native.inputs.decoding import _decode_step
+from neuronperf_native.inputs.specs import InputDataError, _json_kind, _json_text, _Loc
 
 
 def _read_json(path: str) -> Any:
@@ -105,20 +105,20 @@ def _load_json_file(path: str, inputs, outputs, shapes, state: _JsonState) -> No
     doc = _read_json(path)
     if not isinstance(doc, dict):
         raise InputDataError(
-            f'{path}: the JSON must be an object with a "data" list, got {type(doc).__name__}'
+            f'{path}: the JSON must be an object with a "data" array, got {_json_kind(doc)}'
         )
     if "data" not in doc:
         raise InputDataError(f'{path}: the JSON object has no "data" field')
     data = doc["data"]
     if not isinstance(data, list):
-        raise InputDataError(f'{path}: "data" must be a list, got {type(data).__name__}')
+        raise InputDataError(f'{path}: "data" must be an array, got {_json_kind(data)}')
     if not data:
         raise InputDataError(f'{path}: "data" is empty')
     valid = doc.get("validation_data")
     if "validation_data" in doc:
         if not isinstance(valid, list):
             raise InputDataError(
-                f'{path}: "validation_data" must be a list, got {type(valid).__name__}'
+                f'{path}: "validation_data" must be an array, got {_json_kind(valid)}'
             )
         if len(valid) != len(data):
             raise InputDataError(
@@ -131,17 +131,17 @@ def _load_json_file(path: str, inputs, outputs, shapes, state: _JsonState) -> No
         if not isinstance(entry, (list, dict)):
             stream = len(state.streams) if state.nested else 0
             raise _Loc(path, stream, None if state.nested else index).error(
-                f'entry {index} of "data" must be an object (one step) or a list (one stream), '
-                f"got {type(entry).__name__} {_short(entry)}"
+                f'entry {index} of "data" must be an object (one step) or an array (one stream), '
+                f"got {_json_kind(entry)} {_json_text(entry)}"
             )
         nested = isinstance(entry, list)
         if state.nested is None:
             state.nested = nested
         elif state.nested != nested:
             raise InputDataError(
-                f'{path}: entry {index} of "data" is a {"list" if nested else "object"} but '
-                f"earlier entries are {'lists' if state.nested else 'objects'}: mixed nested "
-                "(per-stream lists) and unnested (steps) entries are not allowed"
+                f'{path}: entry {index} of "data" is {"an array" if nested else "an object"} but '
+                f"earlier entries are {'arrays' if state.nested else 'objects'}: mixed nested "
+                "(per-stream arrays) and unnested (steps) entries are not allowed"
             )
 
     def take(steps: list, vsteps: list | None, stream: int, first_step: int) -> None:
@@ -167,7 +167,7 @@ def _load_json_file(path: str, inputs, outputs, shapes, state: _JsonState) -> No
                 vsteps = valid[index]
                 if not isinstance(vsteps, list) or len(vsteps) != len(steps):
                     raise _Loc(path, stream, section="validation_data").error(
-                        '"validation_data" does not align with "data": expected a list of '
+                        '"validation_data" does not align with "data": expected an array of '
                         f"{len(steps)} steps for this stream"
                     )
             state.streams.append([])

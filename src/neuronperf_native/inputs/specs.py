@@ -11,6 +11,7 @@ depend on the environment); :func:`bf16_to_float32` and
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -190,6 +191,38 @@ class _Loc:
         return _Loc(**values)
 
 
+def _json_kind(value: Any) -> str:
+    """JSON's word for the type of a parsed JSON value, with its article."""
+    if value is None:
+        return "null"
+    if isinstance(value, (bool, np.bool_)):
+        return "a boolean"
+    if isinstance(value, (int, float, np.number)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, np.ndarray)):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+def _json_text(value: Any, limit: int = 60) -> str:
+    """A parsed JSON value written back as (at most ``limit`` characters of) JSON."""
+
+    def shown(item: Any) -> Any:  # numpy arrays from the native reader, cut short
+        if isinstance(item, np.ndarray):
+            return item[: limit // 2].tolist()
+        return repr(item)
+
+    try:
+        text = json.dumps(value, default=shown, ensure_ascii=False)
+    except ValueError:  # a circular value cannot come from JSON; show it as Python does
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _resolve_shape(
     spec: TensorSpec, own_shape: Any, shapes: Mapping[str, list[int]], loc: _Loc
 ) -> tuple[int, ...]:
@@ -198,7 +231,9 @@ def _resolve_shape(
         return spec.shape  # the common case, checked once when the spec was made
     if own_shape is not None:
         if not isinstance(own_shape, list) or not all(_is_int(d) for d in own_shape):
-            raise loc.error(f"non-integer shape {own_shape!r}: 'shape' must be a list of integers")
+            raise loc.error(
+                f"non-integer shape {_json_text(own_shape)}: 'shape' must be an array of integers"
+            )
         shape = tuple(own_shape)
         origin = "the 'shape' field"
     elif spec.name in shapes and spec.is_variable:
