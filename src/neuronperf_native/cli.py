@@ -895,7 +895,14 @@ def _cli_output(verbose: bool) -> Iterator[None]:
     logger.addHandler(handler)
     logger.propagate = False
 
-    def show(message: Any, category: Any, filename: str, lineno: int, *_: Any) -> None:
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: str | None = None,
+    ) -> None:
         where = f" ({category.__name__}, {filename}:{lineno})" if verbose else ""
         print(f"warning: {_user_text(str(message))}{where}", file=sys.stderr)
 

@@ -475,7 +475,7 @@ def _relocate(
     new_index_path = _check_path("new_index", new_index)
     dest_dir = _check_path("new_dir", new_dir)
     data = _resolve(index, "old_index" if move_files else "index")
-    home = _index_home(index) if move_files else None
+    home = _index_home(index) if move_files and isinstance(index, str) else None
     # Plan first so that clashes and unsafe targets are found before anything is touched.
     plan: dict[str, str] = {}
     targets: dict[str, str] = {}
@@ -488,7 +488,7 @@ def _relocate(
                 )
             continue
         if home is not None:
-            _check_removable(os.fspath(index), src, i, home)
+            _check_removable(str(index), src, i, home)
             if not allow_outside and not _is_within(_location(src), home[1]):
                 _warn_outside(src, "moved", stacklevel=3)
                 continue
@@ -603,9 +603,8 @@ def delete(filename: str | os.PathLike[str], allow_outside: bool = False) -> Art
     return ArtifactRemoval(removed, plan.skipped)
 
 
-def _index_home(index: Any) -> tuple[str, str]:
+def _index_home(path: str) -> tuple[str, str]:
     """(the index file's real path, the real path of the folder it is listed in)."""
-    path = os.fspath(index)
     return os.path.realpath(path), os.path.realpath(os.path.dirname(os.path.abspath(path)))
 
 
