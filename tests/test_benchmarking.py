@@ -194,6 +194,7 @@ def test_model_exception_is_reported_with_its_message():
     assert r["total_infs"] > 0  # what ran before the error is kept
 
 
+@pytest.mark.usefixtures("sigint_raises")
 def test_keyboard_interrupt_returns_partial_reports_and_leaves_no_process():
     timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
