@@ -211,18 +211,6 @@ size_t Histogram::end_used() const noexcept {
   return total_count_ == 0 ? 0 : static_cast<size_t>(counts_index(max_value_)) + 1;
 }
 
-int32_t Histogram::counts_index(int64_t value) const noexcept {
-  // value >= 0 here. OR-ing the mask puts every value of the first bucket at
-  // the same magnitude, so bucket_index is never negative.
-  const uint64_t masked = static_cast<uint64_t>(value | sub_bucket_mask_);
-  const int32_t pow2_ceiling = 64 - __builtin_clzll(masked);
-  const int32_t bucket_index =
-      pow2_ceiling - unit_magnitude_ - (sub_bucket_half_count_magnitude_ + 1);
-  const int32_t sub_bucket_index = static_cast<int32_t>(value >> (bucket_index + unit_magnitude_));
-  return ((bucket_index + 1) << sub_bucket_half_count_magnitude_) +
-         (sub_bucket_index - sub_bucket_half_count_);
-}
-
 int64_t Histogram::value_from_index(int32_t index) const noexcept {
   int32_t bucket_index = (index >> sub_bucket_half_count_magnitude_) - 1;
   int32_t sub_bucket_index = (index & (sub_bucket_half_count_ - 1)) + sub_bucket_half_count_;
@@ -231,25 +219,6 @@ int64_t Histogram::value_from_index(int32_t index) const noexcept {
     bucket_index = 0;
   }
   return static_cast<int64_t>(sub_bucket_index) << (bucket_index + unit_magnitude_);
-}
-
-void Histogram::record_n(int64_t value, int64_t count) noexcept {
-  if (count <= 0) return;
-  if (count > kInt64Max - total_count_) [[unlikely]] {
-    count = kInt64Max - total_count_;
-    if (count == 0) return;
-  }
-  if (value < 0) [[unlikely]] {
-    value = 0;
-    saturated_count_ += count;
-  } else if (value > highest_) [[unlikely]] {
-    value = highest_;
-    saturated_count_ += count;
-  }
-  counts_[static_cast<size_t>(counts_index(value))] += count;
-  total_count_ += count;
-  if (value < min_value_) min_value_ = value;
-  if (value > max_value_) max_value_ = value;
 }
 
 bool Histogram::same_settings(const Histogram& other) const noexcept {
