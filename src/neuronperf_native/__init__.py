@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 
 from neuronperf_native import benchmarking, cpu, engine, metrics, model_index, reporting, timing
 from neuronperf_native.benchmarking import BENCHMARK_SECS, benchmark, set_verbosity
+from neuronperf_native.comparing import compare
 from neuronperf_native.compiling import compile
 from neuronperf_native.cpu import DummyModel
 from neuronperf_native.metrics import (
@@ -45,6 +46,7 @@ __all__ = [
     "__version__",
     "benchmark",
     "benchmarking",
+    "compare",
     "compile",
     "cpu",
     "engine",
