@@ -16,32 +16,34 @@ HOST = Host({1: 4, 2: 2, 4: 1}, instance_type="inf2.xlarge")
 
 
 def _axes(the_plan):
-    return [(c.batch_size, c.n_models, c.workers_per_model, c.group) for c in the_plan]
+    return [(c.batch_size, c.n_models, c.workers_per_model, c.group, c.loads) for c in the_plan]
 
 
 def test_defaults_expand_model_config_then_n_models_then_workers():
     settings = BenchmarkSettings(batch_sizes=(1, 8))
     configs = model_configs("m.pt", settings, n_inputs=2)
     the_plan = plan(settings, configs, HOST)
+    # one copy group per model config; copies load as a configuration first needs them
     assert _axes(the_plan) == [
-        (1, 1, 1, 0),
-        (1, 1, 2, 0),
-        (1, 4, 1, 1),
-        (1, 4, 2, 1),
-        (8, 1, 1, 2),
-        (8, 1, 2, 2),
-        (8, 4, 1, 3),
-        (8, 4, 2, 3),
+        (1, 1, 1, 0, 1),
+        (1, 1, 2, 0, 0),
+        (1, 4, 1, 0, 3),
+        (1, 4, 2, 0, 0),
+        (8, 1, 1, 1, 1),
+        (8, 1, 2, 1, 0),
+        (8, 4, 1, 1, 3),
+        (8, 4, 2, 1, 0),
     ]
     assert [c.index for c in the_plan] == list(range(8))
-    assert [len(g) for g in the_plan.groups()] == [2, 2, 2, 2]
+    assert [len(g) for g in the_plan.groups()] == [4, 4]
     assert all(c.instance_type == "inf2.xlarge" and c.model_name == "m" for c in the_plan)
 
 
 def test_without_copy_reuse_every_configuration_is_its_own_group():
-    settings = BenchmarkSettings(reuse_copies=False, n_models=(1,))
+    settings = BenchmarkSettings(reuse_copies=False, n_models=(1, 2))
     the_plan = plan(settings, model_configs("m.pt", settings, 1), HOST)
-    assert [c.group for c in the_plan] == [0, 1]
+    assert [c.group for c in the_plan] == [0, 1, 2, 3]
+    assert [c.loads for c in the_plan] == [1, 1, 2, 2]
 
 
 def test_pipeline_sizes_default_workers_and_max_copies():
@@ -135,21 +137,27 @@ def test_configurations_are_immutable_and_describe_themselves():
     assert (config["duration"], config["n_devices"], config["stats_interval"]) == (3.0, 2, 0.5)
 
 
-def test_estimate_counts_durations_and_set_up_per_group_and_configuration():
-    settings = BenchmarkSettings(duration_s=2, n_models=(1, 2), workers_per_model=(1, 2))
-    the_plan = plan(settings, [ModelConfig("m.pt")], HOST)
-    # 4 x 2 s measured, 2 copy groups of forked processes, 4 configurations
-    assert the_plan.estimate_s() == pytest.approx(8 + 2 * 0.2 + 4 * 0.15)
-    spawned = plan(settings.replace(multiinterpreter=True), [ModelConfig("m.pt")], HOST)
-    assert spawned.estimate_s() == pytest.approx(8 + 2 * 1.5 + 4 * 0.15)
-    table = the_plan.table()
-    lines = table.splitlines()
+def test_estimate_counts_durations_copies_started_and_configurations():
+    settings = BenchmarkSettings(
+        duration_s=2, n_models=(1, 2), workers_per_model=(1, 2), device_type="cpu"
+    )
+    models = [ModelConfig("a.pt"), ModelConfig("b.pt", batch_size=2)]
+    the_plan = plan(settings, models, HOST)
+    # 8 x 2 s measured; forked copies: 2 per model config started; 8 configurations
+    assert the_plan.estimate_s() == pytest.approx(16 + 4 * 0.2 + 8 * 0.15)
+    # fresh interpreters: 2 started for the first model config, kept to load the second
+    spawned = plan(settings.replace(multiinterpreter=True), models, HOST)
+    assert spawned.estimate_s() == pytest.approx(16 + 2 * 1.5 + 2 * 0.2 + 8 * 0.15)
+    # on Neuron each model config gets new processes
+    neuron = plan(settings.replace(multiinterpreter=True, device_type="neuron"), models, HOST)
+    assert neuron.estimate_s() == pytest.approx(16 + 4 * 1.5 + 8 * 0.15)
+    lines = the_plan.table().splitlines()
     assert lines[0].split() == ["#", "model", "batch", "n_models", "workers", "pipeline",
-                                "duration_s", "load"]  # fmt: skip
-    assert [line.split()[-1] for line in lines[1:5]] == ["load", "reuse", "load", "reuse"]
-    assert lines[-1].startswith("4 configuration(s) in 2 copy group(s); estimated time 9 s")
+                                "duration_s", "loads"]  # fmt: skip
+    assert [line.split()[-1] for line in lines[1:9]] == ["1", "0", "1", "0"] * 2
+    assert lines[-1].startswith("8 configuration(s) in 2 copy group(s); estimated time 18 s")
     data = json.loads(json.dumps(the_plan.to_dict()))
-    assert [c["group"] for c in data["configurations"]] == [0, 0, 1, 1]
+    assert [c["group"] for c in data["configurations"]] == [0] * 4 + [1] * 4
     assert data["settings"]["duration_s"] == 2.0
 
 

@@ -11,8 +11,8 @@ from neuronperf_native.settings import KEYWORDS, BenchmarkSettings
 
 # (keyword as benchmark() takes it, bad value, exception, text the message must hold)
 BAD_VALUES = [
-    ("batch_sizes", 0, ValueError, "batch_sizes values must be in"),
-    ("batch_sizes", 2**31, ValueError, "batch_sizes values must be in"),
+    ("batch_sizes", 0, ValueError, "batch_sizes must be >= 1, got 0"),
+    ("batch_sizes", 2**31, ValueError, "batch_sizes must be <= 2147483647"),
     ("batch_sizes", [], ValueError, "batch_sizes must not be empty"),
     ("batch_sizes", ["1"], TypeError, "batch_sizes must hold int"),
     ("batch_sizes", [True], TypeError, "batch_sizes must hold int"),
@@ -22,12 +22,12 @@ BAD_VALUES = [
     ("duration", 86_401, ValueError, "duration must be at most 86400"),
     ("duration", "10", TypeError, "duration must be a number"),
     ("duration", 0, ValueError, "0 only with a dataset"),
-    ("n_models", 0, ValueError, "n_models values"),
+    ("n_models", 0, ValueError, "n_models must be >= 1"),
     ("n_models", [1, "2"], TypeError, "n_models must hold int"),
-    ("pipeline_sizes", -1, ValueError, "pipeline_sizes values"),
-    ("performance_levels", -1, ValueError, "performance_levels values"),
+    ("pipeline_sizes", -1, ValueError, "pipeline_sizes must be >= 1"),
+    ("performance_levels", -1, ValueError, "performance_levels must be >= 0"),
     ("performance_levels", 1.5, TypeError, "performance_levels must hold int"),
-    ("workers_per_model", 0, ValueError, "workers_per_model values"),
+    ("workers_per_model", 0, ValueError, "workers_per_model must be >= 1"),
     ("multiprocess", "yes", TypeError, "multiprocess must be a bool"),
     ("multiinterpreter", 1, TypeError, "multiinterpreter must be a bool"),
     ("return_timers", None, TypeError, "return_timers must be a bool"),

@@ -11,6 +11,7 @@ The copy's side of the conversation is _copy.py.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import importlib.machinery
 import multiprocessing
@@ -110,8 +111,9 @@ class _Liveness:
 class _Copy:
     """The parent's handle on one copy: its pipe and its process (or thread)."""
 
-    def __init__(self, spec: CopySpec, mode: str, parent_ends: list[Any]) -> None:
+    def __init__(self, spec: CopySpec, mode: str, parent_ends: list[Any], main_rerun: bool) -> None:
         self.spec = spec
+        self.main_rerun = main_rerun  # a fresh interpreter that ran the parent's __main__
         self.outcome = CopyOutcome(spec.copy_id)
         self.liveness = _Liveness()
         parent_end, child_end = multiprocessing.Pipe(duplex=True)
@@ -160,6 +162,12 @@ class _Copy:
         with contextlib.suppress(OSError, ValueError):
             send(self.conn, message)
 
+    def load(self, spec: CopySpec) -> None:
+        """Asks this (idle, fresh-interpreter) copy to replace its model by spec's."""
+        self.spec = spec
+        self.outcome = CopyOutcome(spec.copy_id)
+        self.send({"cmd": "load", "spec": base64.b64encode(pickle.dumps(spec)).decode()})
+
     def rss_mb(self) -> float | None:
         if self.process is None or self.process.pid is None:
             return None
@@ -179,56 +187,131 @@ class _Copy:
         self.process.join()
 
 
-class CopyGroup:
-    """The copies of one model config: started and loaded once, run many times.
+def _end(copies: list[_Copy]) -> None:
+    """Ends copies (politely, then by force) and closes their pipes."""
+    for c in copies:
+        c.send({"cmd": "exit"})
+    deadline = time.monotonic() + 1.0
+    for c in copies:
+        if c.process is not None:
+            c.process.join(max(0.0, deadline - time.monotonic()))
+        c.terminate()
+        c.conn.close()
 
-    Not thread-safe: one caller drives it. mode: "fork", "spawn" or "thread".
+
+class CopyPool:
+    """Fresh-interpreter copies kept between model configs: starting an interpreter and
+    importing the framework again would cost seconds per copy, loading the next model
+    into the same interpreter does not. Not thread-safe; a context manager that ends
+    every copy it still holds."""
+
+    def __init__(self) -> None:
+        self._idle: dict[int, _Copy] = {}
+
+    def __enter__(self) -> CopyPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def give(self, copies: list[_Copy]) -> None:
+        for c in copies:
+            self._idle[c.copy_id] = c
+
+    def take(self, spec: CopySpec, needs_main: bool) -> _Copy | None:
+        """An idle copy that can load spec (same pinning, alive), or None."""
+        c = self._idle.pop(spec.copy_id, None)
+        if c is None:
+            return None
+        usable = c.spec.environment == spec.environment and (c.main_rerun or not needs_main)
+        if usable and c.process is not None and c.process.is_alive():
+            return c
+        _end([c])
+        return None
+
+    def close(self) -> None:
+        _end(list(self._idle.values()))
+        self._idle.clear()
+
+
+class CopyGroup:
+    """The copies loaded with one model config, run together as often as needed.
+
+    load() adds copies (new ones, or idle ones from a CopyPool that load this model);
+    run() runs the first n_copies of them. Not thread-safe: one caller drives it.
+    mode: "fork", "spawn" or "thread".
     """
 
-    def __init__(self, specs: list[CopySpec], mode: str) -> None:
+    def __init__(self, mode: str, pool: CopyPool | None = None) -> None:
         self._mode = mode
-        self._copies: list[_Copy] = []
-        # The copies share every callable and input: checking one spec is enough.
-        skip_main = mode == "spawn" and bool(specs) and not _needs_main(specs[0])
-        try:
-            with _main_not_rerun() if skip_main else contextlib.nullcontext():
-                for spec in specs:
-                    parent_ends = [c.conn for c in self._copies]
-                    self._copies.append(_Copy(spec, mode, parent_ends))
-        except BaseException:
-            self.close()
-            raise
+        self._pool = pool
+        self._copies: list[_Copy] = []  # loaded, by copy_id
+        self._running: list[_Copy] = []  # the ones in the current run()
 
     def __enter__(self) -> CopyGroup:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        self.discard()
+
+    def __len__(self) -> int:
+        return len(self._copies)
+
+    def load(
+        self, specs: list[CopySpec], timeout_s: float | None, on_tick: Callable[[], None]
+    ) -> None:
+        """Starts (or takes from the pool) and loads one copy per spec, whose copy_ids
+        continue this group's; raises CopyFailure naming the first that failed, died
+        or did not load within timeout_s."""
+        new = self._start(specs)
+        self._running = new
+        _pump(new, "loaded", timeout_s, on_tick)
+        self._copies.extend(new)
+
+    def _start(self, specs: list[CopySpec]) -> list[_Copy]:
+        started: list[_Copy] = []
+        # The copies share every callable and input: checking one spec is enough.
+        needs_main = self._mode == "spawn" and bool(specs) and _needs_main(specs[0])
+        try:
+            with (
+                _main_not_rerun()
+                if self._mode == "spawn" and not needs_main
+                else contextlib.nullcontext()
+            ):
+                for spec in specs:
+                    reused = self._pool.take(spec, needs_main) if self._pool is not None else None
+                    if reused is not None:
+                        reused.load(spec)
+                        started.append(reused)
+                    else:
+                        parent_ends = [c.conn for c in (*self._copies, *started)]
+                        started.append(_Copy(spec, self._mode, parent_ends, needs_main))
+        except BaseException:
+            _end(started)
+            raise
+        return started
 
     def outcome_of(self, failure: BaseException) -> CopiesOutcome:
         """The outcome of a load that failed with ``failure`` (or was interrupted)."""
         interrupted = isinstance(failure, KeyboardInterrupt)
         error = "KeyboardInterrupt: the benchmark was interrupted" if interrupted else str(failure)
         return CopiesOutcome(
-            [c.outcome for c in self._copies], error=error, interrupted=interrupted
+            [c.outcome for c in self._running], error=error, interrupted=interrupted
         )
 
-    def wait_loaded(self, timeout_s: float | None, on_tick: Callable[[], None]) -> None:
-        """Waits until every copy has loaded; raises CopyFailure naming the first that
-        failed, died or did not load within timeout_s."""
-        self._pump("loaded", timeout_s, on_tick)
-
     def run(self, run: RunSpec, *, ready_timeout_s: float | None, watch: RunWatch) -> CopiesOutcome:
-        """One timed run of every copy: warm-up, a shared start, results."""
-        for c in self._copies:
+        """One timed run of the first run.n_copies copies: warm-up, a shared start,
+        results."""
+        self._running = self._copies[: run.n_copies]
+        for c in self._running:
             c.outcome = CopyOutcome(c.copy_id, phase="warmup")
             c.liveness = _Liveness()
             c.send({"cmd": "run", "run": run.to_dict()})
         outcome = CopiesOutcome([])
         try:
-            self._pump("ready", ready_timeout_s, watch.on_tick)
-            outcome.start_ns = engine.now_ns() + _START_LEAD_NS + 2_000_000 * len(self._copies)
-            for c in self._copies:
+            _pump(self._running, "ready", ready_timeout_s, watch.on_tick)
+            outcome.start_ns = engine.now_ns() + _START_LEAD_NS + 2_000_000 * len(self._running)
+            for c in self._running:
                 c.outcome.phase = "run"
                 c.send({"cmd": "start", "start_at_ns": outcome.start_ns})
             watch.on_start(outcome.start_ns)
@@ -241,31 +324,26 @@ class CopyGroup:
             outcome.interrupted = True
             outcome.error = "KeyboardInterrupt: the benchmark was interrupted"
             self._stop_and_collect(watch.on_tick)
-        outcome.copies = [c.outcome for c in self._copies]
+        outcome.copies = [c.outcome for c in self._running]
         return outcome
 
     def close(self) -> None:
-        """Ends every copy (politely, then by force) and closes the pipes."""
-        for c in self._copies:
-            c.send({"cmd": "exit"})
-        deadline = time.monotonic() + 1.0
-        for c in self._copies:
-            if c.process is not None:
-                c.process.join(max(0.0, deadline - time.monotonic()))
-            c.terminate()
-            c.conn.close()
+        """Done with this model config: the copies go to the pool (when there is one)
+        to load the next model, or end."""
+        if self._pool is not None:
+            self._pool.give(self._copies)
+        else:
+            _end(self._copies)
         self._copies = []
+        self._running = []
+
+    def discard(self) -> None:
+        """Ends every copy of the group (after a failure, or when done without a pool)."""
+        _end(self._copies + [c for c in self._running if c not in self._copies])
+        self._copies = []
+        self._running = []
 
     # Waiting ----------------------------------------------------------------------
-
-    def _pump(
-        self,
-        wanted: str,
-        timeout_s: float | None,
-        on_tick: Callable[[], None],
-        on_progress: Callable[[int, int, list], None] | None = None,
-    ) -> None:
-        _pump(self._copies, wanted, timeout_s, on_tick, on_progress)
 
     def _collect(self, run: RunSpec, start_ns: int, watch: RunWatch) -> None:
         """Waits for every result, forwarding progress; stops the run when asked, and
@@ -280,16 +358,16 @@ class CopyGroup:
             nonlocal stop_sent
             watch.on_tick()
             if not stop_sent and watch.should_stop():
-                for c in self._copies:
+                for c in self._running:
                     c.send({"cmd": "stop"})
                 stop_sent = True
-            _check_health(self._copies, overrun_at, watch.max_rss_mb)
+            _check_health(self._running, overrun_at, watch.max_rss_mb)
 
-        self._pump("result", None, tick, on_progress=watch.on_progress)
+        _pump(self._running, "result", None, tick, on_progress=watch.on_progress)
 
     def _stop_and_collect(self, on_tick: Callable[[], None]) -> None:
         """Asks running copies to stop and gives them a grace period to send results."""
-        running = [c for c in self._copies if c.outcome.result is None and c.outcome.error is None]
+        running = [c for c in self._running if c.outcome.result is None and c.outcome.error is None]
         for c in running:
             c.send({"cmd": "stop"})
         deadline = time.monotonic() + _GRACE_S
@@ -392,9 +470,9 @@ def run_copies(
 ) -> CopiesOutcome:
     """Starts, loads and runs the copies once, then ends them (one configuration)."""
     watch = watch or RunWatch()
-    with CopyGroup(specs, mode) as group:
+    with CopyGroup(mode) as group:
         try:
-            group.wait_loaded(load_timeout_s, watch.on_tick)
+            group.load(specs, load_timeout_s, watch.on_tick)
         except (CopyFailure, KeyboardInterrupt) as failure:
             return group.outcome_of(failure)
         return group.run(run, ready_timeout_s=load_timeout_s, watch=watch)
@@ -423,12 +501,16 @@ class _Discard:
 
 def _needs_main(spec: CopySpec) -> bool:
     """Whether unpickling the spec in a fresh interpreter needs the parent's __main__
-    (a model class, load_fn, setup function or input defined in the script)."""
+    (a model class, load_fn, setup function or input defined in the script); a
+    TypeError saying why when it cannot be pickled at all."""
     finder = _MainFinder()
     try:
         finder.dump(spec)
-    except Exception:
-        return True  # let multiprocessing report why it cannot be pickled
+    except Exception as error:
+        raise TypeError(
+            "model copies in fresh interpreters (multiinterpreter=True) get their load_fn, "
+            f"model, inputs and functions by pickling, which failed: {error}"
+        ) from None
     return finder.found
 
 

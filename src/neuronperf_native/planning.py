@@ -2,10 +2,10 @@
 
 plan() is a pure function: it runs nothing and touches nothing. What it needs from
 the machine (how many copies fit, the instance type) comes in a Host value, which
-tests replace. Configurations that share a model config and n_models form one copy
-group: their copies are loaded once and run each workers setting in turn
-(settings.reuse_copies), so a group's configurations are adjacent in the plan:
-model config -> n_models -> workers_per_model.
+tests replace. The configurations of one model config form one copy group: its copies
+are loaded once and serve every n_models and workers_per_model setting in turn (a
+configuration with n copies runs the first n; settings.reuse_copies), so the plan's
+order is model config -> n_models -> workers_per_model.
 """
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ __all__ = [
     "plan",
 ]
 
-# Set-up seconds per copy group (start + load) and per configuration (warm-up, start
-# lead, results), by where copies run; the estimate adds them to the durations.
-_GROUP_SETUP_S = {"thread": 0.05, "process": 0.2, "interpreter": 1.5}
+# Set-up seconds per copy started (by where copies run), per model loaded into a kept
+# fresh interpreter, and per configuration (warm-up, start lead, results); the
+# estimate adds them to the durations (a model's own load time is not known).
+_START_S = {"thread": 0.05, "process": 0.2, "interpreter": 1.5}
+_RELOAD_S = 0.2
 _CONFIG_SETUP_S = 0.15
 
 
@@ -73,6 +75,7 @@ class Configuration:
     n_models: int
     workers_per_model: int
     group: int  # configurations of one group share loaded copies
+    loads: int  # copies loaded before this configuration runs (0: all reused)
     instance_type: str | None
     settings: BenchmarkSettings = dataclasses.field(repr=False)
 
@@ -149,14 +152,20 @@ class Plan:
         """Seconds the plan should take: durations plus set-up (model loading not
         counted beyond starting the copies: it depends on the model)."""
         measured = sum(c.duration_s or 0.0 for c in self.configurations)
-        setup = len(self.groups()) * _GROUP_SETUP_S[self.settings.copy_mode]
-        return measured + setup + _CONFIG_SETUP_S * len(self.configurations)
+        setup = _CONFIG_SETUP_S * len(self.configurations)
+        kept = 0  # fresh interpreters kept from earlier groups
+        for members in self.groups():
+            loads = sum(c.loads for c in members)
+            reloads = min(kept, loads)
+            setup += reloads * _RELOAD_S + (loads - reloads) * _START_S[self.settings.copy_mode]
+            if keeps_interpreters(self.settings):
+                kept = max(kept, loads)
+        return measured + setup
 
     def table(self) -> str:
         """The plan as an aligned text table with its estimate (for dry runs)."""
-        header = ["#", "model", "batch", "n_models", "workers", "pipeline", "duration_s", "load"]
+        header = ["#", "model", "batch", "n_models", "workers", "pipeline", "duration_s", "loads"]
         rows = [header]
-        previous = None
         for c in self.configurations:
             rows.append(
                 [
@@ -167,10 +176,9 @@ class Plan:
                     str(c.workers_per_model),
                     str(c.pipeline_size),
                     "once" if c.duration_s is None else f"{c.duration_s:g}",
-                    "reuse" if c.group == previous else "load",
+                    str(c.loads),
                 ]
             )
-            previous = c.group
         widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
         lines = [
             "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
@@ -306,30 +314,40 @@ def plan(
         or os.path.splitext(os.path.basename(str(configs[0].filename)))[0]
     )
     configurations: list[Configuration] = []
-    group = -1
-    for model in configs:
+    for group, model in enumerate(configs):
         most = host.max_copies.get(model.pipeline_size)
         n_models = settings.n_models or default_n_models(most)
         _check_fits(settings, model, n_models, most)
         workers = settings.workers_per_model or default_workers(model.pipeline_size)
-        for copies in n_models:
-            group += 1
-            for count, worker_count in enumerate(workers):
-                if count and not settings.reuse_copies:
-                    group += 1
-                configurations.append(
-                    Configuration(
-                        index=len(configurations),
-                        model=model,
-                        model_name=name,
-                        n_models=copies,
-                        workers_per_model=worker_count,
-                        group=group,
-                        instance_type=host.instance_type,
-                        settings=settings,
-                    )
+        loaded = 0
+        for copies, worker_count in itertools.product(n_models, workers):
+            reused = loaded if settings.reuse_copies else 0
+            configurations.append(
+                Configuration(
+                    index=len(configurations),
+                    model=model,
+                    model_name=name,
+                    n_models=copies,
+                    workers_per_model=worker_count,
+                    group=group if settings.reuse_copies else len(configurations),
+                    loads=max(0, copies - reused),
+                    instance_type=host.instance_type,
+                    settings=settings,
                 )
+            )
+            loaded = max(loaded, copies)
     return Plan(tuple(configurations), settings)
+
+
+def keeps_interpreters(settings: BenchmarkSettings) -> bool:
+    """Whether fresh-interpreter copies stay up between model configs and load the
+    next model (saving the interpreter start and framework import). Not on Neuron: a
+    new process per model config is what guarantees its NeuronCores are free."""
+    return (
+        settings.copy_mode == "interpreter"
+        and settings.reuse_copies
+        and settings.device_type != "neuron"
+    )
 
 
 def _check_fits(

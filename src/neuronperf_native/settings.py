@@ -104,8 +104,10 @@ def _int_list(field: str, value: Any, minimum: int = 1, maximum: int = _MAX_BATC
     for v in values:
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
             raise TypeError(f"{_name(field)} must hold int values, got {v!r}")
-        if not minimum <= v <= maximum:
-            raise ValueError(f"{_name(field)} values must be in [{minimum}, {maximum}], got {v!r}")
+        if v < minimum:
+            raise ValueError(f"{_name(field)} must be >= {minimum}, got {v!r}")
+        if v > maximum:
+            raise ValueError(f"{_name(field)} must be <= {maximum}, got {v!r}")
         out.append(int(v))
     return tuple(out)
 

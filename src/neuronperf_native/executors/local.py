@@ -1,9 +1,11 @@
 """Runs a plan's configurations on this host, one copy group at a time.
 
-Each copy group (the configurations sharing a model config and n_models) starts its
-copies once, loads them, runs each of its configurations in those copies (re-warmed,
-measured separately), then ends them. A configuration that fails ends its group's
-copies; the next configuration of the group starts fresh ones. CPU and memory are
+Each copy group (the configurations of one model config) loads its copies once, as
+they are needed, and runs each configuration in the first n_models of them (re-warmed,
+measured separately). Fresh interpreters then stay up to load the next model config
+(planning.keeps_interpreters); forked processes and threads end, as they are cheap to
+start. A configuration that fails ends its group's copies; the next configuration of
+the group starts fresh ones. CPU and memory are
 sampled while the copies run. The results are JSON-safe (the schema the copies send),
 so a remote executor can run the same code on another host.
 """
@@ -18,9 +20,9 @@ import psutil
 
 from neuronperf_native import _feeds, devices
 from neuronperf_native._copy import CopySpec, RunSpec
-from neuronperf_native._processes import CopiesOutcome, CopyFailure, CopyGroup, RunWatch
+from neuronperf_native._processes import CopiesOutcome, CopyFailure, CopyGroup, CopyPool, RunWatch
 from neuronperf_native.executors.base import ConfigurationResult, RunObserver
-from neuronperf_native.planning import Configuration, Plan
+from neuronperf_native.planning import Configuration, Plan, keeps_interpreters
 from neuronperf_native.settings import BenchmarkSettings
 from neuronperf_native.workload import Workload
 
@@ -62,7 +64,7 @@ class LocalExecutor:
         yielding it) at an interrupted configuration or a strict validation failure."""
         observer = observer or RunObserver()
         s = self.settings
-        with _feeds.FeedCache(
+        feeds = _feeds.FeedCache(
             self.workload.data,
             s.input_names,
             by_name=s.feed_by_name,
@@ -70,35 +72,46 @@ class LocalExecutor:
             rtol=s.rtol,
             atol=s.atol,
             strict=s.strict_validation,
-        ) as feeds:
+        )
+        with feeds, CopyPool() as pool:
+            kept = pool if keeps_interpreters(s) else None
             for members in plan.groups():
-                for result in self._run_group(members, feeds, observer):
+                for result in self._run_group(members, feeds, observer, kept):
                     yield result
                     if _ends_benchmark(result):
                         return
 
     def _run_group(
-        self, members: list[Configuration], feeds: _feeds.FeedCache, observer: RunObserver
+        self,
+        members: list[Configuration],
+        feeds: _feeds.FeedCache,
+        observer: RunObserver,
+        pool: CopyPool | None,
     ) -> Iterator[ConfigurationResult]:
-        group: CopyGroup | None = None
+        """The configurations of one model config, in copies loaded as they are needed
+        (a configuration with more copies than loaded so far loads the rest)."""
+        group = CopyGroup(self.mode, pool)
         try:
             for configuration in members:
                 config = self._config_dict(configuration)
-                if group is None:
-                    group, failure = self._start(configuration, config, feeds, observer)
-                    if failure is not None:
-                        yield self._result(configuration, config, failure, _Sampler(1.0))
-                        if failure.interrupted:
+                if len(group) < configuration.n_models:
+                    specs = self._specs(configuration, config, feeds, first=len(group))
+                    try:
+                        group.load(specs, self.settings.load_timeout_s, observer.tick)
+                    except (CopyFailure, KeyboardInterrupt) as failure:
+                        outcome = group.outcome_of(failure)
+                        yield self._result(configuration, config, outcome, _Sampler(1.0))
+                        group.discard()
+                        if isinstance(failure, KeyboardInterrupt):
                             return
                         continue
                 outcome, sampler = self._run_one(group, configuration, observer)
                 yield self._result(configuration, config, outcome, sampler)
                 if outcome.failed:
-                    group.close()
-                    group = None
+                    group.discard()
+            group.close()
         finally:
-            if group is not None:
-                group.close()
+            group.discard()
 
     def _config_dict(self, configuration: Configuration) -> dict[str, Any]:
         config = configuration.config_dict()
@@ -106,32 +119,16 @@ class LocalExecutor:
             config["input_data"] = self.workload.data.source
         return config
 
-    def _start(
+    def _specs(
         self,
         configuration: Configuration,
         config: dict[str, Any],
         feeds: _feeds.FeedCache,
-        observer: RunObserver,
-    ) -> tuple[CopyGroup | None, CopiesOutcome | None]:
-        """Starts and loads the group's copies; on failure, the outcome saying why."""
-        specs = self._specs(configuration, config, feeds)
-        group = CopyGroup(specs, self.mode)
-        try:
-            group.wait_loaded(self.settings.load_timeout_s, observer.tick)
-        except (CopyFailure, KeyboardInterrupt) as failure:
-            outcome = group.outcome_of(failure)
-            group.close()
-            return None, outcome
-        return group, None
-
-    def _specs(
-        self, configuration: Configuration, config: dict[str, Any], feeds: _feeds.FeedCache
+        first: int,
     ) -> list[CopySpec]:
+        """Specs of copies first .. n_models - 1 of a configuration's model config."""
         w = self.workload
         model = configuration.model
-        feed = feeds.feed(model.batch_size)
-        validation = feeds.plan(model.batch_size)
-        n = configuration.n_models
         return [
             CopySpec(
                 copy_id=copy_id,
@@ -151,11 +148,10 @@ class LocalExecutor:
                 dataset=w.dataset,
                 dataset_loader_fn=w.dataset_loader_fn,
                 loop_dataset=self.settings.loop_dataset,
-                n_copies=n,
-                feed=feed,
-                validation=None if validation is None else validation.for_copy(copy_id, n),
+                feed=feeds.feed(model.batch_size),
+                validation=feeds.plan(model.batch_size),
             )
-            for copy_id in range(n)
+            for copy_id in range(first, configuration.n_models)
         ]
 
     def _run_one(
@@ -183,6 +179,7 @@ class LocalExecutor:
         )
         run = RunSpec(
             workers=configuration.workers_per_model,
+            n_copies=configuration.n_models,
             warmup_iterations=s.warmup_iterations,
             duration_s=configuration.duration_s,
             max_iterations=s.max_iterations,
