@@ -9,19 +9,23 @@ windows as "progress", and sends the result. Messages are JSON (plus raw int64 b
 for timestamps), so the parent never unpickles anything a model process produced.
 
 Parent -> copy: {"cmd": "run", "run": RunSpec}, {"cmd": "start", "start_at_ns": N},
-{"cmd": "stop"} (end the run early), {"cmd": "abort"} (skip the run), {"cmd": "exit"}.
+{"cmd": "stop"} (end the run early), {"cmd": "abort"} (skip the run), {"cmd": "load",
+"spec": CopySpec pickled by the parent} (replace the model), {"cmd": "exit"}.
 Copy -> parent: {"event": "loaded"}, {"event": "ready"}, {"event": "progress"},
 {"event": "result"}, {"event": "error", "phase": ..., "error": traceback}.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
+import gc
 import itertools
 import json
 import multiprocessing
 import os
+import pickle
 import resource
 import signal
 import threading
@@ -57,9 +61,8 @@ class CopySpec:
     dataset: Any = None
     dataset_loader_fn: Callable[..., Any] | None = None
     loop_dataset: bool = False
-    n_copies: int = 1
     feed: Feed | None = None  # input data batches, in place of `inputs`
-    validation: ValidationPlan | None = None  # this copy's share of the output checks
+    validation: ValidationPlan | None = None  # the expected outputs (all copies' checks)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +70,7 @@ class RunSpec:
     """One timed run of a loaded copy (JSON-safe: it crosses the pipe as a dict)."""
 
     workers: int = 1
+    n_copies: int = 1  # copies running together: each serves its share of the inputs
     warmup_iterations: int = 1
     duration_s: float | None = None
     max_iterations: int | None = None
@@ -111,7 +115,14 @@ def copy_main(
             command = receive(conn)
             if command["cmd"] == "exit":
                 return
-            if command["cmd"] == "run":  # stray stop/abort messages of an ended run are dropped
+            if command["cmd"] == "load":  # another model config, in this same interpreter
+                phase = "load"
+                model = None
+                gc.collect()  # free the previous model before the next one loads
+                spec = pickle.loads(base64.b64decode(command["spec"]))
+                model, times = _load(spec)
+                send(conn, {"event": "loaded"})
+            elif command["cmd"] == "run":  # stray stop/abort messages of an ended run are dropped
                 phase = "warmup"
                 _serve_run(spec, model, times, RunSpec.from_dict(command["run"]), conn)
     except _Phase as failure:
@@ -185,17 +196,17 @@ def _load(spec: CopySpec) -> tuple[Any, dict[str, float]]:
     return model, times
 
 
-def _dataset_items(spec: CopySpec, model: Any) -> Iterator[tuple]:
+def _dataset_items(spec: CopySpec, model: Any, n_copies: int) -> Iterator[tuple]:
     """This copy's share of the dataset as argument tuples: dataset_loader_fn(dataset,
     copy_id, n_copies) when given, else items copy_id, copy_id + n_copies, ...;
     endlessly repeated with loop_dataset."""
     while True:
         if spec.dataset_loader_fn is not None:
-            items: Iterable[Any] = spec.dataset_loader_fn(spec.dataset, spec.copy_id, spec.n_copies)
+            items: Iterable[Any] = spec.dataset_loader_fn(spec.dataset, spec.copy_id, n_copies)
         elif hasattr(spec.dataset, "__len__") and hasattr(spec.dataset, "__getitem__"):
-            items = (spec.dataset[i] for i in range(spec.copy_id, len(spec.dataset), spec.n_copies))
+            items = (spec.dataset[i] for i in range(spec.copy_id, len(spec.dataset), n_copies))
         else:
-            items = itertools.islice(spec.dataset, spec.copy_id, None, spec.n_copies)
+            items = itertools.islice(spec.dataset, spec.copy_id, None, n_copies)
         served = 0
         for item in items:
             served += 1
@@ -207,24 +218,27 @@ def _dataset_items(spec: CopySpec, model: Any) -> Iterator[tuple]:
             return
 
 
-def _copy_inputs(spec: CopySpec, model: Any) -> Any:
-    """The engine inputs of this copy: a list of argument tuples, or a dataset iterator."""
+def _copy_inputs(spec: CopySpec, model: Any, n_copies: int) -> Any:
+    """The engine inputs of this copy when n_copies run together: a list of argument
+    tuples (its own rotation of the input data), or its share of the dataset."""
     if spec.dataset is not None:
-        return _dataset_items(spec, model)
-    items = spec.inputs if spec.feed is None else spec.feed.for_copy(spec.copy_id, spec.n_copies)
+        return _dataset_items(spec, model, n_copies)
+    items = spec.inputs if spec.feed is None else spec.feed.for_copy(spec.copy_id, n_copies)
     if spec.input_transform_fn is None:
         return items
     return [_as_args(spec.input_transform_fn(model, args)) for args in items]
 
 
-def _validate(spec: CopySpec, model: Any, inputs: list[tuple]) -> dict[str, Any]:
-    """Runs this copy's output checks (untimed); strict validation fails the copy."""
+def _validate(spec: CopySpec, model: Any, inputs: list[tuple], n_copies: int) -> dict[str, Any]:
+    """Runs this copy's share of the output checks (untimed); strict validation fails
+    the copy."""
     assert spec.validation is not None and spec.feed is not None
-    start = spec.feed.start(spec.copy_id, spec.n_copies)
-    tally = spec.validation.check(
+    start = spec.feed.start(spec.copy_id, n_copies)
+    share = spec.validation.for_copy(spec.copy_id, n_copies)
+    tally = share.check(
         model, lambda index: inputs[(index - start) % len(inputs)], spec.preprocess_fn
     )
-    if spec.validation.strict and tally.mismatches:
+    if share.strict and tally.mismatches:
         raise CopyFailure(describe_mismatch(tally))
     return tally.to_dict()
 
@@ -236,7 +250,7 @@ def _stages(spec: CopySpec) -> dict[str, Any]:
 def _warm_up(spec: CopySpec, model: Any, run: RunSpec) -> tuple[Any, engine.Histogram]:
     """Untimed iterations with this run's workers (at most the run's duration long);
     returns the inputs to time and the warm-up latency histogram."""
-    inputs = _copy_inputs(spec, model)
+    inputs = _copy_inputs(spec, model, run.n_copies)
     if run.warmup_iterations == 0:
         return inputs, engine.Histogram()
     warm = engine.run(
@@ -252,7 +266,7 @@ def _warm_up(spec: CopySpec, model: Any, run: RunSpec) -> tuple[Any, engine.Hist
     if warm.status != "finished":
         raise CopyFailure(warm.error or f"warm-up ended with status {warm.status}")
     if spec.dataset is not None:
-        inputs = _copy_inputs(spec, model)  # warm-up items are served again
+        inputs = _copy_inputs(spec, model, run.n_copies)  # warm-up items are served again
     return inputs, warm.latency
 
 
@@ -265,7 +279,7 @@ def _serve_run(
     validation = validate_s = None
     if run.validate and spec.validation is not None:
         with _phase("validate"):
-            validation, validate_s = _timed_call(_validate, spec, model, inputs)
+            validation, validate_s = _timed_call(_validate, spec, model, inputs, run.n_copies)
     send(conn, {"event": "ready", "warmup_p99_ns": warmup_hist.value_at_percentile(99)})
     message = receive(conn)
     if message.get("cmd") != "start":
@@ -338,7 +352,9 @@ class _Forwarder(threading.Thread):
                 return
 
     def _forward(self) -> None:
-        closed = self._runner.poll_windows()
+        closed = (
+            self._runner.poll_windows() if hasattr(self._runner, "poll_windows") else []
+        )  # TEMP
         windows = [
             [w.index, w.count, w.histogram.encode() if self._histograms else None] for w in closed
         ]
