@@ -436,6 +436,9 @@ def _bench(args: argparse.Namespace) -> int:
         if missing:
             raise UsageError(f"model index {args.model} has no config of batch size {missing[0]}")
         model = args.model  # benchmark() loads it and filters by batch size
+    if args.dry_run:
+        print(benchmark(model, data, batch_sizes=batch_sizes, dry_run=True, **common).table())
+        return 0
     reports = benchmark(model, data, batch_sizes=batch_sizes, **common)
     if not reports:
         raise UsageError("no configuration to benchmark")
@@ -787,6 +790,11 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         help="extra latency percentile to report (repeatable)",
     )
     bench.add_argument("--model-name", help="name in the reports (default: from MODEL)")
+    bench.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the configurations that would run and the time estimate; run nothing",
+    )
     bench.add_argument("--csv", metavar="FILE", help="write the reports as CSV")
     bench.add_argument("--json", metavar="FILE", help="write the reports as JSON")
     bench.set_defaults(handler=_bench)
