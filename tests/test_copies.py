@@ -46,7 +46,7 @@ def test_copies_load_once_per_model_config_and_n_models(tmp_path, monkeypatch, m
     loads = tmp_path / "loads.txt"
     monkeypatch.setenv("NPF_TEST_LOADS", str(loads))
     options = {
-        "fork": {},
+        "fork": {"start_method": "fork"},
         "spawn": {"multiinterpreter": True},
         "thread": {"multiprocess": False},
     }[mode]

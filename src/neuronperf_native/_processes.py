@@ -30,6 +30,7 @@ import psutil
 
 from neuronperf_native import engine
 from neuronperf_native._copy import CopySpec, RunSpec, copy_main, receive, send
+from neuronperf_native._fork_safety import fork_warning_suppressed
 
 # Lead time between "all copies are ready" and the shared timing start, so every
 # copy has received the start time before it arrives.
@@ -133,7 +134,9 @@ class _Copy:
             args=(spec, child_end, True, inherited),
             name=f"npf-copy-{spec.copy_id}",
         )
-        self.process.start()
+        # The executor chose fork knowing what this process holds (_fork_safety).
+        with fork_warning_suppressed() if mode == "fork" else contextlib.nullcontext():
+            self.process.start()
         child_end.close()
 
     @property
@@ -188,13 +191,16 @@ class _Copy:
 
 
 def _end(copies: list[_Copy]) -> None:
-    """Ends copies (politely, then by force) and closes their pipes."""
+    """Ends copies (politely, then by force) and closes their pipes. A thread copy
+    is joined, so that it leaves no thread behind to make a later fork unsafe."""
     for c in copies:
         c.send({"cmd": "exit"})
     deadline = time.monotonic() + 1.0
     for c in copies:
         if c.process is not None:
             c.process.join(max(0.0, deadline - time.monotonic()))
+        else:
+            c.worker.join(max(0.0, deadline - time.monotonic()))
         c.terminate()
         c.conn.close()
 

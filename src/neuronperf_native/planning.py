@@ -149,9 +149,13 @@ class Plan:
         ]
 
     def estimate_s(self) -> float:
-        """Seconds the plan should take: durations plus set-up (model loading not
-        counted beyond starting the copies: it depends on the model)."""
-        measured = sum(c.duration_s or 0.0 for c in self.configurations)
+        """Seconds the plan should take: its durations plus set-up_s()."""
+        return sum(c.duration_s or 0.0 for c in self.configurations) + self.setup_s()
+
+    def setup_s(self) -> float:
+        """Seconds of set-up outside the durations: copies started, models loaded into
+        kept interpreters, and per configuration warm-up, start and results (a model's
+        own load time is not known here, and not counted)."""
         setup = _CONFIG_SETUP_S * len(self.configurations)
         kept = 0  # fresh interpreters kept from earlier groups
         for members in self.groups():
@@ -160,7 +164,7 @@ class Plan:
             setup += reloads * _RELOAD_S + (loads - reloads) * _START_S[self.settings.copy_mode]
             if keeps_interpreters(self.settings):
                 kept = max(kept, loads)
-        return measured + setup
+        return setup
 
     def table(self) -> str:
         """The plan as an aligned text table with its estimate (for dry runs)."""
