@@ -84,6 +84,9 @@ class CopiesOutcome:
 class RunWatch:
     """The parent's view of a run while it goes: callbacks, and when to stop it."""
 
+    # Given the earliest shared start instant (engine clock) once every copy is ready,
+    # returns the instant to use: a later one lines several hosts up.
+    choose_start: Callable[[int], int] = lambda earliest_ns: earliest_ns
     on_start: Callable[[int], None] = lambda start_ns: None
     on_progress: Callable[[int, int, list], None] = lambda copy_id, iterations, windows: None
     on_tick: Callable[[], None] = lambda: None
@@ -316,7 +319,8 @@ class CopyGroup:
         outcome = CopiesOutcome([])
         try:
             _pump(self._running, "ready", ready_timeout_s, watch.on_tick)
-            outcome.start_ns = engine.now_ns() + _START_LEAD_NS + 2_000_000 * len(self._running)
+            earliest_ns = engine.now_ns() + _START_LEAD_NS + 2_000_000 * len(self._running)
+            outcome.start_ns = watch.choose_start(earliest_ns)
             for c in self._running:
                 c.outcome.phase = "run"
                 c.send({"cmd": "start", "start_at_ns": outcome.start_ns})

@@ -34,6 +34,11 @@ class RunObserver:
     #: Whether progress() should receive each closed window's latency histogram.
     wants_histograms = False
 
+    def choose_start(self, configuration: Configuration, earliest_ns: int) -> int:
+        """Every copy is ready: the instant (engine clock, >= earliest_ns) at which they
+        start timing. A fleet executor lines several hosts up here."""
+        return earliest_ns
+
     def started(self, configuration: Configuration, start_ns: int) -> None:
         """The configuration's copies started timing at start_ns (engine clock)."""
 

@@ -172,6 +172,7 @@ class LocalExecutor:
             observer.started(configuration, start_ns)
 
         watch = RunWatch(
+            choose_start=lambda earliest_ns: observer.choose_start(configuration, earliest_ns),
             on_start=on_start,
             on_progress=lambda copy_id, iterations, windows: observer.progress(
                 configuration, copy_id, iterations, windows
