@@ -1,6 +1,7 @@
 """Model copies: loaded once per copy group and reused, and never outliving the parent."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -224,3 +225,69 @@ def test_copies_and_what_they_started_die_with_the_parent(tmp_path, mode, phase,
         parent.wait()
         for p in _alive(_descendants(parent.pid)):
             p.kill()
+
+
+class HangsAfter50Calls:
+    """Completes 50 calls of 1 ms, then its next call never returns."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, x):
+        self.calls += 1
+        time.sleep(3600 if self.calls > 50 else 0.001)
+        return x
+
+
+class GrowsMemory:
+    """Holds 64 MiB more on every call (first touched, so resident)."""
+
+    def __init__(self):
+        self.held = []
+
+    def __call__(self, x):
+        self.held.append(np.ones(8 * 2**20))
+        time.sleep(0.05)
+        return x
+
+
+@pytest.mark.slow
+def test_a_hung_copy_ends_its_configuration_as_timeout_naming_it():
+    started = time.monotonic()
+    (report,) = npf.cpu.benchmark(
+        HangsAfter50Calls, np.ones(2), n_models=1, workers_per_model=1, duration=60, verbosity=0
+    )
+    elapsed = time.monotonic() - started
+    assert report["status"] == "timeout"
+    assert report["error"].startswith("model copy 0 hung: no iteration completed for 1")
+    # detected after max(10 s, 20 x p99) of silence, not at the end of the 60 s duration
+    assert elapsed < 40
+    assert _no_children()
+
+
+def test_a_copy_over_max_rss_mb_is_stopped_naming_its_memory():
+    (report,) = npf.cpu.benchmark(
+        GrowsMemory,
+        np.ones(2),
+        n_models=1,
+        workers_per_model=1,
+        duration=30,
+        max_rss_mb=200,
+        verbosity=0,
+    )
+    assert report["status"] == "error"
+    assert re.match(
+        r"model copy 0 uses \d+ MiB of resident memory, over max_rss_mb=200", report["error"]
+    )
+    assert _no_children()
+
+
+def _no_children():
+    deadline = time.monotonic() + 5
+    while _alive(psutil.Process().children(recursive=True)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [
+        p
+        for p in _alive(psutil.Process().children(recursive=True))
+        if "resource_tracker" not in " ".join(p.cmdline())
+    ] == []

@@ -129,6 +129,8 @@ def benchmark(
         **workload_options,
     )
     the_plan = plan_of(settings, workload)
+    for line in workload.batch_warnings(list(dict.fromkeys(c.model for c in the_plan))):
+        log.warning("%s", line)
     if dry_run:
         return the_plan
     results = run_plan(the_plan, workload)
