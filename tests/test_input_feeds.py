@@ -284,7 +284,7 @@ def test_a_copy_unlinks_its_segment_only_when_the_creator_is_gone():
         ({"rtol": -1.0}, ValueError, "rtol must be a finite number >= 0"),
         ({"atol": "0"}, TypeError, "atol must be a number"),
         ({"strict_validation": 1}, TypeError, "strict_validation must be a bool"),
-        ({"shared_memory": "cuda"}, ValueError, "shared_memory must be 'system'"),
+        ({"shared_memory": "cuda"}, ValueError, "shared_memory must be one of 'none', 'system'"),
         ({"input_names": "X"}, TypeError, "input_names must be a list of str"),
         ({"input_names": ["X", "X"]}, ValueError, "input_names has duplicates"),
         ({"input_data": 3}, TypeError, "input_data must be an InputData or a source"),

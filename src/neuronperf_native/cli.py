@@ -1,13 +1,14 @@
 """The `neuronperf-native` command line.
 
 Subcommands: `demo`, `bench MODEL`, `index show|filter|append|copy|move|delete`,
-`report FILE.json [--plot OUT.png]`, `run SCRIPT [ARGS]`. The report table goes to
-stdout; logs and progress go to stderr.
+`report FILE.json [--plot OUT.png]`, `compare BASE.json NEW.json`, `run SCRIPT [ARGS]`.
+The report table goes to stdout; logs and progress go to stderr.
 
-Exit status: 0 on success, 1 when a benchmark configuration failed, 2 on usage
-errors (and on errors that stop a command before it measures anything: memory,
-input nested too deeply). Each error, and each failing configuration, prints as one
-line; `-v` adds the traceback, once; `-q` leaves warnings and errors only.
+Exit status: 0 on success, 1 when a benchmark configuration failed (compare: when
+NEW regressed), 2 on usage errors (and on errors that stop a command before it
+measures anything: memory, input nested too deeply). Each error, and each failing
+configuration, prints as one line; `-v` adds the traceback, once; `-q` leaves
+warnings and errors only.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import argparse
 import contextlib
 import importlib
 import importlib.util
-import json
 import logging
 import math
 import os
@@ -436,6 +436,9 @@ def _bench(args: argparse.Namespace) -> int:
         if missing:
             raise UsageError(f"model index {args.model} has no config of batch size {missing[0]}")
         model = args.model  # benchmark() loads it and filters by batch size
+    if args.dry_run:
+        print(benchmark(model, data, batch_sizes=batch_sizes, dry_run=True, **common).table())
+        return 0
     reports = benchmark(model, data, batch_sizes=batch_sizes, **common)
     if not reports:
         raise UsageError("no configuration to benchmark")
@@ -545,23 +548,13 @@ def _index_delete(args: argparse.Namespace) -> int:
 
 
 def _load_reports(path: str) -> list[dict[str, Any]]:
-    """Reports saved by write_json: a JSON list of objects (parsed as data only)."""
+    """Reports saved by write_json (a usage error, exit status 2, when unreadable)."""
+    from neuronperf_native.reporting import ReportFileError, read_json
+
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: report file not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"{path}: cannot read: {error}") from None
-    except RecursionError:
-        raise UsageError(f"{path}: JSON nested too deeply to be saved reports") from None
-    except ValueError as error:
-        raise UsageError(f"{path}: not valid JSON: {error}") from None
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise UsageError(f"{path}: expected a JSON list of report objects (from write_json)")
-    if not data:
-        raise UsageError(f"{path}: holds no reports")
-    return data
+        return read_json(path)
+    except ReportFileError as error:
+        raise UsageError(str(error)) from None
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -587,6 +580,83 @@ def _report(args: argparse.Namespace) -> int:
         _plot.plot_reports(reports, args.plot, title=os.path.basename(args.file))
         _note(args, f"wrote {args.plot}")
     return EXIT_OK
+
+
+# compare --------------------------------------------------------------------
+
+
+def _threshold_percent(text: str) -> float:
+    """--threshold PCT: a percentage ("5" or "5%") -> a fraction (0.05)."""
+    try:
+        value = float(text.strip().removesuffix("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a percentage, got {text!r}") from None
+    if not (0 <= value < math.inf):
+        raise argparse.ArgumentTypeError(f"must be a percentage >= 0, got {text!r}")
+    return value / 100.0
+
+
+def _confidence(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
+    return value
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from neuronperf_native.comparing import compare
+
+    metrics = None
+    if args.metric:
+        metrics = [m.strip() for text in args.metric for m in text.split(",") if m.strip()]
+    comparison = compare(
+        args.base, args.new, threshold=args.threshold, metrics=metrics, confidence=args.confidence
+    )
+    sys.stdout.write(comparison.table())
+    if not comparison.rows:
+        raise UsageError(f"no configuration of {args.base} matches one of {args.new}")
+    return EXIT_FAILED if comparison.regressed else EXIT_OK
+
+
+def _add_compare(sub: Any, parent: argparse.ArgumentParser) -> None:
+    cmp = sub.add_parser(
+        "compare",
+        parents=[parent],
+        help="compare two saved runs (write_json); exit status 1 when NEW is slower",
+        description=(
+            "Compare NEW.json against BASE.json (reports from --json or write_json). "
+            "Configurations are matched on model name, batch size, n_models, workers, "
+            "pipeline size (and load mode/rate when present). A metric is slower or "
+            "faster only when the change is statistically significant at --confidence "
+            "and beyond --threshold: throughput from the window series (Mann-Whitney U), "
+            "latency percentiles from the saved HDR histograms (order-statistic "
+            "intervals). Exit status: 0 nothing regressed, 1 a metric got slower or a "
+            "configuration failed, 2 usage error."
+        ),
+    )
+    cmp.add_argument("base", metavar="BASE.json")
+    cmp.add_argument("new", metavar="NEW.json")
+    cmp.add_argument(
+        "--threshold",
+        type=_threshold_percent,
+        default=0.05,
+        metavar="PCT",
+        help="smallest change, in percent, that counts as slower/faster (default 5)",
+    )
+    cmp.add_argument(
+        "--metric",
+        action="append",
+        metavar="M[,M...]",
+        help="metrics to compare: throughput_avg, latency_ms_pXX (repeatable; default "
+        "throughput_avg,latency_ms_p50,latency_ms_p99)",
+    )
+    cmp.add_argument(
+        "--confidence",
+        type=_confidence,
+        default=0.95,
+        help="confidence of the significance decision (default 0.95)",
+    )
+    cmp.set_defaults(handler=_compare)
 
 
 # parser ---------------------------------------------------------------------
@@ -720,6 +790,11 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         help="extra latency percentile to report (repeatable)",
     )
     bench.add_argument("--model-name", help="name in the reports (default: from MODEL)")
+    bench.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the configurations that would run and the time estimate; run nothing",
+    )
     bench.add_argument("--csv", metavar="FILE", help="write the reports as CSV")
     bench.add_argument("--json", metavar="FILE", help="write the reports as JSON")
     bench.set_defaults(handler=_bench)
@@ -807,6 +882,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_bench(sub, parent)
     _add_index(sub, parent)
     _add_report(sub, parent)
+    _add_compare(sub, parent)
     run = sub.add_parser(
         "run",
         help="run an unchanged NeuronPerf script with 'import neuronperf' served by this package",

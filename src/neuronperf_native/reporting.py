@@ -30,8 +30,10 @@ from neuronperf_native.engine import Histogram, RunResult
 __all__ = [
     "CSV_COLS",
     "PRINT_COLS",
+    "ReportFileError",
     "get_reports",
     "print_reports",
+    "read_json",
     "write_csv",
     "write_json",
 ]
@@ -570,3 +572,30 @@ def write_json(
     text = json.dumps([_plain(report) for report in checked], indent=2, allow_nan=False)
     atomic_write_text(path, text + "\n")
     return path
+
+
+class ReportFileError(ValueError):
+    """A saved report file that cannot be read back: names the file and the cause."""
+
+
+def read_json(filename: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Reports saved by write_json: a non-empty JSON list of objects (parsed as data only)."""
+    path = _check_filename(filename)
+    if path is None:
+        raise TypeError("filename must be a str or os.PathLike, got None")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise ReportFileError(f"{path}: report file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ReportFileError(f"{path}: cannot read: {error}") from None
+    except RecursionError:
+        raise ReportFileError(f"{path}: JSON nested too deeply to be saved reports") from None
+    except ValueError as error:
+        raise ReportFileError(f"{path}: not valid JSON: {error}") from None
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise ReportFileError(f"{path}: expected a JSON list of report objects (from write_json)")
+    if not data:
+        raise ReportFileError(f"{path}: holds no reports")
+    return data
