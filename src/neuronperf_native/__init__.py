@@ -24,6 +24,7 @@ from neuronperf_native.metrics import (
     register_metric,
     register_metric_from_existing,
 )
+from neuronperf_native.reporters.html import write_html
 from neuronperf_native.reporting import (
     CSV_COLS,
     PRINT_COLS,
@@ -62,6 +63,7 @@ __all__ = [
     "timestamp_convert",
     "timing",
     "write_csv",
+    "write_html",
     "write_json",
 ]
 

@@ -182,6 +182,8 @@ def _load(run: Any, name: str) -> tuple[list[dict[str, Any]], str]:
     for i, report in enumerate(run):
         if not isinstance(report, Mapping):
             raise TypeError(f"{name}[{i}] must be a report dict, got {type(report).__name__}")
+    if not run:
+        raise ValueError(f"{name} holds no reports")
     return [dict(report) for report in run], name
 
 
