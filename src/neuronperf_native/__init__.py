@@ -68,6 +68,11 @@ __all__ = [
 ]
 
 
+def __dir__() -> list[str]:
+    """Only the public names: __all__ and the submodules imported on first use."""
+    return sorted({*__all__, *_LAZY_SUBMODULES})
+
+
 def __getattr__(name: str) -> Any:
     """Imports framework submodules on first use, so `import neuronperf_native` stays light."""
     if name in _LAZY_SUBMODULES:

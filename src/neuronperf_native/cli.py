@@ -484,7 +484,7 @@ def _report(args: argparse.Namespace) -> int:
 
         _plot.require_matplotlib()
     if args.cols:
-        cols = _flatten(args.cols)
+        cols = [col for group in args.cols for col in group]
     else:
         percentiles = sorted({p for r in reports for p in r.get("percentiles") or []})
         cols = _table_cols(percentiles)

@@ -140,7 +140,7 @@ def _row_dict(row: MetricChange) -> dict[str, Any]:
 def _check_threshold(threshold: Any) -> float:
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
         raise TypeError(f"threshold must be a number (0.05 = 5%), got {threshold!r}")
-    if not (math.isfinite(threshold) and threshold >= 0):
+    if not (math.isfinite(threshold) and float(threshold) >= 0):
         raise ValueError(f"threshold must be a finite fraction >= 0 (0.05 = 5%), got {threshold!r}")
     return float(threshold)
 

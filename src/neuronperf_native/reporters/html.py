@@ -65,7 +65,7 @@ META_ROWS = (
     ("hostname", "host"),
 )
 #: Metadata rows taken from the reports themselves.
-RUN_ROWS: tuple[tuple[str, Callable[[list[Mapping[str, Any]]], Any]], ...] = (
+RUN_ROWS: tuple[tuple[str, Callable[[Sequence[Mapping[str, Any]]], Any]], ...] = (
     ("device type", lambda reports: reports[0].get("device_type")),
     ("configurations", len),
     ("first start", lambda reports: reports[0].get("start_dts")),
@@ -127,7 +127,7 @@ class _Run:
     """One run's reports and how they are drawn (base: dashed lines, square markers)."""
 
     label: str
-    reports: list[Mapping[str, Any]]
+    reports: Sequence[Mapping[str, Any]]
     base: bool = False
 
 
@@ -255,7 +255,7 @@ def _comparison_section(comparison: Comparison) -> str:
     names = ["config", "metric", "unit", "base", "new", "change", f"interval ({level})"]
     heads = [_head(h, left=True) for h in [*names, "verdict", "note"]]
     table = _table("comparison", heads, [_comparison_row(r) for r in comparison.rows], True)
-    notes = []
+    notes: list[str] = []
     for what, configs in (
         (f"only in {comparison.base_label}", comparison.unmatched_base),
         (f"only in {comparison.new_label}", comparison.unmatched_new),
