@@ -57,6 +57,10 @@ py::dict result_dict(RunResult&& r) {
   d["end_ns"] = r.end_ns;
   d["window_ns"] = r.window_ns;
   d["windows"] = r.windows;
+  py::list window_histograms;
+  for (auto& h : r.window_histograms) window_histograms.append(py::cast(std::move(h)));
+  d["window_histograms"] = window_histograms;
+  d["window_histogram_span"] = r.window_histogram_span;
   d["cpu_ns"] = r.cpu_ns;
   d["timestamps"] =
       r.timestamps_recorded ? timestamps_array(std::move(r.timestamps)) : py::object(py::none());
@@ -74,6 +78,20 @@ struct RunnerHandle {
     }
   }
 };
+
+// The windows closed since the previous call as (index, start_ns, count, Histogram).
+py::list poll_windows(RunnerHandle& handle) {
+  std::vector<LiveWindow> windows;
+  {
+    py::gil_scoped_release nogil;
+    windows = handle.runner->poll_windows();
+  }
+  py::list out;
+  for (auto& w : windows) {
+    out.append(py::make_tuple(w.index, w.start_ns, w.count, py::cast(std::move(w.histogram))));
+  }
+  return out;
+}
 
 // Waits with the GIL released; every poll takes it back briefly to run signal
 // handlers, so Ctrl-C stops the run. Returns the result dict, with "interrupted"
@@ -187,6 +205,9 @@ void bind_runner(py::module_& m) {
           "stop", [](RunnerHandle& h) { h.runner->stop(); },
           py::call_guard<py::gil_scoped_release>())
       .def_property_readonly("done", [](RunnerHandle& h) { return h.runner->done(); })
+      .def_property_readonly("live_iterations",
+                             [](RunnerHandle& h) { return h.runner->live_iterations(); })
+      .def("poll_windows", &poll_windows)
       .def("wait", &wait_for);
 
   m.def("now_ns", &now_ns, "The engine's monotonic clock (CLOCK_MONOTONIC) in nanoseconds.");

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 import neuronperf_native as npf
-from neuronperf_native import benchmarking, model_index
+from neuronperf_native import benchmarking, devices, model_index, planning
 
 
 class Doubler:
@@ -96,12 +96,12 @@ def test_cpu_benchmark_default_configurations_in_processes():
 
 
 def test_workers_and_copies_defaults():
-    assert benchmarking._default_workers(1) == [1, 2]
-    assert benchmarking._default_workers(4) == [1, 3]
-    assert benchmarking._default_workers(2) == [1]
+    assert planning.default_workers(1) == [1, 2]
+    assert planning.default_workers(4) == [1, 3]
+    assert planning.default_workers(2) == [1]
     most = len(os.sched_getaffinity(0))
     expected = [1] if most == 1 else [1, most]
-    assert benchmarking._default_n_models("cpu", 1) == expected
+    assert planning.default_n_models(devices.max_model_copies("cpu", 1)) == expected
 
 
 def test_threads_mode_and_batch_size_scales_throughput():
@@ -194,6 +194,7 @@ def test_model_exception_is_reported_with_its_message():
     assert r["total_infs"] > 0  # what ran before the error is kept
 
 
+@pytest.mark.usefixtures("sigint_raises")
 def test_keyboard_interrupt_returns_partial_reports_and_leaves_no_process():
     timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()

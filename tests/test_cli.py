@@ -38,3 +38,12 @@ def test_version():
     out = _cli("--version")
     assert out.returncode == 0
     assert out.stdout.startswith("neuronperf-native ")
+
+
+def test_messages_drop_internal_exception_names():
+    from neuronperf_native.cli import _user_text
+
+    text = "model copy 0 failed in validate: neuronperf_native._processes.CopyFailure: no"
+    assert _user_text(text) == "model copy 0 failed in validate: no"
+    assert _user_text("neuronperf_native.inputs.InputDataError: bad") == "InputDataError: bad"
+    assert _user_text("ValueError: plain") == "ValueError: plain"

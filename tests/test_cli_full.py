@@ -385,8 +385,8 @@ def test_index_copy_move_delete(index_dir):
     out = _cli("index", "copy", "b1.json", "copied.json", "copied_models", cwd=index_dir)
     assert out.returncode == 0, out.stderr
     copied = model_index.load(str(index_dir / "copied.json"))
-    for config in copied["model_configs"]:
-        assert config["filename"].startswith("copied_models")
+    for config in copied["model_configs"]:  # resolved against the index's folder
+        assert os.path.relpath(config["filename"], index_dir).startswith("copied_models")
         assert (index_dir / config["filename"]).read_text() == "artifact"
     assert (index_dir / "models/m_b1_p1.pt").exists()  # copy keeps the originals
 
@@ -395,16 +395,65 @@ def test_index_copy_move_delete(index_dir):
     moved = model_index.load(str(index_dir / "moved.json"))
     assert sorted(os.listdir(index_dir / "moved_models")) == ["m_b1_p1.pt", "m_b1_p2.pt"]
     assert os.listdir(index_dir / "copied_models") == []
-    assert all(c["filename"].startswith("moved_models") for c in moved["model_configs"])
+    assert all(
+        os.path.relpath(c["filename"], index_dir).startswith("moved_models")
+        for c in moved["model_configs"]
+    )
 
     out = _cli("index", "delete", "moved.json", cwd=index_dir)  # stdin is not a terminal
     assert out.returncode == 2
-    assert "refusing to delete moved.json and its 2 artifact(s) without --yes" in _error_line(out)
+    assert "refusing to delete moved.json and 2 artifact(s) without --yes" in _error_line(out)
     assert (index_dir / "moved.json").exists()
     out = _cli("index", "delete", "moved.json", "--yes", cwd=index_dir)
     assert out.returncode == 0, out.stderr
     assert not (index_dir / "moved.json").exists()
     assert os.listdir(index_dir / "moved_models") == []
+
+
+def test_index_delete_keeps_artifacts_outside_and_counts_them(tmp_path):
+    (tmp_path / "proj/models").mkdir(parents=True)
+    (tmp_path / "proj/models/in.pt").write_text("in")
+    (tmp_path / "outside.pt").write_text("keep")
+    configs = [{"filename": "models/in.pt"}, {"filename": "../outside.pt", "batch_size": 2}]
+    (tmp_path / "proj/i.json").write_text(json.dumps({"model_configs": configs}))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = _cli("index", "delete", "../proj/i.json", "--yes", cwd=elsewhere)
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert lines[0].startswith("warning: artifact '../outside.pt' lies outside")
+    assert lines[-1] == (
+        "deleted ../proj/i.json: removed 1 artifact(s), skipped 1 outside the index's folder "
+        "(--allow-outside removes them)"
+    )
+    assert not (tmp_path / "proj/models/in.pt").exists()
+    assert (tmp_path / "outside.pt").read_text() == "keep"
+
+
+def test_index_delete_prompt_lists_the_paths(tmp_path, monkeypatch, capsys):
+    from neuronperf_native import cli
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models/a.pt").write_text("a")
+    (tmp_path / "far.pt").write_text("far")
+    sub = tmp_path / "models"
+    configs = [{"filename": "a.pt"}, {"filename": str(tmp_path / "far.pt"), "batch_size": 2}]
+    (sub / "i.json").write_text(json.dumps({"model_configs": configs}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdin", type("Tty", (), {"isatty": staticmethod(lambda: True)}))
+    prompts = []
+    monkeypatch.setattr("builtins.input", lambda text: prompts.append(text) or "n")
+    assert cli.main(["index", "delete", "models/i.json"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[:2] == [
+        f"  remove {'models/a.pt'}",
+        f"  keep   {tmp_path / 'far.pt'} (outside the index's folder)",
+    ]
+    assert prompts == ["delete models/i.json and 1 artifact(s)? [y/N] "]
+    assert (tmp_path / "models/a.pt").exists()  # answered no
+    monkeypatch.setattr("builtins.input", lambda text: "y")
+    assert cli.main(["index", "delete", "models/i.json", "--allow-outside"]) == 0
+    assert not (tmp_path / "far.pt").exists() and not (tmp_path / "models/i.json").exists()
 
 
 def test_index_errors_exit_2(index_dir):
@@ -415,6 +464,91 @@ def test_index_errors_exit_2(index_dir):
     out = _cli("index", "show", "broken.json", cwd=index_dir)
     assert out.returncode == 2
     assert "broken.json" in _error_line(out)
+
+
+# errors and verbosity ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--duration", "abc"], "argument --duration: must be a number, got 'abc'"),
+        (["--duration", "90000"], "at most 86400 s (one day), got 90000"),
+        (["--duration", "inf"], "at most 86400 s (one day), got inf"),
+        (["--percentile", "p99"], "argument --percentile: must be a number"),
+        (["--seed", "-1"], "argument --seed: must be >= 0, got -1"),
+        (["--input", "X:FP32:0,4611686018427387904"], "--input X: shape [0, 4611686018427387904]"),
+        (["--input", "X:FP32:-1", "--shape", "X:2,4611686018427387904"], "--shape X: shape"),
+        (["--input", "X:FP32:" + "9" * 30], "dimension " + "9" * 30 + " of 'X' is too large"),
+    ],
+)
+def test_bench_bad_numbers_are_one_line_without_internal_names(workdir, args, expected):
+    out = _cli("bench", "models.py:OneInput", "--n-models", "1", *args, cwd=workdir)
+    assert out.returncode == 2
+    line = _error_line(out)
+    assert expected in line
+    assert "_positive" not in line and "_percentile" not in line and "array is too big" not in line
+
+
+def test_deeply_nested_report_and_memory_errors_are_one_line(workdir):
+    (workdir / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    out = _cli("report", "deep.json", cwd=workdir)
+    assert out.returncode == 2
+    assert "deep.json: JSON nested too deeply" in _error_line(out)
+    out = _cli(
+        "bench",
+        "models.py:OneInput",
+        "--input",
+        "X:FP32:100000000000000",  # 400 TB: beyond any address space
+        "--n-models",
+        "1",
+        "--workers-per-model",
+        "1",
+        cwd=workdir,
+    )
+    assert out.returncode == 2
+    _error_line(out)  # one line (today: "not enough memory: Unable to allocate ..."), no traceback
+
+
+def _broken_bench(workdir, *flags):
+    out = _cli(
+        "bench",
+        "models.py:Broken",
+        "--shape",
+        "X:4",
+        "--duration",
+        "0.2",
+        "--n-models",
+        "1",
+        "--workers-per-model",
+        "1",
+        "2",
+        *flags,
+        cwd=workdir,
+    )
+    assert out.returncode == 1
+    return out.stderr.strip().splitlines()
+
+
+def test_failing_configurations_print_one_line_each_traceback_once_with_v(workdir):
+    default = _broken_bench(workdir)
+    failures = [line for line in default if "model exploded" in line]
+    assert len(failures) == 2  # one line per failing configuration, no traceback
+    assert all("model copy 0 failed in warmup: RuntimeError: model exploded" in f for f in failures)
+    assert not any("Traceback" in line or "CopyFailure" in line for line in default)
+    quiet = _broken_bench(workdir, "-q")
+    assert len(quiet) == 2  # -q: the two error lines and nothing else
+    assert all("model exploded" in line for line in quiet)
+    verbose = "\n".join(_broken_bench(workdir, "-v"))
+    assert verbose.count('raise RuntimeError("model exploded")') == 1
+    assert verbose.count("(traceback as above)") == 1
+
+
+def test_verbose_usage_error_prints_traceback_once_and_exits_2(workdir):
+    out = _cli("bench", "models.py:OneInput", "--shape", "X:4,x", "-v", cwd=workdir)
+    assert out.returncode == 2
+    assert out.stderr.count("Traceback (most recent call last)") == 1
+    assert out.stderr.strip().splitlines()[-1].startswith("error: --shape 'X:4,x'")
 
 
 # report ----------------------------------------------------------------------
@@ -598,6 +732,7 @@ def test_bench_strict_validation_exits_1(workdir, validation_file):
     assert out.stdout.strip().splitlines()[1].split()[-1] == "error"
     assert "output validation failed" in out.stderr
     assert "stream 0, step 2, output 'OUT', index 1: expected 99.0, got 2.0" in out.stderr
+    assert "CopyFailure" not in out.stderr and "Traceback" not in out.stderr
 
 
 def test_bench_bad_output_declaration_exits_2(workdir, validation_file):

@@ -179,6 +179,25 @@ def test_merge_rejects_different_settings():
         _ = Histogram(1, 10**6, 3) + Histogram(1, 10**7, 3)
 
 
+def test_merge_and_add_never_wrap_the_int64_total():
+    def with_count(count: int) -> Histogram:
+        oracle = HdrHistogram(1, HOUR_NS, 3)
+        oracle.record_value(1000, count)
+        return Histogram.decode(oracle.encode())
+
+    big, rest = with_count(2**62), with_count(2**62 - 1)
+    full = big + rest
+    assert full.count == 2**63 - 1  # the largest total that fits
+    with pytest.raises(ValueError, match="overflow int64"):
+        _ = big + big
+    with pytest.raises(ValueError, match="overflow int64"):
+        full.merge(with_count(1))
+    with pytest.raises(ValueError, match="overflow int64"):
+        full += full
+    assert full.count == 2**63 - 1  # unchanged by the failed merges
+    assert full.buckets() == [(1000, 1000, 2**63 - 1)]
+
+
 def test_saturation_is_counted():
     h = Histogram(1, 10**6, 3)
     h.record(10**6 + 1)

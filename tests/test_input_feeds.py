@@ -1,8 +1,12 @@
 """Input data in npf.benchmark: batches per batch size, output validation, shared memory."""
 
+import contextlib
 import json
 import mmap
 import os
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -213,13 +217,74 @@ def test_shared_batches_round_trip_every_dtype():
         segment.unlink()
 
 
+_DYING_CREATOR = """
+import os, sys, time
+import numpy as np
+from neuronperf_native import _feeds
+shared, segment = _feeds.share_batches([(np.arange(4.0),)])
+print(shared.segment, flush=True)
+time.sleep(120)
+"""
+
+
+def _segment_of_killed_creator() -> str:
+    """A segment whose creator was SIGKILLed with its whole process group (its
+    resource tracker too), so nothing removed it."""
+    with subprocess.Popen(
+        [sys.executable, "-c", _DYING_CREATOR],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as creator:
+        try:
+            name = creator.stdout.readline().strip()
+        finally:
+            os.killpg(creator.pid, signal.SIGKILL)
+    assert name and os.path.exists(os.path.join("/dev/shm", name)), name
+    return name
+
+
+def test_segments_of_dead_creators_are_swept_by_the_next_share():
+    stale = _segment_of_killed_creator()
+    try:
+        shared, segment = _feeds.share_batches([(np.ones(2),)])
+        segment.close()
+        segment.unlink()
+        assert not os.path.exists(os.path.join("/dev/shm", stale))
+        assert shared.segment.startswith(
+            f"npf_{os.stat('/proc/self/ns/pid').st_ino}_{os.getpid()}_"
+        )
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join("/dev/shm", stale))
+
+
+def test_a_copy_unlinks_its_segment_only_when_the_creator_is_gone():
+    stale = _segment_of_killed_creator()
+    try:
+        assert _feeds.unlink_if_orphaned(stale)
+        assert not os.path.exists(os.path.join("/dev/shm", stale))
+        assert not _feeds.unlink_if_orphaned("psm_not_ours")
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join("/dev/shm", stale))
+    shared, segment = _feeds.share_batches([(np.ones(2),)])
+    try:
+        assert not _feeds.unlink_if_orphaned(shared.segment)  # its creator (here) runs
+        assert _feeds.sweep_stale_segments() == []
+        assert os.path.exists(os.path.join("/dev/shm", shared.segment))
+    finally:
+        segment.close()
+        segment.unlink()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
         ({"rtol": -1.0}, ValueError, "rtol must be a finite number >= 0"),
         ({"atol": "0"}, TypeError, "atol must be a number"),
         ({"strict_validation": 1}, TypeError, "strict_validation must be a bool"),
-        ({"shared_memory": "cuda"}, ValueError, "shared_memory must be 'system'"),
+        ({"shared_memory": "cuda"}, ValueError, "shared_memory must be one of 'none', 'system'"),
         ({"input_names": "X"}, TypeError, "input_names must be a list of str"),
         ({"input_names": ["X", "X"]}, ValueError, "input_names has duplicates"),
         ({"input_data": 3}, TypeError, "input_data must be an InputData or a source"),

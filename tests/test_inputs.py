@@ -270,8 +270,8 @@ ERROR_CASES = [
     ({"data": [{"X": [1, 2]}, {}]}, r"step 1, input 'X': missing tensor"),
     ({"data": [{"X": [1, 2], "Z": [1]}]}, r"step 0, input 'Z': unknown tensor name"),
     ({"data": [{"X": [1, 2, 3]}]}, r"step 0, input 'X': has 3 elements, expected 2"),
-    ({"data": [{"X": [1, 2]}, {"X": [[1, 2]]}]}, r"step 1, input 'X': element 0 is a list"),
-    ({"data": [{"X": [1, "2"]}]}, r"step 0, input 'X': element 1 is '2', expected an integer"),
+    ({"data": [{"X": [1, 2]}, {"X": [[1, 2]]}]}, r"step 1, input 'X': element 0 is an array"),
+    ({"data": [{"X": [1, "2"]}]}, r'step 0, input .X.: element 1 is "2", expected an integer'),
     ({"data": [{"X": [1, 2.5]}]}, r"step 0, input 'X': element 1 is 2.5"),
     ({"data": [{"X": [1, 2**40]}]}, r"step 0, input 'X': element 1 .* out of range for INT32"),
     ({"data": [{"X": {"b64": "!!!"}}]}, r"step 0, input 'X': bad b64"),
@@ -289,19 +289,26 @@ ERROR_CASES = [
     ),
     ({"data": [{"X": {"shape": [2]}}]}, r"step 0, input 'X': missing 'content'"),
     ({"data": [{"X": {"content": [1, 2], "shapes": [2]}}]}, r"step 0, input 'X': unknown field"),
-    ({"data": [{"X": {"content": "12"}}]}, r"step 0, input 'X': 'content' must be a list"),
-    ({"data": [{"X": 7}]}, r"step 0, input 'X': expected a list"),
+    (
+        {"data": [{"X": {"content": "12"}}]},
+        r"step 0, input 'X': 'content' must be an array or \{\"b64\": \.\.\.\}, got a string "
+        r"\"12\"",
+    ),
+    ({"data": [{"X": 7}]}, r"step 0, input 'X': expected an array, .* got a number 7$"),
     ({"data": [{"X": [1, 2]}, [{"X": [1, 2]}]]}, r"mixed nested"),
     ({"data": [[{"X": [1, 2]}], {"X": [1, 2]}]}, r"mixed nested"),
     ({"data": [[{"X": [1, 2]}], []]}, r"stream 1: the stream is empty"),
     ({"data": [[{"X": [1, 2]}, {"X": [1]}]]}, r"stream 0, step 1, input 'X': has 1 elements"),
     ({"data": [5]}, r"step 0: entry 0 of \"data\" must be an object"),
     ({"data": []}, r'"data" is empty'),
-    ({"data": {"X": [1, 2]}}, r'"data" must be a list'),
+    ({"data": {"X": [1, 2]}}, r'"data" must be an array, got an object$'),
     ({"dat": []}, r'no "data" field'),
-    ([{"X": [1, 2]}], r'must be an object with a "data" list'),
+    ([{"X": [1, 2]}], r'must be an object with a "data" array, got an array$'),
     ({"data": [{"X": [1, 2]}], "validation_data": []}, r"validation_data\" has 0 entries"),
-    ({"data": [{"X": [1, 2]}], "validation_data": {}}, r"\"validation_data\" must be a list"),
+    (
+        {"data": [{"X": [1, 2]}], "validation_data": {}},
+        r"\"validation_data\" must be an array, got an object$",
+    ),
     (
         {"data": [{"X": [1, 2]}], "validation_data": [{"Y": [1]}]},
         r"step 0, output 'Y': has 1 elements, expected 2",
@@ -375,6 +382,47 @@ def test_bool_list_needs_bools(tmp_path):
     doc = {"data": [{"B": [True, 1]}]}
     with pytest.raises(InputDataError, match=r"step 0, input 'B': element 1 is 1, expected true"):
         load_input_data(_write(tmp_path / "b.json", doc), [TensorSpec("B", "BOOL", [2])])
+
+
+@pytest.mark.parametrize(
+    ("step", "dtype", "message"),
+    [
+        ({"X": [[1], 2]}, "INT32", "element 0 is an array: tensor values must be a flat row-major"),
+        ({"X": [{"a": 1}, 2]}, "INT32", "element 0 is an object: tensor values must be a flat"),
+        ({"X": [True, 2]}, "INT32", "element 0 is true, expected an integer for INT32"),
+        ({"X": [None, 2]}, "FP32", "element 0 is null, expected a number for FP32"),
+        ({"X": ["a", 2]}, "FP32", 'element 0 is "a", expected a number for FP32'),
+        ({"X": [1, "b"]}, "BOOL", "element 0 is 1, expected true or false for BOOL"),
+        ({"X": {"b64": 5}}, "INT32", "the 'b64' value must be a string, got a number"),
+        ({"X": {"content": None}}, "INT32", "'content' must be an array or"),
+        ({"X": {"content": [1, 2], "shape": None}}, "INT32", "non-integer shape null"),
+        ({"X": {"content": [1, 2], "shape": [True]}}, "INT32", "non-integer shape [true]"),
+        ({"X": None}, "INT32", "got null null"),
+        ({"X": "ab"}, "INT32", 'got a string "ab"'),
+    ],
+)
+def test_messages_use_json_words(tmp_path, step, dtype, message):
+    """Messages about JSON values use JSON's words and notation, not Python's."""
+    path = _write(tmp_path / "w.json", {"data": [step]})
+    with pytest.raises(InputDataError) as info:
+        load_input_data(path, [TensorSpec("X", dtype, [2])])
+    text = str(info.value)
+    assert message in text
+    for python_word in ("list", "dict", "NoneType", "True", "None", "str ", "'a'"):
+        assert python_word not in text.replace("'b64'", "").replace("'content'", "")
+
+
+def test_stream_entries_use_json_words(tmp_path):
+    path = _write(tmp_path / "s.json", {"data": [{"X": [1, 2]}, [{"X": [1, 2]}]]})
+    with pytest.raises(
+        InputDataError,
+        match=r'entry 1 of "data" is an array but earlier entries '
+        r"are objects: mixed nested \(per-stream arrays\)",
+    ):
+        load_input_data(path, [TensorSpec("X", "INT32", [2])])
+    path = _write(tmp_path / "v.json", {"data": [[{"X": [1, 2]}]], "validation_data": [{}]})
+    with pytest.raises(InputDataError, match=r"expected an array of 1 steps for this stream"):
+        load_input_data(path, [TensorSpec("X", "INT32", [2])], [TensorSpec("Y", "INT32", [2])])
 
 
 def test_float_overflow_is_an_error(tmp_path):

@@ -14,8 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from neuronperf_native import _engine, inputs
+from neuronperf_native import _engine
 from neuronperf_native.inputs import InputDataError, TensorSpec, load_input_data
+from neuronperf_native.inputs.decoding import _from_list
+from neuronperf_native.inputs.json_files import _read_json
+from neuronperf_native.inputs.specs import _Loc
 
 _SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -245,7 +248,7 @@ def test_numeric_lists_outside_tensors_are_lists(tmp_path):
     }
     path = tmp_path / "d.json"
     path.write_text(json.dumps(doc))
-    got = inputs._read_json(str(path))
+    got = _read_json(str(path))
     assert isinstance(got["data"][0]["X"]["content"], np.ndarray)
     assert got["data"][0]["X"]["shape"] == [2] and type(got["data"][0]["X"]["shape"]) is list
     assert isinstance(got["validation_data"][0]["Y"], np.ndarray)
@@ -253,7 +256,7 @@ def test_numeric_lists_outside_tensors_are_lists(tmp_path):
     assert type(got["other"][0]) is list and type(got["other"][1]["k"]) is list
     bad = tmp_path / "b.json"
     bad.write_text(json.dumps({"data": [[1, 2]]}))
-    assert inputs._read_json(str(bad)) == {"data": [[1, 2]]}
+    assert _read_json(str(bad)) == {"data": [[1, 2]]}
 
 
 # --- _from_list: the numpy fast path matches the list path exactly ---
@@ -284,9 +287,9 @@ _edge_ints = st.sampled_from(
 
 def _decode(values, dtype: str, count: int):
     spec = TensorSpec("X", dtype, [count])
-    loc = inputs._Loc("f.json", 0, 0, "X")
+    loc = _Loc("f.json", 0, 0, "X")
     try:
-        return inputs._from_list(values, spec, (count,), loc)
+        return _from_list(values, spec, (count,), loc)
     except InputDataError as exc:
         return str(exc)
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,7 +110,13 @@ def test_save_root_dir(tmp_path):
     ix = model_index.create("models/m.pt")
     written = model_index.save(ix, "idx.json", root_dir="out/indexes")
     assert written == os.path.join("out/indexes", "idx.json")
-    assert model_index.load(tmp_path / "out" / "indexes" / "idx.json") == ix
+    assert model_index.load("out/indexes/idx.json") == ix
+    # Stored relative to the index's folder, resolved against it by load.
+    on_disk = json.loads(Path("out/indexes/idx.json").read_text())
+    assert on_disk["model_configs"][0]["filename"] == "../../models/m.pt"
+    assert model_index.load(tmp_path / "out" / "indexes" / "idx.json")["model_configs"][0][
+        "filename"
+    ] == str(tmp_path / "models" / "m.pt")
     generated = model_index.save(ix, root_dir="out")
     assert os.path.dirname(generated) == "out"
     assert model_index.load(generated) == ix
@@ -267,7 +277,7 @@ def test_load_directory():
         ),
         (
             '{"model_configs": [{"filename": "a", "batch_size": 0}]}',
-            r"bad\.json: model_configs\[0\]: key batch_size must be >= 1, got 0",
+            r"bad\.json: model_configs\[0\]: key batch_size must be in \[1, 2147483648\], got 0",
         ),
         (
             '{"model_configs": [{"filename": "a", "input_idx": true}]}',
@@ -313,7 +323,11 @@ def test_model_index_error_is_value_error():
     [
         ({"filename": 3}, TypeError, "filename must be a str or os.PathLike, got int: 3"),
         ({"filename": ""}, ValueError, "filename must be a non-empty path"),
-        ({"filename": "a", "batch_size": 0}, ValueError, "batch_size must be >= 1, got 0"),
+        (
+            {"filename": "a", "batch_size": 0},
+            ValueError,
+            r"batch_size must be in \[1, 2147483648\], got 0",
+        ),
         ({"filename": "a", "batch_size": 1.0}, TypeError, "batch_size must be an int"),
         ({"filename": "a", "pipeline_size": -1}, ValueError, "pipeline_size must be >= 1"),
         ({"filename": "a", "input_idx": -1}, ValueError, "input_idx must be >= 0"),
@@ -602,11 +616,11 @@ def test_delete_removes_symlink_not_target():
 def test_delete_refuses_directory_containing_index_or_cwd(tmp_path):
     os.makedirs("work")
     model_index.save(model_index.create("work"), "work/i.json")
-    with pytest.raises(ModelIndexError, match=r"refusing to delete directory 'work'"):
+    with pytest.raises(ModelIndexError, match=r"refusing to remove directory 'work'"):
         model_index.delete("work/i.json")
     assert os.path.exists("work/i.json")
     model_index.save(model_index.create(str(tmp_path.parent)), "up.json")
-    with pytest.raises(ModelIndexError, match="refusing to delete directory"):
+    with pytest.raises(ModelIndexError, match="refusing to remove directory"):
         model_index.delete("up.json")
     assert tmp_path.exists()
 
@@ -614,6 +628,149 @@ def test_delete_refuses_directory_containing_index_or_cwd(tmp_path):
 def test_delete_missing_index():
     with pytest.raises(ModelIndexError, match=r"gone\.json.*not found"):
         model_index.delete("gone.json")
+
+
+# Artifacts never touched outside the index (relative paths, delete/move/copy) --------
+
+
+def test_resolve_artifact_is_relative_to_the_index_folder(tmp_path):
+    assert model_index.resolve_artifact(None, "models/a.pt") == "models/a.pt"
+    assert model_index.resolve_artifact("i.json", "models/a.pt") == "models/a.pt"
+    assert model_index.resolve_artifact(tmp_path / "i.json", "models/a.pt") == "models/a.pt"
+    assert model_index.resolve_artifact("sub/i.json", "models/a.pt") == "sub/models/a.pt"
+    assert model_index.resolve_artifact("sub/i.json", "../a.pt") == "a.pt"
+    assert model_index.resolve_artifact("sub/i.json", "/abs/a.pt") == "/abs/a.pt"
+    # Through a symbolic link to a folder elsewhere, ".." is where open() goes.
+    _artifact("far/away/x/i.json", "{}")
+    os.symlink(tmp_path / "far/away/x", "link")
+    assert model_index.resolve_artifact("link/i.json", "../a.pt") == "link/../a.pt"
+    with pytest.raises(TypeError, match="filename must be a non-empty str"):
+        model_index.resolve_artifact("i.json", "")
+
+
+def test_index_elsewhere_resolves_against_its_own_folder():
+    _artifact("models/a.pt", "cwd's own model")
+    _artifact("sub/models/a.pt", "the index's model")
+    _write("sub/index.json", {"model_configs": [{"filename": "models/a.pt"}]})
+    assert model_index.load("sub/index.json")["model_configs"][0]["filename"] == ("sub/models/a.pt")
+    removal = model_index.delete("sub/index.json")
+    assert removal == model_index.ArtifactRemoval(["sub/models/a.pt"], [])
+    assert not os.path.exists("sub/models/a.pt")
+    assert Path("models/a.pt").read_text() == "cwd's own model"
+
+
+def test_save_stores_paths_relative_to_the_written_index():
+    _artifact("models/a.pt")
+    model_index.save(model_index.create("models/a.pt"), "deep/er/i.json")
+    stored = json.loads(Path("deep/er/i.json").read_text())["model_configs"][0]["filename"]
+    assert stored == "../../models/a.pt"
+    assert model_index.load("deep/er/i.json")["model_configs"][0]["filename"] == "models/a.pt"
+    # filter -o elsewhere keeps pointing at the same artifact
+    filtered = model_index.filter("deep/er/i.json", batch_size=1)
+    model_index.save(filtered, "other/f.json")
+    assert model_index.load("other/f.json")["model_configs"][0]["filename"] == "models/a.pt"
+
+
+def _outside_layout(tmp_path: Path) -> dict[str, str]:
+    """proj/i.json listing one artifact inside and four that lie outside proj/."""
+    _artifact("proj/models/inside.pt")
+    _artifact("victim/up.pt", "keep")
+    _artifact("victim/abs.pt", "keep")
+    _artifact_dir("victim/tree")
+    os.symlink(tmp_path / "victim", "proj/models/linked_dir")  # a folder link out of proj
+    listed = {
+        "inside": "models/inside.pt",
+        "dotdot": "../victim/up.pt",
+        "absolute": str(tmp_path / "victim/abs.pt"),
+        "directory": "../victim/tree",
+        "via_link": "models/linked_dir/abs.pt",
+    }
+    configs = [{"filename": f, "batch_size": i + 1} for i, f in enumerate(listed.values())]
+    _write("proj/i.json", {"model_configs": configs})
+    return listed
+
+
+def _victims_intact() -> bool:
+    return (
+        Path("victim/up.pt").read_text() == "keep"
+        and Path("victim/abs.pt").read_text() == "keep"
+        and Path("victim/tree/variables/v.data").read_text() == "vars"
+    )
+
+
+def test_delete_leaves_artifacts_outside_the_index_folder(tmp_path):
+    _outside_layout(tmp_path)
+    plan = model_index.plan_delete("proj/i.json")
+    assert plan.removed == ["proj/models/inside.pt"]
+    assert len(plan.skipped) == 4
+    assert os.path.exists("proj/models/inside.pt")  # planning touches nothing
+    with pytest.warns(model_index.OutsideArtifactWarning) as caught:
+        removal = model_index.delete("proj/i.json")
+    assert removal.removed == ["proj/models/inside.pt"]
+    assert removal.skipped == plan.skipped
+    assert sorted(str(w.message).split("'")[1] for w in caught) == sorted(plan.skipped)
+    assert not os.path.exists("proj/i.json")
+    assert not os.path.exists("proj/models/inside.pt")
+    assert _victims_intact()
+
+
+def test_delete_allow_outside_removes_them(tmp_path):
+    _outside_layout(tmp_path)
+    removal = model_index.delete("proj/i.json", allow_outside=True)
+    assert removal.skipped == []
+    assert len(removal.removed) == 4  # via_link is abs.pt again: removed once
+    assert not os.path.exists("victim/up.pt") and not os.path.exists("victim/tree")
+    assert not os.path.exists("victim/abs.pt")
+    with pytest.raises(TypeError, match="allow_outside must be a bool"):
+        model_index.delete("proj/i.json", allow_outside="yes")
+
+
+def test_move_leaves_outside_artifacts_in_place(tmp_path):
+    listed = _outside_layout(tmp_path)
+    with pytest.warns(model_index.OutsideArtifactWarning):
+        model_index.move("proj/i.json", "new/i.json", "new/models")
+    assert _victims_intact()
+    assert os.listdir("new/models") == ["inside.pt"]
+    moved = model_index.load("new/i.json")["model_configs"]
+    assert moved[0]["filename"] == "new/models/inside.pt"
+    # the outside ones are still listed, where they are
+    assert os.path.realpath(moved[1]["filename"]) == str(tmp_path / "victim/up.pt")
+    assert moved[2]["filename"] == listed["absolute"]
+    assert os.path.realpath(moved[3]["filename"]) == str(tmp_path / "victim/tree")
+
+
+def test_copy_never_writes_outside_new_dir_or_through_its_links(tmp_path):
+    _artifact("proj/models/a.pt", "new weights")
+    _artifact_dir("proj/models/tree")
+    _artifact("victim/a.pt", "precious")
+    os.makedirs("victim/vars")
+    _write("proj/i.json", {"model_configs": [{"filename": "models/a.pt"}]})
+    os.makedirs("dest")
+    os.symlink(tmp_path / "victim/a.pt", "dest/a.pt")
+    with pytest.raises(FileExistsError, match="is a symbolic link"):
+        model_index.copy("proj/i.json", "n.json", "dest")
+    assert Path("victim/a.pt").read_text() == "precious"
+    # a link deeper in a directory artifact's destination
+    _write("proj/t.json", {"model_configs": [{"filename": "models/tree"}]})
+    os.makedirs("dest2/tree")
+    os.symlink(tmp_path / "victim/vars", "dest2/tree/variables")
+    with pytest.raises(FileExistsError, match="is a symbolic link"):
+        model_index.copy("proj/t.json", "n.json", "dest2")
+    assert os.listdir("victim/vars") == []
+    # an artifact named ".." would be placed outside new_dir
+    _write("proj/dots.json", {"model_configs": [{"filename": ".."}]})
+    with pytest.raises(ModelIndexError, match="has no file name to place in new_dir"):
+        model_index.copy("proj/dots.json", "n.json", "dest3")
+    assert not os.path.exists("n.json") and not os.path.exists("dest3")
+
+
+def test_index_batch_size_above_2_31_and_deep_json_rejected():
+    _write("big.json", {"model_configs": [{"filename": "a", "batch_size": 2**31 + 1}]})
+    with pytest.raises(ModelIndexError, match=r"big\.json: model_configs\[0\]: key batch_size"):
+        model_index.load("big.json")
+    _write("deep.json", '{"model_configs": [], "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(ModelIndexError, match=r"deep\.json: JSON nested too deeply"):
+        model_index.load("deep.json")
 
 
 # generate_name ------------------------------------------------------------------------
@@ -713,6 +870,34 @@ def test_atomic_write_failure_while_writing_cleans_temp(monkeypatch, tmp_path):
             _files.atomic_write_text(target, "new")
     assert target.read_text() == "old"
     assert os.listdir(tmp_path) == ["r.json"]
+
+
+_KILLED_WRITER = """
+import os, signal, sys
+from neuronperf_native import _files
+os.replace = lambda src, dst: os.kill(os.getpid(), signal.SIGKILL)  # dies mid-write
+_files.atomic_write_text(sys.argv[1], "never lands")
+"""
+
+
+def test_interrupted_atomic_write_leaves_no_temp_after_the_next_write(tmp_path):
+    target = tmp_path / "r.json"
+    target.write_text("old")
+    killed = subprocess.run([sys.executable, "-c", _KILLED_WRITER, str(target)], timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    leftovers = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+    assert len(leftovers) == 1  # what a killed writer leaves
+    assert target.read_text() == "old"
+    # a writer that is still alive keeps its temporary file
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as alive:
+        try:
+            live_tmp = tmp_path / f".r.json.{alive.pid}@{socket.gethostname()}.abcd1234.tmp"
+            live_tmp.write_text("in progress")
+            _files.atomic_write_text(target, "new")
+        finally:
+            alive.kill()
+    assert target.read_text() == "new"
+    assert sorted(os.listdir(tmp_path)) == sorted(["r.json", live_tmp.name])
 
 
 # NeuronPerf model index guide ---------------------------------------------------------

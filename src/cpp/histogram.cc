@@ -8,10 +8,16 @@
 // its position of highest set bit, i.e. one count-leading-zeros instruction.
 #include "histogram.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
+#include <new>
 #include <string>
+#include <utility>
 
 #include "errors.h"
 
@@ -39,7 +45,54 @@ std::string settings_text(const Histogram& h) {
          ", significant_digits=" + std::to_string(h.significant_digits()) + ")";
 }
 
+// Below this size calloc is cheaper than a mapping of its own.
+constexpr size_t kMapBytes = 64 * 1024;
+
 }  // namespace
+
+ZeroedCounts::ZeroedCounts(size_t size) : size_(size) {
+  if (size == 0) return;
+  const size_t bytes = size * sizeof(int64_t);
+  if (bytes >= kMapBytes) {
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    data_ = static_cast<int64_t*>(p);
+    mapped_ = true;
+  } else {
+    data_ = static_cast<int64_t*>(std::calloc(size, sizeof(int64_t)));
+    if (data_ == nullptr) throw std::bad_alloc();
+  }
+}
+
+ZeroedCounts::~ZeroedCounts() { release(); }
+
+ZeroedCounts::ZeroedCounts(ZeroedCounts&& other) noexcept
+    : data_(other.data_), size_(other.size_), mapped_(other.mapped_) {
+  other.data_ = nullptr;
+  other.size_ = 0;
+}
+
+ZeroedCounts& ZeroedCounts::operator=(ZeroedCounts&& other) noexcept {
+  if (this != &other) {
+    release();
+    data_ = other.data_;
+    size_ = other.size_;
+    mapped_ = other.mapped_;
+    other.data_ = nullptr;
+    other.size_ = 0;
+  }
+  return *this;
+}
+
+void ZeroedCounts::release() noexcept {
+  if (data_ == nullptr) return;
+  if (mapped_) {
+    munmap(data_, size_ * sizeof(int64_t));
+  } else {
+    std::free(data_);
+  }
+  data_ = nullptr;
+}
 
 Histogram::Histogram(int64_t lowest, int64_t highest, int significant_digits)
     : lowest_(lowest), highest_(highest), digits_(significant_digits) {
@@ -73,19 +126,89 @@ Histogram::Histogram(int64_t lowest, int64_t highest, int significant_digits)
   sub_bucket_mask_ = static_cast<int64_t>(sub_bucket_count_ - 1) << unit_magnitude_;
   bucket_count_ = bucket_count_for(highest, sub_bucket_count_, unit_magnitude_);
   min_value_ = kInt64Max;
-  counts_.assign(static_cast<size_t>(bucket_count_ + 1) * sub_bucket_half_count_, 0);
+  counts_ = ZeroedCounts(static_cast<size_t>(bucket_count_ + 1) * sub_bucket_half_count_);
 }
 
-int32_t Histogram::counts_index(int64_t value) const noexcept {
-  // value >= 0 here. OR-ing the mask puts every value of the first bucket at
-  // the same magnitude, so bucket_index is never negative.
-  const uint64_t masked = static_cast<uint64_t>(value | sub_bucket_mask_);
-  const int32_t pow2_ceiling = 64 - __builtin_clzll(masked);
-  const int32_t bucket_index =
-      pow2_ceiling - unit_magnitude_ - (sub_bucket_half_count_magnitude_ + 1);
-  const int32_t sub_bucket_index = static_cast<int32_t>(value >> (bucket_index + unit_magnitude_));
-  return ((bucket_index + 1) << sub_bucket_half_count_magnitude_) +
-         (sub_bucket_index - sub_bucket_half_count_);
+// Copies only the recorded range, so the copy touches no more pages than the original.
+Histogram::Histogram(const Histogram& other)
+    : lowest_(other.lowest_),
+      highest_(other.highest_),
+      digits_(other.digits_),
+      unit_magnitude_(other.unit_magnitude_),
+      sub_bucket_half_count_magnitude_(other.sub_bucket_half_count_magnitude_),
+      sub_bucket_count_(other.sub_bucket_count_),
+      sub_bucket_half_count_(other.sub_bucket_half_count_),
+      sub_bucket_mask_(other.sub_bucket_mask_),
+      bucket_count_(other.bucket_count_),
+      total_count_(other.total_count_),
+      saturated_count_(other.saturated_count_),
+      min_value_(other.min_value_),
+      max_value_(other.max_value_),
+      counts_(other.counts_.size()) {
+  const size_t first = other.first_used();
+  const size_t end = other.end_used();
+  if (end > first) {
+    std::memcpy(counts_.data() + first, other.counts_.data() + first,
+                (end - first) * sizeof(int64_t));
+  }
+}
+
+Histogram& Histogram::operator=(const Histogram& other) {
+  if (this != &other) *this = Histogram(other);
+  return *this;
+}
+
+Histogram::Histogram(Histogram&& other) noexcept
+    : lowest_(other.lowest_),
+      highest_(other.highest_),
+      digits_(other.digits_),
+      unit_magnitude_(other.unit_magnitude_),
+      sub_bucket_half_count_magnitude_(other.sub_bucket_half_count_magnitude_),
+      sub_bucket_count_(other.sub_bucket_count_),
+      sub_bucket_half_count_(other.sub_bucket_half_count_),
+      sub_bucket_mask_(other.sub_bucket_mask_),
+      bucket_count_(other.bucket_count_),
+      total_count_(other.total_count_),
+      saturated_count_(other.saturated_count_),
+      min_value_(other.min_value_),
+      max_value_(other.max_value_),
+      counts_(std::move(other.counts_)) {
+  other.forget_counts();
+}
+
+Histogram& Histogram::operator=(Histogram&& other) noexcept {
+  if (this == &other) return *this;
+  lowest_ = other.lowest_;
+  highest_ = other.highest_;
+  digits_ = other.digits_;
+  unit_magnitude_ = other.unit_magnitude_;
+  sub_bucket_half_count_magnitude_ = other.sub_bucket_half_count_magnitude_;
+  sub_bucket_count_ = other.sub_bucket_count_;
+  sub_bucket_half_count_ = other.sub_bucket_half_count_;
+  sub_bucket_mask_ = other.sub_bucket_mask_;
+  bucket_count_ = other.bucket_count_;
+  total_count_ = other.total_count_;
+  saturated_count_ = other.saturated_count_;
+  min_value_ = other.min_value_;
+  max_value_ = other.max_value_;
+  counts_ = std::move(other.counts_);
+  other.forget_counts();
+  return *this;
+}
+
+void Histogram::forget_counts() noexcept {
+  total_count_ = 0;
+  saturated_count_ = 0;
+  min_value_ = kInt64Max;
+  max_value_ = 0;
+}
+
+size_t Histogram::first_used() const noexcept {
+  return total_count_ == 0 ? 0 : static_cast<size_t>(counts_index(min_value_));
+}
+
+size_t Histogram::end_used() const noexcept {
+  return total_count_ == 0 ? 0 : static_cast<size_t>(counts_index(max_value_)) + 1;
 }
 
 int64_t Histogram::value_from_index(int32_t index) const noexcept {
@@ -98,21 +221,6 @@ int64_t Histogram::value_from_index(int32_t index) const noexcept {
   return static_cast<int64_t>(sub_bucket_index) << (bucket_index + unit_magnitude_);
 }
 
-void Histogram::record_n(int64_t value, int64_t count) noexcept {
-  if (count <= 0) return;
-  if (value < 0) [[unlikely]] {
-    value = 0;
-    saturated_count_ += count;
-  } else if (value > highest_) [[unlikely]] {
-    value = highest_;
-    saturated_count_ += count;
-  }
-  counts_[static_cast<size_t>(counts_index(value))] += count;
-  total_count_ += count;
-  if (value < min_value_) min_value_ = value;
-  if (value > max_value_) max_value_ = value;
-}
-
 bool Histogram::same_settings(const Histogram& other) const noexcept {
   return lowest_ == other.lowest_ && highest_ == other.highest_ && digits_ == other.digits_;
 }
@@ -122,13 +230,18 @@ void Histogram::merge(const Histogram& other) {
     throw InvalidArgument("cannot merge histograms with different settings: " +
                           settings_text(*this) + " vs " + settings_text(other));
   }
-  if (other.total_count_ == 0) {
-    saturated_count_ += other.saturated_count_;
-    return;
+  // Every bucket count and the saturated count are at most the total, so a total
+  // that fits means nothing overflows.
+  if (other.total_count_ > kInt64Max - total_count_) {
+    throw InvalidArgument("cannot merge histograms: the total count " +
+                          std::to_string(total_count_) + " + " +
+                          std::to_string(other.total_count_) + " would overflow int64");
   }
-  // Only the prefix up to other's maximum can hold counts.
-  const size_t used = static_cast<size_t>(counts_index(other.max_value_)) + 1;
-  for (size_t i = 0; i < used; ++i) counts_[i] += other.counts_[i];
+  if (other.total_count_ == 0) return;
+  const size_t end = other.end_used();
+  for (size_t i = other.first_used(); i < end; ++i) {
+    if (other.counts_[i] != 0) counts_[i] += other.counts_[i];
+  }
   total_count_ += other.total_count_;
   saturated_count_ += other.saturated_count_;
   min_value_ = std::min(min_value_, other.min_value_);
@@ -136,7 +249,9 @@ void Histogram::merge(const Histogram& other) {
 }
 
 void Histogram::reset() noexcept {
-  std::fill(counts_.begin(), counts_.end(), 0);
+  const size_t first = first_used();
+  const size_t end = end_used();
+  if (end > first) std::memset(counts_.data() + first, 0, (end - first) * sizeof(int64_t));
   total_count_ = 0;
   saturated_count_ = 0;
   min_value_ = kInt64Max;
@@ -183,8 +298,8 @@ double Histogram::mean() const noexcept {
   if (total_count_ == 0) return 0.0;
   __extension__ typedef __int128 int128;  // exact: counts * values can exceed 2^63
   int128 total = 0;
-  const size_t n = counts_.size();
-  for (size_t i = 0; i < n; ++i) {
+  const size_t n = end_used();
+  for (size_t i = first_used(); i < n; ++i) {
     const int64_t c = counts_[i];
     if (c == 0) continue;
     const int64_t median = median_equivalent(value_from_index(static_cast<int32_t>(i)));
@@ -197,8 +312,8 @@ double Histogram::stddev() const noexcept {
   if (total_count_ == 0) return 0.0;
   const double mu = mean();
   double sum_squares = 0.0;
-  const size_t n = counts_.size();
-  for (size_t i = 0; i < n; ++i) {
+  const size_t n = end_used();
+  for (size_t i = first_used(); i < n; ++i) {
     const int64_t c = counts_[i];
     if (c == 0) continue;
     const int64_t median = median_equivalent(value_from_index(static_cast<int32_t>(i)));
@@ -214,13 +329,15 @@ int64_t Histogram::value_at_percentile(double p) const noexcept {
   if (p > 100.0) p = 100.0;
   // Same arithmetic as the hdrhistogram package: (p * total) / 100, rounded.
   const double target = p * static_cast<double>(total_count_) / 100.0 + 0.5;
-  int64_t count_at_percentile = static_cast<int64_t>(target);
+  // Compared as doubles first: casting a double at or beyond 2^63 would be undefined.
+  int64_t count_at_percentile =
+      target >= static_cast<double>(total_count_) ? total_count_ : static_cast<int64_t>(target);
   if (count_at_percentile < 1) count_at_percentile = 1;
   if (count_at_percentile > total_count_) count_at_percentile = total_count_;
 
   int64_t cumulative = 0;
-  const size_t n = counts_.size();
-  for (size_t i = 0; i < n; ++i) {
+  const size_t n = end_used();
+  for (size_t i = first_used(); i < n; ++i) {
     cumulative += counts_[i];
     if (cumulative >= count_at_percentile) {
       const int64_t value = value_from_index(static_cast<int32_t>(i));
@@ -232,8 +349,8 @@ int64_t Histogram::value_at_percentile(double p) const noexcept {
 
 std::vector<Histogram::Bucket> Histogram::buckets() const {
   std::vector<Bucket> out;
-  const size_t n = counts_.size();
-  for (size_t i = 0; i < n; ++i) {
+  const size_t n = end_used();
+  for (size_t i = first_used(); i < n; ++i) {
     if (counts_[i] == 0) continue;
     const int64_t lo = value_from_index(static_cast<int32_t>(i));
     out.push_back(Bucket{lo, highest_equivalent(lo), counts_[i]});

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "errors.h"
 #include "scheduler.h"
+#include "windows.h"
 
 namespace npn {
 namespace {
@@ -24,17 +25,26 @@ namespace {
 constexpr int64_t kIdle = 0;
 constexpr int64_t kAbandoned = -1;
 
+constexpr int64_t kAllWindows = INT64_MAX;
+
 // Everything one worker measures. Written only by its worker until the worker
 // finishes or is abandoned; read by the control thread after that.
 struct alignas(64) WorkerState {
   std::array<Histogram, kStageCount> stages;
   Histogram warmup;
-  int64_t iterations = 0;
+  std::atomic<int64_t> iterations{0};  // written by the worker only; read live (relaxed)
   int64_t last_end_ns = 0;
-  std::vector<int64_t> windows;
   std::vector<int64_t> timestamps;
+  // The window this worker completes iterations in now: its completions and e2e
+  // latencies, handed to the WindowStore when the worker moves past the window.
+  int64_t window = 0;
+  int64_t window_count = 0;
+  Histogram window_latency;
   bool finished = false;               // guarded by Shared::mutex
   std::atomic<bool> abandoned{false};  // set by the watchdog
+  // The lowest window this worker may still add completions to (release store after
+  // handing the lower ones over); kAllWindows once it can add to none.
+  alignas(64) std::atomic<int64_t> open_window{0};
   // Watchdog handshake: the worker stores its iteration start here and swaps it
   // back to kIdle when the iteration ends; the watchdog swaps a stale start to
   // kAbandoned. Whoever swaps first owns the state above.
@@ -49,6 +59,8 @@ struct Runner::Shared {
   PipelineTraits traits;
   RunConfig config;
   std::vector<std::unique_ptr<WorkerState>> workers;
+  WindowStore windows{Histogram::kDefaultLowest, Histogram::kDefaultHighest,
+                      Histogram::kDefaultDigits};
 
   alignas(64) std::atomic<bool> stop{false};
   std::atomic<int8_t> stop_reason{static_cast<int8_t>(StopReason::kNone)};
@@ -107,6 +119,18 @@ std::string describe_seconds(int64_t ns) {
   s.erase(s.find_last_not_of('0') + 1);
   if (!s.empty() && s.back() == '.') s.pop_back();
   return s + " s";
+}
+
+// Hands the worker's current window to the store and publishes that it will add to
+// no window below `next_window`. Called by the thread that owns the worker's state.
+void hand_over_window(Shared& sh, WorkerState& st, int64_t next_window) {
+  if (st.window_count > 0) {
+    sh.windows.add(st.window, st.window_count, st.window_latency);
+    st.window_latency.reset();
+    st.window_count = 0;
+  }
+  st.window = next_window;
+  st.open_window.store(next_window, std::memory_order_release);
 }
 
 // Opens the start barrier once every worker has warmed up. Returns false when
@@ -228,12 +252,8 @@ class Worker {
     const int64_t deadline = cfg_.duration_ns ? start + cfg_.duration_ns : INT64_MAX;
     const bool limit_iterations = cfg_.max_iterations > 0;
     auto& hist = st_.stages;
-    if (cfg_.duration_ns) {
-      st_.windows.reserve(static_cast<size_t>(cfg_.duration_ns / cfg_.window_ns + 2));
-    }
-    int64_t window_end = start;  // forces the first lookup
-    size_t window = 0;
-    int64_t previous_end = now_ns();  // workers may wake a little after start
+    int64_t window_end = start + cfg_.window_ns;  // the end of st_.window (0)
+    int64_t previous_end = now_ns();              // workers may wake a little after start
     std::array<int64_t, kBoundaryCount> b{};
     while (!stopped()) {
       if (limit_iterations &&
@@ -271,20 +291,23 @@ class Worker {
       }
       if (!end_watch(b[0])) return;
 
-      hist[static_cast<size_t>(Stage::kE2E)].record(b[5] - b[0]);
+      const int64_t e2e = b[5] - b[0];
+      hist[static_cast<size_t>(Stage::kE2E)].record(e2e);
       hist[static_cast<size_t>(Stage::kInfer)].record(b[4] - b[3]);
       if (t_.shared_lock) hist[static_cast<size_t>(Stage::kGilWait)].record(b[1] - b[0]);
       if (t_.timed_input) hist[static_cast<size_t>(Stage::kInput)].record(b[2] - b[1]);
       if (t_.has_preprocess) hist[static_cast<size_t>(Stage::kPreprocess)].record(b[3] - b[2]);
       if (t_.has_postprocess) hist[static_cast<size_t>(Stage::kPostprocess)].record(b[5] - b[4]);
       if (b[5] >= window_end) {
-        window = static_cast<size_t>((b[5] - start) / cfg_.window_ns);
-        window_end = start + static_cast<int64_t>(window + 1) * cfg_.window_ns;
-        if (st_.windows.size() <= window) st_.windows.resize(window + 1, 0);
+        const int64_t window = (b[5] - start) / cfg_.window_ns;
+        hand_over_window(sh_, st_, window);
+        window_end = start + (window + 1) * cfg_.window_ns;
       }
-      ++st_.windows[window];
+      st_.window_latency.record(e2e);
+      ++st_.window_count;
       if (cfg_.record_timestamps) st_.timestamps.insert(st_.timestamps.end(), b.begin(), b.end());
-      ++st_.iterations;
+      st_.iterations.store(st_.iterations.load(std::memory_order_relaxed) + 1,
+                           std::memory_order_relaxed);
       st_.last_end_ns = b[5];
       previous_end = b[5];
       if (b[5] >= deadline) {
@@ -309,6 +332,7 @@ class Worker {
   }
 
   void finish() {
+    hand_over_window(sh_, st_, kAllWindows);
     std::lock_guard<std::mutex> lock(sh_.mutex);
     st_.finished = true;
     ++sh_.finished;
@@ -336,6 +360,8 @@ void check_watchdog(Shared& sh) {
     if (!w.busy_since.compare_exchange_strong(since, kAbandoned, std::memory_order_acq_rel)) {
       continue;  // the iteration ended just now
     }
+    // The stuck worker will not touch its state again: hand its window over for it.
+    hand_over_window(sh, w, kAllWindows);
     w.abandoned.store(true);
     const Stage stage = static_cast<Stage>(w.stage.load(std::memory_order_relaxed));
     const bool timing = [&] {
@@ -364,23 +390,21 @@ RunResult merge_results(Shared& sh) {
   r.timestamps_recorded = sh.config.record_timestamps;
   r.start_ns = sh.timing ? sh.start_ns : sh.stop_ns;
   r.end_ns = r.start_ns;
-  size_t n_windows = 0;
   size_t n_timestamps = 0;
   for (const auto& w : sh.workers) {
     r.end_ns = std::max(r.end_ns, w->last_end_ns);
-    n_windows = std::max(n_windows, w->windows.size());
     n_timestamps += w->timestamps.size();
   }
-  r.windows.assign(n_windows, 0);
   r.timestamps.reserve(n_timestamps);
   for (const auto& w : sh.workers) {
     for (size_t s = 0; s < kStageCount; ++s) r.stages[s].merge(w->stages[s]);
     r.warmup.merge(w->warmup);
-    r.worker_iterations.push_back(w->iterations);
+    r.worker_iterations.push_back(w->iterations.load(std::memory_order_relaxed));
     r.abandoned_workers += w->abandoned ? 1 : 0;
-    for (size_t i = 0; i < w->windows.size(); ++i) r.windows[i] += w->windows[i];
     r.timestamps.insert(r.timestamps.end(), w->timestamps.begin(), w->timestamps.end());
   }
+  r.windows = sh.windows.counts();
+  r.window_histograms = sh.windows.histograms(r.window_histogram_span);
   r.cpu_ns = sh.timing ? process_cpu_ns() - sh.cpu_start_ns : 0;
   return r;
 }
@@ -424,6 +448,33 @@ bool Runner::done() const noexcept {
   int abandoned = 0;
   for (const auto& w : sh.workers) abandoned += w->abandoned ? 1 : 0;
   return waited_ || (started_ && sh.finished + abandoned == sh.config.workers);
+}
+
+int64_t Runner::live_iterations() const noexcept {
+  int64_t total = 0;
+  for (const auto& w : shared_->workers) total += w->iterations.load(std::memory_order_relaxed);
+  return total;
+}
+
+std::vector<LiveWindow> Runner::poll_windows() {
+  Shared& sh = *shared_;
+  int64_t start = 0;
+  {
+    std::lock_guard<std::mutex> lock(sh.mutex);
+    if (!sh.timing) return {};
+    start = sh.start_ns;
+  }
+  int64_t closed_before = kAllWindows;
+  for (const auto& w : sh.workers) {
+    closed_before = std::min(closed_before, w->open_window.load(std::memory_order_acquire));
+  }
+  if (closed_before == kAllWindows) {
+    closed_before = sh.windows.size();  // every worker is done: every window is closed
+  } else {
+    const int64_t now = now_ns();
+    closed_before = std::min(closed_before, now > start ? (now - start) / sh.config.window_ns : 0);
+  }
+  return sh.windows.take_closed(closed_before, start, sh.config.window_ns);
 }
 
 RunResult Runner::wait(const Poll& poll, int64_t poll_interval_ns) {

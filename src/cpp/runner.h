@@ -11,6 +11,7 @@
 #include "pipeline.h"
 #include "result.h"
 #include "run_config.h"
+#include "windows.h"
 
 namespace npn {
 
@@ -38,6 +39,18 @@ class Runner {
   void start();          // launches the workers; throws std::logic_error if called twice
   void stop() noexcept;  // asks the workers to stop after their current iteration
   bool done() const noexcept;
+  // Timed iterations completed so far by all workers (relaxed reads; any thread).
+  int64_t live_iterations() const noexcept;
+  // The windows closed since the previous call (by any thread), in order, at most
+  // WindowStore::kMaxHistograms per call. Thread-safe, during and after the run.
+  //
+  // Window k is closed once no worker can add a completion to it: every worker has
+  // finished or been abandoned, or has handed over its completions below some later
+  // window. A worker hands over when it completes its first iteration in a later
+  // window (so a call in flight across a window's end holds that window open until
+  // it returns), and when it finishes. Only windows that have ended are closed.
+  // Delivered windows hold exactly the counts and e2e buckets of the final result.
+  std::vector<LiveWindow> poll_windows();
   // Blocks until every worker has finished (or been abandoned) and merges their
   // results. Starts the run first if start() was not called.
   RunResult wait(const Poll& poll = {}, int64_t poll_interval_ns = 50'000'000);

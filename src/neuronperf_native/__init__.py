@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 
 from neuronperf_native import benchmarking, cpu, engine, metrics, model_index, reporting, timing
 from neuronperf_native.benchmarking import BENCHMARK_SECS, benchmark, set_verbosity
+from neuronperf_native.benchmarking import plan_benchmark as plan
 from neuronperf_native.comparing import compare
 from neuronperf_native.compiling import compile
 from neuronperf_native.cpu import DummyModel
@@ -24,6 +25,7 @@ from neuronperf_native.metrics import (
     register_metric,
     register_metric_from_existing,
 )
+from neuronperf_native.planning import Configuration, Plan
 from neuronperf_native.reporters.html import write_html
 from neuronperf_native.reporting import (
     CSV_COLS,
@@ -33,6 +35,7 @@ from neuronperf_native.reporting import (
     write_csv,
     write_json,
 )
+from neuronperf_native.settings import BenchmarkSettings
 from neuronperf_native.timing import Timer, timestamp_convert
 
 _LAZY_SUBMODULES = ("torch", "tensorflow", "mxnet", "inputs", "devices", "launcher")
@@ -42,7 +45,10 @@ __all__ = [
     "CSV_COLS",
     "PRINT_COLS",
     "BaseEvalMetric",
+    "BenchmarkSettings",
+    "Configuration",
     "DummyModel",
+    "Plan",
     "Timer",
     "__version__",
     "benchmark",
@@ -55,6 +61,7 @@ __all__ = [
     "list_metrics",
     "metrics",
     "model_index",
+    "plan",
     "print_reports",
     "register_metric",
     "register_metric_from_existing",

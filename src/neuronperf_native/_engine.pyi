@@ -4,7 +4,7 @@ neuronperf_native's compiled timing engine
 from __future__ import annotations
 import collections.abc
 import typing
-__all__: list[str] = ['Histogram', 'JsonError', 'NativeModel', 'Pipeline', 'Runner', 'b64decode', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'spin_model']
+__all__: list[str] = ['Histogram', 'JsonError', 'NativeModel', 'Pipeline', 'Runner', 'b64decode', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'spin_model']
 class Histogram:
     """
     HDR histogram of integer nanosecond values (HdrHistogram algorithm).
@@ -108,6 +108,8 @@ class Runner:
     """
     def __init__(self, pipeline: Pipeline, *, workers: typing.SupportsInt | typing.SupportsIndex, duration_s: typing.Any, max_iterations: typing.Any, warmup: typing.SupportsInt | typing.SupportsIndex, window_s: typing.SupportsFloat | typing.SupportsIndex, call_timeout_s: typing.Any, record_timestamps: bool, start_at_ns: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
+    def poll_windows(self) -> list:
+        ...
     def start(self) -> None:
         ...
     def stop(self) -> None:
@@ -116,6 +118,9 @@ class Runner:
         ...
     @property
     def done(self) -> bool:
+        ...
+    @property
+    def live_iterations(self) -> int:
         ...
 def b64decode(text: str) -> bytes:
     """
@@ -126,6 +131,10 @@ def clock_read_cost_ns(reads: typing.SupportsInt | typing.SupportsIndex) -> floa
     ...
 def histogram_record_cost_ns(values: typing.SupportsInt | typing.SupportsIndex) -> float:
     ...
+def kill_group_on_parent_death(expected_parent: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    Kill this process's group when its parent dies (or now, if it already has).
+    """
 def native_pipeline(model: NativeModel, input_count: typing.SupportsInt | typing.SupportsIndex = -1) -> Pipeline:
     ...
 def noop_model() -> NativeModel:

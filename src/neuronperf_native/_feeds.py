@@ -5,12 +5,21 @@ cycles through (each copy starting at its own offset, as perf_analyzer's concurr
 requests do), optionally held once in a POSIX shared-memory segment that spawned
 copies map instead of unpickling a private copy, and a ValidationPlan saying which
 expected outputs each copy checks, untimed, before the timed run.
+
+A segment's name says which process created it (pid namespace, pid, start time), so
+that a segment whose creator died without removing it (SIGKILL of the whole process
+group takes the resource tracker along) can be proven stale: the next share_batches
+sweeps such segments, and a copy that finds its parent gone removes the one it maps.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import mmap
 import os
+import re
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing import shared_memory
@@ -29,6 +38,10 @@ from neuronperf_native.inputs import (
 
 _SHM_DIR = "/dev/shm"
 _ALIGN_BYTES = 64
+# npf_<pid namespace inode>_<creator pid>_<creator start time, clock ticks>_<random>
+_SEGMENT_NAME = re.compile(r"npf_(\d+)_(\d+)_(\d+)_[0-9a-f]+")
+
+log = logging.getLogger("neuronperf_native")
 
 
 def as_numpy(value: Any) -> np.ndarray:
@@ -152,7 +165,9 @@ def share_batches(batches: list[tuple]) -> tuple[SharedBatches, shared_memory.Sh
     """Copies the batches' numeric arrays into one new shared-memory segment.
 
     The caller owns the returned segment: close() and unlink() it when the copies are
-    done (the multiprocessing resource tracker unlinks it if this process dies first).
+    done (the multiprocessing resource tracker unlinks it if this process dies first;
+    if the tracker dies too, the next call sweeps it). Stale segments of dead creators
+    are swept first.
     """
     if not os.path.isdir(_SHM_DIR):
         raise RuntimeError(
@@ -175,7 +190,8 @@ def share_batches(batches: list[tuple]) -> tuple[SharedBatches, shared_memory.Sh
                 placed.append((size, tensor))
                 size += tensor.nbytes
         layout.append(tuple(entries))
-    segment = shared_memory.SharedMemory(create=True, size=max(size, 1))
+    sweep_stale_segments()
+    segment = shared_memory.SharedMemory(name=_new_segment_name(), create=True, size=max(size, 1))
     target = np.ndarray((segment.size,), dtype=np.uint8, buffer=segment.buf)
     for offset, tensor in placed:
         target[offset : offset + tensor.nbytes] = (
@@ -183,6 +199,76 @@ def share_batches(batches: list[tuple]) -> tuple[SharedBatches, shared_memory.Sh
         )
     del target  # release the exported buffer so the segment can be closed
     return SharedBatches(segment.name, layout), segment
+
+
+def _new_segment_name() -> str:
+    pid = os.getpid()
+    return f"npf_{_pid_namespace()}_{pid}_{_start_ticks(pid)}_{secrets.token_hex(4)}"
+
+
+def _pid_namespace() -> int:
+    """The inode of this process's pid namespace: pids mean something only within it."""
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return 0
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks after boot), None when there is no
+    such process; tells a pid's process from a later one that reuses the pid."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # Fields after the parenthesised command name; starttime is field 22 of the line.
+    return int(stat.rpartition(")")[2].split()[19])
+
+
+def _creator_gone(segment: str) -> bool:
+    """Whether ``segment`` is one of ours whose creating process provably no longer
+    runs: same pid namespace as this process, and no process with that pid and start
+    time. Segments of other namespaces or names are never judged gone."""
+    match = _SEGMENT_NAME.fullmatch(segment.lstrip("/"))
+    if match is None or int(match.group(1)) != _pid_namespace():
+        return False
+    pid, started = int(match.group(2)), int(match.group(3))
+    return _start_ticks(pid) != started
+
+
+def _unlink_segment(segment: str) -> bool:
+    """Removes a segment by name; False when it was already gone."""
+    try:
+        os.unlink(os.path.join(_SHM_DIR, segment.lstrip("/")))
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def sweep_stale_segments() -> list[str]:
+    """Removes the shared-memory segments whose creator died without removing them
+    (see _creator_gone) and returns their names."""
+    try:
+        names = os.listdir(_SHM_DIR)
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        with contextlib.suppress(OSError):
+            if _creator_gone(name) and _unlink_segment(name):
+                removed.append(name)
+    if removed:
+        log.info("Removed %d shared-memory segment(s) left by dead benchmarks", len(removed))
+    return removed
+
+
+def unlink_if_orphaned(segment: str) -> bool:
+    """In a model copy: removes the segment it maps when the process that created it
+    (the benchmark, this copy's parent) is gone; True when it removed it. Safe to
+    call at any time: while the creator runs it does nothing. The mapping itself
+    stays valid until this process unmaps it or exits."""
+    return _creator_gone(segment) and _unlink_segment(segment)
 
 
 # Feeds --------------------------------------------------------------------------------

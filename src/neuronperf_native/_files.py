@@ -3,14 +3,27 @@
 Indexes and reports are written atomically (SPEC section 8): the text goes to a
 temporary file in the destination directory, is flushed to disk, and then
 replaces the destination with ``os.replace``, so a crash leaves either the old
-file or the new one, never a truncated one.
+file or the new one, never a truncated one. A writer killed before the rename leaves
+its temporary file behind; the next write of the same file removes it once it can
+tell the writer is gone (the temporary file's name holds the writer's pid and host).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import socket
 import tempfile
+import threading
+import time
+
+# Temporary files older than this are stale whoever wrote them: a write takes
+# milliseconds, and a writer's pid may have been reused since.
+_STALE_TMP_S = 3600.0
+# The temporary files this process is writing now (their names), and its lock.
+_writing: set[str] = set()
+_writing_lock = threading.Lock()
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> str:
@@ -35,9 +48,13 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
     except FileNotFoundError:
         mode = _new_file_mode()
 
+    base = os.path.basename(path)
+    _remove_stale_temps(directory, base)
     fd, tmp_path = tempfile.mkstemp(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
+        dir=directory, prefix=f".{base}.{os.getpid()}@{socket.gethostname()}.", suffix=".tmp"
     )
+    with _writing_lock:
+        _writing.add(os.path.basename(tmp_path))
     try:
         with os.fdopen(fd, "w", encoding=encoding) as f:
             f.write(text)
@@ -49,8 +66,48 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_path)
         raise
+    finally:
+        with _writing_lock:
+            _writing.discard(os.path.basename(tmp_path))
     _fsync_dir(directory)
     return path
+
+
+def _remove_stale_temps(directory: str, base: str) -> None:
+    """Removes the temporary files that interrupted writes of ``base`` left in
+    ``directory``: a writer on this host whose process is gone (or is this process
+    but no longer writing it), or any writer more than _STALE_TMP_S ago."""
+    ours = re.compile(rf"\.{re.escape(base)}\.(\d+)@{re.escape(socket.gethostname())}\.[^.]+\.tmp")
+    prefix = f".{base}."
+    try:
+        names = [n for n in os.listdir(directory) if n.startswith(prefix) and n.endswith(".tmp")]
+    except OSError:
+        return
+    for name in names:
+        full = os.path.join(directory, name)
+        match = ours.fullmatch(name)
+        try:
+            stale = (
+                match is not None and _writer_gone(int(match.group(1)), name)
+            ) or time.time() - os.lstat(full).st_mtime > _STALE_TMP_S
+            if stale:
+                os.unlink(full)
+        except OSError:
+            continue  # gone already, or not ours to remove
+
+
+def _writer_gone(pid: int, name: str) -> bool:
+    """Whether the process ``pid`` of this host no longer writes the file ``name``."""
+    if pid == os.getpid():
+        with _writing_lock:
+            return name not in _writing
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, owned by another user
+    return False
 
 
 def _new_file_mode() -> int:

@@ -1,334 +1,144 @@
-"""Model copies: one per process (fork), per fresh interpreter (spawn), or per thread.
+"""Model copies seen from the parent: start them, load them once, run them together.
 
-Each copy sets its environment, runs env_setup_fn, load_fn and setup_fn, warms up,
-reports "ready", waits for a shared start time, runs the engine, and sends back its
-result. Messages to the parent are JSON (plus raw int64 bytes for timestamps), so the
-parent never unpickles anything a model process produced. Every phase has a timeout;
-a copy that dies or hangs is reported with its exit code or signal, and no copy
-outlives run_copies().
+A CopyGroup is the n_models copies of one model config: one process each (forked,
+or a fresh interpreter) or one thread each. They load once; then every run()
+warms them up, waits until all are ready, releases them at one shared start instant
+(engine clock), watches them while they run (progress, hung copies, memory), and
+collects their results. Every phase has a timeout; a copy that dies or hangs is
+reported with its exit code, signal or silence, and close() leaves no copy behind.
+The copy's side of the conversation is _copy.py.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import importlib.machinery
-import itertools
-import json
-import logging
 import multiprocessing
 import multiprocessing.connection
-import os
 import pickle
-import resource
 import signal
 import sys
 import threading
 import time
-import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import psutil
 
 from neuronperf_native import engine
-from neuronperf_native._feeds import Feed, ValidationPlan, describe_mismatch
-from neuronperf_native.engine import _as_args
-
-log = logging.getLogger("neuronperf_native")
+from neuronperf_native._copy import CopySpec, RunSpec, copy_main, receive, send
 
 # Lead time between "all copies are ready" and the shared timing start, so every
 # copy has received the start time before it arrives.
 _START_LEAD_NS = 20_000_000
 # How long stopped copies get to send what they measured before they are killed.
 _GRACE_S = 5.0
+# A copy that completes nothing for this long (or 20x its p99, if longer) is hung...
+_MIN_SILENCE_S = 10.0
+_SILENCE_P99S = 20
+# ... and so is one still busy this long after the end of its duration.
+_OVERRUN_S = 10.0
+_TICK_S = 0.2
 
 
-@dataclass
-class CopyJob:
-    """Everything one model copy needs. Picklable when its functions are (spawn mode)."""
+class CopyFailure(Exception):
+    """A copy failed, died or hung; the message names it and the cause."""
 
-    copy_id: int
-    device_id: int
-    load_fn: Callable[..., Any]
-    model_filename: str
-    config: dict[str, Any]
-    inputs: list[tuple]
-    environment: dict[str, str] = field(default_factory=dict)
-    env_setup_fn: Callable[..., Any] | None = None
-    setup_fn: Callable[..., Any] | None = None
-    preprocess_fn: Callable[..., Any] | None = None
-    postprocess_fn: Callable[..., Any] | None = None
-    input_transform_fn: Callable[..., Any] | None = None
-    dataset: Any = None
-    dataset_loader_fn: Callable[..., Any] | None = None
-    loop_dataset: bool = False
-    n_copies: int = 1
-    workers: int = 1
-    warmup_iterations: int = 1
-    duration_s: float | None = None
-    max_iterations: int | None = None
-    window_s: float = 1.0
-    call_timeout_s: float | None = None
-    record_timestamps: bool = False
-    feed: Feed | None = None  # input data batches, in place of `inputs`
-    validation: ValidationPlan | None = None  # this copy's share of the output checks
+
+class CopyHung(CopyFailure):
+    """A copy completed nothing for too long, or ran too long past its duration."""
 
 
 @dataclass
 class CopyOutcome:
-    """What the parent learned from one copy."""
+    """What the parent learned from one copy in one run."""
 
     copy_id: int
     result: dict[str, Any] | None = None  # RunResult.to_dict() plus load/setup times
     timestamps: np.ndarray | None = None  # (n, 6) boundaries when recorded
     error: str | None = None
-    phase: str = "start"
+    phase: str = "load"
 
 
-class CopyFailure(Exception):
-    """A copy failed before measuring (load, setup, warm-up), died or hung."""
+@dataclass
+class CopiesOutcome:
+    """The outcome of one run of a group's copies."""
+
+    copies: list[CopyOutcome]
+    error: str | None = None
+    timed_out: bool = False  # a copy hung (no completion, or overran its duration)
+    interrupted: bool = False
+    start_ns: int = 0
+    start_dts: str | None = None  # local time the run started (NeuronPerf's config key)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
 
 
-class _StopRequested(Exception):
-    """The caller asked run_copies() to stop early (results are kept)."""
+@dataclass
+class RunWatch:
+    """The parent's view of a run while it goes: callbacks, and when to stop it."""
+
+    on_start: Callable[[int], None] = lambda start_ns: None
+    on_progress: Callable[[int, int, list], None] = lambda copy_id, iterations, windows: None
+    on_tick: Callable[[], None] = lambda: None
+    should_stop: Callable[[], bool] = lambda: False
+    max_rss_mb: float | None = None
 
 
-def _send(conn: Any, message: dict[str, Any]) -> None:
-    conn.send_bytes(json.dumps(message).encode())
+@dataclass
+class _Liveness:
+    """When a copy last completed something, for the hung-copy rule."""
 
+    iterations: int = 0
+    since: float = field(default_factory=time.monotonic)
+    p99_s: float = 0.0
 
-def _receive(conn: Any) -> dict[str, Any]:
-    return json.loads(conn.recv_bytes().decode())
+    def update(self, iterations: int, p99_ns: int | None) -> None:
+        if iterations > self.iterations:
+            self.iterations, self.since = iterations, time.monotonic()
+        if p99_ns:
+            self.p99_s = max(self.p99_s, p99_ns / 1e9)
 
-
-def _dataset_items(job: CopyJob, model: Any) -> Iterator[tuple]:
-    """This copy's share of the dataset as argument tuples: dataset_loader_fn(dataset,
-    copy_id, n_copies) when given, else items copy_id, copy_id + n_copies, ...;
-    endlessly repeated with loop_dataset."""
-    while True:
-        if job.dataset_loader_fn is not None:
-            items: Iterable[Any] = job.dataset_loader_fn(job.dataset, job.copy_id, job.n_copies)
-        elif hasattr(job.dataset, "__len__") and hasattr(job.dataset, "__getitem__"):
-            items = (job.dataset[i] for i in range(job.copy_id, len(job.dataset), job.n_copies))
-        else:
-            items = itertools.islice(job.dataset, job.copy_id, None, job.n_copies)
-        served = 0
-        for item in items:
-            served += 1
-            args = _as_args(item)
-            if job.input_transform_fn is not None:
-                args = _as_args(job.input_transform_fn(model, args))
-            yield args
-        if not job.loop_dataset or served == 0:
-            return
-
-
-def _copy_inputs(job: CopyJob, model: Any) -> Any:
-    """The engine inputs of this copy: a list of argument tuples, or a dataset iterator."""
-    if job.dataset is not None:
-        return _dataset_items(job, model)
-    items = job.inputs if job.feed is None else job.feed.for_copy(job.copy_id, job.n_copies)
-    if job.input_transform_fn is None:
-        return items
-    return [_as_args(job.input_transform_fn(model, args)) for args in items]
-
-
-def _validate(job: CopyJob, model: Any, inputs: list[tuple]) -> dict[str, Any]:
-    """Runs this copy's output checks (untimed); strict validation fails the copy."""
-    assert job.validation is not None and job.feed is not None
-    start = job.feed.start(job.copy_id, job.n_copies)
-    tally = job.validation.check(
-        model, lambda index: inputs[(index - start) % len(inputs)], job.preprocess_fn
-    )
-    if job.validation.strict and tally.mismatches:
-        raise CopyFailure(describe_mismatch(tally))
-    return tally.to_dict()
-
-
-def _timed_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
-    start = time.perf_counter()
-    value = fn(*args, **kwargs)
-    return value, time.perf_counter() - start
-
-
-def copy_main(job: CopyJob, conn: Any, in_process: bool = True) -> None:
-    """Body of one model copy (the target of its process or thread)."""
-    phase = "env_setup"
-    try:
-        if in_process:
-            os.environ.update(job.environment)
-            # Ctrl-C goes to the parent, which stops the copies in order.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-        env_setup_s = setup_s = 0.0
-        if job.env_setup_fn is not None:
-            _, env_setup_s = _timed_call(job.env_setup_fn, job.copy_id, job.config)
-        phase = "load"
-        model, load_s = _timed_call(job.load_fn, job.model_filename, device_id=job.device_id)
-        if job.setup_fn is not None:
-            phase = "setup"
-            _, setup_s = _timed_call(job.setup_fn, job.copy_id, job.config, model)
-        phase = "warmup"
-        stages = {"preprocess": job.preprocess_fn, "postprocess": job.postprocess_fn}
-        warmup_hist = engine.Histogram()
-        inputs = _copy_inputs(job, model)
-        if job.warmup_iterations > 0:
-            warm = engine.run(
-                model,
-                inputs,
-                workers=job.workers,
-                max_iterations=job.workers * job.warmup_iterations,
-                warmup=0,
-                call_timeout_s=job.call_timeout_s,
-                **stages,
-            )
-            if warm.status != "finished":
-                raise CopyFailure(warm.error or f"warm-up ended with status {warm.status}")
-            warmup_hist = warm.latency
-            if job.dataset is not None:
-                inputs = _copy_inputs(job, model)  # warm-up items are served again
-        validation = validate_s = None
-        if job.validation is not None:
-            phase = "validate"
-            validation, validate_s = _timed_call(_validate, job, model, inputs)
-        _send(conn, {"event": "ready"})
-        phase = "start"
-        message = _receive(conn)
-        if "start_at_ns" not in message:
-            return  # aborted before timing
-        phase = "run"
-        runner = engine.Runner(
-            model,
-            inputs,
-            workers=job.workers,
-            duration_s=job.duration_s,
-            max_iterations=job.max_iterations,
-            warmup=0,
-            window_s=job.window_s,
-            call_timeout_s=job.call_timeout_s,
-            record_timestamps=job.record_timestamps,
-            start_at_ns=message["start_at_ns"],
-            **stages,
-        )
-        runner.start()
-        _StopListener(conn, runner).start()
-        result = runner.wait()
-        payload = result.to_dict()
-        payload.update(
-            copy_id=job.copy_id,
-            env_setup_s=env_setup_s,
-            load_s=load_s,
-            setup_s=setup_s,
-            warmup_histogram=warmup_hist.encode(),
-            validation=validation,
-            validate_s=validate_s,
-            max_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        )
-        timestamps = result.boundaries
-        if timestamps is not None:
-            payload["timestamps_shape"] = list(timestamps.shape)
-        _send(conn, {"event": "result", "result": payload})
-        if timestamps is not None:
-            conn.send_bytes(np.ascontiguousarray(timestamps).tobytes())
-    except BaseException as error:
-        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        with contextlib.suppress(OSError):
-            _send(conn, {"event": "error", "phase": phase, "error": text.rstrip()})
-    finally:
-        if in_process:
-            conn.close()
-
-
-class _StopListener(threading.Thread):
-    """In a copy: stops the run when the parent says so (or goes away)."""
-
-    def __init__(self, conn: Any, runner: engine.Runner) -> None:
-        super().__init__(daemon=True)
-        self._conn = conn
-        self._runner = runner
-
-    def run(self) -> None:
-        while not self._runner.done:
-            try:
-                if self._conn.poll(0.05):
-                    self._conn.recv_bytes()
-                    self._runner.stop()
-                    return
-            except (EOFError, OSError):
-                self._runner.stop()
-                return
-
-
-class _MainFinder(pickle.Pickler):
-    """Pickles into nothing, noting whether anything pickled is defined in __main__."""
-
-    def __init__(self) -> None:
-        super().__init__(_Discard(), protocol=pickle.HIGHEST_PROTOCOL)
-        self.found = False
-
-    def reducer_override(self, obj: Any) -> Any:
-        if getattr(obj, "__module__", None) == "__main__":
-            self.found = True
-        return NotImplemented
-
-
-class _Discard:
-    def write(self, data: bytes) -> int:
-        return len(data)
-
-
-def _needs_main(job: CopyJob) -> bool:
-    """Whether unpickling the job in a fresh interpreter needs the parent's __main__
-    (a model class, load_fn, setup function or input defined in the script)."""
-    finder = _MainFinder()
-    try:
-        finder.dump(job)
-    except Exception:
-        return True  # let multiprocessing report why it cannot be pickled
-    return finder.found
-
-
-@contextlib.contextmanager
-def _main_not_rerun() -> Iterator[None]:
-    """Makes spawned children skip re-running the parent's __main__ script.
-
-    multiprocessing's spawn re-runs the main script in each child so that objects
-    defined there can be unpickled; a script without an ``if __name__ ==
-    "__main__":`` guard would then benchmark again inside its own model copy. When the
-    job needs nothing from __main__, the children are told (as for ``python -m
-    package``, whose main is never re-run) to leave it alone.
-    """
-    main = sys.modules["__main__"]
-    saved = getattr(main, "__spec__", None)
-    main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
-    try:
-        yield
-    finally:
-        main.__spec__ = saved
+    def silence_limit_s(self) -> float:
+        return max(_MIN_SILENCE_S, _SILENCE_P99S * self.p99_s)
 
 
 class _Copy:
-    """The parent's handle on one running copy."""
+    """The parent's handle on one copy: its pipe and its process (or thread)."""
 
-    def __init__(self, job: CopyJob, mode: str) -> None:
-        self.job = job
-        self.outcome = CopyOutcome(job.copy_id)
-        self.done = False
+    def __init__(self, spec: CopySpec, mode: str, parent_ends: list[Any], main_rerun: bool) -> None:
+        self.spec = spec
+        self.main_rerun = main_rerun  # a fresh interpreter that ran the parent's __main__
+        self.outcome = CopyOutcome(spec.copy_id)
+        self.liveness = _Liveness()
         parent_end, child_end = multiprocessing.Pipe(duplex=True)
         self.conn = parent_end
         if mode == "thread":
             self.process = None
             self.worker = threading.Thread(
-                target=copy_main, args=(job, child_end, False), daemon=True
+                target=copy_main, args=(spec, child_end, False), daemon=True
             )
             self.worker.start()
-        else:
-            context = multiprocessing.get_context("spawn" if mode == "spawn" else "fork")
-            self.process = context.Process(
-                target=copy_main, args=(job, child_end), name=f"npf-copy-{job.copy_id}"
-            )
-            self.process.start()
-            child_end.close()
+            return
+        context = multiprocessing.get_context(mode)
+        # A forked child inherits every parent end created so far: it closes them.
+        inherited = [*parent_ends, parent_end] if mode == "fork" else []
+        self.process = context.Process(
+            target=copy_main,
+            args=(spec, child_end, True, inherited),
+            name=f"npf-copy-{spec.copy_id}",
+        )
+        self.process.start()
+        child_end.close()
+
+    @property
+    def copy_id(self) -> int:
+        return self.spec.copy_id
 
     @property
     def sentinel(self) -> Any:
@@ -350,7 +160,21 @@ class _Copy:
 
     def send(self, message: dict[str, Any]) -> None:
         with contextlib.suppress(OSError, ValueError):
-            _send(self.conn, message)
+            send(self.conn, message)
+
+    def load(self, spec: CopySpec) -> None:
+        """Asks this (idle, fresh-interpreter) copy to replace its model by spec's."""
+        self.spec = spec
+        self.outcome = CopyOutcome(spec.copy_id)
+        self.send({"cmd": "load", "spec": base64.b64encode(pickle.dumps(spec)).decode()})
+
+    def rss_mb(self) -> float | None:
+        if self.process is None or self.process.pid is None:
+            return None
+        try:
+            return psutil.Process(self.process.pid).memory_info().rss / 2**20
+        except psutil.Error:
+            return None
 
     def terminate(self) -> None:
         if self.process is None:
@@ -363,114 +187,347 @@ class _Copy:
         self.process.join()
 
 
-def _wait_for(
-    copies: list[_Copy], event: str, timeout_s: float | None, on_tick: Callable[[], None]
+def _end(copies: list[_Copy]) -> None:
+    """Ends copies (politely, then by force) and closes their pipes."""
+    for c in copies:
+        c.send({"cmd": "exit"})
+    deadline = time.monotonic() + 1.0
+    for c in copies:
+        if c.process is not None:
+            c.process.join(max(0.0, deadline - time.monotonic()))
+        c.terminate()
+        c.conn.close()
+
+
+class CopyPool:
+    """Fresh-interpreter copies kept between model configs: starting an interpreter and
+    importing the framework again would cost seconds per copy, loading the next model
+    into the same interpreter does not. Not thread-safe; a context manager that ends
+    every copy it still holds."""
+
+    def __init__(self) -> None:
+        self._idle: dict[int, _Copy] = {}
+
+    def __enter__(self) -> CopyPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def give(self, copies: list[_Copy]) -> None:
+        for c in copies:
+            self._idle[c.copy_id] = c
+
+    def take(self, spec: CopySpec, needs_main: bool) -> _Copy | None:
+        """An idle copy that can load spec (same pinning, alive), or None."""
+        c = self._idle.pop(spec.copy_id, None)
+        if c is None:
+            return None
+        usable = c.spec.environment == spec.environment and (c.main_rerun or not needs_main)
+        if usable and c.process is not None and c.process.is_alive():
+            return c
+        _end([c])
+        return None
+
+    def close(self) -> None:
+        _end(list(self._idle.values()))
+        self._idle.clear()
+
+
+class CopyGroup:
+    """The copies loaded with one model config, run together as often as needed.
+
+    load() adds copies (new ones, or idle ones from a CopyPool that load this model);
+    run() runs the first n_copies of them. Not thread-safe: one caller drives it.
+    mode: "fork", "spawn" or "thread".
+    """
+
+    def __init__(self, mode: str, pool: CopyPool | None = None) -> None:
+        self._mode = mode
+        self._pool = pool
+        self._copies: list[_Copy] = []  # loaded, by copy_id
+        self._running: list[_Copy] = []  # the ones in the current run()
+
+    def __enter__(self) -> CopyGroup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+    def __len__(self) -> int:
+        return len(self._copies)
+
+    def load(
+        self, specs: list[CopySpec], timeout_s: float | None, on_tick: Callable[[], None]
+    ) -> None:
+        """Starts (or takes from the pool) and loads one copy per spec, whose copy_ids
+        continue this group's; raises CopyFailure naming the first that failed, died
+        or did not load within timeout_s."""
+        new = self._start(specs)
+        self._running = new
+        _pump(new, "loaded", timeout_s, on_tick)
+        self._copies.extend(new)
+
+    def _start(self, specs: list[CopySpec]) -> list[_Copy]:
+        started: list[_Copy] = []
+        # The copies share every callable and input: checking one spec is enough.
+        needs_main = self._mode == "spawn" and bool(specs) and _needs_main(specs[0])
+        try:
+            with (
+                _main_not_rerun()
+                if self._mode == "spawn" and not needs_main
+                else contextlib.nullcontext()
+            ):
+                for spec in specs:
+                    reused = self._pool.take(spec, needs_main) if self._pool is not None else None
+                    if reused is not None:
+                        reused.load(spec)
+                        started.append(reused)
+                    else:
+                        parent_ends = [c.conn for c in (*self._copies, *started)]
+                        started.append(_Copy(spec, self._mode, parent_ends, needs_main))
+        except BaseException:
+            _end(started)
+            raise
+        return started
+
+    def outcome_of(self, failure: BaseException) -> CopiesOutcome:
+        """The outcome of a load that failed with ``failure`` (or was interrupted)."""
+        interrupted = isinstance(failure, KeyboardInterrupt)
+        error = "KeyboardInterrupt: the benchmark was interrupted" if interrupted else str(failure)
+        return CopiesOutcome(
+            [c.outcome for c in self._running], error=error, interrupted=interrupted
+        )
+
+    def run(self, run: RunSpec, *, ready_timeout_s: float | None, watch: RunWatch) -> CopiesOutcome:
+        """One timed run of the first run.n_copies copies: warm-up, a shared start,
+        results."""
+        self._running = self._copies[: run.n_copies]
+        for c in self._running:
+            c.outcome = CopyOutcome(c.copy_id, phase="warmup")
+            c.liveness = _Liveness()
+            c.send({"cmd": "run", "run": run.to_dict()})
+        outcome = CopiesOutcome([])
+        try:
+            _pump(self._running, "ready", ready_timeout_s, watch.on_tick)
+            outcome.start_ns = engine.now_ns() + _START_LEAD_NS + 2_000_000 * len(self._running)
+            for c in self._running:
+                c.outcome.phase = "run"
+                c.send({"cmd": "start", "start_at_ns": outcome.start_ns})
+            watch.on_start(outcome.start_ns)
+            self._collect(run, outcome.start_ns, watch)
+        except CopyFailure as failure:
+            outcome.error = str(failure)
+            outcome.timed_out = isinstance(failure, CopyHung)
+            self._stop_and_collect(watch.on_tick)
+        except KeyboardInterrupt:
+            outcome.interrupted = True
+            outcome.error = "KeyboardInterrupt: the benchmark was interrupted"
+            self._stop_and_collect(watch.on_tick)
+        outcome.copies = [c.outcome for c in self._running]
+        return outcome
+
+    def close(self) -> None:
+        """Done with this model config: the copies go to the pool (when there is one)
+        to load the next model, or end."""
+        if self._pool is not None:
+            self._pool.give(self._copies)
+        else:
+            _end(self._copies)
+        self._copies = []
+        self._running = []
+
+    def discard(self) -> None:
+        """Ends every copy of the group (after a failure, or when done without a pool)."""
+        _end(self._copies + [c for c in self._running if c not in self._copies])
+        self._copies = []
+        self._running = []
+
+    # Waiting ----------------------------------------------------------------------
+
+    def _collect(self, run: RunSpec, start_ns: int, watch: RunWatch) -> None:
+        """Waits for every result, forwarding progress; stops the run when asked, and
+        fails it when a copy hangs, overruns or outgrows max_rss_mb."""
+        overrun_at = None
+        if run.duration_s is not None:
+            start_s = time.monotonic() + (start_ns - engine.now_ns()) / 1e9
+            overrun_at = start_s + run.duration_s + (run.call_timeout_s or 0.0) + _OVERRUN_S
+        stop_sent = False
+
+        def tick() -> None:
+            nonlocal stop_sent
+            watch.on_tick()
+            if not stop_sent and watch.should_stop():
+                for c in self._running:
+                    c.send({"cmd": "stop"})
+                stop_sent = True
+            _check_health(self._running, overrun_at, watch.max_rss_mb)
+
+        _pump(self._running, "result", None, tick, on_progress=watch.on_progress)
+
+    def _stop_and_collect(self, on_tick: Callable[[], None]) -> None:
+        """Asks running copies to stop and gives them a grace period to send results."""
+        running = [c for c in self._running if c.outcome.result is None and c.outcome.error is None]
+        for c in running:
+            c.send({"cmd": "stop"})
+        deadline = time.monotonic() + _GRACE_S
+        for c in running:
+            with contextlib.suppress(CopyFailure, KeyboardInterrupt):
+                _pump([c], "result", max(0.0, deadline - time.monotonic()), on_tick)
+
+
+def _check_health(copies: list[_Copy], overrun_at: float | None, max_rss_mb: float | None) -> None:
+    """Raises CopyHung for a copy silent too long or overrunning its duration, and
+    CopyFailure for one over max_rss_mb."""
+    now = time.monotonic()
+    for c in copies:
+        if c.outcome.result is not None:
+            continue
+        silent_s = now - c.liveness.since
+        if silent_s > c.liveness.silence_limit_s():
+            raise CopyHung(
+                f"model copy {c.copy_id} hung: no iteration completed for {silent_s:.1f} s"
+            )
+        if overrun_at is not None and now > overrun_at:
+            raise CopyHung(
+                f"model copy {c.copy_id} hung: still busy {_OVERRUN_S:g} s after the end of "
+                "its duration"
+            )
+        rss = c.rss_mb() if max_rss_mb is not None else None
+        if rss is not None and max_rss_mb is not None and rss > max_rss_mb:
+            raise CopyFailure(
+                f"model copy {c.copy_id} uses {rss:.0f} MiB of resident memory, over "
+                f"max_rss_mb={max_rss_mb:g}"
+            )
+
+
+def _pump(
+    copies: list[_Copy],
+    wanted: str,
+    timeout_s: float | None,
+    on_tick: Callable[[], None],
+    on_progress: Callable[[int, int, list], None] | None = None,
 ) -> None:
-    """Waits until every copy sent `event` (or failed). Raises CopyFailure on the first
-    failure; fills outcomes as messages arrive."""
-    pending = {c.job.copy_id: c for c in copies}
+    """Handles the copies' messages until each sent `wanted`; raises CopyFailure on
+    the first failure, death or timeout."""
+    pending = {c.copy_id: c for c in copies}
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     while pending:
         waitables = [c.conn for c in pending.values()]
         waitables += [c.sentinel for c in pending.values() if c.sentinel is not None]
-        tick = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
-        ready = multiprocessing.connection.wait(waitables, timeout=tick)
-        on_tick()
+        wait_s = _TICK_S if deadline is None else min(_TICK_S, deadline - time.monotonic())
+        ready = multiprocessing.connection.wait(waitables, timeout=max(0.0, wait_s))
         for c in list(pending.values()):
             if c.conn in ready:
-                try:
-                    message = _receive(c.conn)
-                except (EOFError, OSError):
-                    raise CopyFailure(f"model copy {c.job.copy_id} {c.describe_exit()}") from None
-                if message["event"] == "error":
-                    c.outcome.error = message["error"]
-                    c.outcome.phase = message["phase"]
-                    raise CopyFailure(
-                        f"model copy {c.job.copy_id} failed in {message['phase']}: "
-                        f"{message['error'].splitlines()[-1]}"
-                    )
-                if message["event"] == "result":
-                    c.outcome.result = message["result"]
-                    shape = message["result"].get("timestamps_shape")
-                    if shape is not None:
-                        raw = c.conn.recv_bytes()
-                        c.outcome.timestamps = np.frombuffer(raw, dtype=np.int64).reshape(shape)
-                del pending[c.job.copy_id]
+                if _handle(c, wanted, on_progress):
+                    del pending[c.copy_id]
             elif c.sentinel is not None and c.sentinel in ready and not c.conn.poll():
-                raise CopyFailure(f"model copy {c.job.copy_id} {c.describe_exit()}")
+                raise CopyFailure(f"model copy {c.copy_id} {c.describe_exit()}")
+        on_tick()
         if deadline is not None and time.monotonic() >= deadline and pending:
             ids = ", ".join(str(i) for i in pending)
-            raise CopyFailure(f"model copies {ids} sent no '{event}' within {timeout_s:g} s")
+            copies_named = "model copies" if len(pending) > 1 else "model copy"
+            raise CopyFailure(f"{copies_named} {ids} sent no '{wanted}' within {timeout_s:g} s")
 
 
-@dataclass
-class CopiesOutcome:
-    """The outcome of one configuration's copies."""
-
-    copies: list[CopyOutcome]
-    error: str | None = None
-    interrupted: bool = False
-    start_ns: int = 0
+def _handle(c: _Copy, wanted: str, on_progress: Callable[[int, int, list], None] | None) -> bool:
+    """Reads one message from copy c; True when it is the wanted event."""
+    try:
+        message = receive(c.conn)
+    except (EOFError, OSError):
+        raise CopyFailure(f"model copy {c.copy_id} {c.describe_exit()}") from None
+    event = message["event"]
+    if event == "error":
+        c.outcome.error = message["error"]
+        c.outcome.phase = message["phase"]
+        raise CopyFailure(
+            f"model copy {c.copy_id} failed in {message['phase']}: "
+            f"{message['error'].splitlines()[-1]}"
+        )
+    if event == "progress":
+        c.liveness.update(message["iterations"], message.get("p99_ns"))
+        if on_progress is not None:
+            on_progress(c.copy_id, message["iterations"], message["windows"])
+        return False
+    if event == "ready":
+        c.liveness.update(0, message.get("warmup_p99_ns"))
+    if event == "result":
+        c.outcome.result = message["result"]
+        shape = message["result"].get("timestamps_shape")
+        if shape is not None:
+            raw = c.conn.recv_bytes()
+            c.outcome.timestamps = np.frombuffer(raw, dtype=np.int64).reshape(shape)
+    return event == wanted
 
 
 def run_copies(
-    jobs: list[CopyJob],
+    specs: list[CopySpec],
     mode: str,
+    run: RunSpec,
     *,
-    ready_timeout_s: float | None,
-    run_timeout_s: float | None,
-    on_tick: Callable[[], None] = lambda: None,
-    on_start: Callable[[int], None] = lambda start_ns: None,
-    stop: threading.Event | None = None,
+    load_timeout_s: float | None,
+    watch: RunWatch | None = None,
 ) -> CopiesOutcome:
-    """Runs the copies of one configuration: all load and warm up, start together at a
-    shared time, stop together. mode: "fork", "spawn" or "thread". Setting `stop`
-    ends the run early, keeping what the copies measured."""
-    copies: list[_Copy] = []
-    outcome = CopiesOutcome([])
-
-    def tick() -> None:
-        on_tick()
-        if stop is not None and stop.is_set():
-            raise _StopRequested
-
-    # The copies of a configuration share every callable and input: check one job.
-    skip_main = mode == "spawn" and bool(jobs) and not _needs_main(jobs[0])
-    try:
-        with _main_not_rerun() if skip_main else contextlib.nullcontext():
-            for job in jobs:
-                copies.append(_Copy(job, mode))
-        _wait_for(copies, "ready", ready_timeout_s, tick)
-        outcome.start_ns = engine.now_ns() + _START_LEAD_NS + 2_000_000 * len(copies)
-        for c in copies:
-            c.send({"start_at_ns": outcome.start_ns})
-        on_start(outcome.start_ns)
-        _wait_for(copies, "result", run_timeout_s, tick)
-    except _StopRequested:
-        _stop_and_collect(copies, on_tick)
-    except CopyFailure as failure:
-        outcome.error = str(failure)
-        _stop_and_collect(copies, on_tick)
-    except KeyboardInterrupt:
-        outcome.interrupted = True
-        outcome.error = "KeyboardInterrupt: the benchmark was interrupted"
-        _stop_and_collect(copies, on_tick)
-    finally:
-        for c in copies:
-            c.terminate()
-            c.conn.close()
-        outcome.copies = [c.outcome for c in copies]
-    return outcome
-
-
-def _stop_and_collect(copies: list[_Copy], on_tick: Callable[[], None]) -> None:
-    """Asks running copies to stop and gives them a grace period to send results."""
-    running = [c for c in copies if c.outcome.result is None and c.outcome.error is None]
-    for c in running:
-        c.send({"stop": True})
-    deadline = time.monotonic() + _GRACE_S
-    for c in running:
+    """Starts, loads and runs the copies once, then ends them (one configuration)."""
+    watch = watch or RunWatch()
+    with CopyGroup(mode) as group:
         try:
-            _wait_for([c], "result", max(0.0, deadline - time.monotonic()), on_tick)
-        except (CopyFailure, KeyboardInterrupt):
-            continue
+            group.load(specs, load_timeout_s, watch.on_tick)
+        except (CopyFailure, KeyboardInterrupt) as failure:
+            return group.outcome_of(failure)
+        return group.run(run, ready_timeout_s=load_timeout_s, watch=watch)
+
+
+# Fresh interpreters and the parent's __main__ ---------------------------------------
+
+
+class _MainFinder(pickle.Pickler):
+    """Pickles into nothing, noting whether anything pickled is defined in __main__."""
+
+    def __init__(self) -> None:
+        super().__init__(_Discard(), protocol=pickle.HIGHEST_PROTOCOL)
+        self.found = False
+
+    def reducer_override(self, obj: Any) -> Any:
+        if getattr(obj, "__module__", None) == "__main__":
+            self.found = True
+        return NotImplemented
+
+
+class _Discard:
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def _needs_main(spec: CopySpec) -> bool:
+    """Whether unpickling the spec in a fresh interpreter needs the parent's __main__
+    (a model class, load_fn, setup function or input defined in the script); a
+    TypeError saying why when it cannot be pickled at all."""
+    finder = _MainFinder()
+    try:
+        finder.dump(spec)
+    except Exception as error:
+        raise TypeError(
+            "model copies in fresh interpreters (multiinterpreter=True) get their load_fn, "
+            f"model, inputs and functions by pickling, which failed: {error}"
+        ) from None
+    return finder.found
+
+
+@contextlib.contextmanager
+def _main_not_rerun() -> Iterator[None]:
+    """Makes spawned children skip re-running the parent's __main__ script.
+
+    multiprocessing's spawn re-runs the main script in each child so that objects
+    defined there can be unpickled; a script without an ``if __name__ ==
+    "__main__":`` guard would then benchmark again inside its own model copy. When the
+    spec needs nothing from __main__, the children are told (as for ``python -m
+    package``, whose main is never re-run) to leave it alone.
+    """
+    main = sys.modules["__main__"]
+    saved = getattr(main, "__spec__", None)
+    main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
+    try:
+        yield
+    finally:
+        main.__spec__ = saved

@@ -6,18 +6,26 @@ Subcommands: `demo`, `bench MODEL`, `index show|filter|append|copy|move|delete`,
 The report table goes to stdout; logs and progress go to stderr.
 
 Exit status: 0 on success, 1 when a benchmark configuration failed (compare: when
-NEW regressed), 2 on usage errors. Errors print as one line; `-v` shows the traceback.
+NEW regressed), 2 on usage errors (and on errors that stop a command before it
+measures anything: memory, input nested too deeply). Each error, and each failing
+configuration, prints as one line; `-v` adds the traceback, once; `-q` leaves
+warnings and errors only.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
+import logging
 import math
 import os
+import re
 import sys
-from collections.abc import Sequence
+import traceback
+import warnings
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,6 +42,24 @@ TORCH_EXTENSIONS = (".pt", ".pth", ".ts", ".torchscript")
 FRAMEWORKS = ("torch", "tensorflow", "cpu")
 #: Input name used when a model class is benchmarked without --input.
 DEFAULT_INPUT_NAME = "INPUT0"
+#: The longest --duration accepted (one day), in seconds.
+MAX_DURATION_S = 86_400.0
+# Dimensions longer than this cannot be a size; the bytes of one array are capped by
+# numpy's index type.
+_MAX_DIM_DIGITS = 19
+_MAX_ARRAY_BYTES = 2**63 - 1
+# Exceptions that end a command with one `error:` line and EXIT_USAGE.
+_USER_ERRORS = (
+    ValueError,
+    TypeError,
+    OSError,
+    ImportError,
+    NotImplementedError,
+    RuntimeError,
+    MemoryError,
+)
+# A qualified exception name of this package in a message ("neuronperf_native._x.Name: ").
+_QUALIFIED_NAME = re.compile(r"\bneuronperf_native((?:\.\w+)*)\.(\w+): ")
 
 _INDEX_COLS = (
     "filename",
@@ -77,17 +103,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _exit_status(reports: Sequence[dict[str, Any]]) -> int:
-    """EXIT_FAILED (with one stderr line per failure) when a configuration did not finish."""
-    failed = [r for r in reports if r.get("status") != "finished"]
-    for r in failed:
-        reason = str(r.get("error") or r.get("status")).strip().splitlines()
-        print(
-            f"error: configuration batch_size={r.get('batch_size')} n_models="
-            f"{r.get('n_models')} workers_per_model={r.get('workers_per_model')} "
-            f"{r.get('status')}: {reason[0] if reason else 'no reason given'}",
-            file=sys.stderr,
-        )
-    return EXIT_FAILED if failed else EXIT_OK
+    """EXIT_FAILED when a configuration did not finish (the benchmark has logged each
+    failure as it happened, one line each)."""
+    return EXIT_FAILED if any(r.get("status") != "finished" for r in reports) else EXIT_OK
 
 
 def _note(args: argparse.Namespace, message: str) -> None:
@@ -99,10 +117,19 @@ def _note(args: argparse.Namespace, message: str) -> None:
 # Argument types -------------------------------------------------------------
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+
+
+def _duration(text: str) -> float:
+    value = _number(text)
+    if not 0 < value <= MAX_DURATION_S:
+        raise argparse.ArgumentTypeError(
+            f"must be > 0 and at most {MAX_DURATION_S:g} s (one day), got {text}"
+        )
     return value
 
 
@@ -116,8 +143,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
 def _percentile(text: str) -> float:
-    value = float(text)
+    value = _number(text)
     if not 0 <= value <= 100:
         raise argparse.ArgumentTypeError(f"must be in [0, 100], got {text}")
     return value
@@ -152,8 +189,24 @@ def parse_input_arg(arg: str, option: str = "--input") -> Any:
             raise InputDataError(
                 f"{option} {arg!r}: dimension {part!r} of '{name}' is not an integer >= -1"
             )
+        if len(text) > _MAX_DIM_DIGITS:
+            raise InputDataError(f"{option} {arg!r}: dimension {text} of '{name}' is too large")
         dims.append(int(text))
-    return TensorSpec(name, dtype, tuple(dims))
+    spec = TensorSpec(name, dtype, tuple(dims))
+    _check_sample_size(option, spec, spec.shape)
+    return spec
+
+
+def _check_sample_size(option: str, spec: Any, dims: Sequence[int]) -> None:
+    """Refuses a per-sample shape whose bytes no array can hold (numpy would say only
+    "array is too big"), naming the tensor. Variable (-1) dims are not counted."""
+    itemsize = spec.numpy_dtype.itemsize
+    elements = math.prod(d for d in dims if d > 0)
+    if elements * itemsize > _MAX_ARRAY_BYTES:
+        raise UsageError(
+            f"{option} {spec.name}: shape {list(dims)} of {spec.dtype} holds {elements} "
+            f"elements ({elements * itemsize} bytes a sample), more than any array can hold"
+        )
 
 
 # bench ----------------------------------------------------------------------
@@ -266,10 +319,16 @@ def _input_specs(args: argparse.Namespace, shapes: dict[str, list[int]]) -> list
     from neuronperf_native.inputs import TensorSpec
 
     if args.input:
-        return [parse_input_arg(text) for text in args.input]
+        specs = [parse_input_arg(text) for text in args.input]
+        for spec in specs:
+            if spec.name in shapes:
+                _check_sample_size("--shape", spec, shapes[spec.name])
+        return specs
     if len(shapes) == 1:
         name, dims = next(iter(shapes.items()))
-        return [TensorSpec(name, "FP32", tuple(dims))]
+        spec = TensorSpec(name, "FP32", tuple(dims))
+        _check_sample_size("--shape", spec, spec.shape)
+        return [spec]
     raise UsageError(
         "declare the model inputs with --input NAME:DTYPE:d1,d2 (repeat per input), or "
         "for a single FP32 input give only its shape with --shape NAME:d1,d2"
@@ -378,6 +437,9 @@ def _bench(args: argparse.Namespace) -> int:
         if missing:
             raise UsageError(f"model index {args.model} has no config of batch size {missing[0]}")
         model = args.model  # benchmark() loads it and filters by batch size
+    if args.dry_run:
+        print(benchmark(model, data, batch_sizes=batch_sizes, dry_run=True, **common).table())
+        return 0
     reports = benchmark(model, data, batch_sizes=batch_sizes, **common)
     if not reports:
         raise UsageError("no configuration to benchmark")
@@ -444,21 +506,44 @@ def _index(args: argparse.Namespace) -> int:
     elif action == "append":
         index = model_index.append(*[model_index.load(path) for path in args.indexes])
         _note(args, f"wrote {model_index.save(index, args.output)}")
-    elif action in ("copy", "move"):
-        relocate = model_index.copy if action == "copy" else model_index.move
-        _note(args, f"wrote {relocate(args.index, args.new_index, args.new_dir)}")
+    elif action == "copy":
+        _note(args, f"wrote {model_index.copy(args.index, args.new_index, args.new_dir)}")
+    elif action == "move":
+        moved = model_index.move(
+            args.index, args.new_index, args.new_dir, allow_outside=args.allow_outside
+        )
+        _note(args, f"wrote {moved}")
     elif action == "delete":
-        index = model_index.load(args.index)
-        what = f"{args.index} and its {len(index['model_configs'])} artifact(s)"
-        if not args.yes:
-            if not sys.stdin.isatty():
-                raise UsageError(f"refusing to delete {what} without --yes")
-            answer = input(f"delete {what}? [y/N] ").strip().lower()
-            if answer not in ("y", "yes"):
-                _note(args, "not deleted")
-                return EXIT_OK
-        model_index.delete(args.index)
-        _note(args, f"deleted {what}")
+        return _index_delete(args)
+    return EXIT_OK
+
+
+def _index_delete(args: argparse.Namespace) -> int:
+    """Deletes an index and its artifacts: lists what will go (asking first on a
+    terminal, unless --yes), then counts what was removed and what was skipped."""
+    from neuronperf_native import model_index
+
+    plan = model_index.plan_delete(args.index, allow_outside=args.allow_outside)
+    what = f"{args.index} and {len(plan.removed)} artifact(s)"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"refusing to delete {what} without --yes")
+        for path in plan.removed:
+            print(f"  remove {path}", file=sys.stderr)
+        for path in plan.skipped:
+            print(f"  keep   {path} (outside the index's folder)", file=sys.stderr)
+        answer = input(f"delete {what}? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            _note(args, "not deleted")
+            return EXIT_OK
+    removal = model_index.delete(args.index, allow_outside=args.allow_outside)
+    summary = f"deleted {args.index}: removed {len(removal.removed)} artifact(s)"
+    if removal.skipped:
+        summary += (
+            f", skipped {len(removal.skipped)} outside the index's folder "
+            "(--allow-outside removes them)"
+        )
+    _note(args, summary)
     return EXIT_OK
 
 
@@ -687,12 +772,12 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         default="none",
         help="system: model processes map the inputs from POSIX shared memory",
     )
-    bench.add_argument("--seed", type=int, default=0, help="seed of random input data")
+    bench.add_argument("--seed", type=_seed, default=0, help="seed of random input data (>= 0)")
     bench.add_argument(
         "--duration",
-        type=_positive_float,
+        type=_duration,
         default=10.0,
-        help="seconds per configuration (default 10)",
+        help="seconds per configuration (default 10, at most one day)",
     )
     bench.add_argument("--n-models", type=_positive_int, nargs="+", action="append")
     bench.add_argument("--workers-per-model", type=_positive_int, nargs="+", action="append")
@@ -717,6 +802,11 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         help="extra latency percentile to report (repeatable)",
     )
     bench.add_argument("--model-name", help="name in the reports (default: from MODEL)")
+    bench.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the configurations that would run and the time estimate; run nothing",
+    )
     bench.add_argument("--csv", metavar="FILE", help="write the reports as CSV")
     bench.add_argument("--json", metavar="FILE", help="write the reports as JSON")
     bench.add_argument("--html", metavar="FILE", help="write an HTML report with plots")
@@ -747,14 +837,27 @@ def _add_index(sub: Any, parent: argparse.ArgumentParser) -> None:
         p.add_argument("index", metavar="INDEX")
         p.add_argument("new_index", metavar="NEW_INDEX")
         p.add_argument("new_dir", metavar="NEW_DIR")
+        if name == "move":
+            _add_allow_outside(p, "move")
     delete = actions.add_parser(
-        "delete", parents=[parent], help="delete an index and every artifact it lists"
+        "delete",
+        parents=[parent],
+        help="delete an index and the artifacts it lists inside its folder",
     )
     delete.add_argument("index", metavar="INDEX")
     delete.add_argument(
         "--yes", action="store_true", help="do not ask (required when not interactive)"
     )
+    _add_allow_outside(delete, "delete")
     index.set_defaults(handler=_index)
+
+
+def _add_allow_outside(parser: argparse.ArgumentParser, verb: str) -> None:
+    parser.add_argument(
+        "--allow-outside",
+        action="store_true",
+        help=f"also {verb} artifacts outside the index's folder (default: left in place)",
+    )
 
 
 def _add_report(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -790,9 +893,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="benchmark a built-in numpy model on this machine (no framework needed)"
     )
-    demo.add_argument(
-        "--duration", type=_positive_float, default=1.0, help="seconds per configuration"
-    )
+    demo.add_argument("--duration", type=_duration, default=1.0, help="seconds per configuration")
     demo.add_argument("--n-models", type=int, nargs="+", default=[1, 2], help="model copies")
     demo.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="workers per model")
     demo.set_defaults(handler=_demo)
@@ -820,14 +921,92 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    try:
+    if args.handler is _run:  # the script owns its warnings and logging
         return args.handler(args)
-    except (ValueError, TypeError, OSError, ImportError, NotImplementedError) as error:
-        if args.verbose:
-            raise
-        message = str(error).strip().splitlines()
-        print(f"error: {message[0] if message else type(error).__name__}", file=sys.stderr)
-        return EXIT_USAGE
+    with _cli_output(args.verbose):
+        try:
+            return args.handler(args)
+        except _USER_ERRORS as error:
+            if args.verbose:
+                traceback.print_exc()
+            print(f"error: {_error_text(error)}", file=sys.stderr)
+            return EXIT_USAGE
+
+
+def _error_text(error: BaseException) -> str:
+    """One line for an error that ends a command."""
+    lines = _user_text(str(error)).strip().splitlines()
+    text = lines[0] if lines else type(error).__name__
+    if isinstance(error, RecursionError):
+        return f"input nested too deeply to process ({text})"
+    if isinstance(error, MemoryError):
+        return f"not enough memory: {text}"
+    return text
+
+
+def _user_text(text: str) -> str:
+    """``text`` without this package's qualified exception names: an internal
+    (underscore-module) one is dropped, a public one shortened to its class name."""
+
+    def shorten(match: re.Match[str]) -> str:
+        internal = any(part.startswith("_") for part in match.group(1).split("."))
+        return "" if internal else f"{match.group(2)}: "
+
+    return _QUALIFIED_NAME.sub(shorten, text)
+
+
+class _LogFormatter(logging.Formatter):
+    """The package's log records, one line each (the first) unless verbose; verbose,
+    a traceback already shown is not shown again."""
+
+    def __init__(self, verbose: bool) -> None:
+        super().__init__("%(asctime)s %(name)s %(levelname)s: %(message)s")
+        self.verbose = verbose
+        self._shown: set[str] = set()
+
+    def format(self, record: logging.LogRecord) -> str:
+        head, _, rest = super().format(record).partition("\n")
+        head = _user_text(head)
+        if not self.verbose or not rest:
+            return head
+        # The same failure in another configuration: the same frames, perhaps
+        # another worker or value in the message.
+        frames = "\n".join(line for line in rest.splitlines() if line.startswith('  File "'))
+        if frames in self._shown:
+            return f"{head} (traceback as above)"
+        self._shown.add(frames)
+        return f"{head}\n{rest}"
+
+
+@contextlib.contextmanager
+def _cli_output(verbose: bool) -> Iterator[None]:
+    """Routes the package's logs and Python warnings to stderr as short lines while a
+    command runs."""
+    logger = logging.getLogger("neuronperf_native")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LogFormatter(verbose))
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: str | None = None,
+    ) -> None:
+        where = f" ({category.__name__}, {filename}:{lineno})" if verbose else ""
+        print(f"warning: {_user_text(str(message))}{where}", file=sys.stderr)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = show
+            yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 if __name__ == "__main__":

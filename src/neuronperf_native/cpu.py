@@ -33,6 +33,7 @@ def benchmark(model_class: type, inputs: Any, *args: Any, **kwargs: Any) -> list
         raise TypeError(f"model_class must be a class, got {model_class!r}")
     if not any("__call__" in vars(k) for k in model_class.__mro__ if k is not object):
         raise TypeError(f"model_class {model_class.__name__} must define __call__")
+    kwargs = benchmarking.expand_settings(kwargs)
     kwargs.setdefault("device_type", "cpu")
     kwargs.setdefault("model_name", model_class.__name__)
     return benchmarking.benchmark(_ClassLoader(model_class), model_class, inputs, *args, **kwargs)

@@ -8,6 +8,7 @@ iterator), plus at most one short time slice between consecutive Python calls.
 from __future__ import annotations
 
 import collections.abc
+import dataclasses
 import functools
 import math
 import types
@@ -26,6 +27,7 @@ __all__ = [
     "NativeModel",
     "RunResult",
     "Runner",
+    "Window",
     "WithThreadContext",
     "native_model",
     "now_ns",
@@ -34,8 +36,10 @@ __all__ = [
 
 #: Timed stages, in the order an iteration passes through them (e2e spans all).
 STAGES = ("gil_wait", "input", "preprocess", "infer", "postprocess", "e2e")
-#: Version of the dict layout produced by RunResult.to_dict().
-RESULT_SCHEMA = 1
+#: Version of the dict layout produced by RunResult.to_dict(); from_dict() reads
+#: every version listed in READABLE_SCHEMAS (keys a version lacks get defaults).
+RESULT_SCHEMA = 2
+READABLE_SCHEMAS = (1, 2)
 #: Percentiles summarised in RunResult.to_dict()["latency"].
 SUMMARY_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9, 99.99)
 
@@ -47,6 +51,20 @@ _DIRECT_CALLABLES = (
     functools.partial,
     type,
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """One closed throughput window of a run, as Runner.poll_windows() delivers it.
+
+    The window spans [start_ns, start_ns + window_s): `count` iterations of all
+    workers completed in it, and `histogram` holds their e2e latencies (ns).
+    """
+
+    index: int
+    start_ns: int
+    count: int
+    histogram: Histogram
 
 
 class RunResult:
@@ -72,6 +90,8 @@ class RunResult:
         windows: list[int],
         cpu_ns: int,
         timestamps: np.ndarray | None = None,
+        window_histograms: list[Histogram] | None = None,
+        window_histogram_span: int = 1,
     ) -> None:
         self.status = status
         self.stop_reason = stop_reason
@@ -84,6 +104,12 @@ class RunResult:
         self.end_ns = end_ns
         self.window_s = window_ns / 1e9
         self.windows = list(windows)
+        #: e2e histograms per group of window_histogram_span windows: entry j covers
+        #: windows [j * span, (j + 1) * span). span is 1 up to 1,024 windows and doubles
+        #: beyond (adjacent histograms merged pairwise), so memory stays bounded.
+        #: Empty for results read from schema 1.
+        self.window_histograms = list(window_histograms or [])
+        self.window_histogram_span = window_histogram_span
         self.cpu_s = cpu_ns / 1e9
         self._timestamps = timestamps
 
@@ -187,6 +213,8 @@ class RunResult:
             "cpu_s": self.cpu_s,
             "window_s": self.window_s,
             "windows": list(self.windows),
+            "window_histograms": [h.encode() for h in self.window_histograms],
+            "window_histogram_span": self.window_histogram_span,
             "latency": summary,
             "histograms": {name: hist.encode() for name, hist in self._stages.items()},
             "warmup_histogram": self.warmup.encode(),
@@ -198,9 +226,10 @@ class RunResult:
         its raw stage boundaries when they were sent separately."""
         if not isinstance(data, dict):
             raise TypeError(f"data must be a dict from RunResult.to_dict(), got {type(data)}")
-        if data.get("schema") != RESULT_SCHEMA:
+        if data.get("schema") not in READABLE_SCHEMAS:
             raise ValueError(
-                f"unsupported result schema {data.get('schema')!r} (expected {RESULT_SCHEMA})"
+                f"unsupported result schema {data.get('schema')!r} (readable: "
+                f"{', '.join(map(str, READABLE_SCHEMAS))})"
             )
         try:
             stages = {name: Histogram.decode(data["histograms"][name]) for name in STAGES}
@@ -218,6 +247,8 @@ class RunResult:
                 windows=data["windows"],
                 cpu_ns=round(data["cpu_s"] * 1e9),
                 timestamps=boundaries,
+                window_histograms=[Histogram.decode(h) for h in data.get("window_histograms", [])],
+                window_histogram_span=data.get("window_histogram_span", 1),
             )
         except KeyError as missing:
             raise ValueError(f"result dict is missing key {missing}") from None
@@ -406,6 +437,25 @@ class Runner:
         """True once every worker has finished (or been abandoned by the watchdog)."""
         return self._runner.done
 
+    @property
+    def live_iterations(self) -> int:
+        """Timed iterations completed so far by all workers (cheap; any thread)."""
+        return self._runner.live_iterations
+
+    def poll_windows(self) -> list[Window]:
+        """The windows closed since the previous call, in order (thread-safe).
+
+        Callable from any thread while the run goes and after it ends; each window is
+        delivered once, and together they hold exactly the final result's `windows`
+        and `window_histograms` (while its span is 1). Window k is closed once no
+        worker can add to it: each worker has finished (or was abandoned), or has
+        completed an iteration in a later window, and window k has ended. So a call
+        in flight across a window's end holds that window open until it returns
+        (`live_iterations` shows progress meanwhile). At most 1,024 windows per call;
+        a caller more than 1,024 windows behind misses the oldest (indices jump).
+        """
+        return [Window(*raw) for raw in self._runner.poll_windows()]
+
     def wait(self) -> RunResult:
         """Blocks until the run ends and returns its result (starts it if needed).
 
@@ -437,6 +487,8 @@ class Runner:
             windows=raw["windows"],
             cpu_ns=raw["cpu_ns"],
             timestamps=raw["timestamps"],
+            window_histograms=raw["window_histograms"],
+            window_histogram_span=raw["window_histogram_span"],
         )
 
     def run(self) -> RunResult:

@@ -12,8 +12,15 @@ Indexes are meant to be read and edited by hand, so ``load`` accepts ones writte
 by NeuronPerf (``NeuronPerf_version``, no ``input_idx``) and minimal hand-written
 ones, fills in defaults, and rejects anything malformed with a
 ``ModelIndexError`` that names the file and the offending key. JSON is parsed as
-data only. Artifact paths are stored as given (relative paths are relative to
-the working directory, as in NeuronPerf).
+data only.
+
+A relative artifact path in an index file is relative to the file's folder (for an
+index in the working directory, the usual case, that is the working directory, as
+in NeuronPerf). In memory, paths are usable from the working directory: ``load``
+resolves them (``resolve_artifact``) and ``save`` stores them relative to the
+folder of the file it writes. ``delete`` and ``move`` remove only artifacts inside
+the index's folder tree unless told otherwise; ``copy`` and ``move`` write only
+inside the new folder and never through a symbolic link found there.
 """
 
 from __future__ import annotations
@@ -27,13 +34,17 @@ import re
 import secrets
 import shutil
 import string
-from typing import Any
+import warnings
+from typing import Any, NamedTuple
 
 from neuronperf_native import __version__
 from neuronperf_native._files import atomic_write_text
 
 __all__ = [
+    "MAX_BATCH_SIZE",
+    "ArtifactRemoval",
     "ModelIndexError",
+    "OutsideArtifactWarning",
     "append",
     "copy",
     "create",
@@ -42,6 +53,8 @@ __all__ = [
     "generate_name",
     "load",
     "move",
+    "plan_delete",
+    "resolve_artifact",
     "save",
 ]
 
@@ -50,12 +63,27 @@ _DEFAULT_MODEL_NAME = "model"
 _SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
 _SUFFIX_LEN = 4
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+#: The largest batch size an index may hold (the engine counts samples in int64, and
+#: no accelerator batch comes near it): larger values are typos or overflows.
+MAX_BATCH_SIZE = 2**31
 
 IndexLike = dict[str, Any] | str | os.PathLike[str]
 
 
 class ModelIndexError(ValueError):
     """A model index file or dict is missing or malformed."""
+
+
+class OutsideArtifactWarning(UserWarning):
+    """An artifact outside the index's folder tree was left in place (delete, move)."""
+
+
+class ArtifactRemoval(NamedTuple):
+    """What ``delete`` removed (or ``plan_delete`` would remove) and what it skipped
+    because it lies outside the index's folder tree."""
+
+    removed: list[str]
+    skipped: list[str]
 
 
 # Argument validation --------------------------------------------------------
@@ -133,7 +161,7 @@ def _normalize_config(config: Any, where: str) -> dict[str, Any]:
     checks = (
         ("filename", _check_filename),
         ("input_idx", lambda n, v: _check_int(n, v, 0)),
-        ("batch_size", lambda n, v: _check_int(n, v, 1)),
+        ("batch_size", lambda n, v: _check_int(n, v, 1, MAX_BATCH_SIZE)),
         ("pipeline_size", lambda n, v: _check_int(n, v, 1)),
         ("performance_level", lambda n, v: None if v is None else _check_int(n, v, 0, 3)),
         ("cast_mode", _check_optional_str),
@@ -231,7 +259,7 @@ def create(
     config = {
         "filename": path,
         "input_idx": _check_int("input_idx", input_idx, 0),
-        "batch_size": _check_int("batch_size", batch_size, 1),
+        "batch_size": _check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE),
         "pipeline_size": _check_int("pipeline_size", pipeline_size, 1),
         "performance_level": _check_int("performance_level", performance_level, 0, 3),
         "cast_mode": _check_optional_str("cast_mode", cast_mode),
@@ -254,7 +282,9 @@ def save(
 
     Without ``filename`` a unique name is generated from the model name
     (``<model_name>_<suffix>.json``). A relative ``filename`` is placed under
-    ``root_dir`` when given; ``root_dir`` is created if missing.
+    ``root_dir`` when given; ``root_dir`` is created if missing. Relative artifact
+    paths (relative to the working directory) are stored relative to the written
+    file's folder, so that ``load`` finds the same files.
     """
     if not isinstance(index, dict):
         raise TypeError(f"index must be a model index dict, got {type(index).__name__}")
@@ -274,6 +304,8 @@ def save(
             os.makedirs(parent, exist_ok=True)
     data["version"] = __version__
     data.pop("NeuronPerf_version", None)
+    for config in data["model_configs"]:
+        config["filename"] = _stored_artifact(path, config["filename"])
     try:
         text = json.dumps(data, indent=4, allow_nan=False) + "\n"
     except (TypeError, ValueError) as e:
@@ -282,7 +314,11 @@ def save(
 
 
 def load(filename: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and validate the index at ``filename``; ``ModelIndexError`` if missing or malformed."""
+    """Read and validate the index at ``filename``; ``ModelIndexError`` if missing or malformed.
+
+    Relative artifact paths come back resolved against the index file's folder
+    (``resolve_artifact``), so they can be opened from the working directory.
+    """
     path = _check_path("filename", filename)
     try:
         with open(path, encoding="utf-8") as f:
@@ -295,9 +331,48 @@ def load(filename: str | os.PathLike[str]) -> dict[str, Any]:
         raise ModelIndexError(f"{path}: cannot read model index: {e}") from None
     try:
         data = json.loads(text, parse_constant=_reject_constant)
+        index = _normalize_index(data, path)
+    except RecursionError:
+        raise ModelIndexError(f"{path}: JSON nested too deeply to be a model index") from None
+    except ModelIndexError:
+        raise
     except ValueError as e:
         raise ModelIndexError(f"{path}: not valid JSON: {e}") from None
-    return _normalize_index(data, path)
+    for config in index["model_configs"]:
+        config["filename"] = resolve_artifact(path, config["filename"])
+    return index
+
+
+def resolve_artifact(index_path: str | os.PathLike[str] | None, filename: str) -> str:
+    """The path, usable from the working directory, of artifact ``filename`` as the
+    index file ``index_path`` stores it.
+
+    A relative ``filename`` is relative to the index file's folder. Absolute paths,
+    and every path of an index in the working directory, come back unchanged;
+    ``index_path=None`` (an index that only exists in memory) means the working
+    directory. ``load`` already applies this: do not apply it to what load returns.
+    """
+    artifact = _check_filename("filename", filename)
+    folder = "" if index_path is None else os.path.dirname(_check_path("index_path", index_path))
+    if os.path.isabs(artifact) or _is_cwd(folder):
+        return artifact
+    joined = os.path.join(folder, artifact)
+    tidy = os.path.normpath(joined)
+    # "link/../x" is where open() goes only if link is no symbolic link to elsewhere.
+    return tidy if os.path.realpath(tidy) == os.path.realpath(joined) else joined
+
+
+def _stored_artifact(index_path: str, filename: str) -> str:
+    """The inverse of resolve_artifact: ``filename`` (relative to the working
+    directory) as the index file at ``index_path`` stores it."""
+    folder = os.path.dirname(index_path)
+    if os.path.isabs(filename) or _is_cwd(folder):
+        return filename
+    return os.path.relpath(filename, folder)
+
+
+def _is_cwd(folder: str) -> bool:
+    return not folder or os.path.realpath(folder) == os.path.realpath(os.curdir)
 
 
 def append(*indexes: IndexLike) -> dict[str, Any]:
@@ -359,45 +434,65 @@ def copy(
     """Copy every artifact of ``index`` into ``new_dir`` and write ``new_index`` pointing there.
 
     Files and directories are copied; the original index and artifacts are kept.
-    Returns the new index filename.
+    Nothing is written outside ``new_dir`` (besides ``new_index``), nor through a
+    symbolic link already in it. Returns the new index filename.
     """
-    return _relocate(index, new_index, new_dir, move_files=False)
+    return _relocate(index, new_index, new_dir, move_files=False, allow_outside=False)
 
 
 def move(
     old_index: str | os.PathLike[str],
     new_index: str | os.PathLike[str],
     new_dir: str | os.PathLike[str],
+    allow_outside: bool = False,
 ) -> str:
     """Move every artifact of ``old_index`` into ``new_dir`` and rename the index to ``new_index``.
 
-    The old index file is removed once the new one is written. Returns the new
-    index filename.
+    Only artifacts inside the old index's folder tree (symbolic links resolved) are
+    moved, unless ``allow_outside``; the others stay where they are, the new index
+    still points at them, and an ``OutsideArtifactWarning`` names each. Nothing is
+    written outside ``new_dir`` (besides ``new_index``), nor through a symbolic link
+    already in it. The old index file is removed once the new one is written.
+    Returns the new index filename.
     """
     old_path = _check_path("old_index", old_index)
-    new_path = _relocate(old_path, new_index, new_dir, move_files=True)
+    new_path = _relocate(old_path, new_index, new_dir, True, _check_bool(allow_outside))
     if os.path.realpath(old_path) != os.path.realpath(new_path):
         with contextlib.suppress(FileNotFoundError):
             os.remove(old_path)
     return new_path
 
 
-def _relocate(index: IndexLike, new_index: Any, new_dir: Any, move_files: bool) -> str:
+def _check_bool(value: Any, name: str = "allow_outside") -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}: {value!r}")
+    return value
+
+
+def _relocate(
+    index: IndexLike, new_index: Any, new_dir: Any, move_files: bool, allow_outside: bool
+) -> str:
     new_index_path = _check_path("new_index", new_index)
     dest_dir = _check_path("new_dir", new_dir)
     data = _resolve(index, "old_index" if move_files else "index")
-    # Plan first so that name clashes are found before anything is touched.
+    home = _index_home(index) if move_files and isinstance(index, str) else None
+    # Plan first so that clashes and unsafe targets are found before anything is touched.
     plan: dict[str, str] = {}
     targets: dict[str, str] = {}
     for i, config in enumerate(data["model_configs"]):
         src = config["filename"]
-        dst = os.path.join(dest_dir, os.path.basename(os.path.normpath(src)))
         if not os.path.lexists(src):
             if config["status"] == "finished":
                 raise ModelIndexError(
                     f"model_configs[{i}]: artifact {src!r} does not exist (status 'finished')"
                 )
             continue
+        if home is not None:
+            _check_removable(str(index), src, i, home)
+            if not allow_outside and not _is_within(_location(src), home[1]):
+                _warn_outside(src, "moved", stacklevel=3)
+                continue
+        dst = os.path.join(dest_dir, _placed_name(src, i))
         src_key = os.path.realpath(src)
         clash = targets.get(os.path.abspath(dst))
         if clash is not None and clash != src_key:
@@ -405,15 +500,8 @@ def _relocate(index: IndexLike, new_index: Any, new_dir: Any, move_files: bool) 
                 f"model_configs[{i}]: artifacts {clash!r} and {src!r} would both be "
                 f"placed at {dst!r} in new_dir"
             )
-        if (
-            move_files
-            and os.path.lexists(dst)
-            and os.path.abspath(src) != os.path.abspath(dst)
-            and os.path.abspath(dst) not in targets
-        ):
-            raise FileExistsError(
-                f"model_configs[{i}]: cannot move {src!r}: {dst!r} already exists in new_dir"
-            )
+        if os.path.abspath(src) != os.path.abspath(dst):
+            _check_target(src, dst, i, move_files and os.path.abspath(dst) not in targets)
         targets[os.path.abspath(dst)] = src_key
         plan[src] = dst
         config["filename"] = dst
@@ -431,49 +519,134 @@ def _relocate(index: IndexLike, new_index: Any, new_dir: Any, move_files: bool) 
     return save(data, new_index_path)
 
 
-def delete(filename: str | os.PathLike[str]) -> None:
-    """Delete the index at ``filename`` and every artifact (file or directory) it references.
+def _placed_name(src: str, i: int) -> str:
+    """The name an artifact gets in new_dir: its own, which must be a real name."""
+    name = os.path.basename(os.path.normpath(src))
+    if name in ("", os.curdir, os.pardir):
+        raise ModelIndexError(
+            f"model_configs[{i}]: artifact {src!r} has no file name to place in new_dir"
+        )
+    return name
 
-    Artifacts that are already gone are skipped. A symbolic link is removed,
-    never what it points to. Refuses paths whose removal would take the
-    index itself, the working directory, a home directory or a filesystem root.
+
+def _check_target(src: str, dst: str, i: int, must_not_exist: bool) -> None:
+    """Refuses a destination that exists (when moving) or that is, or holds where src's
+    files would go, a symbolic link: writing there would follow it out of new_dir."""
+    if must_not_exist and os.path.lexists(dst):
+        raise FileExistsError(
+            f"model_configs[{i}]: cannot move {src!r}: {dst!r} already exists in new_dir"
+        )
+    walk = [(src, dst)]
+    while walk:
+        source, target = walk.pop()
+        if os.path.islink(target):
+            raise FileExistsError(
+                f"model_configs[{i}]: {target!r} in new_dir is a symbolic link; refusing "
+                f"to write {src!r} through it"
+            )
+        if os.path.isdir(target) and os.path.isdir(source) and not os.path.islink(source):
+            walk.extend(
+                (entry.path, os.path.join(target, entry.name)) for entry in os.scandir(source)
+            )
+
+
+def plan_delete(filename: str | os.PathLike[str], allow_outside: bool = False) -> ArtifactRemoval:
+    """What ``delete(filename, allow_outside)`` would remove, touching nothing.
+
+    ``removed``: the existing artifacts it would remove (then the index itself);
+    ``skipped``: those outside the index's folder tree that it would leave.
+    Raises ``ModelIndexError`` for an artifact whose removal would take the index
+    itself, the working directory, a home directory or a filesystem root.
     """
     path = _check_path("filename", filename)
+    allow = _check_bool(allow_outside)
     data = load(path)
-    index_abs = os.path.realpath(path)
+    home = _index_home(path)
+    removed: list[str] = []
+    skipped: list[str] = []
+    for i, config in enumerate(data["model_configs"]):
+        art = config["filename"]
+        if not os.path.lexists(art) or art in removed or art in skipped:
+            continue
+        _check_removable(path, art, i, home)
+        inside = _is_within(_location(art), home[1])
+        (removed if inside or allow else skipped).append(art)
+    return ArtifactRemoval(removed, skipped)
+
+
+def delete(filename: str | os.PathLike[str], allow_outside: bool = False) -> ArtifactRemoval:
+    """Delete the index at ``filename`` and the artifacts (files or directories) it lists.
+
+    Only artifacts inside the index's folder tree (parent folders' symbolic links
+    resolved) are removed, unless ``allow_outside``; each one outside is left in
+    place with an ``OutsideArtifactWarning`` naming it. Artifacts that are already
+    gone are skipped. A symbolic link is removed, never what it points to. Refuses
+    (``ModelIndexError``, before removing anything) paths whose removal would take
+    the index itself, the working directory, a home directory or a filesystem root.
+    Returns what was removed and what was skipped.
+    """
+    path = _check_path("filename", filename)
+    plan = plan_delete(path, allow_outside)
+    removed = []
+    for art in plan.removed:
+        if os.path.isdir(art) and not os.path.islink(art):
+            shutil.rmtree(art)
+        else:
+            try:
+                os.remove(art)
+            except FileNotFoundError:
+                continue
+        removed.append(art)
+    for art in plan.skipped:
+        _warn_outside(art, "deleted", stacklevel=2)
+    os.remove(path)
+    return ArtifactRemoval(removed, plan.skipped)
+
+
+def _index_home(path: str) -> tuple[str, str]:
+    """(the index file's real path, the real path of the folder it is listed in)."""
+    return os.path.realpath(path), os.path.realpath(os.path.dirname(os.path.abspath(path)))
+
+
+def _location(path: str) -> str:
+    """Where the directory entry ``path`` lies: its parent folders' symbolic links
+    resolved, the entry itself not followed (removing a link removes the link)."""
+    parent, name = os.path.split(os.path.abspath(path))
+    return os.path.join(os.path.realpath(parent), name)
+
+
+def _check_removable(index: str, art: str, i: int, home: tuple[str, str]) -> None:
+    """Refuses to remove the index itself, or a directory holding the index, the
+    working directory, a home directory or a filesystem root."""
+    index_real = home[0]
+    if os.path.islink(art):
+        return
+    real = os.path.realpath(art)
+    if real == index_real:
+        raise ModelIndexError(f"{index}: model_configs[{i}] references the index itself")
     protected = {
         os.path.realpath(os.sep),
         os.path.realpath(os.curdir),
         os.path.realpath(os.path.expanduser("~")),
     }
-    artifacts = []
-    for i, config in enumerate(data["model_configs"]):
-        art = config["filename"]
-        if not os.path.lexists(art):
-            continue
-        real = os.path.realpath(art)
-        if os.path.islink(art):
-            artifacts.append(art)
-            continue
-        if real == index_abs:
-            raise ModelIndexError(f"{path}: model_configs[{i}] references the index itself")
-        if os.path.isdir(art) and (
-            real in protected
-            or _is_within(index_abs, real)
-            or any(_is_within(p, real) for p in protected)
-        ):
-            raise ModelIndexError(
-                f"{path}: model_configs[{i}]: refusing to delete directory {art!r} "
-                "(it contains the index, the working directory or a home directory)"
-            )
-        artifacts.append(art)
-    for art in artifacts:
-        if os.path.isdir(art) and not os.path.islink(art):
-            shutil.rmtree(art)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(art)
-    os.remove(path)
+    if os.path.isdir(art) and (
+        real in protected
+        or _is_within(index_real, real)
+        or any(_is_within(p, real) for p in protected)
+    ):
+        raise ModelIndexError(
+            f"{index}: model_configs[{i}]: refusing to remove directory {art!r} "
+            "(it contains the index, the working directory or a home directory)"
+        )
+
+
+def _warn_outside(art: str, what: str, stacklevel: int) -> None:
+    warnings.warn(
+        f"artifact {art!r} lies outside the index's folder: not {what} "
+        "(allow_outside=True / --allow-outside includes it)",
+        OutsideArtifactWarning,
+        stacklevel=stacklevel + 1,
+    )
 
 
 def _is_within(path: str, directory: str) -> bool:

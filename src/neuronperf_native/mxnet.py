@@ -28,6 +28,7 @@ from typing import Any
 
 from neuronperf_native import benchmarking, compiling, devices
 from neuronperf_native._frameworks import FrameworkNotInstalledError, import_framework
+from neuronperf_native.workload import check_callable
 
 __all__ = ["FrameworkNotInstalledError", "benchmark", "compile"]
 
@@ -293,8 +294,9 @@ def benchmark(
     if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
         raise ValueError(f"epoch must be an int >= 0, got {epoch!r}")
     user_transform = kwargs.get("input_transform_fn")
-    benchmarking._check_callable("input_transform_fn", user_transform)
+    check_callable("input_transform_fn", user_transform)
     neuron = _neuron_api() is not None  # what the model copies will find
+    kwargs = benchmarking.expand_settings(kwargs)
     kwargs.setdefault("multiinterpreter", True)
     kwargs.setdefault("device_type", "neuron" if neuron else "cpu")
     if devices.normalize_device_type(kwargs["device_type"]) == "gpu":

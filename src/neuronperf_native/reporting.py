@@ -591,6 +591,8 @@ def read_json(filename: str | os.PathLike[str]) -> list[dict[str, Any]]:
         raise ReportFileError(f"{path}: report file not found") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ReportFileError(f"{path}: cannot read: {error}") from None
+    except RecursionError:
+        raise ReportFileError(f"{path}: JSON nested too deeply to be saved reports") from None
     except ValueError as error:
         raise ReportFileError(f"{path}: not valid JSON: {error}") from None
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):

@@ -37,6 +37,7 @@ from typing import Any
 
 from neuronperf_native import benchmarking, compiling, devices
 from neuronperf_native._frameworks import FrameworkNotInstalledError, import_framework
+from neuronperf_native.workload import check_callable
 
 __all__ = ["FrameworkNotInstalledError", "benchmark", "compile"]
 
@@ -408,6 +409,7 @@ def benchmark(
         )
     if not isinstance(signature_key, str) or not signature_key:
         raise TypeError(f"signature_key must be a non-empty str, got {signature_key!r}")
+    kwargs = benchmarking.expand_settings(kwargs)
     kwargs.setdefault("multiinterpreter", True)
     kwargs.setdefault("device_type", "neuron" if _neuron_installed() else "cpu")
     if devices.normalize_device_type(kwargs["device_type"]) == "gpu":
@@ -420,6 +422,6 @@ def benchmark(
             )
     kwargs.setdefault("feed_by_name", True)  # signatures take their inputs by name
     user_transform = kwargs.get("input_transform_fn")
-    benchmarking._check_callable("input_transform_fn", user_transform)
+    check_callable("input_transform_fn", user_transform)
     kwargs["input_transform_fn"] = _InputTransform(user_transform)
     return benchmarking.benchmark(_Loader(signature_key), path, inputs, *args, **kwargs)

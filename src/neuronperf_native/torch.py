@@ -36,10 +36,11 @@ from typing import Any
 
 import numpy as np
 
-from neuronperf_native import benchmarking, compiling, devices, engine, model_index
+from neuronperf_native import benchmarking, compiling, devices, engine, model_index, planning
 from neuronperf_native._feeds import as_numpy
 from neuronperf_native._frameworks import FrameworkNotInstalledError, import_framework
 from neuronperf_native.inputs import InputData
+from neuronperf_native.workload import check_callable
 
 try:
     from neuronperf_native import metrics as _metrics
@@ -364,7 +365,7 @@ def benchmark(model_filename: Any, inputs: Any, *args: Any, **kwargs: Any) -> li
     report under "eval" (one evaluation per model config).
     """
     _require_torch()
-    options = _bind(args, kwargs)
+    options = benchmarking.expand_settings(_bind(args, kwargs))
     eval_metrics = options.pop("eval_metrics", None)
     target_col = options.pop("eval_target_col", -1)
     device_type = devices.normalize_device_type(
@@ -383,7 +384,7 @@ def benchmark(model_filename: Any, inputs: Any, *args: Any, **kwargs: Any) -> li
     if "multiinterpreter" not in options and options.get("multiprocess", True):
         options["multiinterpreter"] = True
     user_transform = options.get("input_transform_fn")
-    benchmarking._check_callable("input_transform_fn", user_transform)
+    check_callable("input_transform_fn", user_transform)
     # Input data arrive as numpy arrays; the GPU needs inputs on the device. Other
     # inputs (e.g. dataset items, converted inside the timed loop) are left alone.
     from_data = isinstance(inputs, InputData) or options.get("input_data") is not None
@@ -413,11 +414,11 @@ def benchmark(model_filename: Any, inputs: Any, *args: Any, **kwargs: Any) -> li
             )
 
     evals: dict[str, Any] = {}
-    if eval_metrics is not None:
+    if eval_metrics is not None and not options.get("dry_run"):
         evals = _evaluations(model_filename, inputs, eval_metrics, target_col, options)
 
     results = benchmarking.benchmark(load_fn, model_filename, inputs, **options)
-    if eval_metrics is not None:
+    if eval_metrics is not None and not options.get("dry_run"):
         for item in results:
             report = item[0] if isinstance(item, tuple) else item
             report["eval"] = evals.get(str(report.get("model_filename")))
@@ -440,7 +441,7 @@ def _evaluations(
             c["filename"]: evaluate(c["filename"], dataset, metrics, target_col)
             for c in index["model_configs"]
         }
-    key = model if isinstance(model, str) else benchmarking._qualified_name(model)
+    key = model if isinstance(model, str) else planning._qualified_name(model)
     return {key: evaluate(model, dataset, metrics, target_col)}
 
 

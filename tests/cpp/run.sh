@@ -11,6 +11,13 @@ run() {
   echo "== C++ tests: $name"
   cmake -S "$root" -B "$build/$name" -DNPN_BUILD_TESTS=ON "$@" >/dev/null
   cmake --build "$build/$name" -j "$jobs" >/dev/null
+  # Each doctest case is its own ctest test: a lone test means discovery broke.
+  local listed
+  listed="$(ctest --test-dir "$build/$name" -N | sed -n 's/^Total Tests: //p')"
+  if [ "${listed:-0}" -le 1 ]; then
+    echo "ctest lists ${listed:-no} test(s) in $build/$name: doctest discovery failed" >&2
+    return 1
+  fi
   ctest --test-dir "$build/$name" --output-on-failure
 }
 run release -DCMAKE_BUILD_TYPE=Release

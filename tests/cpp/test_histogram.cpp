@@ -292,6 +292,56 @@ TEST_CASE("merge rejects different settings and names both") {
   CHECK_THROWS_AS(a.merge(Histogram(1, 2'000'000, 3)), InvalidArgument);
 }
 
+TEST_CASE("merge that would overflow the int64 total throws and changes nothing") {
+  Histogram a;
+  a.record_n(1000, kMax64 / 2 + 1);
+  Histogram b = a;
+  CHECK_THROWS_AS(a.merge(b), InvalidArgument);
+  CHECK_THROWS_AS(a.merge(a), InvalidArgument);
+  CHECK(a.count() == kMax64 / 2 + 1);
+  CHECK(bucket_total(a) == a.count());
+  Histogram half;
+  half.record_n(2000, kMax64 / 2);
+  a.merge(half);  // exactly INT64_MAX fits
+  CHECK(a.count() == kMax64);
+  CHECK(bucket_total(a) == kMax64);
+}
+
+TEST_CASE("record_n cuts a count that would overflow the total instead of wrapping") {
+  Histogram h;
+  h.record_n(5, kMax64 - 10);
+  h.record_n(7, 100);
+  CHECK(h.count() == kMax64);
+  CHECK(bucket_total(h) == kMax64);
+  h.record(9);
+  CHECK(h.count() == kMax64);
+  CHECK(h.value_at_percentile(100) == 7);
+}
+
+TEST_CASE("copies, moves and reset keep every query consistent") {
+  Histogram h(1, 3'600'000'000'000, 3);
+  for (int64_t v : {3, 1'000, 123'456, 99'999'999}) h.record(v);
+  Histogram copy = h;
+  CHECK(same_buckets(copy, h));
+  CHECK(copy.min() == h.min());
+  CHECK(copy.max() == h.max());
+  Histogram assigned(1, 10, 1);
+  assigned = h;
+  CHECK(same_buckets(assigned, h));
+  CHECK(assigned.highest() == h.highest());
+  Histogram moved = std::move(copy);
+  CHECK(same_buckets(moved, h));
+  CHECK(copy.count() == 0);  // NOLINT(bugprone-use-after-move): moved-from is empty
+  CHECK(copy.buckets().empty());
+  CHECK(copy.value_at_percentile(50) == 0);
+  moved.reset();
+  CHECK(moved.count() == 0);
+  CHECK(moved.buckets().empty());
+  moved.record(42);
+  CHECK(moved.buckets().size() == 1);
+  CHECK(bucket_total(moved) == 1);
+}
+
 TEST_CASE("constructor validates settings with messages naming argument and value") {
   CHECK_THROWS_WITH_AS(Histogram(1, 1000, 7), "significant_digits must be 1..5, got 7",
                        InvalidArgument);

@@ -216,9 +216,10 @@ TEST_CASE("a poll that asks to stop ends the run (how Ctrl-C reaches the engine)
   s.duration_s = 60;
   Runner runner(noop_pipeline(), s);
   int polls = 0;
-  RunResult r = runner.wait([&] { return ++polls == 3; }, 1'000'000);
+  RunResult r = runner.wait([&] { return ++polls >= 3; }, 1'000'000);
   CHECK(r.status == RunStatus::kStopped);
-  CHECK(polls == 3);
+  // wait() goes on polling until every worker has stopped: 3 polls or more.
+  CHECK(polls >= 3);
 }
 
 // Correctness, not a performance target: the tolerance leaves room for sanitizer

@@ -1,0 +1,370 @@
+"""Inside one model copy: load once, then serve runs the parent asks for.
+
+A copy (a process, a fresh interpreter or a thread) sets its environment, runs
+env_setup_fn, load_fn and setup_fn once and says "loaded". Then, for each run the
+parent sends (one per configuration that shares these loaded copies), it warms up
+with that run's workers, checks its share of the expected outputs, says "ready",
+waits for the shared start instant, runs the engine while forwarding its closed
+windows as "progress", and sends the result. Messages are JSON (plus raw int64 bytes
+for timestamps), so the parent never unpickles anything a model process produced.
+
+Parent -> copy: {"cmd": "run", "run": RunSpec}, {"cmd": "start", "start_at_ns": N},
+{"cmd": "stop"} (end the run early), {"cmd": "abort"} (skip the run), {"cmd": "load",
+"spec": CopySpec pickled by the parent} (replace the model), {"cmd": "exit"}.
+Copy -> parent: {"event": "loaded"}, {"event": "ready"}, {"event": "progress"},
+{"event": "result"}, {"event": "error", "phase": ..., "error": traceback}.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import dataclasses
+import gc
+import itertools
+import json
+import multiprocessing
+import os
+import pickle
+import resource
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from neuronperf_native import _engine, engine
+from neuronperf_native._feeds import Feed, ValidationPlan, describe_mismatch
+from neuronperf_native.engine import _as_args
+
+
+@dataclasses.dataclass
+class CopySpec:
+    """What one model copy loads and serves, fixed for its lifetime (picklable when its
+    callables are, for fresh interpreters)."""
+
+    copy_id: int
+    device_id: int
+    load_fn: Callable[..., Any]
+    model_filename: str
+    config: dict[str, Any]  # passed to env_setup_fn and setup_fn
+    inputs: list[tuple] = dataclasses.field(default_factory=list)
+    environment: dict[str, str] = dataclasses.field(default_factory=dict)
+    env_setup_fn: Callable[..., Any] | None = None
+    setup_fn: Callable[..., Any] | None = None
+    preprocess_fn: Callable[..., Any] | None = None
+    postprocess_fn: Callable[..., Any] | None = None
+    input_transform_fn: Callable[..., Any] | None = None
+    dataset: Any = None
+    dataset_loader_fn: Callable[..., Any] | None = None
+    loop_dataset: bool = False
+    feed: Feed | None = None  # input data batches, in place of `inputs`
+    validation: ValidationPlan | None = None  # the expected outputs (all copies' checks)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """One timed run of a loaded copy (JSON-safe: it crosses the pipe as a dict)."""
+
+    workers: int = 1
+    n_copies: int = 1  # copies running together: each serves its share of the inputs
+    warmup_iterations: int = 1
+    duration_s: float | None = None
+    max_iterations: int | None = None
+    window_s: float = 1.0
+    call_timeout_s: float | None = None
+    record_timestamps: bool = False
+    validate: bool = True  # run the copy's share of the output checks first
+    live_histograms: bool = False  # forward each closed window's histogram
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        return cls(**data)
+
+
+class CopyFailure(Exception):
+    """A copy failed before measuring (load, setup, warm-up, validation)."""
+
+
+def send(conn: Any, message: dict[str, Any]) -> None:
+    conn.send_bytes(json.dumps(message).encode())
+
+
+def receive(conn: Any) -> dict[str, Any]:
+    return json.loads(conn.recv_bytes().decode())
+
+
+def copy_main(
+    spec: CopySpec, conn: Any, in_process: bool = True, close_in_child: Iterable[Any] = ()
+) -> None:
+    """Body of one model copy (the target of its process or thread)."""
+    phase = "env_setup"
+    try:
+        if in_process:
+            _guard_process(close_in_child)
+            os.environ.update(spec.environment)
+        model, times = _load(spec)
+        send(conn, {"event": "loaded"})
+        while True:
+            command = receive(conn)
+            if command["cmd"] == "exit":
+                return
+            if command["cmd"] == "load":  # another model config, in this same interpreter
+                phase = "load"
+                model = None
+                gc.collect()  # free the previous model before the next one loads
+                spec = pickle.loads(base64.b64decode(command["spec"]))
+                model, times = _load(spec)
+                send(conn, {"event": "loaded"})
+            elif command["cmd"] == "run":  # stray stop/abort messages of an ended run are dropped
+                phase = "warmup"
+                _serve_run(spec, model, times, RunSpec.from_dict(command["run"]), conn)
+    except _Phase as failure:
+        _report_error(conn, failure.phase, failure.__cause__ or failure)
+    except BaseException as error:
+        _report_error(conn, phase, error)
+    finally:
+        if in_process:
+            conn.close()
+
+
+class _Phase(Exception):
+    """Carries the phase in which the wrapped exception (its __cause__) happened."""
+
+    def __init__(self, phase: str) -> None:
+        super().__init__(phase)
+        self.phase = phase
+
+
+@contextlib.contextmanager
+def _phase(name: str) -> Iterator[None]:
+    try:
+        yield
+    except _Phase:
+        raise
+    except BaseException as error:
+        raise _Phase(name) from error
+
+
+def _report_error(conn: Any, phase: str, error: BaseException) -> None:
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    with contextlib.suppress(OSError, ValueError):
+        send(conn, {"event": "error", "phase": phase, "error": text.rstrip()})
+
+
+def _guard_process(close_in_child: Iterable[Any]) -> None:
+    """Makes this copy die with its parent and take what it started along.
+
+    The copy leads its own process group; a parent-death signal (armed natively, so
+    it acts even while Python is busy in C code) kills that whole group. The parent's
+    ends of the pipes, inherited through fork, are closed so that the parent's death
+    is also seen as end-of-file. Ctrl-C goes to the parent, which stops copies in order.
+    """
+    for conn in close_in_child:
+        conn.close()
+    os.setpgid(0, 0)
+    parent = multiprocessing.parent_process()
+    _engine.kill_group_on_parent_death(parent.pid if parent is not None else os.getppid())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _timed_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    start = time.perf_counter()
+    value = fn(*args, **kwargs)
+    return value, time.perf_counter() - start
+
+
+def _load(spec: CopySpec) -> tuple[Any, dict[str, float]]:
+    """env_setup_fn, load_fn and setup_fn, timed (seconds)."""
+    times = {"env_setup_s": 0.0, "load_s": 0.0, "setup_s": 0.0}
+    if spec.env_setup_fn is not None:
+        with _phase("env_setup"):
+            _, times["env_setup_s"] = _timed_call(spec.env_setup_fn, spec.copy_id, spec.config)
+    with _phase("load"):
+        model, times["load_s"] = _timed_call(
+            spec.load_fn, spec.model_filename, device_id=spec.device_id
+        )
+    if spec.setup_fn is not None:
+        with _phase("setup"):
+            _, times["setup_s"] = _timed_call(spec.setup_fn, spec.copy_id, spec.config, model)
+    return model, times
+
+
+def _dataset_items(spec: CopySpec, model: Any, n_copies: int) -> Iterator[tuple]:
+    """This copy's share of the dataset as argument tuples: dataset_loader_fn(dataset,
+    copy_id, n_copies) when given, else items copy_id, copy_id + n_copies, ...;
+    endlessly repeated with loop_dataset."""
+    while True:
+        if spec.dataset_loader_fn is not None:
+            items: Iterable[Any] = spec.dataset_loader_fn(spec.dataset, spec.copy_id, n_copies)
+        elif hasattr(spec.dataset, "__len__") and hasattr(spec.dataset, "__getitem__"):
+            items = (spec.dataset[i] for i in range(spec.copy_id, len(spec.dataset), n_copies))
+        else:
+            items = itertools.islice(spec.dataset, spec.copy_id, None, n_copies)
+        served = 0
+        for item in items:
+            served += 1
+            args = _as_args(item)
+            if spec.input_transform_fn is not None:
+                args = _as_args(spec.input_transform_fn(model, args))
+            yield args
+        if not spec.loop_dataset or served == 0:
+            return
+
+
+def _copy_inputs(spec: CopySpec, model: Any, n_copies: int) -> Any:
+    """The engine inputs of this copy when n_copies run together: a list of argument
+    tuples (its own rotation of the input data), or its share of the dataset."""
+    if spec.dataset is not None:
+        return _dataset_items(spec, model, n_copies)
+    items = spec.inputs if spec.feed is None else spec.feed.for_copy(spec.copy_id, n_copies)
+    if spec.input_transform_fn is None:
+        return items
+    return [_as_args(spec.input_transform_fn(model, args)) for args in items]
+
+
+def _validate(spec: CopySpec, model: Any, inputs: list[tuple], n_copies: int) -> dict[str, Any]:
+    """Runs this copy's share of the output checks (untimed); strict validation fails
+    the copy."""
+    assert spec.validation is not None and spec.feed is not None
+    start = spec.feed.start(spec.copy_id, n_copies)
+    share = spec.validation.for_copy(spec.copy_id, n_copies)
+    tally = share.check(
+        model, lambda index: inputs[(index - start) % len(inputs)], spec.preprocess_fn
+    )
+    if share.strict and tally.mismatches:
+        raise CopyFailure(describe_mismatch(tally))
+    return tally.to_dict()
+
+
+def _stages(spec: CopySpec) -> dict[str, Any]:
+    return {"preprocess": spec.preprocess_fn, "postprocess": spec.postprocess_fn}
+
+
+def _warm_up(spec: CopySpec, model: Any, run: RunSpec) -> tuple[Any, engine.Histogram]:
+    """Untimed iterations with this run's workers (at most the run's duration long);
+    returns the inputs to time and the warm-up latency histogram."""
+    inputs = _copy_inputs(spec, model, run.n_copies)
+    if run.warmup_iterations == 0:
+        return inputs, engine.Histogram()
+    warm = engine.run(
+        model,
+        inputs,
+        workers=run.workers,
+        max_iterations=run.workers * run.warmup_iterations,
+        duration_s=run.duration_s,
+        warmup=0,
+        call_timeout_s=run.call_timeout_s,
+        **_stages(spec),
+    )
+    if warm.status != "finished":
+        raise CopyFailure(warm.error or f"warm-up ended with status {warm.status}")
+    if spec.dataset is not None:
+        inputs = _copy_inputs(spec, model, run.n_copies)  # warm-up items are served again
+    return inputs, warm.latency
+
+
+def _serve_run(
+    spec: CopySpec, model: Any, times: dict[str, float], run: RunSpec, conn: Any
+) -> None:
+    """One run: warm-up, validation, "ready", the shared start, the timed run, "result"."""
+    with _phase("warmup"):
+        inputs, warmup_hist = _warm_up(spec, model, run)
+    validation = validate_s = None
+    if run.validate and spec.validation is not None:
+        with _phase("validate"):
+            validation, validate_s = _timed_call(_validate, spec, model, inputs, run.n_copies)
+    send(conn, {"event": "ready", "warmup_p99_ns": warmup_hist.value_at_percentile(99)})
+    message = receive(conn)
+    if message.get("cmd") != "start":
+        return  # aborted (or stopped) before timing
+    with _phase("run"):
+        runner = engine.Runner(
+            model,
+            inputs,
+            workers=run.workers,
+            duration_s=run.duration_s,
+            max_iterations=run.max_iterations,
+            warmup=0,
+            window_s=run.window_s,
+            call_timeout_s=run.call_timeout_s,
+            record_timestamps=run.record_timestamps,
+            start_at_ns=message["start_at_ns"],
+            **_stages(spec),
+        )
+        runner.start()
+        forwarder = _Forwarder(conn, runner, run)
+        forwarder.start()
+        result = runner.wait()
+        forwarder.join()
+    payload = result.to_dict()
+    payload.update(
+        copy_id=spec.copy_id,
+        warmup_histogram=warmup_hist.encode(),
+        validation=validation,
+        validate_s=validate_s,
+        max_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        **times,
+    )
+    timestamps = result.boundaries
+    if timestamps is not None:
+        payload["timestamps_shape"] = list(timestamps.shape)
+    send(conn, {"event": "result", "result": payload})
+    if timestamps is not None:
+        conn.send_bytes(np.ascontiguousarray(timestamps).tobytes())
+
+
+class _Forwarder(threading.Thread):
+    """While a run goes: forwards its closed windows (counts, and histograms when the
+    parent wants them) and live iteration count to the parent, and stops the run when
+    the parent says so (or goes away)."""
+
+    def __init__(self, conn: Any, runner: engine.Runner, run: RunSpec) -> None:
+        super().__init__(name="npf-copy-forwarder", daemon=True)
+        self._conn = conn
+        self._runner = runner
+        self._histograms = run.live_histograms
+        self._period_s = min(0.2, max(0.02, run.window_s / 2))
+        self._p99_ns = 0
+
+    def run(self) -> None:
+        stop_sent = False
+        while True:
+            done = self._runner.done
+            self._forward()
+            if done:
+                return
+            try:
+                if not stop_sent and self._conn.poll(self._period_s):
+                    self._conn.recv_bytes()  # "stop": the only command sent mid-run
+                    self._runner.stop()
+                    stop_sent = True
+                elif stop_sent:
+                    time.sleep(self._period_s)
+            except (EOFError, OSError):
+                self._runner.stop()
+                return
+
+    def _forward(self) -> None:
+        closed = (
+            self._runner.poll_windows() if hasattr(self._runner, "poll_windows") else []
+        )  # TEMP
+        windows = [
+            [w.index, w.count, w.histogram.encode() if self._histograms else None] for w in closed
+        ]
+        if closed:  # the latest window's p99 is enough for the parent's hung-copy rule
+            self._p99_ns = max(self._p99_ns, closed[-1].histogram.value_at_percentile(99))
+        message = {
+            "event": "progress",
+            "iterations": self._runner.live_iterations,
+            "p99_ns": self._p99_ns,
+            "windows": windows,
+        }
+        with contextlib.suppress(OSError, ValueError):
+            send(self._conn, message)

@@ -1,0 +1,212 @@
+"""Runs a plan's configurations on this host, one copy group at a time.
+
+Each copy group (the configurations of one model config) loads its copies once, as
+they are needed, and runs each configuration in the first n_models of them (re-warmed,
+measured separately). Fresh interpreters then stay up to load the next model config
+(planning.keeps_interpreters); forked processes and threads end, as they are cheap to
+start. A configuration that fails ends its group's copies; the next configuration of
+the group starts fresh ones. CPU and memory are
+sampled while the copies run. The results are JSON-safe (the schema the copies send),
+so a remote executor can run the same code on another host.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psutil
+
+from neuronperf_native import _feeds, devices
+from neuronperf_native._copy import CopySpec, RunSpec
+from neuronperf_native._processes import CopiesOutcome, CopyFailure, CopyGroup, CopyPool, RunWatch
+from neuronperf_native.executors.base import ConfigurationResult, RunObserver
+from neuronperf_native.planning import Configuration, Plan, keeps_interpreters
+from neuronperf_native.settings import BenchmarkSettings
+from neuronperf_native.workload import Workload
+
+_START_METHODS = {"thread": "thread", "process": "fork", "interpreter": "spawn"}
+
+
+class _Sampler:
+    """Samples system CPU and memory percent every interval while copies run."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self.cpu: list[float] = []
+        self.mem: list[float] = []
+        self._next = 0.0
+        self._active = False
+
+    def start(self) -> None:
+        psutil.cpu_percent(interval=None)  # primes the counter
+        self._next = time.monotonic() + self.interval_s
+        self._active = True
+
+    def tick(self) -> None:
+        if self._active and time.monotonic() >= self._next:
+            self.cpu.append(psutil.cpu_percent(interval=None))
+            self.mem.append(psutil.virtual_memory().percent)
+            self._next += self.interval_s
+
+
+class LocalExecutor:
+    """Runs configurations here, in processes, fresh interpreters or threads."""
+
+    def __init__(self, workload: Workload, settings: BenchmarkSettings) -> None:
+        self.workload = workload
+        self.settings = settings
+        self.mode = _START_METHODS[settings.copy_mode]
+
+    def run(self, plan: Plan, observer: RunObserver | None = None) -> Iterator[ConfigurationResult]:
+        """Yields one result per configuration, in plan order; stops early (after
+        yielding it) at an interrupted configuration or a strict validation failure."""
+        observer = observer or RunObserver()
+        s = self.settings
+        feeds = _feeds.FeedCache(
+            self.workload.data,
+            s.input_names,
+            by_name=s.feed_by_name,
+            shared_memory=s.shared_memory == "system" and self.mode != "thread",
+            rtol=s.rtol,
+            atol=s.atol,
+            strict=s.strict_validation,
+        )
+        with feeds, CopyPool() as pool:
+            kept = pool if keeps_interpreters(s) else None
+            for members in plan.groups():
+                for result in self._run_group(members, feeds, observer, kept):
+                    yield result
+                    if _ends_benchmark(result):
+                        return
+
+    def _run_group(
+        self,
+        members: list[Configuration],
+        feeds: _feeds.FeedCache,
+        observer: RunObserver,
+        pool: CopyPool | None,
+    ) -> Iterator[ConfigurationResult]:
+        """The configurations of one model config, in copies loaded as they are needed
+        (a configuration with more copies than loaded so far loads the rest)."""
+        group = CopyGroup(self.mode, pool)
+        try:
+            for configuration in members:
+                config = self._config_dict(configuration)
+                if len(group) < configuration.n_models:
+                    specs = self._specs(configuration, config, feeds, first=len(group))
+                    try:
+                        group.load(specs, self.settings.load_timeout_s, observer.tick)
+                    except (CopyFailure, KeyboardInterrupt) as failure:
+                        outcome = group.outcome_of(failure)
+                        yield self._result(configuration, config, outcome, _Sampler(1.0))
+                        group.discard()
+                        if isinstance(failure, KeyboardInterrupt):
+                            return
+                        continue
+                outcome, sampler = self._run_one(group, configuration, observer)
+                yield self._result(configuration, config, outcome, sampler)
+                if outcome.failed:
+                    group.discard()
+            group.close()
+        finally:
+            group.discard()
+
+    def _config_dict(self, configuration: Configuration) -> dict[str, Any]:
+        config = configuration.config_dict()
+        if self.workload.data is not None:
+            config["input_data"] = self.workload.data.source
+        return config
+
+    def _specs(
+        self,
+        configuration: Configuration,
+        config: dict[str, Any],
+        feeds: _feeds.FeedCache,
+        first: int,
+    ) -> list[CopySpec]:
+        """Specs of copies first .. n_models - 1 of a configuration's model config."""
+        w = self.workload
+        model = configuration.model
+        return [
+            CopySpec(
+                copy_id=copy_id,
+                device_id=copy_id,
+                load_fn=w.load_fn,
+                model_filename=model.filename,
+                config=config,
+                inputs=[w.inputs[model.input_idx]] if w.inputs is not None else [],
+                environment=devices.copy_environment(
+                    self.settings.device_type, copy_id, model.pipeline_size
+                ),
+                env_setup_fn=w.env_setup_fn,
+                setup_fn=w.setup_fn,
+                preprocess_fn=w.preprocess_fn,
+                postprocess_fn=w.postprocess_fn,
+                input_transform_fn=w.input_transform_fn,
+                dataset=w.dataset,
+                dataset_loader_fn=w.dataset_loader_fn,
+                loop_dataset=self.settings.loop_dataset,
+                feed=feeds.feed(model.batch_size),
+                validation=feeds.plan(model.batch_size),
+            )
+            for copy_id in range(first, configuration.n_models)
+        ]
+
+    def _run_one(
+        self, group: CopyGroup, configuration: Configuration, observer: RunObserver
+    ) -> tuple[CopiesOutcome, _Sampler]:
+        s = self.settings
+        sampler = _Sampler(s.stats_interval_s)
+
+        def tick() -> None:
+            sampler.tick()
+            observer.tick()
+
+        def on_start(start_ns: int) -> None:
+            sampler.start()
+            observer.started(configuration, start_ns)
+
+        watch = RunWatch(
+            on_start=on_start,
+            on_progress=lambda copy_id, iterations, windows: observer.progress(
+                configuration, copy_id, iterations, windows
+            ),
+            on_tick=tick,
+            should_stop=lambda: observer.should_stop(configuration),
+            max_rss_mb=s.max_rss_mb,
+        )
+        run = RunSpec(
+            workers=configuration.workers_per_model,
+            n_copies=configuration.n_models,
+            warmup_iterations=s.warmup_iterations,
+            duration_s=configuration.duration_s,
+            max_iterations=s.max_iterations,
+            window_s=s.window_s,
+            call_timeout_s=s.call_timeout_s,
+            record_timestamps=s.return_timers,
+            live_histograms=observer.wants_histograms,
+        )
+        start_dts = time.strftime("%Y%m%d-%H%M%S")
+        outcome = group.run(run, ready_timeout_s=s.load_timeout_s, watch=watch)
+        outcome.start_dts = start_dts
+        return outcome, sampler
+
+    def _result(
+        self,
+        configuration: Configuration,
+        config: dict[str, Any],
+        outcome: CopiesOutcome,
+        sampler: _Sampler,
+    ) -> ConfigurationResult:
+        config = dict(config)
+        config["start_dts"] = outcome.start_dts or time.strftime("%Y%m%d-%H%M%S")
+        config["stop_dts"] = time.strftime("%Y%m%d-%H%M%S")
+        return ConfigurationResult.from_outcome(
+            configuration, config, outcome, sampler.cpu, sampler.mem
+        )
+
+
+def _ends_benchmark(result: ConfigurationResult) -> bool:
+    return result.interrupted or result.strict_validation_failed

@@ -1,0 +1,365 @@
+"""Settings (+ the model's configs) -> a Plan: the ordered, immutable configurations.
+
+plan() is a pure function: it runs nothing and touches nothing. What it needs from
+the machine (how many copies fit, the instance type) comes in a Host value, which
+tests replace. The configurations of one model config form one copy group: its copies
+are loaded once and serve every n_models and workers_per_model setting in turn (a
+configuration with n copies runs the first n; settings.reuse_copies), so the plan's
+order is model config -> n_models -> workers_per_model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from neuronperf_native import devices, model_index
+from neuronperf_native.settings import BenchmarkSettings
+
+__all__ = [
+    "Configuration",
+    "Host",
+    "ModelConfig",
+    "Plan",
+    "default_n_models",
+    "default_workers",
+    "model_configs",
+    "plan",
+]
+
+# Set-up seconds per copy started (by where copies run), per model loaded into a kept
+# fresh interpreter, and per configuration (warm-up, start lead, results); the
+# estimate adds them to the durations (a model's own load time is not known).
+_START_S = {"thread": 0.05, "process": 0.2, "interpreter": 1.5}
+_RELOAD_S = 0.2
+_CONFIG_SETUP_S = 0.15
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """One model to load: an entry of a model index, or the single model given."""
+
+    filename: str
+    input_idx: int = 0
+    batch_size: int = 1
+    pipeline_size: int = 1
+    performance_level: int | None = None
+    model_name: str | None = None  # the index's model name
+
+
+@dataclasses.dataclass(frozen=True)
+class Host:
+    """What planning needs to know about the machine the copies run on."""
+
+    max_copies: dict[int, int | None]  # pipeline size -> copies that fit (None: unknown)
+    instance_type: str | None = None
+
+    @classmethod
+    def local(cls, settings: BenchmarkSettings, pipeline_sizes: Sequence[int]) -> Host:
+        """This machine, for the settings' device type and the given pipeline sizes."""
+        fits = {p: devices.max_model_copies(settings.device_type, p) for p in set(pipeline_sizes)}
+        return cls(fits, settings.instance_type or devices.instance_type())
+
+
+@dataclasses.dataclass(frozen=True)
+class Configuration:
+    """One configuration: a model config run with n_models copies x workers_per_model
+    workers each. Everything needed to run it and to report it (with its settings)."""
+
+    index: int  # position in the plan
+    model: ModelConfig
+    model_name: str
+    n_models: int
+    workers_per_model: int
+    group: int  # configurations of one group share loaded copies
+    loads: int  # copies loaded before this configuration runs (0: all reused)
+    instance_type: str | None
+    settings: BenchmarkSettings = dataclasses.field(repr=False)
+
+    @property
+    def batch_size(self) -> int:
+        return self.model.batch_size
+
+    @property
+    def pipeline_size(self) -> int:
+        return self.model.pipeline_size
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds of timed run; None for a dataset run once through."""
+        return self.settings.duration_s or None
+
+    def config_dict(self) -> dict[str, Any]:
+        """NeuronPerf's config dict for this configuration (the report's config keys)."""
+        s = self.settings
+        return {
+            "model_filename": self.model.filename,
+            "model_name": self.model_name,
+            "device_type": s.device_type,
+            "instance_type": self.instance_type,
+            "batch_size": self.batch_size,
+            "n_models": self.n_models,
+            "workers_per_model": self.workers_per_model,
+            "pipeline_size": self.pipeline_size,
+            "n_devices": self.n_models * self.pipeline_size,
+            "performance_level": self.model.performance_level,
+            "input_idx": self.model.input_idx,
+            "multiprocess": s.multiprocess,
+            "multiinterpreter": s.multiinterpreter,
+            "stats_interval": s.stats_interval_s,
+            "duration": s.duration_s,
+            "cost_per_hour": s.cost_per_hour,
+            "percentiles": list(s.percentiles),
+            "window_s": s.window_s,
+        }
+
+    def describe(self) -> str:
+        """One line naming the configuration, for logs and errors."""
+        return (
+            f"batch_size={self.batch_size} n_models={self.n_models} "
+            f"workers_per_model={self.workers_per_model} pipeline_size={self.pipeline_size} "
+            f"({self.model.filename})"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """The configurations of one benchmark, in run order, with a time estimate."""
+
+    configurations: tuple[Configuration, ...]
+    settings: BenchmarkSettings
+
+    def __len__(self) -> int:
+        return len(self.configurations)
+
+    def __iter__(self) -> Iterator[Configuration]:
+        return iter(self.configurations)
+
+    def __getitem__(self, index: int) -> Configuration:
+        return self.configurations[index]
+
+    def groups(self) -> list[list[Configuration]]:
+        """The configurations split into copy groups, in order."""
+        return [
+            list(members)
+            for _, members in itertools.groupby(self.configurations, key=lambda c: c.group)
+        ]
+
+    def estimate_s(self) -> float:
+        """Seconds the plan should take: durations plus set-up (model loading not
+        counted beyond starting the copies: it depends on the model)."""
+        measured = sum(c.duration_s or 0.0 for c in self.configurations)
+        setup = _CONFIG_SETUP_S * len(self.configurations)
+        kept = 0  # fresh interpreters kept from earlier groups
+        for members in self.groups():
+            loads = sum(c.loads for c in members)
+            reloads = min(kept, loads)
+            setup += reloads * _RELOAD_S + (loads - reloads) * _START_S[self.settings.copy_mode]
+            if keeps_interpreters(self.settings):
+                kept = max(kept, loads)
+        return measured + setup
+
+    def table(self) -> str:
+        """The plan as an aligned text table with its estimate (for dry runs)."""
+        header = ["#", "model", "batch", "n_models", "workers", "pipeline", "duration_s", "loads"]
+        rows = [header]
+        for c in self.configurations:
+            rows.append(
+                [
+                    str(c.index + 1),
+                    c.model_name,
+                    str(c.batch_size),
+                    str(c.n_models),
+                    str(c.workers_per_model),
+                    str(c.pipeline_size),
+                    "once" if c.duration_s is None else f"{c.duration_s:g}",
+                    str(c.loads),
+                ]
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+            for r in rows
+        ]
+        lines.append(
+            f"{len(self)} configuration(s) in {len(self.groups())} copy group(s); "
+            f"estimated time {self.estimate_s():.0f} s plus model loading"
+        )
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: the settings and one config dict per configuration."""
+        return {
+            "settings": self.settings.to_dict(),
+            "estimate_s": self.estimate_s(),
+            "configurations": [
+                {**c.config_dict(), "index": c.index, "group": c.group} for c in self.configurations
+            ],
+        }
+
+
+def model_configs(
+    model_filename: Any, settings: BenchmarkSettings, n_inputs: int | None
+) -> list[ModelConfig]:
+    """The model configs to run: an index's (filtered by the settings' batch sizes,
+    pipeline sizes and performance levels; finished ones only) or the one model given.
+    ``n_inputs`` is how many example inputs were given (None: input data or a dataset,
+    which serve every batch size)."""
+    if isinstance(model_filename, (str, os.PathLike)) and os.fspath(model_filename).endswith(
+        ".json"
+    ):
+        return _index_configs(os.fspath(model_filename), settings, n_inputs)
+    sizes = settings.batch_sizes
+    if n_inputs is not None and sizes is not None and len(sizes) != n_inputs:
+        raise ValueError(
+            f"batch_sizes has {len(sizes)} values but {n_inputs} inputs were given "
+            "(one input per batch size)"
+        )
+    sizes = sizes or (1,) * (n_inputs or 1)
+    filename = (
+        os.fspath(model_filename)
+        if isinstance(model_filename, (str, os.PathLike))
+        else _qualified_name(model_filename)
+    )
+    return [
+        ModelConfig(filename, 0 if n_inputs is None else i, size, pipeline, level)
+        for (i, size), pipeline, level in itertools.product(
+            enumerate(sizes),
+            settings.pipeline_sizes or (1,),
+            settings.performance_levels or (None,),
+        )
+    ]
+
+
+def _index_configs(
+    filename: str, settings: BenchmarkSettings, n_inputs: int | None
+) -> list[ModelConfig]:
+    index = model_index.load(filename)
+    filtered = model_index.filter(
+        index,
+        batch_size=list(settings.batch_sizes) if settings.batch_sizes else None,
+        pipeline_size=list(settings.pipeline_sizes) if settings.pipeline_sizes else None,
+        performance_level=list(settings.performance_levels)
+        if settings.performance_levels is not None
+        else None,
+        status="finished",
+    )
+    entries = filtered["model_configs"]
+    if not entries:
+        raise ValueError(
+            f"model index {filename} has no finished config matching "
+            f"batch_sizes={_listed(settings.batch_sizes)}, "
+            f"pipeline_sizes={_listed(settings.pipeline_sizes)}, "
+            f"performance_levels={_listed(settings.performance_levels)}"
+        )
+    configs = []
+    for entry in entries:
+        input_idx = 0 if n_inputs is None else entry["input_idx"]
+        if n_inputs is not None and input_idx >= n_inputs:
+            raise ValueError(
+                f"model index {filename}: config {entry['filename']} has input_idx "
+                f"{input_idx} but only {n_inputs} inputs were given"
+            )
+        configs.append(
+            ModelConfig(
+                filename=entry["filename"],
+                input_idx=input_idx,
+                batch_size=entry["batch_size"],
+                pipeline_size=entry.get("pipeline_size", 1),
+                performance_level=entry.get("performance_level"),
+                model_name=entry.get("model_name") or index.get("model_name"),
+            )
+        )
+    return configs
+
+
+def _listed(values: tuple[int, ...] | None) -> list[int] | None:
+    return None if values is None else list(values)
+
+
+def _qualified_name(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', repr(obj))}".lstrip(".")
+
+
+def default_workers(pipeline_size: int) -> list[int]:
+    """NeuronPerf's default workers_per_model: [1, 2], or [1, p-1] for pipeline size p."""
+    return [1, 2] if pipeline_size == 1 else sorted({1, pipeline_size - 1})
+
+
+def default_n_models(most: int | None) -> list[int]:
+    """NeuronPerf's default n_models: [1, MAX] (just [1] when MAX is 1 or unknown)."""
+    return [1] if not most or most <= 1 else [1, most]
+
+
+def plan(
+    settings: BenchmarkSettings,
+    configs: Sequence[ModelConfig],
+    host: Host,
+    model_name: str | None = None,
+) -> Plan:
+    """Expands model configs x n_models x workers_per_model into a Plan.
+
+    Raises ValueError naming n_models when a configuration needs more copies than
+    the host's device can hold (unless settings.allow_oversubscription).
+    """
+    if not configs:
+        raise ValueError("no model config to benchmark")
+    name = (
+        model_name
+        or settings.model_name
+        or next((c.model_name for c in configs if c.model_name), None)
+        or os.path.splitext(os.path.basename(str(configs[0].filename)))[0]
+    )
+    configurations: list[Configuration] = []
+    for group, model in enumerate(configs):
+        most = host.max_copies.get(model.pipeline_size)
+        n_models = settings.n_models or default_n_models(most)
+        _check_fits(settings, model, n_models, most)
+        workers = settings.workers_per_model or default_workers(model.pipeline_size)
+        loaded = 0
+        for copies, worker_count in itertools.product(n_models, workers):
+            reused = loaded if settings.reuse_copies else 0
+            configurations.append(
+                Configuration(
+                    index=len(configurations),
+                    model=model,
+                    model_name=name,
+                    n_models=copies,
+                    workers_per_model=worker_count,
+                    group=group if settings.reuse_copies else len(configurations),
+                    loads=max(0, copies - reused),
+                    instance_type=host.instance_type,
+                    settings=settings,
+                )
+            )
+            loaded = max(loaded, copies)
+    return Plan(tuple(configurations), settings)
+
+
+def keeps_interpreters(settings: BenchmarkSettings) -> bool:
+    """Whether fresh-interpreter copies stay up between model configs and load the
+    next model (saving the interpreter start and framework import). Not on Neuron: a
+    new process per model config is what guarantees its NeuronCores are free."""
+    return (
+        settings.copy_mode == "interpreter"
+        and settings.reuse_copies
+        and settings.device_type != "neuron"
+    )
+
+
+def _check_fits(
+    settings: BenchmarkSettings, model: ModelConfig, n_models: Sequence[int], most: int | None
+) -> None:
+    if most is None or settings.allow_oversubscription:
+        return
+    too_many = [n for n in n_models if n > most]
+    if too_many:
+        unit = {"cpu": "usable cores", "gpu": "GPUs", "neuron": "NeuronCores"}[settings.device_type]
+        raise ValueError(
+            f"n_models={too_many[0]} needs more copies than this machine's "
+            f"{settings.device_type} can host ({most} for pipeline_size={model.pipeline_size}, "
+            f"from its {unit}); pass allow_oversubscription=True to run them anyway"
+        )

@@ -1,0 +1,399 @@
+"""User keywords -> one validated, frozen, serializable BenchmarkSettings.
+
+benchmark() validates its keywords once, here, before any work starts (MLPerf
+LoadGen's "user settings -> internal settings"): every bad value is rejected with
+the parameter named and nothing is silently replaced. The settings object is
+public so that programs and the CLI can build, inspect, save (JSON) and reuse it:
+
+    settings = npf.BenchmarkSettings(duration_s=5, n_models=(1,), workers_per_model=(1, 2))
+    npf.benchmark(load_fn, "model.pt", inputs, settings=settings)
+    text = settings.to_json(); npf.BenchmarkSettings.from_json(text) == settings
+
+Field names carry units (``duration_s``); benchmark() takes NeuronPerf's keyword
+names (``duration``, ``stats_interval``), mapped by KEYWORDS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+import functools
+import json
+import math
+import numbers
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from neuronperf_native import devices
+
+__all__ = ["KEYWORDS", "SETTINGS_SCHEMA", "BenchmarkSettings"]
+
+#: Version of the dict layout of BenchmarkSettings.to_dict().
+SETTINGS_SCHEMA = 1
+#: benchmark() keyword -> settings field, where the two differ (the field has its unit).
+KEYWORDS = {"duration": "duration_s", "stats_interval": "stats_interval_s"}
+
+_MAX_DURATION_S = 86_400.0  # one day
+_MAX_BATCH_SIZE = 2**31 - 1
+_MIN_WINDOW_S = 0.001
+_VERBOSITY_LEVELS = (0, 1, 2)
+_SHARED_MEMORY = ("none", "system")
+_START_METHODS = ("auto", "fork", "spawn")
+
+# The name errors use for a field: its benchmark() keyword while from_keywords() runs.
+_display_names: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "npf_settings_display_names", default=None
+)
+
+
+def _name(field: str) -> str:
+    return (_display_names.get() or {}).get(field, field)
+
+
+# Checks: each takes the field name and the value, returns the normalized value ---------
+
+
+def _flag(field: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{_name(field)} must be a bool, got {value!r}")
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _int(field: str, value: Any, minimum: int, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{_name(field)} must be an int, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{_name(field)} must be {bound}, got {value!r}")
+    return int(value)
+
+
+def _seconds(field: str, value: Any, *, zero_ok: bool = False, maximum: float | None = None):
+    """A finite number of seconds > 0 (>= 0 with zero_ok), at most ``maximum``."""
+    if not _is_number(value):
+        raise TypeError(f"{_name(field)} must be a number of seconds, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+        sign = ">= 0" if zero_ok else "> 0"
+        raise ValueError(f"{_name(field)} must be a finite number of seconds {sign}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{_name(field)} must be at most {maximum:g} s, got {value!r}")
+    return value
+
+
+def _optional(check: Callable[..., Any]) -> Callable[..., Any]:
+    def optional(field: str, value: Any) -> Any:
+        return None if value is None else check(field, value)
+
+    return optional
+
+
+def _int_list(field: str, value: Any, minimum: int = 1, maximum: int = _MAX_BATCH_SIZE):
+    """One int or a non-empty list of them -> a tuple (None stays None: the default)."""
+    if value is None:
+        return None
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not values:
+        raise ValueError(f"{_name(field)} must not be empty")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{_name(field)} must hold int values, got {v!r}")
+        if v < minimum:
+            raise ValueError(f"{_name(field)} must be >= {minimum}, got {v!r}")
+        if v > maximum:
+            raise ValueError(f"{_name(field)} must be <= {maximum}, got {v!r}")
+        out.append(int(v))
+    return tuple(out)
+
+
+def _positive_ints(field: str, value: Any) -> tuple[int, ...] | None:
+    return _int_list(field, value)
+
+
+def _levels(field: str, value: Any) -> tuple[int, ...] | None:
+    return _int_list(field, value, minimum=0)
+
+
+def _percentiles(field: str, value: Any) -> tuple[float, ...]:
+    if value is None:
+        return ()
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    out: list[float] = []
+    for p in values:
+        if not _is_number(p):
+            raise TypeError(f"{_name(field)} must hold numbers, got {p!r}")
+        if not (math.isfinite(p) and 0 <= p <= 100):
+            raise ValueError(f"{_name(field)} must be in [0, 100], got {p!r}")
+        if float(p) not in out:
+            out.append(float(p))
+    return tuple(out)
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
+    def choice(field: str, value: Any) -> str:
+        if value not in choices:
+            raise ValueError(
+                f"{_name(field)} must be one of {', '.join(map(repr, choices))}, got {value!r}"
+            )
+        return value
+
+    return choice
+
+
+def _text(field: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{_name(field)} must be a non-empty str, got {value!r}")
+    return value
+
+
+def _names(field: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise TypeError(f"{_name(field)} must be a list of str, got {value!r}")
+    if not all(isinstance(n, str) and n for n in value):
+        raise TypeError(f"{_name(field)} must be a list of non-empty str, got {value!r}")
+    if len(set(value)) != len(value):
+        raise ValueError(f"{_name(field)} has duplicates: {list(value)}")
+    return tuple(value)
+
+
+def _device_type(field: str, value: Any) -> str:
+    try:
+        return devices.normalize_device_type(value)
+    except ValueError:
+        raise ValueError(
+            f"{_name(field)} must be one of 'neuron', 'cpu', 'gpu', 'cuda', got {value!r}"
+        ) from None
+
+
+def _verbosity(field: str, value: Any) -> int:
+    if isinstance(value, bool) or value not in _VERBOSITY_LEVELS:
+        raise ValueError(f"{_name(field)} must be 0, 1 or 2, got {value!r}")
+    return int(value)
+
+
+def _shared_memory(field: str, value: Any) -> str:
+    return _choice(_SHARED_MEMORY)(field, "none" if value is None else value)
+
+
+def _tolerance(field: str, value: Any) -> float:
+    if not _is_number(value):
+        raise TypeError(f"{_name(field)} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{_name(field)} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _cost(field: str, value: Any) -> float:
+    if not _is_number(value) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{_name(field)} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _megabytes(field: str, value: Any) -> float:
+    if not _is_number(value):
+        raise TypeError(f"{_name(field)} must be a number of MiB, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{_name(field)} must be a finite number of MiB > 0, got {value!r}")
+    return float(value)
+
+
+_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "batch_sizes": _positive_ints,
+    "duration_s": lambda f, v: _seconds(f, v, zero_ok=True, maximum=_MAX_DURATION_S),
+    "n_models": _positive_ints,
+    "pipeline_sizes": _positive_ints,
+    "performance_levels": _levels,
+    "workers_per_model": _positive_ints,
+    "multiprocess": _flag,
+    "multiinterpreter": _flag,
+    "return_timers": _flag,
+    "stats_interval_s": _seconds,
+    "device_type": _device_type,
+    "cost_per_hour": _optional(_cost),
+    "model_name": _optional(_text),
+    "verbosity": _verbosity,
+    "warmup_iterations": lambda f, v: _int(f, v, 0),
+    "max_iterations": _optional(lambda f, v: _int(f, v, 1)),
+    "window_s": lambda f, v: _window(f, v),
+    "call_timeout_s": _optional(_seconds),
+    "load_timeout_s": _optional(_seconds),
+    "percentiles": _percentiles,
+    "instance_type": _optional(_text),
+    "dataset": _flag,
+    "loop_dataset": _flag,
+    "input_names": _optional(_names),
+    "feed_by_name": _flag,
+    "rtol": _tolerance,
+    "atol": _tolerance,
+    "strict_validation": _flag,
+    "shared_memory": _shared_memory,
+    "reuse_copies": _flag,
+    "start_method": _choice(_START_METHODS),
+    "max_rss_mb": _optional(_megabytes),
+    "allow_oversubscription": _flag,
+}
+
+
+def _window(field: str, value: Any) -> float:
+    seconds = _seconds(field, value, maximum=_MAX_DURATION_S)
+    if seconds < _MIN_WINDOW_S:
+        raise ValueError(f"{_name(field)} must be at least {_MIN_WINDOW_S:g} s, got {value!r}")
+    return seconds
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkSettings:
+    """Everything that shapes a benchmark besides the model, its inputs and callables.
+
+    Immutable and validated on construction (TypeError / ValueError naming the field).
+    ``None`` for a list field means NeuronPerf's default: batch sizes from the model
+    index (else 1), n_models [1, MAX], workers_per_model [1, 2] ([1, p-1] for
+    pipeline size p), every pipeline size and performance level of the index.
+    """
+
+    # NeuronPerf's benchmark() parameters.
+    batch_sizes: tuple[int, ...] | None = None
+    duration_s: float = 120.0
+    n_models: tuple[int, ...] | None = None
+    pipeline_sizes: tuple[int, ...] | None = None
+    performance_levels: tuple[int, ...] | None = None
+    workers_per_model: tuple[int, ...] | None = None
+    multiprocess: bool = True
+    multiinterpreter: bool = False
+    return_timers: bool = False
+    stats_interval_s: float = 0.5
+    device_type: str = "neuron"
+    cost_per_hour: float | None = None
+    model_name: str | None = None
+    verbosity: int = 1
+    # Extensions.
+    warmup_iterations: int = 1  # untimed iterations per worker (bounded by duration_s)
+    max_iterations: int | None = None  # per model copy
+    window_s: float = 1.0  # throughput window
+    call_timeout_s: float | None = None  # a model call running longer: status "timeout"
+    load_timeout_s: float | None = 600.0  # load + warm-up of a copy; None: no limit
+    percentiles: tuple[float, ...] = ()  # extra latency percentiles to report
+    instance_type: str | None = None  # default: from the machine's DMI product name
+    dataset: bool = False  # inputs is a dataset each copy iterates its share of
+    loop_dataset: bool = False
+    input_names: tuple[str, ...] | None = None
+    feed_by_name: bool = False
+    rtol: float = 1e-5
+    atol: float = 1e-8
+    strict_validation: bool = False
+    shared_memory: str = "none"  # "system": inputs in POSIX shared memory
+    reuse_copies: bool = True  # loaded copies serve every workers setting of a model config
+    start_method: str = "auto"  # model processes: "fork", "spawn" or "auto"
+    max_rss_mb: float | None = None  # a copy whose resident memory exceeds this is stopped
+    allow_oversubscription: bool = False  # more copies than the device can host
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = _CHECKS[field.name](field.name, getattr(self, field.name))
+            object.__setattr__(self, field.name, value)
+        if self.duration_s == 0 and not self.dataset:
+            raise ValueError(
+                f"{_name('duration_s')} must be a positive number of seconds (0 only with a "
+                "dataset: run it once through), got 0"
+            )
+
+    # Construction from benchmark()'s keywords ---------------------------------------
+
+    @classmethod
+    def from_keywords(cls, **keywords: Any) -> BenchmarkSettings:
+        """Settings from benchmark() keywords (``duration``, ``stats_interval``, ...);
+        errors name the keyword as the caller wrote it."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        unknown = []
+        for keyword, value in keywords.items():
+            field = KEYWORDS.get(keyword, keyword)
+            if field not in fields or keyword in KEYWORDS.values():
+                unknown.append(keyword)
+            else:
+                values[field] = value
+        if unknown:
+            raise TypeError(f"benchmark() got unexpected keyword arguments: {sorted(unknown)}")
+        with _naming({v: k for k, v in KEYWORDS.items()}):
+            return cls(**values)
+
+    def to_keywords(self) -> dict[str, Any]:
+        """benchmark() keywords for the fields that differ from the defaults:
+        ``BenchmarkSettings.from_keywords(**s.to_keywords()) == s``."""
+        default = _defaults()
+        names = {v: k for k, v in KEYWORDS.items()}
+        return {
+            names.get(f.name, f.name): getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != getattr(default, f.name)
+        }
+
+    def replace(self, **changes: Any) -> BenchmarkSettings:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    # Serialization --------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (tuples as lists) with the schema version."""
+        out: dict[str, Any] = {"schema": SETTINGS_SCHEMA}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            out[field.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BenchmarkSettings:
+        """Settings from to_dict() output; unknown keys and other schemas are rejected."""
+        if not isinstance(data, Mapping):
+            raise TypeError(f"settings must be a dict, got {type(data).__name__}")
+        if data.get("schema") != SETTINGS_SCHEMA:
+            raise ValueError(
+                f"unsupported settings schema {data.get('schema')!r} (expected {SETTINGS_SCHEMA})"
+            )
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - fields - {"schema"})
+        if unknown:
+            raise ValueError(f"settings: unknown keys {unknown}")
+        return cls(**{k: v for k, v in data.items() if k != "schema"})
+
+    @classmethod
+    def from_json(cls, text: str) -> BenchmarkSettings:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"settings: not JSON: {error}") from None
+        return cls.from_dict(data)
+
+    # Derived values ---------------------------------------------------------------------
+
+    @property
+    def copy_mode(self) -> str:
+        """Where copies run: "process" (fork or spawn, see start_method), "interpreter"
+        (a fresh interpreter each, NeuronPerf's multiinterpreter) or "thread"."""
+        if self.multiinterpreter:
+            return "interpreter"
+        return "process" if self.multiprocess else "thread"
+
+
+@functools.cache
+def _defaults() -> BenchmarkSettings:
+    return BenchmarkSettings()
+
+
+@contextlib.contextmanager
+def _naming(names: Mapping[str, str]) -> Iterator[None]:
+    token = _display_names.set(names)
+    try:
+        yield
+    finally:
+        _display_names.reset(token)

@@ -1,0 +1,93 @@
+"""What a benchmark runs, besides its settings: the model, its inputs and callables.
+
+Settings are plain values (validated, serializable); a Workload holds what cannot
+be: load_fn, the model (file or class), example inputs, input data or a dataset,
+and the user's setup/pre/post-processing functions. Executors hand it to the model
+copies (by fork, pickling for fresh interpreters, or Ray's object store).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from neuronperf_native import _feeds
+from neuronperf_native.engine import _as_args
+from neuronperf_native.inputs import InputData
+from neuronperf_native.settings import BenchmarkSettings
+
+__all__ = ["Workload"]
+
+_CALLABLES = (
+    "env_setup_fn",
+    "setup_fn",
+    "preprocess_fn",
+    "postprocess_fn",
+    "dataset_loader_fn",
+    "input_transform_fn",
+)
+
+
+def check_callable(name: str, fn: Any) -> None:
+    """TypeError naming ``name`` unless fn is callable or None."""
+    if fn is not None and not callable(fn):
+        raise TypeError(f"{name} must be callable or None, got {type(fn).__name__}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """The model and what it is fed. Exactly one of inputs, data and dataset is set."""
+
+    load_fn: Callable[..., Any]
+    model_filename: Any  # a file, a model index .json, or (CPU/GPU) a model class
+    inputs: tuple[tuple, ...] | None = None  # one argument tuple per input_idx
+    data: InputData | None = None  # perf_analyzer input data, batched per batch size
+    dataset: Any = None  # a dataset each copy iterates its own share of
+    env_setup_fn: Callable[..., Any] | None = None
+    setup_fn: Callable[..., Any] | None = None
+    preprocess_fn: Callable[..., Any] | None = None
+    postprocess_fn: Callable[..., Any] | None = None
+    dataset_loader_fn: Callable[..., Any] | None = None
+    input_transform_fn: Callable[..., Any] | None = None
+
+    @classmethod
+    def build(
+        cls,
+        load_fn: Any,
+        model_filename: Any,
+        inputs: Any,
+        settings: BenchmarkSettings,
+        *,
+        input_data: Any = None,
+        **callables: Any,
+    ) -> Workload:
+        """Validates the callables and resolves ``inputs`` (one input, a list of inputs
+        per batch size, an InputData, a dataset with settings.dataset) and
+        ``input_data`` (an InputData or a source the example inputs describe)."""
+        if not callable(load_fn):
+            raise TypeError(f"load_fn must be callable, got {type(load_fn).__name__}")
+        for name in _CALLABLES:
+            check_callable(name, callables.get(name))
+        unknown = sorted(set(callables) - set(_CALLABLES))
+        if unknown:
+            raise TypeError(f"benchmark() got unexpected keyword arguments: {unknown}")
+        data = _feeds.resolve_input_data(inputs, input_data, settings.input_names)
+        if data is not None and settings.dataset:
+            raise ValueError(
+                "input data and a dataset (dataset_loader_fn / dataset=True) exclude each other"
+            )
+        if settings.dataset:
+            return cls(load_fn, model_filename, dataset=inputs, **callables)
+        if data is not None:
+            return cls(load_fn, model_filename, data=data, **callables)
+        items = inputs if isinstance(inputs, list) else [inputs]
+        if not items:
+            raise ValueError("inputs must not be empty")
+        return cls(load_fn, model_filename, inputs=tuple(_as_args(i) for i in items), **callables)
+
+    @property
+    def n_inputs(self) -> int | None:
+        """How many example inputs there are (None: data or a dataset serve every
+        batch size)."""
+        return None if self.inputs is None else len(self.inputs)

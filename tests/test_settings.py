@@ -1,0 +1,168 @@
+"""BenchmarkSettings: every keyword validated once, named in errors, serializable."""
+
+import dataclasses
+import json
+import math
+
+import pytest
+
+import neuronperf_native as npf
+from neuronperf_native.settings import KEYWORDS, BenchmarkSettings
+
+# (keyword as benchmark() takes it, bad value, exception, text the message must hold)
+BAD_VALUES = [
+    ("batch_sizes", 0, ValueError, "batch_sizes must be >= 1, got 0"),
+    ("batch_sizes", 2**31, ValueError, "batch_sizes must be <= 2147483647"),
+    ("batch_sizes", [], ValueError, "batch_sizes must not be empty"),
+    ("batch_sizes", ["1"], TypeError, "batch_sizes must hold int"),
+    ("batch_sizes", [True], TypeError, "batch_sizes must hold int"),
+    ("duration", -1, ValueError, "duration must be a finite"),
+    ("duration", math.nan, ValueError, "duration must be a finite"),
+    ("duration", math.inf, ValueError, "duration must be a finite"),
+    ("duration", 86_401, ValueError, "duration must be at most 86400"),
+    ("duration", "10", TypeError, "duration must be a number"),
+    ("duration", 0, ValueError, "0 only with a dataset"),
+    ("n_models", 0, ValueError, "n_models must be >= 1"),
+    ("n_models", [1, "2"], TypeError, "n_models must hold int"),
+    ("pipeline_sizes", -1, ValueError, "pipeline_sizes must be >= 1"),
+    ("performance_levels", -1, ValueError, "performance_levels must be >= 0"),
+    ("performance_levels", 1.5, TypeError, "performance_levels must hold int"),
+    ("workers_per_model", 0, ValueError, "workers_per_model must be >= 1"),
+    ("multiprocess", "yes", TypeError, "multiprocess must be a bool"),
+    ("multiinterpreter", 1, TypeError, "multiinterpreter must be a bool"),
+    ("return_timers", None, TypeError, "return_timers must be a bool"),
+    ("stats_interval", 0, ValueError, "stats_interval must be a finite"),
+    ("stats_interval", "1", TypeError, "stats_interval must be a number"),
+    ("device_type", "tpu", ValueError, "device_type must be one of"),
+    ("cost_per_hour", -1.0, ValueError, "cost_per_hour must be a finite"),
+    ("cost_per_hour", math.inf, ValueError, "cost_per_hour must be a finite"),
+    ("model_name", "", TypeError, "model_name must be a non-empty str"),
+    ("model_name", 3, TypeError, "model_name must be a non-empty str"),
+    ("verbosity", 5, ValueError, "verbosity must be 0, 1 or 2"),
+    ("verbosity", True, ValueError, "verbosity must be 0, 1 or 2"),
+    ("warmup_iterations", -1, ValueError, "warmup_iterations must be >= 0"),
+    ("warmup_iterations", 1.0, TypeError, "warmup_iterations must be an int"),
+    ("max_iterations", 0, ValueError, "max_iterations must be >= 1"),
+    ("window_s", 0.0001, ValueError, "window_s must be at least 0.001"),
+    ("window_s", 0, ValueError, "window_s must be a finite"),
+    ("call_timeout_s", -1, ValueError, "call_timeout_s must be a finite"),
+    ("load_timeout_s", math.nan, ValueError, "load_timeout_s must be a finite"),
+    ("load_timeout_s", -5, ValueError, "load_timeout_s must be a finite"),
+    ("percentiles", [101], ValueError, "percentiles must be in [0, 100]"),
+    ("percentiles", ["99"], TypeError, "percentiles must hold numbers"),
+    ("instance_type", 5, TypeError, "instance_type must be a non-empty str"),
+    ("dataset", "yes", TypeError, "dataset must be a bool"),
+    ("loop_dataset", 1, TypeError, "loop_dataset must be a bool"),
+    ("input_names", "x", TypeError, "input_names must be a list of str"),
+    ("input_names", ["x", "x"], ValueError, "input_names has duplicates"),
+    ("feed_by_name", None, TypeError, "feed_by_name must be a bool"),
+    ("rtol", -1, ValueError, "rtol must be a finite number >= 0"),
+    ("atol", "0", TypeError, "atol must be a number"),
+    ("strict_validation", 0, TypeError, "strict_validation must be a bool"),
+    ("shared_memory", "gpu", ValueError, "shared_memory must be one of"),
+    ("reuse_copies", "no", TypeError, "reuse_copies must be a bool"),
+    ("start_method", "forkserver", ValueError, "start_method must be one of"),
+    ("max_rss_mb", 0, ValueError, "max_rss_mb must be a finite"),
+    ("max_rss_mb", "1G", TypeError, "max_rss_mb must be a number of MiB"),
+    ("allow_oversubscription", 1, TypeError, "allow_oversubscription must be a bool"),
+]
+
+
+@pytest.mark.parametrize(("keyword", "value", "exc", "text"), BAD_VALUES)
+def test_every_bad_value_is_rejected_naming_the_keyword(keyword, value, exc, text):
+    with pytest.raises(exc) as caught:
+        BenchmarkSettings.from_keywords(**{keyword: value})
+    assert text in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_every_field_has_a_bad_value_case():
+    fields = {f.name for f in dataclasses.fields(BenchmarkSettings)}
+    covered = {KEYWORDS.get(k, k) for k, *_ in BAD_VALUES}
+    assert fields == covered
+
+
+def test_direct_construction_names_the_field():
+    with pytest.raises(ValueError, match=r"^duration_s must be a finite"):
+        BenchmarkSettings(duration_s=-1)
+    with pytest.raises(ValueError, match=r"^stats_interval_s must be"):
+        BenchmarkSettings(stats_interval_s=0)
+
+
+def test_unknown_and_unit_named_keywords_are_rejected():
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments: \['no_such'\]"):
+        BenchmarkSettings.from_keywords(no_such=1)
+    # benchmark() takes NeuronPerf's names; the field names with units are not keywords.
+    with pytest.raises(TypeError, match="duration_s"):
+        BenchmarkSettings.from_keywords(duration_s=5)
+
+
+def test_values_are_normalized_not_replaced():
+    s = BenchmarkSettings.from_keywords(
+        batch_sizes=8,
+        duration=5,
+        n_models=[1, 2],
+        device_type="CUDA",
+        percentiles=[99.9, 99.9, 50],
+        shared_memory=None,
+        input_names=["b", "a"],
+    )
+    assert s.batch_sizes == (8,)
+    assert s.duration_s == 5.0 and isinstance(s.duration_s, float)
+    assert s.n_models == (1, 2)
+    assert s.device_type == "gpu"
+    assert s.percentiles == (99.9, 50.0)
+    assert s.shared_memory == "none"
+    assert s.input_names == ("b", "a")
+
+
+def test_defaults_are_neuronperfs():
+    s = BenchmarkSettings()
+    assert s.duration_s == npf.BENCHMARK_SECS
+    assert (s.batch_sizes, s.n_models, s.workers_per_model) == (None, None, None)
+    assert (s.multiprocess, s.multiinterpreter, s.return_timers) == (True, False, False)
+    assert s.stats_interval_s == 0.5 and s.device_type == "neuron" and s.verbosity == 1
+    assert s.reuse_copies is True and s.load_timeout_s == 600.0
+
+
+def test_frozen_and_replace_validates_again():
+    s = BenchmarkSettings(duration_s=5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.duration_s = 6
+    assert s.replace(duration_s=7).duration_s == 7.0
+    with pytest.raises(ValueError, match="duration_s"):
+        s.replace(duration_s=-7)
+
+
+def test_json_round_trip():
+    s = BenchmarkSettings.from_keywords(
+        batch_sizes=[1, 8], duration=2.5, percentiles=[99.9], input_names=["x"], max_rss_mb=512
+    )
+    text = s.to_json()
+    data = json.loads(text)
+    assert data["schema"] == 1 and data["batch_sizes"] == [1, 8]
+    assert BenchmarkSettings.from_json(text) == s
+    assert BenchmarkSettings.from_dict(s.to_dict()) == s
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ({"schema": 2}, "unsupported settings schema 2"),
+        ({"schema": 1, "durations": 5}, r"unknown keys \['durations'\]"),
+        ({"schema": 1, "duration_s": -1}, "duration_s must be"),
+    ],
+)
+def test_bad_serialized_settings(data, match):
+    with pytest.raises(ValueError, match=match):
+        BenchmarkSettings.from_dict(data)
+    with pytest.raises(ValueError, match="not JSON"):
+        BenchmarkSettings.from_json("{")
+
+
+def test_copy_mode():
+    assert BenchmarkSettings().copy_mode == "process"
+    assert BenchmarkSettings(multiinterpreter=True).copy_mode == "interpreter"
+    assert BenchmarkSettings(multiprocess=False).copy_mode == "thread"
+    # NeuronPerf: a fresh interpreter per copy wins over multiprocess=False
+    assert BenchmarkSettings(multiprocess=False, multiinterpreter=True).copy_mode == "interpreter"
