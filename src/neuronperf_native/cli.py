@@ -1,7 +1,8 @@
 """The `neuronperf-native` command line.
 
 Subcommands: `demo`, `bench MODEL`, `index show|filter|append|copy|move|delete`,
-`report FILE.json [--plot OUT.png]`, `compare BASE.json NEW.json`, `run SCRIPT [ARGS]`.
+`report FILE.json [--plot OUT.png] [--html OUT.html]`, `compare BASE.json NEW.json`,
+`run SCRIPT [ARGS]`.
 The report table goes to stdout; logs and progress go to stderr.
 
 Exit status: 0 on success, 1 when a benchmark configuration failed (compare: when
@@ -453,6 +454,8 @@ def _bench(args: argparse.Namespace) -> int:
     if args.json:
         npf.write_json(reports, args.json)
         _note(args, f"wrote {args.json}")
+    if args.html:
+        _note(args, f"wrote {npf.write_html(reports, args.html)}")
     return _exit_status(reports)
 
 
@@ -566,7 +569,7 @@ def _report(args: argparse.Namespace) -> int:
 
         _plot.require_matplotlib()
     if args.cols:
-        cols = _flatten(args.cols)
+        cols = [col for group in args.cols for col in group]
     else:
         percentiles = sorted({p for r in reports for p in r.get("percentiles") or []})
         cols = _table_cols(percentiles)
@@ -579,6 +582,8 @@ def _report(args: argparse.Namespace) -> int:
 
         _plot.plot_reports(reports, args.plot, title=os.path.basename(args.file))
         _note(args, f"wrote {args.plot}")
+    if args.html:
+        _note(args, f"wrote {npf.write_html(reports, args.html)}")
     return EXIT_OK
 
 
@@ -613,6 +618,10 @@ def _compare(args: argparse.Namespace) -> int:
         args.base, args.new, threshold=args.threshold, metrics=metrics, confidence=args.confidence
     )
     sys.stdout.write(comparison.table())
+    if args.html:
+        from neuronperf_native.reporters.html import write_comparison_html
+
+        _note(args, f"wrote {write_comparison_html(comparison, args.html)}")
     if not comparison.rows:
         raise UsageError(f"no configuration of {args.base} matches one of {args.new}")
     return EXIT_FAILED if comparison.regressed else EXIT_OK
@@ -655,6 +664,9 @@ def _add_compare(sub: Any, parent: argparse.ArgumentParser) -> None:
         type=_confidence,
         default=0.95,
         help="confidence of the significance decision (default 0.95)",
+    )
+    cmp.add_argument(
+        "--html", metavar="OUT.html", help="also write the comparison as HTML, runs overlaid"
     )
     cmp.set_defaults(handler=_compare)
 
@@ -797,6 +809,7 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
     )
     bench.add_argument("--csv", metavar="FILE", help="write the reports as CSV")
     bench.add_argument("--json", metavar="FILE", help="write the reports as JSON")
+    bench.add_argument("--html", metavar="FILE", help="write an HTML report with plots")
     bench.set_defaults(handler=_bench)
 
 
@@ -856,6 +869,11 @@ def _add_report(sub: Any, parent: argparse.ArgumentParser) -> None:
         "--plot",
         metavar="OUT.png",
         help="draw latency percentiles (log scale) and throughput timelines (needs matplotlib)",
+    )
+    report.add_argument(
+        "--html",
+        metavar="OUT.html",
+        help="write a self-contained HTML report (tables and plots, no network)",
     )
     report.add_argument("--cols", nargs="+", action="append", help="columns to print")
     report.add_argument("--sort-by", default="throughput_peak", help="column to sort by, or 'none'")

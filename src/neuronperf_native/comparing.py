@@ -140,7 +140,7 @@ def _row_dict(row: MetricChange) -> dict[str, Any]:
 def _check_threshold(threshold: Any) -> float:
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
         raise TypeError(f"threshold must be a number (0.05 = 5%), got {threshold!r}")
-    if not (math.isfinite(threshold) and threshold >= 0):
+    if not (math.isfinite(threshold) and float(threshold) >= 0):
         raise ValueError(f"threshold must be a finite fraction >= 0 (0.05 = 5%), got {threshold!r}")
     return float(threshold)
 
@@ -182,6 +182,8 @@ def _load(run: Any, name: str) -> tuple[list[dict[str, Any]], str]:
     for i, report in enumerate(run):
         if not isinstance(report, Mapping):
             raise TypeError(f"{name}[{i}] must be a report dict, got {type(report).__name__}")
+    if not run:
+        raise ValueError(f"{name} holds no reports")
     return [dict(report) for report in run], name
 
 

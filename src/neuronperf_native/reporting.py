@@ -126,8 +126,9 @@ def _metadata() -> dict[str, Any]:
         if module is not None:
             frameworks[name] = str(getattr(module, "__version__", "unknown"))
     try:
-        affinity: list[int] | None = sorted(os.sched_getaffinity(0))
-        usable_cores: int | None = len(affinity)
+        cores = sorted(os.sched_getaffinity(0))
+        affinity: list[int] | None = cores
+        usable_cores: int | None = len(cores)
     except (AttributeError, OSError):
         affinity, usable_cores = None, os.cpu_count()
     return {
@@ -205,7 +206,7 @@ def _throughputs(
     """
     timeline = [count * batch_size / window_s for count in windows] if window_s else []
     whole_run = None
-    if isinstance(total_s, numbers.Real) and total_s > 0:
+    if isinstance(total_s, numbers.Real) and float(total_s) > 0:
         whole_run = total_infs / float(total_s)
     if len(timeline) >= 3:
         interior = timeline[1:-1]
@@ -223,7 +224,7 @@ def _check_percentiles(value: Any, where: str) -> list[float]:
     for p in value:
         if isinstance(p, bool) or not isinstance(p, numbers.Real):
             raise TypeError(f"{where} percentiles must be numbers, got {p!r}")
-        if not 0 <= p <= 100:
+        if not 0 <= float(p) <= 100:
             raise ValueError(f"{where} percentiles must be in [0, 100], got {p!r}")
         out.append(float(p))
     return out
@@ -488,7 +489,7 @@ def print_reports(
     sys.stdout.flush()
 
 
-def _default_filename(reports: list[Mapping[str, Any]], extension: str) -> str:
+def _default_filename(reports: Sequence[Mapping[str, Any]], extension: str) -> str:
     """`<model name>.results-<local time>.<extension>` in the working directory."""
     name = None
     if reports:
