@@ -84,53 +84,43 @@ class Buckets:
 
 
 class WindowBuckets:
-    """Buckets of consecutive window histograms, concatenated for vectorized per-window sums.
+    """Buckets of consecutive window histograms, for per-window counts below a value.
 
-    append() is O(1); the concatenation is built on the next query (O(total buckets))
-    and kept until the next append. since() is a view of the later windows.
+    append() is O(1); counts_at_or_below() is one binary search per window
+    (O(windows x log buckets)); since() is a view of the later windows.
     """
 
     def __init__(self, windows: Sequence[Buckets] = ()) -> None:
         self.windows: list[Buckets] = list(windows)
-        self._first = 0
-        self._built = -1
-        self._lowest = self._counts = self._window_of = _EMPTY
-        self._totals = np.zeros(0, dtype=np.float64)
+        self._totals = [float(w.total) for w in self.windows]
 
     def __len__(self) -> int:
-        return len(self.windows) - self._first
+        return len(self.windows)
 
     def append(self, window: Buckets) -> None:
         self.windows.append(window)
+        self._totals.append(float(window.total))
 
     def since(self, first: int) -> WindowBuckets:
-        """The windows from index `first` (of this view) on, sharing the buckets."""
-        view = WindowBuckets(self.windows)
-        view._first = self._first + max(0, first)
+        """The windows from index `first` on."""
+        view = WindowBuckets()
+        view.windows = self.windows[max(0, first) :]
+        view._totals = self._totals[max(0, first) :]
         return view
-
-    def _build(self) -> None:
-        if self._built == len(self.windows):
-            return
-        parts = self.windows[self._first :]
-        sizes = [w.lowest_ns.size for w in parts]
-        self._window_of = np.repeat(np.arange(len(parts), dtype=np.int64), sizes)
-        self._lowest = np.concatenate([w.lowest_ns for w in parts] or [_EMPTY])
-        self._counts = np.concatenate([w.counts for w in parts] or [_EMPTY])
-        self._totals = np.array([w.total for w in parts], dtype=np.float64)
-        self._built = len(self.windows)
 
     @property
     def totals(self) -> np.ndarray:
         """Samples per window (float64)."""
-        self._build()
-        return self._totals
+        return np.asarray(self._totals, dtype=np.float64)
 
     def counts_at_or_below(self, value_ns: int) -> np.ndarray:
         """Per window, how many values lie in buckets whose lowest value is <= value_ns."""
-        self._build()
-        mask = self._lowest <= value_ns
-        return np.bincount(self._window_of[mask], weights=self._counts[mask], minlength=len(self))
+        out = np.zeros(len(self.windows), dtype=np.float64)
+        for i, window in enumerate(self.windows):
+            index = int(np.searchsorted(window.lowest_ns, value_ns, side="right"))
+            if index:
+                out[i] = window.cumulative[index - 1]
+        return out
 
     def merged(self) -> Buckets:
-        return Buckets.merge(self.windows[self._first :])
+        return Buckets.merge(self.windows)
