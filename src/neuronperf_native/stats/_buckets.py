@@ -75,13 +75,6 @@ class Buckets:
         index = self.index_of_rank(self.percentile_rank(percentile))
         return int(self.highest_ns[index] if percentile > 0 else self.lowest_ns[index])
 
-    def mean_ns(self) -> float:
-        """Mean of the bucket midpoints weighted by count (nan when empty)."""
-        if not self.total:
-            return float("nan")
-        middle = 0.5 * (self.lowest_ns + self.highest_ns)
-        return float(middle @ self.counts / self.total)
-
 
 class WindowBuckets:
     """Buckets of consecutive window histograms, for per-window counts below a value.

@@ -85,9 +85,10 @@ class SimulatedRun:
         return histogram
 
 
-def _samples_needed(duration_s: float, median_ns: float, sigma: float, slow: float) -> int:
+def _samples_needed(duration_s: float, median_ns: float, sigma: float) -> int:
+    """Comfortably more requests than fit in duration_s (slow starts and drift need fewer)."""
     mean_ns = median_ns * math.exp(0.5 * sigma * sigma)
-    return int(duration_s * 1e9 / mean_ns * 1.2 / min(1.0, 1.0 / slow)) + 1000
+    return int(duration_s * 1e9 / mean_ns * 1.2) + 1000
 
 
 def simulate_runs(
@@ -105,9 +106,9 @@ def simulate_runs(
 ) -> list[SimulatedRun]:
     """`runs` seeded runs of duration_s: lognormal(median_ns, sigma) latencies with AR(1)
     correlation rho; optionally slow_factor times slower for the first slow_start_s
-    seconds, or growing by drift_per_window (0.01: 1% per window) with time."""
+    seconds (slow_factor >= 1), or growing by drift_per_window (0.01: 1% per window)."""
     rng = np.random.default_rng(seed)
-    length = _samples_needed(duration_s, median_ns, sigma, max(slow_factor, 1.0))
+    length = _samples_needed(duration_s, median_ns, sigma)
     logs = np.log(median_ns) + sigma * ar1_normals(rng, runs, length, rho)
     out = []
     for row in np.exp(logs):
@@ -121,5 +122,7 @@ def simulate_runs(
             for _ in range(8):  # fixed point: each latency scaled by its start time
                 starts = np.cumsum(latencies) - latencies
                 latencies = row * np.exp(rate * np.minimum(starts, horizon_ns))
+        if latencies.sum() <= duration_s * 1e9:
+            raise RuntimeError("simulated too few requests to fill duration_s")
         out.append(SimulatedRun(latencies, window_s, duration_s))
     return out

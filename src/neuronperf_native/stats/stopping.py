@@ -24,7 +24,7 @@ from neuronperf_native.stats.intervals import (
     interval_from_buckets,
     throughput_interval,
 )
-from neuronperf_native.stats.warmup import NO_CUT, WarmupCut, warmup_cut
+from neuronperf_native.stats.warmup import NO_CUT, WarmupCut, mean_latency_ns, warmup_cut
 
 #: What `stability=True` means.
 DEFAULT_REL_CI = 0.02
@@ -166,7 +166,8 @@ class StabilityMonitor:
     Feed it the completions of each finished window (summed over copies) and the
     window histograms (merged over copies; one per `windows_per_histogram` windows,
     in time order) with add(), then ask decide(). Each window's buckets are converted
-    once; decide() costs O(windows + buckets of the kept windows).
+    once, and the kept windows' merge is extended rather than rebuilt while the warm-up
+    cut stays put, so decide() costs O(windows x log buckets) plus the new buckets.
     """
 
     def __init__(
@@ -195,9 +196,8 @@ class StabilityMonitor:
         for count in counts:
             self.counts.append(check_count(count, "window count", 0))
         for histogram in check_histograms(list(histograms), "histograms"):
-            buckets = Buckets.from_histogram(histogram)
-            self._windows.append(buckets)
-            self._means.append(buckets.mean_ns())
+            self._windows.append(Buckets.from_histogram(histogram))
+            self._means.append(mean_latency_ns(histogram))
 
     def _kept_buckets(self, first: int) -> Buckets:
         """Merged buckets of the histograms from `first` on (extended, not rebuilt, while

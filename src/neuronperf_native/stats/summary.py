@@ -27,7 +27,7 @@ from neuronperf_native.stats.intervals import (
     throughput_interval,
 )
 from neuronperf_native.stats.stopping import StoppingRule, within_target
-from neuronperf_native.stats.warmup import NO_CUT, WarmupCut, warmup_cut
+from neuronperf_native.stats.warmup import NO_CUT, WarmupCut, mean_latency_ns, warmup_cut
 
 #: The percentiles every report carries (reporting.LATENCY_PERCENTILES).
 REPORT_PERCENTILES = (0.0, 50.0, 90.0, 95.0, 99.0, 99.9, 100.0)
@@ -141,7 +141,7 @@ def summarize(
     parts = WindowBuckets([Buckets.from_histogram(h) for h in histograms])
     cut = NO_CUT
     if (rule is not None if drop_warmup is None else drop_warmup) and histograms:
-        means = [w.mean_ns() for w in parts.windows]
+        means = [mean_latency_ns(h) for h in histograms]
         cut = warmup_cut(
             counts, window_s, window_mean_latencies_ns=means, windows_per_histogram=span
         )

@@ -141,6 +141,11 @@ def warmup_cut(
     return WarmupCut(windows, windows * window_s, by)
 
 
+def mean_latency_ns(histogram: Any) -> float:
+    """A window histogram's mean (nan when empty), the latency series warm-up looks at."""
+    return float(histogram.mean) if histogram.count else math.nan
+
+
 def detect_warmup(
     windows: Sequence[int],
     window_s: float,
@@ -155,5 +160,5 @@ def detect_warmup(
     span = check_count(windows_per_histogram, "windows_per_histogram", 1)
     means = None
     if window_histograms is not None:
-        means = [h.mean if h.count else math.nan for h in check_histograms(window_histograms)]
+        means = [mean_latency_ns(h) for h in check_histograms(window_histograms)]
     return warmup_cut(counts, window_s, window_mean_latencies_ns=means, windows_per_histogram=span)
