@@ -89,7 +89,11 @@ class Configuration:
 
     @property
     def duration_s(self) -> float | None:
-        """Seconds of timed run; None for a dataset run once through."""
+        """Seconds of timed run (with stability: at most); None for a dataset run once
+        through."""
+        rule = self.settings.stability
+        if rule is not None and rule.max_s is not None:
+            return rule.max_s
         return self.settings.duration_s or None
 
     def config_dict(self) -> dict[str, Any]:
@@ -114,6 +118,8 @@ class Configuration:
             "cost_per_hour": s.cost_per_hour,
             "percentiles": list(s.percentiles),
             "window_s": s.window_s,
+            "stability": None if s.stability is None else s.stability.to_dict(),
+            "ci_confidence": s.ci_confidence,
         }
 
     def describe(self) -> str:
@@ -188,9 +194,10 @@ class Plan:
             "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
             for r in rows
         ]
+        bound = "at most " if self.settings.stability is not None else ""
         lines.append(
             f"{len(self)} configuration(s) in {len(self.groups())} copy group(s); "
-            f"estimated time {self.estimate_s():.0f} s plus model loading"
+            f"estimated time {bound}{self.estimate_s():.0f} s plus model loading"
         )
         return "\n".join(lines)
 

@@ -102,7 +102,9 @@ class Workload:
         lines = []
         for config in configs:
             shapes = _shapes(self.inputs[config.input_idx])
-            if shapes and not any(config.batch_size in shape for shape in shapes):
+            if config.batch_size == 1 or not shapes:
+                continue  # an unbatched example is a batch of one
+            if not any(config.batch_size in shape for shape in shapes):
                 lines.append(
                     f"model config {config.filename} (batch_size={config.batch_size}): no "
                     f"dimension of its example input equals the batch size (shapes "
