@@ -170,11 +170,17 @@ _PARENT = textwrap.dedent(
 
     if __name__ == "__main__":
         npf.cpu.benchmark(
-            Model, np.ones(2), n_models=2, workers_per_model=1, duration=120, verbosity=0,
-            multiinterpreter=sys.argv[1] == "spawn", allow_oversubscription=True,
+            Model, np.ones((1, 2), np.float32), n_models=2, workers_per_model=1, duration=120,
+            verbosity=0, multiinterpreter=sys.argv[1] == "spawn", allow_oversubscription=True,
+            input_data="random", shared_memory="system",
         )
     """
 )
+
+
+def _segments_of(pid):
+    """The shared-memory segments created by process pid (their names carry it)."""
+    return [name for name in os.listdir("/dev/shm") if re.match(rf"npf_\d+_{pid}_", name)]
 
 
 def _descendants(pid):
@@ -214,12 +220,15 @@ def test_copies_and_what_they_started_die_with_the_parent(tmp_path, mode, phase,
         if phase == "run":
             time.sleep(1.0)  # the copies are past loading: measuring
         descendants = _descendants(parent.pid)
+        segments = _segments_of(parent.pid)
+        assert len(segments) == 1  # the input batches, mapped by both copies
         parent.send_signal(kill)
         parent.wait(10)
         gone_by = time.monotonic() + 2.0
-        while _alive(descendants) and time.monotonic() < gone_by:
+        while (_alive(descendants) or _segments_of(parent.pid)) and time.monotonic() < gone_by:
             time.sleep(0.05)
         assert _alive(descendants) == []
+        assert _segments_of(parent.pid) == []
     finally:
         parent.kill()
         parent.wait()
