@@ -684,7 +684,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (see --help)\n")
 
 
-def _verbosity_parent() -> argparse.ArgumentParser:
+def _verbosity_parent() -> _Parser:
     """-v/-q for subcommands (SUPPRESS keeps a top-level -v from being overridden)."""
     parent = _Parser(add_help=False)
     parent.add_argument(
