@@ -1,5 +1,6 @@
 """The command line: demo output, exit statuses, usage errors."""
 
+import re
 import subprocess
 import sys
 
@@ -17,11 +18,13 @@ def test_demo_prints_a_report_table():
     out = _cli("demo", "--duration", "0.2", "--n-models", "1", "--workers", "1", "2")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
-    assert lines[0].split()[:3] == ["model_name", "throughput_avg", "latency_ms_p50"]
-    assert len(lines) == 3  # header + 2 configurations
-    assert all(
-        line.split()[0] == "DemoModel" and line.split()[-1] == "finished" for line in lines[1:]
-    )
+    header = re.split(r"\s{2,}", lines[0])  # cells are apart by 2+ spaces; units in headers
+    assert header[:2] == ["model_name", "throughput_avg (inf/s)"]
+    assert header[2] in ("latency_p50 (us)", "latency_p50 (ms)")
+    assert len(lines) == 3  # header + 2 configurations, in run order
+    rows = [re.split(r"\s{2,}", line) for line in lines[1:]]
+    assert [(r[0], r[-1]) for r in rows] == [("DemoModel", "finished")] * 2
+    assert [r[header.index("workers_per_model")] for r in rows] == ["1", "2"]
 
 
 def test_usage_errors_exit_2_with_one_line():
@@ -29,7 +32,9 @@ def test_usage_errors_exit_2_with_one_line():
     assert out.returncode == 2
     out = _cli("demo", "--duration", "0.1", "--workers", "0")
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines() == ["error: workers_per_model must be >= 1, got 0"]
+    assert out.stderr.strip().splitlines() == [
+        "error: neuronperf-native demo: argument --workers: must be >= 1, got 0 (see --help)"
+    ]
     out = _cli("no-such-command")
     assert out.returncode == 2
 

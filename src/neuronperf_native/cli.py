@@ -98,7 +98,7 @@ def _demo(args: argparse.Namespace) -> int:
         workers_per_model=args.workers,
         verbosity=1 if args.verbose else 0,
     )
-    npf.print_reports(reports, cols=["model_name", *npf.PRINT_COLS[:-1], "status"])
+    npf.print_reports(reports, cols=["model_name", *npf.PRINT_COLS[:-1], "status"], units=True)
     return _exit_status(reports)
 
 
@@ -253,6 +253,9 @@ def _import_class(spec: str) -> type:
             module_spec.loader.exec_module(loaded)
         module = loaded
     else:
+        # As `python -m` does: modules in the current directory import by name.
+        if os.getcwd() not in sys.path and "" not in sys.path:
+            sys.path.insert(0, os.getcwd())
         try:
             module = importlib.import_module(target)
         except ImportError as error:
@@ -497,7 +500,7 @@ def _timing_options(args: argparse.Namespace) -> dict[str, Any]:
 def _bench_output(args: argparse.Namespace, npf: Any, reports: list[dict[str, Any]]) -> None:
     """The table on stdout, validation notes on stderr, and the files asked for."""
     percentiles = list(dict.fromkeys(args.percentile or []))
-    npf.print_reports(reports, cols=_table_cols(percentiles))
+    npf.print_reports(reports, cols=_table_cols(percentiles), units=True)
     for report in reports:
         if report.get("validation") is not None:
             _note(args, _validation_line(report))
@@ -628,9 +631,9 @@ def _report(args: argparse.Namespace) -> int:
         percentiles = sorted({p for r in reports for p in r.get("percentiles") or []})
         cols = _table_cols(percentiles)
     sort_by = args.sort_by if args.sort_by != "none" else None
-    if sort_by == "throughput_peak" and not any("throughput_peak" in r for r in reports):
-        sort_by = None
-    npf.print_reports(reports, cols=cols, sort_by=sort_by)
+    if sort_by is not None and sort_by not in cols:
+        cols.insert(1, sort_by)  # a sort shows its column
+    npf.print_reports(reports, cols=cols, sort_by=sort_by, units=True)
     if args.plot:
         from neuronperf_native import _plot
 
@@ -697,8 +700,8 @@ def _add_compare(sub: Any, parent: argparse.ArgumentParser) -> None:
             "configuration failed, 2 usage error."
         ),
     )
-    cmp.add_argument("base", metavar="BASE.json")
-    cmp.add_argument("new", metavar="NEW.json")
+    cmp.add_argument("base", metavar="BASE.json", help="the reference run (--json, write_json)")
+    cmp.add_argument("new", metavar="NEW.json", help="the run to check against BASE")
     cmp.add_argument(
         "--threshold",
         type=_threshold_percent,
@@ -735,7 +738,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (see --help)\n")
 
 
-def _verbosity_parent() -> argparse.ArgumentParser:
+def _verbosity_parent() -> _Parser:
     """-v/-q for subcommands (SUPPRESS keeps a top-level -v from being overridden)."""
     parent = _Parser(add_help=False)
     parent.add_argument(
@@ -772,7 +775,11 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
             "an alias of 1 model copy x N workers."
         ),
     )
-    bench.add_argument("model", metavar="MODEL")
+    bench.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a model file, model index (.json), SavedModel directory, or module:Class",
+    )
     bench.add_argument("--framework", choices=FRAMEWORKS, help="default: from MODEL")
     bench.add_argument(
         "-b",
@@ -810,10 +817,16 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         "output file) gives expected values for (repeatable, in output order)",
     )
     bench.add_argument(
-        "--rtol", type=float, default=1e-5, help="relative tolerance of float outputs"
+        "--rtol",
+        type=float,
+        default=1e-5,
+        help="relative tolerance of float outputs (default 1e-05)",
     )
     bench.add_argument(
-        "--atol", type=float, default=1e-8, help="absolute tolerance of float outputs"
+        "--atol",
+        type=float,
+        default=1e-8,
+        help="absolute tolerance of float outputs (default 1e-08)",
     )
     bench.add_argument(
         "--strict-validation",
@@ -824,9 +837,11 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         "--shared-memory",
         choices=("none", "system"),
         default="none",
-        help="system: model processes map the inputs from POSIX shared memory",
+        help="system: model processes map the inputs from POSIX shared memory (default none)",
     )
-    bench.add_argument("--seed", type=_seed, default=0, help="seed of random input data (>= 0)")
+    bench.add_argument(
+        "--seed", type=_seed, default=0, help="seed of random input data (>= 0; default 0)"
+    )
     bench.add_argument(
         "--duration",
         type=_duration,
@@ -854,9 +869,30 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         help="at most N windows per configuration before it ends unstable (default "
         f"{_DEFAULT_MAX_TRIALS})",
     )
-    bench.add_argument("--n-models", type=_positive_int, nargs="+", action="append")
-    bench.add_argument("--workers-per-model", type=_positive_int, nargs="+", action="append")
-    bench.add_argument("--pipeline-size", type=_positive_int, nargs="+", action="append")
+    bench.add_argument(
+        "--n-models",
+        type=_positive_int,
+        nargs="+",
+        action="append",
+        metavar="N",
+        help="model copies (repeatable; default 1 and MAX: NeuronCores, GPUs or usable cores)",
+    )
+    bench.add_argument(
+        "--workers-per-model",
+        type=_positive_int,
+        nargs="+",
+        action="append",
+        metavar="N",
+        help="worker threads per model copy (repeatable; default 1 and 2)",
+    )
+    bench.add_argument(
+        "--pipeline-size",
+        type=_positive_int,
+        nargs="+",
+        action="append",
+        metavar="N",
+        help="pipeline sizes (repeatable; default: the index's, else 1)",
+    )
     bench.add_argument("--device-type", help="neuron, cpu or gpu (default: the framework's)")
     bench.add_argument(
         "--concurrency",
@@ -889,30 +925,45 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
     bench.set_defaults(handler=_bench)
 
 
+_INDEX_HELP = "the model index (.json, as compile writes it)"
+
+
 def _add_index(sub: Any, parent: argparse.ArgumentParser) -> None:
     index = sub.add_parser("index", parents=[parent], help="show and edit model indexes")
     actions = index.add_subparsers(dest="action", required=True)
     show = actions.add_parser("show", parents=[parent], help="print an index's configs")
-    show.add_argument("index", metavar="INDEX")
+    show.add_argument("index", metavar="INDEX", help=_INDEX_HELP)
     filt = actions.add_parser(
         "filter", parents=[parent], help="keep the matching configs (print, or -o to save)"
     )
-    filt.add_argument("index", metavar="INDEX")
-    filt.add_argument("--batch-size", type=int, nargs="+", action="append")
-    filt.add_argument("--pipeline-size", type=int, nargs="+", action="append")
-    filt.add_argument("--performance-level", type=int, nargs="+", action="append")
-    filt.add_argument("--status", choices=("finished", "error"))
+    filt.add_argument("index", metavar="INDEX", help=_INDEX_HELP)
+    for option, what in (
+        ("--batch-size", "batch sizes"),
+        ("--pipeline-size", "pipeline sizes"),
+        ("--performance-level", "performance levels"),
+    ):
+        filt.add_argument(
+            option,
+            type=int,
+            nargs="+",
+            action="append",
+            metavar="N",
+            help=f"keep these {what} (repeatable; default: any)",
+        )
+    filt.add_argument(
+        "--status", choices=("finished", "error"), help="keep this compile status (default: any)"
+    )
     filt.add_argument("-o", "--output", metavar="OUT", help="write the filtered index here")
     app = actions.add_parser("append", parents=[parent], help="combine indexes into one")
-    app.add_argument("indexes", nargs="+", metavar="INDEX")
-    app.add_argument("-o", "--output", metavar="OUT", required=True)
+    app.add_argument("indexes", nargs="+", metavar="INDEX", help="the indexes to combine")
+    app.add_argument("-o", "--output", metavar="OUT", required=True, help="the index to write")
     for name, text in (("copy", "copy"), ("move", "move")):
         p = actions.add_parser(
             name, parents=[parent], help=f"{text} the artifacts to NEW_DIR, write NEW_INDEX"
         )
-        p.add_argument("index", metavar="INDEX")
-        p.add_argument("new_index", metavar="NEW_INDEX")
-        p.add_argument("new_dir", metavar="NEW_DIR")
+        p.add_argument("index", metavar="INDEX", help=_INDEX_HELP)
+        p.add_argument("new_index", metavar="NEW_INDEX", help="the index to write")
+        p.add_argument("new_dir", metavar="NEW_DIR", help=f"where to {text} the artifacts")
         if name == "move":
             _add_allow_outside(p, "move")
     delete = actions.add_parser(
@@ -920,7 +971,7 @@ def _add_index(sub: Any, parent: argparse.ArgumentParser) -> None:
         parents=[parent],
         help="delete an index and the artifacts it lists inside its folder",
     )
-    delete.add_argument("index", metavar="INDEX")
+    delete.add_argument("index", metavar="INDEX", help=_INDEX_HELP)
     delete.add_argument(
         "--yes", action="store_true", help="do not ask (required when not interactive)"
     )
@@ -940,7 +991,7 @@ def _add_report(sub: Any, parent: argparse.ArgumentParser) -> None:
     report = sub.add_parser(
         "report", parents=[parent], help="re-print saved reports (write_json), optionally plot"
     )
-    report.add_argument("file", metavar="FILE.json")
+    report.add_argument("file", metavar="FILE.json", help="reports written by --json or write_json")
     report.add_argument(
         "--plot",
         metavar="OUT.png",
@@ -952,7 +1003,12 @@ def _add_report(sub: Any, parent: argparse.ArgumentParser) -> None:
         help="write a self-contained HTML report (tables and plots, no network)",
     )
     report.add_argument("--cols", nargs="+", action="append", help="columns to print")
-    report.add_argument("--sort-by", default="throughput_peak", help="column to sort by, or 'none'")
+    report.add_argument(
+        "--sort-by",
+        default="none",
+        metavar="COLUMN",
+        help="sort the rows by COLUMN (printed too); default none: the run's order",
+    )
     report.set_defaults(handler=_report)
 
 
@@ -967,11 +1023,31 @@ def _parser() -> argparse.ArgumentParser:
     parent = _verbosity_parent()
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser(
-        "demo", help="benchmark a built-in numpy model on this machine (no framework needed)"
+        "demo",
+        parents=[parent],
+        help="benchmark a built-in numpy model on this machine (no framework needed)",
+        description="Benchmark a 256x256 linear layer with ReLU in numpy: every pair of "
+        "--n-models and --workers, --duration seconds each; prints the report table.",
     )
-    demo.add_argument("--duration", type=_duration, default=1.0, help="seconds per configuration")
-    demo.add_argument("--n-models", type=int, nargs="+", default=[1, 2], help="model copies")
-    demo.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="workers per model")
+    demo.add_argument(
+        "--duration", type=_duration, default=1.0, help="seconds per configuration (default 1)"
+    )
+    demo.add_argument(
+        "--n-models",
+        type=_positive_int,
+        nargs="+",
+        default=[1, 2],
+        metavar="N",
+        help="model copies (default 1 2)",
+    )
+    demo.add_argument(
+        "--workers",
+        type=_positive_int,
+        nargs="+",
+        default=[1, 2],
+        metavar="N",
+        help="worker threads per model copy (default 1 2)",
+    )
     demo.set_defaults(handler=_demo)
     _add_bench(sub, parent)
     _add_index(sub, parent)
@@ -979,10 +1055,17 @@ def _parser() -> argparse.ArgumentParser:
     _add_compare(sub, parent)
     run = sub.add_parser(
         "run",
+        parents=[parent],
         help="run an unchanged NeuronPerf script with 'import neuronperf' served by this package",
+        usage="%(prog)s [-h] [-v] [-q] SCRIPT [ARG ...]",
     )
-    run.add_argument("script", help="the Python script to run as __main__")
-    run.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
+    run.add_argument("script", metavar="SCRIPT", help="the Python script to run as __main__")
+    run.add_argument(
+        "args",
+        nargs=argparse.REMAINDER,
+        metavar="ARG",
+        help="arguments passed to the script (optional; everything after SCRIPT)",
+    )
     run.set_defaults(handler=_run)
     return parser
 

@@ -494,14 +494,40 @@ def _format_cell(value: Any) -> str:
 
 
 def _format_csv_cell(value: Any) -> str:
-    """Text for a CSV cell: floats at full precision (repr), None as N/A."""
+    """Text for a CSV cell: None as N/A; floats as the shortest text that reads back as
+    the value at 15 significant digits (all a double holds in decimal), so arithmetic
+    noise such as 22.130000000000003 is written 22.13."""
     if _is_missing(value):
         return "N/A"
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
         if isinstance(value, numbers.Integral):
             return str(int(value))
-        return repr(float(value))
+        return repr(float(f"{float(value):.15g}"))
     return _format_cell(value)
+
+
+def latency_unit(values_ms: Sequence[Any]) -> tuple[str, float]:
+    """(unit, factor from ms) for a column of latencies: us when every value present is
+    below 0.1 ms, else ms."""
+    present = [float(v) for v in values_ms if _is_number(v) and math.isfinite(v)]
+    return ("us", 1e3) if present and max(present) < 0.1 else ("ms", 1.0)
+
+
+def _column_unit(col: str, values: Sequence[Any]) -> tuple[str, float]:
+    """(header, factor) of a column whose unit the header says: `latency_p50 (us)`."""
+    if col.startswith("latency_ms_") or col.endswith("_ms"):
+        unit, factor = latency_unit(values)
+        name = col.replace("latency_ms_", "latency_") if col.startswith("latency_") else col[:-3]
+        return f"{name} ({unit})", factor
+    if col.startswith("throughput_") and col != "throughput_timeline":
+        return f"{col} (inf/s)", 1.0
+    if "_percent" in col:
+        return f"{col.replace('_percent', '')} (%)", 1.0
+    if col.endswith("_s"):
+        return f"{col[:-2]} (s)", 1.0
+    if col.endswith("_mb"):
+        return f"{col[:-3]} (MiB)", 1.0
+    return col, 1.0
 
 
 def _sorted(reports: list[Mapping[str, Any]], sort_by: str | None, reverse: bool) -> list:
@@ -517,16 +543,29 @@ def _sorted(reports: list[Mapping[str, Any]], sort_by: str | None, reverse: bool
     return present + missing  # reports without the value go last either way
 
 
+def _scaled(value: Any, factor: float) -> Any:
+    return value * factor if factor != 1.0 and _is_number(value) else value
+
+
 def _table(
-    reports: list[Mapping[str, Any]], cols: list[str], sort_by: str | None, reverse: bool
+    reports: list[Mapping[str, Any]],
+    cols: list[str],
+    sort_by: str | None,
+    reverse: bool,
+    units: bool,
 ) -> str:
+    ordered = _sorted(reports, sort_by if sort_by in cols else None, reverse)
+    heads, factors = list(cols), [1.0] * len(cols)
+    if units:
+        for i, col in enumerate(cols):
+            heads[i], factors[i] = _column_unit(col, [r.get(col) for r in reports])
     rows = [
-        [_format_cell(report.get(col)) for col in cols]
-        for report in _sorted(reports, sort_by, reverse)
+        [_format_cell(_scaled(r.get(col), f)) for col, f in zip(cols, factors, strict=True)]
+        for r in ordered
     ]
-    widths = [max([len(col)] + [len(row[i]) for row in rows]) for i, col in enumerate(cols)]
+    widths = [max([len(head)] + [len(row[i]) for row in rows]) for i, head in enumerate(heads)]
     lines = []
-    for row in [cols, *rows]:
+    for row in [heads, *rows]:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines) + "\n"
@@ -537,10 +576,14 @@ def print_reports(
     cols: Sequence[str] = PRINT_COLS,
     sort_by: str | None = "throughput_peak",
     reverse: bool = False,
+    units: bool = False,
 ) -> None:
-    """Prints the reports as an aligned table on stdout, sorted by `sort_by`.
+    """Prints the reports as an aligned table on stdout.
 
-    Missing values print as N/A (and sort last); sort_by=None keeps the given order.
+    As NeuronPerf: rows are sorted by `sort_by` only when it is one of the printed
+    `cols` (missing values last), otherwise they keep the given (run) order. Missing
+    values print as N/A. `units=True` (the command line's tables) names each column's
+    unit in its header and prints latencies in us where a column's are below 0.1 ms.
     """
     checked = _check_reports(reports)
     columns = _check_cols(cols, checked)
@@ -549,9 +592,10 @@ def print_reports(
             raise TypeError(f"sort_by must be a column name or None, got {sort_by!r}")
         if sort_by not in _known_columns(checked):
             raise ValueError(f"sort_by: unknown column {sort_by!r} (not in any report)")
-    if not isinstance(reverse, (bool, np.bool_)):
-        raise TypeError(f"reverse must be a bool, got {reverse!r}")
-    sys.stdout.write(_table(checked, columns, sort_by, bool(reverse)))
+    for name, flag in (("reverse", reverse), ("units", units)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be a bool, got {flag!r}")
+    sys.stdout.write(_table(checked, columns, sort_by, bool(reverse), bool(units)))
     sys.stdout.flush()
 
 

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 from neuronperf_native import _plot, reporting
 from neuronperf_native._files import atomic_write_text
 from neuronperf_native.reporters import _svg
-from neuronperf_native.reporters.text import config_label, latency_unit, percent
-from neuronperf_native.reporting import _format_cell
+from neuronperf_native.reporters.text import config_label, percent
+from neuronperf_native.reporting import _format_cell, latency_unit
 
 if TYPE_CHECKING:
     from neuronperf_native.comparing import Comparison

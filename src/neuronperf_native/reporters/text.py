@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from neuronperf_native.comparing import VERDICTS
-from neuronperf_native.reporting import _format_cell
+from neuronperf_native.reporting import _format_cell, latency_unit
 
 if TYPE_CHECKING:
     from neuronperf_native.comparing import Comparison, MetricChange
@@ -37,17 +36,6 @@ def config_label(config: Mapping[str, Any]) -> str:
 def percent(fraction: float | None) -> str:
     """+1.23% (or N/A) for a fraction."""
     return "N/A" if fraction is None else f"{fraction * 100:+.2f}%"
-
-
-def latency_unit(values_ms: Sequence[Any]) -> tuple[str, float]:
-    """(unit, factor from ms) for a column of latencies: us when every value present is
-    below 0.1 ms, else ms."""
-    present = [
-        float(v)
-        for v in values_ms
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-    ]
-    return ("us", 1e3) if present and max(present) < 0.1 else ("ms", 1.0)
 
 
 def _unit_scale(row: MetricChange) -> tuple[str, float]:
