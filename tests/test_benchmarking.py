@@ -343,7 +343,9 @@ def test_return_timers_gives_config_results_pairs_with_timers():
         ({"cost_per_hour": -1.0}, ValueError, "cost_per_hour"),
         ({"percentiles": [101]}, ValueError, "percentiles"),
         ({"no_such_option": 1}, TypeError, "no_such_option"),
-        ({"load_mode": "rate"}, NotImplementedError, "load_mode"),
+        ({"load_mode": "rate"}, ValueError, "load_mode"),
+        ({"request_rate": 0}, ValueError, "request_rate"),
+        ({"eval_metrics": ["accuracy"]}, NotImplementedError, "eval_metrics"),
     ],
 )
 def test_bad_arguments_fail_before_any_process_starts(kwargs, exc, match):

@@ -73,6 +73,37 @@ BAD_VALUES = [
     ("stability", {"rel": 0.1}, ValueError, "stability: unknown key(s) 'rel'"),
     ("ci_confidence", 1, ValueError, "ci_confidence must be in (0, 1)"),
     ("ci_confidence", "0.9", TypeError, "ci_confidence must be a number"),
+    ("load_mode", "rate", ValueError, "load_mode must be one of 'closed', 'open'"),
+    ("request_rate", 0, ValueError, "request_rate must be a finite number of requests"),
+    ("request_rate", -5, ValueError, "request_rate must be a finite number of requests"),
+    ("request_rate", math.nan, ValueError, "request_rate must be a finite number of requests"),
+    ("request_rate", math.inf, ValueError, "request_rate must be a finite number of requests"),
+    ("request_rate", [100, 0], ValueError, "request_rate must be a finite number of requests"),
+    ("request_rate", [], ValueError, "request_rate must not be empty"),
+    ("request_rate", "100", TypeError, "request_rate must be a number of requests per second"),
+    ("request_rate", True, TypeError, "request_rate must be a number of requests per second"),
+    ("arrival", "bursty", ValueError, "arrival must be one of 'constant', 'poisson'"),
+    ("seed", -1, ValueError, "seed must be in [0, 18446744073709551615]"),
+    ("seed", 1.5, TypeError, "seed must be an int"),
+    ("request_intervals", [], ValueError, "request_intervals must not be empty"),
+    ("request_intervals", [10, 0], ValueError, "request_intervals[1] must be a finite number"),
+    ("request_intervals", [math.nan], ValueError, "request_intervals[0] must be a finite"),
+    ("request_intervals", ["10"], TypeError, "request_intervals[0] must be a number"),
+    ("request_intervals", 5, TypeError, "request_intervals must be a file or a list"),
+    ("request_intervals", "/no/such/file", ValueError, "request_intervals: cannot read"),
+    ("latency_slo_ms", 0, ValueError, "latency_slo_ms must be a finite number of ms > 0"),
+    ("latency_slo_ms", math.nan, ValueError, "latency_slo_ms must be a finite number of ms"),
+    ("latency_slo_ms", "5", TypeError, "latency_slo_ms must be a number of milliseconds"),
+    ("slo_percentile", 0, ValueError, "slo_percentile must be in (0, 100]"),
+    ("slo_percentile", 101, ValueError, "slo_percentile must be in (0, 100]"),
+    ("slo_percentile", 90, ValueError, "slo_percentile needs latency_slo_ms"),
+    ("slo_resolution", 0, ValueError, "slo_resolution must be in (0, 1)"),
+    ("slo_resolution", 0.05, ValueError, "slo_resolution needs latency_slo_ms"),
+    ("slo_range", (10,), TypeError, "slo_range must be (low, high) or (low, high, step)"),
+    ("slo_range", (10, 5), ValueError, "slo_range low must be < high"),
+    ("slo_range", (0, 5), ValueError, "slo_range values must be finite and > 0"),
+    ("slo_range", (1, "5"), TypeError, "slo_range must hold numbers"),
+    ("slo_search", "golden", ValueError, "slo_search must be one of 'binary', 'linear'"),
 ]
 
 
@@ -185,3 +216,96 @@ def test_copy_mode():
     assert BenchmarkSettings(multiprocess=False).copy_mode == "thread"
     # NeuronPerf: a fresh interpreter per copy wins over multiprocess=False
     assert BenchmarkSettings(multiprocess=False, multiinterpreter=True).copy_mode == "interpreter"
+
+
+# Load modes -----------------------------------------------------------------------
+
+# (keywords, exception, text): combinations that contradict each other.
+BAD_LOAD_COMBINATIONS = [
+    ({"load_mode": "closed", "request_rate": 100}, ValueError, "request_rate schedules an open"),
+    ({"load_mode": "closed", "request_intervals": [10]}, ValueError, "request_intervals sched"),
+    ({"load_mode": "open"}, ValueError, "load_mode='open' needs request_rate"),
+    ({"request_rate": 100, "request_intervals": [10]}, ValueError, "not both"),
+    ({"arrival": "poisson"}, ValueError, "arrival='poisson' draws open-loop arrivals"),
+    ({"request_intervals": [10], "arrival": "poisson"}, ValueError, "replay their own gaps"),
+    ({"request_rate": 100, "seed": 3}, ValueError, "seed draws Poisson arrivals"),
+    ({"slo_range": (1, 8)}, ValueError, "slo_range needs latency_slo_ms"),
+    ({"slo_search": "linear"}, ValueError, "slo_search needs latency_slo_ms"),
+    ({"latency_slo_ms": 5, "request_intervals": [10]}, ValueError, "replay fixed gaps"),
+    ({"latency_slo_ms": 5, "n_models": [1, 2]}, ValueError, "one n_models value"),
+    (
+        {"latency_slo_ms": 5, "request_rate": 10, "workers_per_model": [1, 2]},
+        ValueError,
+        "one workers_per_model value",
+    ),
+    ({"latency_slo_ms": 5, "request_rate": [10, 20]}, ValueError, "starts from one request_rate"),
+    ({"latency_slo_ms": 5, "workers_per_model": [1, 4]}, ValueError, "starts from one workers"),
+    (
+        {"latency_slo_ms": 5, "request_rate": 10, "slo_range": (5, 50)},
+        ValueError,
+        "give request_rate (the first probe) or slo_range",
+    ),
+    (
+        {"latency_slo_ms": 5, "load_mode": "open", "slo_range": (5, 50, 1), "slo_resolution": 0.1},
+        ValueError,
+        "not both",
+    ),
+    ({"latency_slo_ms": 5, "slo_range": (1.5, 8)}, ValueError, "whole numbers"),
+    ({"latency_slo_ms": 5, "slo_search": "linear"}, ValueError, "steps through the workers"),
+    (
+        {"latency_slo_ms": 5, "slo_search": "linear", "request_rate": [1, 2], "slo_range": (1, 2)},
+        ValueError,
+        "slo_range is for 'binary'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("keywords", "exc", "text"), BAD_LOAD_COMBINATIONS)
+def test_contradicting_load_settings_are_rejected_naming_them(keywords, exc, text):
+    with pytest.raises(exc) as caught:
+        BenchmarkSettings.from_keywords(**keywords)
+    assert text in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_load_mode_follows_the_schedule_and_rates_are_an_axis():
+    assert BenchmarkSettings().load_mode == "closed"
+    s = BenchmarkSettings.from_keywords(request_rate=[1000, 2500.5])
+    assert s.load_mode == "open" and s.request_rate == (1000.0, 2500.5)
+    assert BenchmarkSettings.from_keywords(request_rate=50).request_rate == (50.0,)
+    poisson = BenchmarkSettings.from_keywords(request_rate=50, arrival="poisson", seed=7)
+    assert (poisson.arrival, poisson.seed) == ("poisson", 7)
+    assert BenchmarkSettings.from_json(poisson.to_json()) == poisson
+    search = BenchmarkSettings.from_keywords(load_mode="open", latency_slo_ms=5)
+    assert search.load_mode == "open" and search.request_rate is None
+    closed_search = BenchmarkSettings.from_keywords(latency_slo_ms=5, slo_range=(1, 16))
+    assert closed_search.load_mode == "closed" and closed_search.slo_range == (1.0, 16.0)
+
+
+def test_interval_files_are_read_into_microseconds_at_validation(tmp_path):
+    path = tmp_path / "intervals.txt"
+    path.write_text("100\n2.5\n\n1000  \n")
+    s = BenchmarkSettings.from_keywords(request_intervals=path)
+    assert s.load_mode == "open"
+    assert s.request_intervals == (100.0, 2.5, 1000.0)
+    assert BenchmarkSettings.from_json(s.to_json()) == s  # serializable: the values, not the file
+    assert BenchmarkSettings.from_keywords(request_intervals=str(path)) == s
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "holds no intervals"),
+        ("\n  \n", "holds no intervals"),
+        ("100\nabc\n", "line 2: 'abc' is not a number of microseconds"),
+        ("100\n-3\n", "line 2 must be a finite number of microseconds"),
+        ("nan\n", "line 1 must be a finite number"),
+    ],
+)
+def test_bad_interval_files_name_the_file_and_line(tmp_path, text, message):
+    path = tmp_path / "bad.txt"
+    path.write_text(text)
+    with pytest.raises(ValueError) as caught:
+        BenchmarkSettings.from_keywords(request_intervals=path)
+    assert message in str(caught.value)
+    assert str(path) in str(caught.value) and "request_intervals" in str(caught.value)

@@ -13,7 +13,16 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from neuronperf_native import benchmarking, cpu, engine, metrics, model_index, reporting, timing
+from neuronperf_native import (
+    benchmarking,
+    cpu,
+    engine,
+    metrics,
+    model_index,
+    reporting,
+    search,
+    timing,
+)
 from neuronperf_native.benchmarking import BENCHMARK_SECS, benchmark, set_verbosity
 from neuronperf_native.benchmarking import plan_benchmark as plan
 from neuronperf_native.comparing import compare
@@ -66,6 +75,7 @@ __all__ = [
     "register_metric",
     "register_metric_from_existing",
     "reporting",
+    "search",
     "set_verbosity",
     "timestamp_convert",
     "timing",

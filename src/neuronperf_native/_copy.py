@@ -38,6 +38,7 @@ import numpy as np
 
 from neuronperf_native import _engine, engine
 from neuronperf_native._feeds import Feed, ValidationPlan, describe_mismatch
+from neuronperf_native._schedule import CopySchedule, split_schedule
 from neuronperf_native.engine import _as_args
 
 
@@ -79,9 +80,33 @@ class RunSpec:
     record_timestamps: bool = False
     validate: bool = True  # run the copy's share of the output checks first
     live_histograms: bool = False  # forward each closed window's histogram
+    # Open loop: the schedule of all n_copies together (each copy serves its share).
+    request_rate: float | None = None
+    arrival: str = "constant"
+    seed: int = 0
+    request_intervals_us: list[float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def schedule(self, copy_id: int) -> CopySchedule | None:
+        """This copy's share of the open-loop schedule (None: closed loop)."""
+        if self.request_rate is None and self.request_intervals_us is None:
+            return None
+        return split_schedule(
+            self.request_rate,
+            self.arrival,
+            self.seed,
+            self.request_intervals_us,
+            self.n_copies,
+            copy_id,
+        )
+
+    def longest_gap_s(self) -> float:
+        """An upper bound of one copy's gap between two scheduled requests (0 closed)."""
+        if self.request_intervals_us is not None:
+            return self.n_copies * max(self.request_intervals_us) / 1e6
+        return self.n_copies / self.request_rate if self.request_rate else 0.0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
@@ -299,13 +324,12 @@ def _serve_run(
             model,
             inputs,
             workers=run.workers,
-            duration_s=run.duration_s,
             max_iterations=run.max_iterations,
             warmup=0,
             window_s=run.window_s,
             call_timeout_s=run.call_timeout_s,
             record_timestamps=run.record_timestamps,
-            start_at_ns=message["start_at_ns"],
+            **_start_and_schedule(run, spec.copy_id, message["start_at_ns"]),
             **_stages(spec),
         )
         runner.start()
@@ -328,6 +352,23 @@ def _serve_run(
     send(conn, {"event": "result", "result": payload})
     if timestamps is not None:
         conn.send_bytes(np.ascontiguousarray(timestamps).tobytes())
+
+
+def _start_and_schedule(run: RunSpec, copy_id: int, start_at_ns: int) -> dict[str, Any]:
+    """Engine keywords for the start, duration and (open loop) this copy's schedule:
+    a copy whose first request is due later starts later by as much and ends with the
+    others."""
+    schedule = run.schedule(copy_id)
+    if schedule is None:
+        return {"duration_s": run.duration_s, "start_at_ns": start_at_ns}
+    duration_s = run.duration_s
+    if duration_s is not None:
+        duration_s -= schedule.offset_ns / 1e9  # > 0: planning.check_schedule
+    return {
+        "duration_s": duration_s,
+        "start_at_ns": start_at_ns + schedule.offset_ns,
+        **schedule.engine_kwargs(),
+    }
 
 
 class _Forwarder(threading.Thread):

@@ -102,6 +102,7 @@ class _Liveness:
     iterations: int = 0
     since: float = field(default_factory=time.monotonic)
     p99_s: float = 0.0
+    gap_s: float = 0.0  # open loop: the longest wait for the copy's next scheduled request
 
     def update(self, iterations: int, p99_ns: int | None) -> None:
         if iterations > self.iterations:
@@ -110,7 +111,7 @@ class _Liveness:
             self.p99_s = max(self.p99_s, p99_ns / 1e9)
 
     def silence_limit_s(self) -> float:
-        return max(_MIN_SILENCE_S, _SILENCE_P99S * self.p99_s)
+        return max(_MIN_SILENCE_S, _SILENCE_P99S * (self.p99_s + self.gap_s))
 
 
 class _Copy:
@@ -315,7 +316,7 @@ class CopyGroup:
         self._running = self._copies[: run.n_copies]
         for c in self._running:
             c.outcome = CopyOutcome(c.copy_id, phase="warmup")
-            c.liveness = _Liveness()
+            c.liveness = _Liveness(gap_s=run.longest_gap_s())
             c.send({"cmd": "run", "run": run.to_dict()})
         outcome = CopiesOutcome([])
         try:

@@ -13,17 +13,17 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from neuronperf_native import _progress, reporting
+from neuronperf_native import _progress, reporting, search
 from neuronperf_native._copy import CopySpec, RunSpec
 from neuronperf_native._processes import CopiesOutcome, RunWatch, run_copies
 from neuronperf_native._stopping import StabilityObserver
 from neuronperf_native.engine import _as_args
 from neuronperf_native.executors import ConfigurationResult, LocalExecutor, Observers
 from neuronperf_native.executors.base import timers_of
-from neuronperf_native.planning import Host, Plan, model_configs, plan
+from neuronperf_native.planning import Configuration, Host, Plan, model_configs, plan
 from neuronperf_native.settings import BenchmarkSettings
 from neuronperf_native.workload import Workload
 
@@ -36,7 +36,7 @@ _VERBOSITY_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
 # Keywords that go into the Workload rather than the settings.
 _WORKLOAD_KEYWORDS = ("input_data", "input_transform_fn")
 # Keywords of features that are not available yet.
-_PENDING = ("load_mode", "request_rate", "arrival", "seed", "eval_metrics")
+_PENDING = ("eval_metrics",)
 
 
 def set_verbosity(verbosity: int) -> None:
@@ -134,7 +134,12 @@ def benchmark(
         log.warning("%s", line)
     if dry_run:
         return the_plan
-    results = run_plan(the_plan, workload)
+    if settings.latency_slo_ms is not None:
+        results = search.run_search(
+            the_plan, lambda groups: _run_groups(search.progress_plan(the_plan), groups, workload)
+        )
+    else:
+        results = run_plan(the_plan, workload)
     pairs = [r.pair(with_timers=settings.return_timers) for r in results]
     return pairs if settings.return_timers else reporting.get_reports(pairs)
 
@@ -169,14 +174,8 @@ def _settings(neuronperf: dict[str, Any], extensions: dict[str, Any]) -> Benchma
     NeuronPerf parameters left at their defaults and absent extensions take its
     values)."""
     pending = [k for k in _PENDING if k in extensions]
-    if extensions.get("load_mode", "closed") == "closed" and "load_mode" in pending:
-        pending.remove("load_mode")
     if pending:
-        raise NotImplementedError(
-            f"{', '.join(pending)}: not available yet (open-loop load modes and eval_metrics "
-            "come later); the closed loop is NeuronPerf's behaviour"
-        )
-    extensions.pop("load_mode", None)
+        raise NotImplementedError(f"{', '.join(pending)}: not available yet")
     given = (
         expand_settings({"settings": extensions.pop("settings")})
         if "settings" in extensions
@@ -203,33 +202,43 @@ def plan_of(settings: BenchmarkSettings, workload: Workload, model_name: str | N
 def run_plan(the_plan: Plan, workload: Workload) -> list[ConfigurationResult]:
     """Runs every configuration on this host with progress output; Ctrl-C (or a
     strict validation failure) ends early with what was measured."""
+    return list(_run_groups(the_plan, the_plan.groups(), workload))
+
+
+def _run_groups(
+    the_plan: Plan, groups: Iterable[Iterable[Configuration]], workload: Workload
+) -> Iterator[ConfigurationResult]:
+    """Runs the copy groups (LocalExecutor.run_groups: each group's configurations may
+    be chosen one at a time from the previous results) with progress over the_plan,
+    yielding each result as it comes."""
     settings = the_plan.settings
     progress = _progress.Progress(the_plan, settings.verbosity)
     stability = None if settings.stability is None else StabilityObserver(settings.stability)
     observer = Observers(progress, *([stability] if stability is not None else []))
     log.info(
-        "Benchmarking %d configuration(s) of %s for %s s each; estimated time %s%.0f s",
+        "Benchmarking %s%d configuration(s) of %s for %s s each; estimated time %s%.0f s",
+        "about " if settings.latency_slo_ms is not None and settings.slo_search == "binary" else "",
         len(the_plan),
         the_plan[0].model_name,
         f"{settings.duration_s:g}" if stability is None else f"up to {the_plan[0].duration_s:g}",
         "" if stability is None else "at most ",
         the_plan.estimate_s(),
     )
-    results: list[ConfigurationResult] = []
+    done = 0
     started = time.monotonic()
     try:
-        for result in LocalExecutor(workload, settings).run(the_plan, observer):
-            results.append(result)
+        for result in LocalExecutor(workload, settings).run_groups(groups, observer):
+            done += 1
             _log_result(result, len(the_plan))
             if stability is not None and result.status == "finished":
                 stability.report_unstable(result.configuration, len(the_plan))
             progress.finished(result.configuration, result.results["total_s"])
+            yield result
     except KeyboardInterrupt:
-        log.warning("Interrupted: returning the %d configuration(s) measured", len(results))
+        log.warning("Interrupted: returning the %d configuration(s) measured", done)
     finally:
         progress.close()
     log.info("Benchmark finished in %.1f s", time.monotonic() - started)
-    return results
 
 
 def _log_result(result: ConfigurationResult, total: int) -> None:

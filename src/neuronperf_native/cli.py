@@ -119,6 +119,19 @@ def _note(args: argparse.Namespace, message: str) -> None:
 _DEFAULT_STABILITY_PERCENTAGE = 2.0
 _STABILITY_WINDOW_S = 0.1
 _DEFAULT_MAX_TRIALS = 100
+# perf_analyzer's default --max-threads with a request rate.
+_OPEN_LOOP_THREADS = 4
+# CSV columns of the open loop and of a search, written when a report has them.
+_LOAD_CSV_COLS = (
+    "request_rate",
+    "request_rate_achieved",
+    "schedule_lag_ms_p50",
+    "schedule_lag_ms_p99",
+    "backlog_max",
+    "saturated",
+    "slo_met",
+    "slo_best",
+)
 
 
 # Argument types -------------------------------------------------------------
@@ -172,6 +185,37 @@ def _percentile(text: str) -> float:
     if not 0 <= value <= 100:
         raise argparse.ArgumentTypeError(f"must be in [0, 100], got {text}")
     return value
+
+
+def _range_arg(integer: bool) -> Any:
+    """perf_analyzer's START[:END[:STEP]] -> (start, end or None, step)."""
+
+    def parse(text: str) -> tuple[float, float | None, float]:
+        parts = text.split(":")
+        if not 1 <= len(parts) <= 3 or not all(parts):
+            raise argparse.ArgumentTypeError(f"must be START:END:STEP, got {text!r}")
+        number = _positive_int if integer else _positive_float
+        try:
+            values = [number(p) for p in parts]
+        except argparse.ArgumentTypeError as error:
+            raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
+        start, end, step = values[0], values[1] if len(values) > 1 else None, 1
+        if len(values) == 3:
+            step = values[2]
+        if end is not None and end < start:
+            raise argparse.ArgumentTypeError(f"END must be >= START, got {text!r}")
+        return start, end, step
+
+    return parse
+
+
+def _range_values(span: tuple[float, float | None, float]) -> list[float]:
+    """START, START+STEP, ... up to END (just START without an END)."""
+    start, end, step = span
+    if end is None:
+        return [start]
+    count = math.floor((end - start) / step * (1 + 1e-12)) + 1
+    return [float(f"{start + k * step:.12g}") for k in range(count)]
 
 
 def _flatten(values: Sequence[Sequence[Any]] | None) -> list[Any] | None:
@@ -358,12 +402,56 @@ def _percentile_cols(percentiles: Sequence[float], present: Sequence[str]) -> li
     return [k for k in dict.fromkeys(keys) if k not in present]
 
 
-def _table_cols(percentiles: Sequence[float]) -> list[str]:
-    """Printed columns: the demo's, plus the requested percentiles, plus status."""
+def _table_cols(percentiles: Sequence[float], reports: Sequence[dict[str, Any]] = ()) -> list[str]:
+    """Printed columns: the demo's, plus the requested percentiles, plus status; in open
+    loop the load's (target and achieved rate first, schedule lag, backlog,
+    saturation), and a search's verdicts."""
     from neuronperf_native.reporting import PRINT_COLS
 
     head = ["model_name", "throughput_avg", "latency_ms_p50", "latency_ms_p99"]
-    return [*head, *_percentile_cols(percentiles, head), *PRINT_COLS[3:-1], "stable", "status"]
+    load: list[str] = []
+    if any(r.get("load_mode") == "open" for r in reports):
+        head[1:1] = ["request_rate", "request_rate_achieved"]
+        load = ["schedule_lag_ms_p99", "backlog_max", "saturated"]
+    if any(r.get("slo") for r in reports):
+        load += ["slo_met", "slo_best"]
+    cols = [*head, *_percentile_cols(percentiles, head), *load]
+    return [*cols, *PRINT_COLS[3:-1], "stable", "status"]
+
+
+def _flat_slo(reports: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reports with a search's verdicts as columns: slo_met, slo_best."""
+    out = []
+    for report in reports:
+        slo = report.get("slo")
+        extra = {"slo_met": slo["met"], "slo_best": slo["best"]} if slo else {}
+        out.append({**report, **extra})
+    return out
+
+
+def _slo_summary(reports: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per searched model config: the best value found, or that none met."""
+    lines = []
+    searched = [r for r in reports if r.get("slo")]
+    for key in dict.fromkeys((r["model_name"], r["batch_size"]) for r in searched):
+        mine = [r for r in searched if (r["model_name"], r["batch_size"]) == key]
+        slo = mine[0]["slo"]
+        what = "request rate" if slo["axis"] == "request_rate" else "concurrency"
+        unit = " requests/s" if slo["axis"] == "request_rate" else " workers"
+        head = (
+            f"{key[0]} batch {key[1]}: p{slo['percentile']:g} latency threshold "
+            f"{slo['target_ms']:g} ms:"
+        )
+        best = next((r for r in mine if r["slo"]["best"]), None)
+        if best is None:
+            lines.append(f"{head} no {what} probed met it ({len(mine)} probes)")
+        else:
+            lines.append(
+                f"{head} highest {what} that met it: {best['slo']['value']:g}{unit} "
+                f"(p{slo['percentile']:g} {best['slo']['latency_ms']:.4g} ms; "
+                f"{len(mine)} probes)"
+            )
+    return lines
 
 
 def _bench_batch_sizes(args: argparse.Namespace, kind: str, index: Any) -> list[int]:
@@ -439,25 +527,10 @@ def _bench_data(args: argparse.Namespace) -> Any:
 
 
 def _bench_options(args: argparse.Namespace) -> dict[str, Any]:
-    """benchmark() keywords from the options: copies, timing, validation, naming."""
-    if args.request_rate is not None:
-        raise UsageError(
-            "--request-rate: open-loop load modes are not available yet; use --concurrency "
-            "or --workers-per-model (closed loop, as NeuronPerf)"
-        )
-    workers = _flatten(args.workers_per_model)
-    n_models = _flatten(args.n_models)
-    if args.concurrency is not None:
-        if workers is not None or n_models is not None:
-            raise UsageError(
-                "--concurrency N means 1 model copy with N workers: do not combine it with "
-                "--workers-per-model or --n-models"
-            )
-        workers, n_models = _flatten(args.concurrency), [1]
+    """benchmark() keywords from the options: copies, load, timing, validation, naming."""
     options: dict[str, Any] = {
         **_timing_options(args),
-        "n_models": n_models,
-        "workers_per_model": workers,
+        **_load_options(args),
         "pipeline_sizes": _flatten(args.pipeline_size),
         "verbosity": 2 if args.verbose else 0 if args.quiet else 1,
         "rtol": args.rtol,
@@ -471,6 +544,112 @@ def _bench_options(args: argparse.Namespace) -> dict[str, Any]:
         options["percentiles"] = list(dict.fromkeys(args.percentile))
     if args.model_name:
         options["model_name"] = args.model_name
+    return options
+
+
+def _load_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Copies, workers and the load: closed loop (--concurrency, --concurrency-range,
+    --workers-per-model) or open loop (--request-rate, --request-rate-range,
+    --request-intervals), and the latency-threshold search."""
+    concurrency = _flatten(args.concurrency)
+    if args.concurrency_range is not None:
+        if concurrency is not None:
+            raise UsageError("give --concurrency or --concurrency-range, not both")
+        concurrency = [int(v) for v in _range_values(args.concurrency_range)]
+    rates = _flatten(args.request_rate)
+    if args.request_rate_range is not None:
+        if rates is not None:
+            raise UsageError("give --request-rate or --request-rate-range, not both")
+        rates = _range_values(args.request_rate_range)
+    opened = rates is not None or args.request_intervals is not None
+    if opened and concurrency is not None:
+        raise UsageError(
+            "--concurrency(-range) is the closed loop, --request-rate(-range) and "
+            "--request-intervals the open loop: give one of them"
+        )
+    if args.request_intervals is not None and rates is not None:
+        raise UsageError("--request-intervals replays its own gaps: do not give a request rate")
+    options = _copies(args, concurrency, opened)
+    if opened:
+        options.update(_open_loop_options(args, rates))
+    elif args.request_distribution is not None:
+        raise UsageError("--request-distribution applies to the open loop: give --request-rate")
+    return {**options, **_threshold_options(args, concurrency, rates, opened)}
+
+
+def _copies(
+    args: argparse.Namespace, concurrency: list[int] | None, opened: bool
+) -> dict[str, Any]:
+    """n_models and workers_per_model: --concurrency N is 1 copy x N workers; the open
+    loop has 1 copy (or --n-models) x --max-threads workers (default 4)."""
+    workers = _flatten(args.workers_per_model)
+    n_models = _flatten(args.n_models)
+    if args.max_threads is not None:
+        if not opened:
+            raise UsageError(
+                "--max-threads sets the requests in flight of the open loop: in closed loop "
+                "the concurrency is the number of workers (--concurrency)"
+            )
+        if workers is not None:
+            raise UsageError("give --max-threads or --workers-per-model, not both")
+    if concurrency is not None:
+        if workers is not None or n_models is not None:
+            raise UsageError(
+                "--concurrency N means 1 model copy with N workers: do not combine it with "
+                "--workers-per-model or --n-models"
+            )
+        return {"n_models": [1], "workers_per_model": concurrency}
+    if opened:
+        workers = workers or [args.max_threads or _OPEN_LOOP_THREADS]
+        n_models = n_models or [1]
+    return {"n_models": n_models, "workers_per_model": workers}
+
+
+def _open_loop_options(args: argparse.Namespace, rates: list[float] | None) -> dict[str, Any]:
+    options: dict[str, Any] = {"load_mode": "open"}
+    if rates is not None:
+        options["request_rate"] = rates
+    else:
+        options["request_intervals"] = args.request_intervals
+        if args.request_distribution is not None:
+            raise UsageError("--request-distribution does not apply to --request-intervals")
+    if args.request_distribution == "poisson":
+        options.update(arrival="poisson", seed=args.seed)
+    return options
+
+
+def _threshold_options(
+    args: argparse.Namespace,
+    concurrency: list[int] | None,
+    rates: list[float] | None,
+    opened: bool,
+) -> dict[str, Any]:
+    """--latency-threshold: step through the range (stopping at the first miss), or
+    with --binary-search bisect within it (or bracket from a single start value)."""
+    if args.latency_threshold is None:
+        if args.binary_search:
+            raise UsageError("--binary-search needs --latency-threshold MS")
+        return {}
+    options: dict[str, Any] = {"latency_slo_ms": args.latency_threshold}
+    if args.percentile:
+        options["slo_percentile"] = args.percentile[0]
+    span = args.request_rate_range if opened else args.concurrency_range
+    values = rates if opened else concurrency
+    if not args.binary_search:
+        if values is None or len(values) < 2:
+            raise UsageError(
+                "--latency-threshold steps through a --request-rate-range or "
+                "--concurrency-range (START:END:STEP) and stops at the first over the "
+                "threshold: give a range, or --binary-search"
+            )
+        return {**options, "slo_search": "linear"}
+    if span is not None:
+        if span[1] is None:
+            raise UsageError("--binary-search needs the range's END: give START:END:STEP")
+        key = "request_rate" if opened else "workers_per_model"
+        return {**options, key: None, "slo_range": span}
+    if values is not None and len(values) > 1:
+        raise UsageError("--binary-search starts from one --request-rate or --concurrency value")
     return options
 
 
@@ -500,14 +679,19 @@ def _timing_options(args: argparse.Namespace) -> dict[str, Any]:
 def _bench_output(args: argparse.Namespace, npf: Any, reports: list[dict[str, Any]]) -> None:
     """The table on stdout, validation notes on stderr, and the files asked for."""
     percentiles = list(dict.fromkeys(args.percentile or []))
-    npf.print_reports(reports, cols=_table_cols(percentiles), units=True)
+    table = _flat_slo(reports)
+    npf.print_reports(table, cols=_table_cols(percentiles, reports), units=True)
+    for line in _slo_summary(reports):
+        print(line)
     for report in reports:
         if report.get("validation") is not None:
             _note(args, _validation_line(report))
     if args.csv:
         extra = _percentile_cols(percentiles, npf.CSV_COLS)
         stats_cols = ["throughput_ci", "latency_ms_p99_ci", "stable", "measured_s"]
-        npf.write_csv(reports, args.csv, cols=[*npf.CSV_COLS, *extra, *stats_cols, "status"])
+        load_cols = [c for c in _LOAD_CSV_COLS if any(r.get(c) is not None for r in table)]
+        cols = [*npf.CSV_COLS, *extra, *stats_cols, *load_cols, "status"]
+        npf.write_csv(table, args.csv, cols=cols)
         _note(args, f"wrote {args.csv}")
     if args.json:
         npf.write_json(reports, args.json)
@@ -629,11 +813,11 @@ def _report(args: argparse.Namespace) -> int:
         cols = [col for group in args.cols for col in group]
     else:
         percentiles = sorted({p for r in reports for p in r.get("percentiles") or []})
-        cols = _table_cols(percentiles)
+        cols = _table_cols(percentiles, reports)
     sort_by = args.sort_by if args.sort_by != "none" else None
     if sort_by is not None and sort_by not in cols:
         cols.insert(1, sort_by)  # a sort shows its column
-    npf.print_reports(reports, cols=cols, sort_by=sort_by, units=True)
+    npf.print_reports(_flat_slo(reports), cols=cols, sort_by=sort_by, units=True)
     if args.plot:
         from neuronperf_native import _plot
 
@@ -771,8 +955,9 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
             "The model's inputs must be declared with --input NAME:DTYPE:d1,d2, in the "
             "model's argument order: perf_analyzer reads them from the model server, this "
             "tool cannot. A model class without --input takes one FP32 input whose shape "
-            "is the single --shape NAME:d1,d2 given. Closed loop only: --concurrency N is "
-            "an alias of 1 model copy x N workers."
+            "is the single --shape NAME:d1,d2 given. Load: closed loop by default "
+            "(--concurrency N is 1 model copy x N workers), open loop with --request-rate; "
+            "--latency-threshold searches the highest rate or concurrency meeting it."
         ),
     )
     bench.add_argument(
@@ -894,24 +1079,14 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         help="pipeline sizes (repeatable; default: the index's, else 1)",
     )
     bench.add_argument("--device-type", help="neuron, cpu or gpu (default: the framework's)")
-    bench.add_argument(
-        "--concurrency",
-        type=_positive_int,
-        nargs="+",
-        action="append",
-        metavar="N",
-        help="closed-loop concurrency: 1 model copy with N workers (perf_analyzer's meaning)",
-    )
-    bench.add_argument(
-        "--request-rate", type=float, help="open-loop request rate (not available yet)"
-    )
+    _add_load_options(bench)
     bench.add_argument(
         "--percentile",
         type=_percentile,
         action="append",
         metavar="P",
         help="extra latency percentile to report (repeatable); the first one is also the "
-        "percentile stability is judged on (default 99)",
+        "percentile stability and --latency-threshold are judged on (default 99)",
     )
     bench.add_argument("--model-name", help="name in the reports (default: from MODEL)")
     bench.add_argument(
@@ -923,6 +1098,79 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
     bench.add_argument("--json", metavar="FILE", help="write the reports as JSON")
     bench.add_argument("--html", metavar="FILE", help="write an HTML report with plots")
     bench.set_defaults(handler=_bench)
+
+
+def _add_load_options(bench: argparse.ArgumentParser) -> None:
+    """perf_analyzer's load options, with its names and meanings."""
+    load = bench.add_argument_group(
+        "load (perf_analyzer's options)",
+        "Closed loop (default): each worker sends its next request when the previous one "
+        "completes. Open loop (--request-rate, --request-rate-range, --request-intervals): "
+        "requests arrive on a schedule whatever the model does, latency counts from when "
+        "each was due, and 1 model copy serves them unless --n-models says otherwise.",
+    )
+    load.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        nargs="+",
+        action="append",
+        metavar="N",
+        help="closed-loop concurrency: 1 model copy with N workers (perf_analyzer's meaning)",
+    )
+    load.add_argument(
+        "--concurrency-range",
+        type=_range_arg(integer=True),
+        metavar="START:END:STEP",
+        help="closed loop: concurrency START, START+STEP, ... up to END (END and STEP "
+        "default to START and 1)",
+    )
+    load.add_argument(
+        "--request-rate",
+        type=_positive_float,
+        nargs="+",
+        action="append",
+        metavar="R",
+        help="open loop: R requests/s of all model copies together (repeatable: one "
+        "configuration per rate)",
+    )
+    load.add_argument(
+        "--request-rate-range",
+        type=_range_arg(integer=False),
+        metavar="START:END:STEP",
+        help="open loop: request rates START, START+STEP, ... up to END (requests/s)",
+    )
+    load.add_argument(
+        "--request-distribution",
+        choices=("constant", "poisson"),
+        help="open loop: gaps between requests, constant or Poisson (exponential, seeded "
+        "by --seed); default constant",
+    )
+    load.add_argument(
+        "--request-intervals",
+        metavar="FILE",
+        help="open loop: replay the gaps in FILE (one per line, in microseconds), looped",
+    )
+    load.add_argument(
+        "--max-threads",
+        type=_positive_int,
+        metavar="N",
+        help="open loop: requests each model copy may have in flight (its workers; "
+        "default 4, perf_analyzer's)",
+    )
+    load.add_argument(
+        "--latency-threshold",
+        type=_positive_float,
+        metavar="MS",
+        help="search for the highest request rate (open loop) or concurrency (closed loop) "
+        "whose --percentile latency is at most MS: with a range, step through it and stop "
+        "at the first rate over MS; with --binary-search, bracket and bisect",
+    )
+    load.add_argument(
+        "--binary-search",
+        action="store_true",
+        help="with --latency-threshold: binary search within the range given (its STEP "
+        "is the precision), or from --request-rate / --concurrency (2%% of the value)",
+    )
 
 
 _INDEX_HELP = "the model index (.json, as compile writes it)"

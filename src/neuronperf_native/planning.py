@@ -14,9 +14,11 @@ import dataclasses
 import itertools
 import os
 from collections.abc import Iterator, Sequence
+from statistics import fmean
 from typing import Any
 
 from neuronperf_native import devices, model_index
+from neuronperf_native._schedule import last_offset_s
 from neuronperf_native.settings import BenchmarkSettings
 
 __all__ = [
@@ -78,6 +80,12 @@ class Configuration:
     loads: int  # copies loaded before this configuration runs (0: all reused)
     instance_type: str | None
     settings: BenchmarkSettings = dataclasses.field(repr=False)
+    request_rate: float | None = None  # open loop: requests/s of all copies together
+
+    @property
+    def load_mode(self) -> str:
+        """ "closed" or "open" (the settings')."""
+        return self.settings.load_mode
 
     @property
     def batch_size(self) -> int:
@@ -116,17 +124,42 @@ class Configuration:
             "stats_interval": s.stats_interval_s,
             "duration": s.duration_s,
             "cost_per_hour": s.cost_per_hour,
-            "percentiles": list(s.percentiles),
+            "percentiles": self._percentiles(),
             "window_s": s.window_s,
             "stability": None if s.stability is None else s.stability.to_dict(),
             "ci_confidence": s.ci_confidence,
+            **self._load_dict(),
         }
+
+    def _percentiles(self) -> list[float]:
+        """The extra percentiles reported: the settings', and the SLO's when searching
+        (its interval decides each probe)."""
+        s = self.settings
+        extra = [s.slo_percentile] if s.latency_slo_ms is not None else []
+        return list(dict.fromkeys([*s.percentiles, *extra]))
+
+    def _load_dict(self) -> dict[str, Any]:
+        """The load mode's config keys (None where they do not apply)."""
+        s = self.settings
+        opened = self.load_mode == "open"
+        intervals = s.request_intervals
+        out: dict[str, Any] = {
+            "load_mode": self.load_mode,
+            "request_rate": self.request_rate,
+            "arrival": ("intervals" if intervals else s.arrival) if opened else None,
+            "seed": s.seed if opened and s.arrival == "poisson" else None,
+            "request_intervals": None,
+        }
+        if intervals:
+            out["request_intervals"] = {"count": len(intervals), "mean_us": fmean(intervals)}
+        return out
 
     def describe(self) -> str:
         """One line naming the configuration, for logs and errors."""
+        rate = "" if self.request_rate is None else f"request_rate={self.request_rate:g} "
         return (
             f"batch_size={self.batch_size} n_models={self.n_models} "
-            f"workers_per_model={self.workers_per_model} pipeline_size={self.pipeline_size} "
+            f"workers_per_model={self.workers_per_model} {rate}pipeline_size={self.pipeline_size} "
             f"({self.model.filename})"
         )
 
@@ -174,21 +207,25 @@ class Plan:
 
     def table(self) -> str:
         """The plan as an aligned text table with its estimate (for dry runs)."""
+        opened = self.settings.load_mode == "open"
         header = ["#", "model", "batch", "n_models", "workers", "pipeline", "duration_s", "loads"]
+        if opened:
+            header.insert(5, "request_rate")
         rows = [header]
         for c in self.configurations:
-            rows.append(
-                [
-                    str(c.index + 1),
-                    c.model_name,
-                    str(c.batch_size),
-                    str(c.n_models),
-                    str(c.workers_per_model),
-                    str(c.pipeline_size),
-                    "once" if c.duration_s is None else f"{c.duration_s:g}",
-                    str(c.loads),
-                ]
-            )
+            row = [
+                str(c.index + 1),
+                c.model_name,
+                str(c.batch_size),
+                str(c.n_models),
+                str(c.workers_per_model),
+                str(c.pipeline_size),
+                "once" if c.duration_s is None else f"{c.duration_s:g}",
+                str(c.loads),
+            ]
+            if opened:
+                row.insert(5, "intervals" if c.request_rate is None else f"{c.request_rate:g}")
+            rows.append(row)
         widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
         lines = [
             "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
@@ -199,6 +236,15 @@ class Plan:
             f"{len(self)} configuration(s) in {len(self.groups())} copy group(s); "
             f"estimated time {bound}{self.estimate_s():.0f} s plus model loading"
         )
+        s = self.settings
+        if s.latency_slo_ms is not None:
+            axis = "request rate" if s.load_mode == "open" else "concurrency (workers)"
+            how = "in order until one misses" if s.slo_search == "linear" else "bracket, bisect"
+            lines.append(
+                f"latency SLO search: the highest {axis} whose p{s.slo_percentile:g} <= "
+                f"{s.latency_slo_ms:g} ms ({how}); the configurations above are the first "
+                "probes, later ones depend on what they measure"
+            )
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -327,27 +373,73 @@ def plan(
     configurations: list[Configuration] = []
     for group, model in enumerate(configs):
         most = host.max_copies.get(model.pipeline_size)
-        n_models = settings.n_models or default_n_models(most)
+        n_models, workers, rates = _axes(settings, model, most)
         _check_fits(settings, model, n_models, most)
-        workers = settings.workers_per_model or default_workers(model.pipeline_size)
         loaded = 0
-        for copies, worker_count in itertools.product(n_models, workers):
+        for copies, worker_count, rate in itertools.product(n_models, workers, rates):
             reused = loaded if settings.reuse_copies else 0
-            configurations.append(
-                Configuration(
-                    index=len(configurations),
-                    model=model,
-                    model_name=name,
-                    n_models=copies,
-                    workers_per_model=worker_count,
-                    group=group if settings.reuse_copies else len(configurations),
-                    loads=max(0, copies - reused),
-                    instance_type=host.instance_type,
-                    settings=settings,
-                )
+            configuration = Configuration(
+                index=len(configurations),
+                model=model,
+                model_name=name,
+                n_models=copies,
+                workers_per_model=worker_count,
+                group=group if settings.reuse_copies else len(configurations),
+                loads=max(0, copies - reused),
+                instance_type=host.instance_type,
+                settings=settings,
+                request_rate=rate,
             )
+            check_schedule(configuration)
+            configurations.append(configuration)
             loaded = max(loaded, copies)
     return Plan(tuple(configurations), settings)
+
+
+#: The first probe of an open-loop SLO search without a given rate or range (requests/s).
+SLO_START_RATE = 100.0
+
+
+def _axes(
+    settings: BenchmarkSettings, model: ModelConfig, most: int | None
+) -> tuple[Sequence[int], Sequence[int], Sequence[float | None]]:
+    """The n_models, workers_per_model and request_rate values of a model config. A
+    binary SLO search plans its first probe only: one copy unless n_models says
+    otherwise, the start (or the range's low end) on the searched axis, and in open
+    loop the last of NeuronPerf's default workers."""
+    s = settings
+    workers = s.workers_per_model or default_workers(model.pipeline_size)
+    rates: Sequence[float | None] = s.request_rate or (None,)
+    if s.latency_slo_ms is None:
+        return s.n_models or default_n_models(most), workers, rates
+    n_models = s.n_models or (1,)
+    if s.slo_search == "linear":
+        return n_models, workers if s.load_mode == "closed" else workers[-1:], rates
+    low = s.slo_range[0] if s.slo_range else None
+    if s.load_mode == "open":
+        return n_models, workers[-1:], [rates[0] or low or SLO_START_RATE]
+    return n_models, [int(low) if low else (s.workers_per_model or (1,))[0]], rates
+
+
+def check_schedule(configuration: Configuration) -> None:
+    """Raises ValueError naming request_rate (or request_intervals) when a copy's
+    share of the schedule (_schedule.split_schedule) would start after the
+    configuration's duration."""
+    s, n, duration_s = configuration.settings, configuration.n_models, configuration.duration_s
+    if configuration.load_mode != "open" or duration_s is None:
+        return
+    rate, intervals = configuration.request_rate, s.request_intervals
+    if last_offset_s(rate, s.arrival, intervals, n) < duration_s:
+        return
+    if intervals is None:
+        raise ValueError(
+            f"request_rate={rate:g} over {duration_s:g} s schedules fewer requests than the "
+            f"{n} model copies it is dealt to (n_models={n})"
+        )
+    raise ValueError(
+        f"request_intervals: the first {n} requests span more than the {duration_s:g} s "
+        f"duration, so some of the {n} model copies (n_models={n}) would get none"
+    )
 
 
 def keeps_interpreters(settings: BenchmarkSettings) -> bool:

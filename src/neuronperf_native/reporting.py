@@ -360,7 +360,46 @@ def _report(config: Mapping[str, Any], results: Mapping[str, Any], where: str) -
             report["cost_per_1m_inf"] = (
                 float(cost_per_hour) / (report["throughput_avg"] * 3600.0) * 1e6
             )
+    report.update(_load_fields(config, runs))
     return report
+
+
+#: Report keys of the open loop (None in closed loop, and when nothing was measured).
+LOAD_KEYS = (
+    "request_rate_target",
+    "request_rate_achieved",
+    "requests_due",
+    "schedule_lag_ms_p50",
+    "schedule_lag_ms_p99",
+    "backlog_max",
+    "backlog_end",
+    "saturated",
+)
+
+
+def _load_fields(config: Mapping[str, Any], runs: list[RunResult]) -> dict[str, Any]:
+    """The load mode and, in open loop, the schedule's figures over all copies: target
+    and achieved rates and requests due summed (each copy served its share), schedule
+    lag from the merged histograms, the largest backlog of one copy (each queues its
+    own share), requests never started summed, and saturated when any copy was."""
+    opened = [run for run in runs if run.load_mode == "open"]
+    mode = config.get("load_mode") or ("open" if opened else "closed")
+    out: dict[str, Any] = {"load_mode": mode, **dict.fromkeys(LOAD_KEYS)}
+    if not opened:
+        return out
+    lag = _merge([run.stage("schedule_lag") for run in opened])
+    out.update(
+        request_rate_target=sum(run.request_rate_target or 0.0 for run in opened),
+        request_rate_achieved=sum(run.achieved_rate or 0.0 for run in opened),
+        requests_due=sum(run.requests_due or 0 for run in opened),
+        backlog_max=max(run.backlog_max for run in opened),
+        backlog_end=sum(run.backlog_end for run in opened),
+        saturated=any(run.saturated for run in opened),
+    )
+    if lag is not None and lag.count:
+        out["schedule_lag_ms_p50"] = _ns_to_ms(lag.value_at_percentile(50))
+        out["schedule_lag_ms_p99"] = _ns_to_ms(lag.value_at_percentile(99))
+    return out
 
 
 def _statistics(
@@ -419,8 +458,12 @@ def get_reports(results: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> lis
     `percentiles`), `latency_hist` (base64 V2), `throughput_timeline` (per window,
     the last one partial), `metadata` and `model_peak_rss_mb` (the largest peak
     resident memory of a model process). `worker_avg_s` is the mean timed wall time
-    of the copies (every worker of a copy runs for its whole window). Values that were
-    not measured (a configuration that failed first) are None.
+    of the copies (every worker of a copy runs for its whole window). `load_mode`
+    ("closed" or "open") and the open loop's LOAD_KEYS: request_rate_target and
+    request_rate_achieved (requests/s, all copies), requests_due, schedule_lag_ms_p50/
+    p99 (due -> started), backlog_max, backlog_end and saturated. Values that were not
+    measured (a configuration that failed first; the open-loop keys in closed loop)
+    are None.
     """
     if isinstance(results, (str, bytes, Mapping)) or not isinstance(results, Sequence):
         raise TypeError(
@@ -515,10 +558,12 @@ def latency_unit(values_ms: Sequence[Any]) -> tuple[str, float]:
 
 def _column_unit(col: str, values: Sequence[Any]) -> tuple[str, float]:
     """(header, factor) of a column whose unit the header says: `latency_p50 (us)`."""
-    if col.startswith("latency_ms_") or col.endswith("_ms"):
+    if "_ms_p" in col or col.endswith("_ms"):
         unit, factor = latency_unit(values)
-        name = col.replace("latency_ms_", "latency_") if col.startswith("latency_") else col[:-3]
+        name = col.replace("_ms_p", "_p") if "_ms_p" in col else col[:-3]
         return f"{name} ({unit})", factor
+    if col.startswith("request_rate"):
+        return f"{col} (req/s)", 1.0
     if col.startswith("throughput_") and col != "throughput_timeline":
         return f"{col} (inf/s)", 1.0
     if "_percent" in col:

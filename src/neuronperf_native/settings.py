@@ -22,10 +22,12 @@ import functools
 import json
 import math
 import numbers
-from collections.abc import Callable, Iterator, Mapping
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from neuronperf_native import devices
+from neuronperf_native.engine import ARRIVALS, MAX_REQUEST_RATE
 from neuronperf_native.stats import StoppingRule, parse_stability
 
 __all__ = ["KEYWORDS", "SETTINGS_SCHEMA", "BenchmarkSettings"]
@@ -43,6 +45,9 @@ _SHARED_MEMORY = ("none", "system")
 _START_METHODS = ("auto", "fork", "spawn")
 # Windows with stability on: the stopping rule needs a handful of windows per second.
 _STABILITY_WINDOW_S = 0.1
+_LOAD_MODES = ("closed", "open")
+_SLO_SEARCHES = ("binary", "linear")
+_MIN_INTERVAL_US = 0.001  # the engine's finest gap between two requests
 
 # The name errors use for a field: its benchmark() keyword while from_keywords() runs.
 _display_names: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
@@ -242,6 +247,16 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "allow_oversubscription": _flag,
     "stability": lambda f, v: v,  # checked with duration_s known, in __post_init__
     "ci_confidence": lambda f, v: _fraction(f, v),
+    "load_mode": _optional(_choice(_LOAD_MODES)),  # None: resolved in __post_init__
+    "request_rate": lambda f, v: _rates(f, v),
+    "arrival": _choice(ARRIVALS),
+    "seed": lambda f, v: _int(f, v, 0, 2**64 - 1),
+    "request_intervals": lambda f, v: _intervals(f, v),
+    "latency_slo_ms": _optional(lambda f, v: _milliseconds(f, v)),
+    "slo_percentile": lambda f, v: _slo_percentile(f, v),
+    "slo_resolution": _optional(lambda f, v: _fraction(f, v)),
+    "slo_range": _optional(lambda f, v: _slo_range(f, v)),
+    "slo_search": _choice(_SLO_SEARCHES),
 }
 
 
@@ -268,6 +283,111 @@ def _window(field: str, value: Any) -> float:
     if seconds < _MIN_WINDOW_S:
         raise ValueError(f"{_name(field)} must be at least {_MIN_WINDOW_S:g} s, got {value!r}")
     return seconds
+
+
+# Load modes ------------------------------------------------------------------------
+
+
+def _rate(field: str, value: Any) -> float:
+    if not _is_number(value):
+        raise TypeError(f"{_name(field)} must be a number of requests per second, got {value!r}")
+    if not (math.isfinite(value) and 0 < value <= MAX_REQUEST_RATE):
+        raise ValueError(
+            f"{_name(field)} must be a finite number of requests per second in "
+            f"(0, {MAX_REQUEST_RATE:g}], got {value!r}"
+        )
+    return float(value)
+
+
+def _rates(field: str, value: Any) -> tuple[float, ...] | None:
+    """One rate or a non-empty list of them (a configuration axis) -> a tuple."""
+    if value is None:
+        return None
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not values:
+        raise ValueError(f"{_name(field)} must not be empty")
+    return tuple(_rate(field, v) for v in values)
+
+
+def _interval(where: str, value: Any) -> float:
+    if not _is_number(value):
+        raise TypeError(f"{where} must be a number of microseconds, got {value!r}")
+    if not (math.isfinite(value) and value >= _MIN_INTERVAL_US):
+        raise ValueError(
+            f"{where} must be a finite number of microseconds >= {_MIN_INTERVAL_US:g}, "
+            f"got {value!r}"
+        )
+    return float(value)
+
+
+def _intervals(field: str, value: Any) -> tuple[float, ...] | None:
+    """A file of intervals (perf_analyzer's --request-intervals: one per line, in
+    microseconds) or a list of them -> a tuple, so the settings stay serializable."""
+    if value is None:
+        return None
+    if isinstance(value, (str, os.PathLike)):
+        return _interval_file(field, os.fspath(value))
+    if isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
+        raise TypeError(f"{_name(field)} must be a file or a list of microseconds, got {value!r}")
+    values = list(value)
+    if not values:
+        raise ValueError(f"{_name(field)} must not be empty")
+    return tuple(_interval(f"{_name(field)}[{i}]", v) for i, v in enumerate(values))
+
+
+def _interval_file(field: str, path: str) -> tuple[float, ...]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"{_name(field)}: cannot read {path}: {error}") from None
+    out = []
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text:
+            continue  # blank lines (a trailing newline) hold no interval
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(
+                f"{_name(field)}: {path} line {number}: {text[:40]!r} is not a number of "
+                "microseconds"
+            ) from None
+        out.append(_interval(f"{_name(field)}: {path} line {number}", value))
+    if not out:
+        raise ValueError(f"{_name(field)}: {path} holds no intervals (one per line, in us)")
+    return tuple(out)
+
+
+def _milliseconds(field: str, value: Any) -> float:
+    if not _is_number(value):
+        raise TypeError(f"{_name(field)} must be a number of milliseconds, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{_name(field)} must be a finite number of ms > 0, got {value!r}")
+    return float(value)
+
+
+def _slo_percentile(field: str, value: Any) -> float:
+    if not _is_number(value):
+        raise TypeError(f"{_name(field)} must be a number, got {value!r}")
+    if not (math.isfinite(value) and 0 < value <= 100):
+        raise ValueError(f"{_name(field)} must be in (0, 100], got {value!r}")
+    return float(value)
+
+
+def _slo_range(field: str, value: Any) -> tuple[float, ...]:
+    """(low, high) or (low, high, step): the bounds of the SLO search and, with a step,
+    its absolute resolution (perf_analyzer's --binary-search precision)."""
+    if not isinstance(value, (list, tuple)) or len(value) not in (2, 3):
+        raise TypeError(f"{_name(field)} must be (low, high) or (low, high, step), got {value!r}")
+    for v in value:
+        if not _is_number(v):
+            raise TypeError(f"{_name(field)} must hold numbers, got {v!r}")
+        if not (math.isfinite(v) and v > 0):
+            raise ValueError(f"{_name(field)} values must be finite and > 0, got {v!r}")
+    if value[0] >= value[1]:
+        raise ValueError(f"{_name(field)} low must be < high, got {list(value)}")
+    return tuple(float(v) for v in value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -318,6 +438,18 @@ class BenchmarkSettings:
     allow_oversubscription: bool = False  # more copies than the device can host
     stability: StoppingRule | None = None  # stop each configuration once its numbers are known
     ci_confidence: float = 0.95  # of the intervals in the reports
+    # Load modes: closed loop (NeuronPerf's) or open loop at a request rate.
+    load_mode: str = None  # type: ignore[assignment]  # None: "open" given a rate, else "closed"
+    request_rate: tuple[float, ...] | None = None  # requests/s of a configuration; list: an axis
+    arrival: str = "constant"  # or "poisson" (open loop)
+    seed: int = 0  # of the Poisson arrivals (copy i draws from seed + i)
+    request_intervals: tuple[float, ...] | None = None  # us between requests (a file, or a list)
+    # Latency-SLO search: the highest rate (open) or concurrency (closed) meeting it.
+    latency_slo_ms: float | None = None
+    slo_percentile: float = 99.0
+    slo_resolution: float | None = None  # fraction of the rate; None: 2%, or slo_range's step
+    slo_range: tuple[float, ...] | None = None  # (low, high) or (low, high, step)
+    slo_search: str = "binary"  # or "linear": request_rate / workers_per_model in order
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -332,6 +464,8 @@ class BenchmarkSettings:
         object.__setattr__(self, "stability", rule)
         if self.window_s is None:
             object.__setattr__(self, "window_s", 1.0 if rule is None else _STABILITY_WINDOW_S)
+        object.__setattr__(self, "load_mode", _load_mode(self))
+        _check_slo(self)
 
     # Construction from benchmark()'s keywords ---------------------------------------
 
@@ -415,6 +549,115 @@ class BenchmarkSettings:
         if self.multiinterpreter:
             return "interpreter"
         return "process" if self.multiprocess else "thread"
+
+
+def _load_mode(s: BenchmarkSettings) -> str:
+    """The load mode, checked against the open-loop fields (None: "open" when a rate or
+    intervals are given)."""
+    scheduled = "request_rate" if s.request_rate is not None else None
+    if s.request_intervals is not None:
+        if scheduled:
+            raise ValueError(
+                f"give {_name('request_rate')} or {_name('request_intervals')}, not both "
+                "(request_intervals replay their own gaps)"
+            )
+        scheduled = "request_intervals"
+    mode = s.load_mode or ("open" if scheduled else "closed")
+    if mode == "closed" and scheduled:
+        raise ValueError(
+            f"{_name(scheduled)} schedules an open loop: it needs {_name('load_mode')}='open' "
+            "(got 'closed')"
+        )
+    if mode == "open" and not scheduled and s.latency_slo_ms is None:
+        raise ValueError(
+            f"{_name('load_mode')}='open' needs {_name('request_rate')} or "
+            f"{_name('request_intervals')} (or {_name('latency_slo_ms')}, to search the rate)"
+        )
+    if s.arrival == "poisson" and mode == "closed":
+        raise ValueError(f"{_name('arrival')}='poisson' draws open-loop arrivals: it needs a rate")
+    if s.arrival == "poisson" and scheduled == "request_intervals":
+        raise ValueError(
+            f"{_name('arrival')}='poisson' does not apply to {_name('request_intervals')} "
+            "(they replay their own gaps)"
+        )
+    if s.seed != 0 and s.arrival != "poisson":
+        raise ValueError(
+            f"{_name('seed')} draws Poisson arrivals: it needs {_name('arrival')}='poisson', "
+            f"got seed={s.seed} with arrival={s.arrival!r}"
+        )
+    return mode
+
+
+def _check_slo(s: BenchmarkSettings) -> None:
+    """The SLO-search fields: they need latency_slo_ms, and the search has one axis."""
+    if s.latency_slo_ms is None:
+        given = [
+            f
+            for f, unset in (
+                ("slo_resolution", s.slo_resolution is None),
+                ("slo_range", s.slo_range is None),
+                ("slo_search", s.slo_search == "binary"),
+                ("slo_percentile", s.slo_percentile == 99.0),
+            )
+            if not unset
+        ]
+        if given:
+            raise ValueError(
+                f"{_name(given[0])} needs {_name('latency_slo_ms')} (the SLO to search)"
+            )
+        return
+    if s.request_intervals is not None:
+        raise ValueError(
+            f"{_name('latency_slo_ms')} searches a request rate: {_name('request_intervals')} "
+            "replay fixed gaps"
+        )
+    if s.n_models is not None and len(s.n_models) > 1:
+        raise ValueError(
+            f"{_name('latency_slo_ms')} searches with one {_name('n_models')} value, got "
+            f"{list(s.n_models)}"
+        )
+    axis = "request_rate" if s.load_mode == "open" else "workers_per_model"
+    other = "workers_per_model" if s.load_mode == "open" else None
+    if other and getattr(s, other) is not None and len(getattr(s, other)) > 1:
+        raise ValueError(
+            f"{_name('latency_slo_ms')} in open loop searches the rate with one "
+            f"{_name(other)} value, got {list(getattr(s, other))}"
+        )
+    values = getattr(s, axis)
+    if s.slo_search == "linear":
+        if values is None or s.slo_range is not None:
+            raise ValueError(
+                f"{_name('slo_search')}='linear' steps through the {_name(axis)} values in "
+                f"order (give them as a list; {_name('slo_range')} is for 'binary')"
+            )
+        return
+    _check_binary(s, axis, values)
+
+
+def _check_binary(s: BenchmarkSettings, axis: str, values: tuple[Any, ...] | None) -> None:
+    if values is not None and len(values) > 1:
+        raise ValueError(
+            f"{_name('latency_slo_ms')} with {_name('slo_search')}='binary' starts from one "
+            f"{_name(axis)} value, got {list(values)} (bound the search with "
+            f"{_name('slo_range')}=(low, high), or step through them with slo_search='linear')"
+        )
+    if s.slo_range is None:
+        return
+    if values is not None:
+        raise ValueError(
+            f"give {_name(axis)} (the first probe) or {_name('slo_range')} (the bounds; the "
+            "first probe is low), not both"
+        )
+    if len(s.slo_range) == 3 and s.slo_resolution is not None:
+        raise ValueError(
+            f"give {_name('slo_resolution')} (a fraction of the rate) or a step in "
+            f"{_name('slo_range')} (absolute), not both"
+        )
+    if axis == "workers_per_model" and not all(float(v).is_integer() for v in s.slo_range):
+        raise ValueError(
+            f"{_name('slo_range')} of a closed-loop search bounds the workers: whole numbers, "
+            f"got {list(s.slo_range)}"
+        )
 
 
 @functools.cache

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import pickle
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import psutil
@@ -64,6 +64,15 @@ class LocalExecutor:
     def run(self, plan: Plan, observer: RunObserver | None = None) -> Iterator[ConfigurationResult]:
         """Yields one result per configuration, in plan order; stops early (after
         yielding it) at an interrupted configuration or a strict validation failure."""
+        return self.run_groups(plan.groups(), observer)
+
+    def run_groups(
+        self, groups: Iterable[Iterable[Configuration]], observer: RunObserver | None = None
+    ) -> Iterator[ConfigurationResult]:
+        """As run(), for copy groups given one configuration at a time: each group's
+        next configuration is taken only after its previous result was yielded, so a
+        caller may choose it from that result (an adaptive search) while the group's
+        copies stay loaded."""
         observer = observer or RunObserver()
         s = self.settings
         feeds = _feeds.FeedCache(
@@ -77,7 +86,7 @@ class LocalExecutor:
         )
         with feeds, CopyPool() as pool:
             kept = pool if keeps_interpreters(s) else None
-            for members in plan.groups():
+            for members in groups:
                 for result in self._run_group(members, feeds, observer, kept):
                     yield result
                     if _ends_benchmark(result):
@@ -85,7 +94,7 @@ class LocalExecutor:
 
     def _run_group(
         self,
-        members: list[Configuration],
+        members: Iterable[Configuration],
         feeds: _feeds.FeedCache,
         observer: RunObserver,
         pool: CopyPool | None,
@@ -191,6 +200,7 @@ class LocalExecutor:
             call_timeout_s=s.call_timeout_s,
             record_timestamps=s.return_timers,
             live_histograms=observer.wants_histograms,
+            **_schedule_of(configuration),
         )
         start_dts = time.strftime("%Y%m%d-%H%M%S")
         outcome = group.run(run, ready_timeout_s=s.load_timeout_s, watch=watch)
@@ -210,6 +220,21 @@ class LocalExecutor:
         return ConfigurationResult.from_outcome(
             configuration, config, outcome, sampler.cpu, sampler.mem
         )
+
+
+def _schedule_of(configuration: Configuration) -> dict[str, Any]:
+    """RunSpec keywords of an open-loop configuration: the schedule of all its copies
+    together (each copy serves its share: _schedule.split_schedule)."""
+    s = configuration.settings
+    if configuration.load_mode != "open":
+        return {}
+    intervals = list(s.request_intervals) if s.request_intervals is not None else None
+    return {
+        "request_rate": configuration.request_rate,
+        "arrival": s.arrival,
+        "seed": s.seed,
+        "request_intervals_us": intervals,
+    }
 
 
 def start_method(settings: BenchmarkSettings, workload: Workload) -> str:

@@ -1,0 +1,457 @@
+"""Load modes through npf.benchmark: open-loop settings, the rate axis, the split over
+copies, the reports' load keys, and the latency-SLO search (pure decisions and end to
+end). The engine's own open-loop behaviour is tested in test_open_loop.py."""
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+import pytest
+
+import neuronperf_native as npf
+from neuronperf_native import engine, planning, reporting, search
+from neuronperf_native._schedule import split_schedule
+from neuronperf_native.executors import ConfigurationResult
+from neuronperf_native.planning import Host, ModelConfig, plan
+from neuronperf_native.search import BinarySearch, LinearSearch, verdict
+from neuronperf_native.settings import BenchmarkSettings
+
+HOST = Host({1: 4}, instance_type="test")
+MODEL = [ModelConfig("m.pt")]
+
+
+def load_spin(model_filename, device_id=0):
+    """A native model whose service time is the number in its file name (us)."""
+    return engine.native_model("spin", latency_ns=int(float(model_filename) * 1000))
+
+
+def _bench(service_us, **keywords):
+    keywords.setdefault("verbosity", 0)
+    return npf.benchmark(load_spin, str(service_us), [()], device_type="cpu", **keywords)
+
+
+# Planning ---------------------------------------------------------------------------
+
+
+def test_a_rate_list_is_a_configuration_axis_inside_each_copy_group():
+    settings = BenchmarkSettings.from_keywords(
+        n_models=[1, 2], workers_per_model=[2], request_rate=[100, 400], duration=1
+    )
+    the_plan = plan(settings, MODEL, HOST)
+    axes = [(c.n_models, c.workers_per_model, c.request_rate, c.group, c.loads) for c in the_plan]
+    assert axes == [
+        (1, 2, 100.0, 0, 1),
+        (1, 2, 400.0, 0, 0),
+        (2, 2, 100.0, 0, 1),
+        (2, 2, 400.0, 0, 0),
+    ]
+    config = the_plan[1].config_dict()
+    assert (config["load_mode"], config["request_rate"], config["arrival"]) == (
+        "open",
+        400.0,
+        "constant",
+    )
+    assert config["seed"] is None  # only Poisson arrivals draw from it
+    assert "request_rate=400" in the_plan[1].describe()
+    assert "request_rate" in the_plan.table().splitlines()[0]
+
+
+def test_closed_loop_configurations_say_so():
+    the_plan = plan(BenchmarkSettings(n_models=(1,), workers_per_model=(1,)), MODEL, HOST)
+    config = the_plan[0].config_dict()
+    assert (config["load_mode"], config["request_rate"], config["arrival"]) == (
+        "closed",
+        None,
+        None,
+    )
+    assert "request_rate" not in the_plan.table()
+
+
+def test_a_schedule_too_sparse_for_its_copies_is_rejected_naming_it():
+    settings = BenchmarkSettings.from_keywords(n_models=[4], request_rate=[2], duration=1)
+    with pytest.raises(ValueError, match=r"request_rate=2 over 1 s schedules fewer requests"):
+        plan(settings, MODEL, HOST)
+    settings = BenchmarkSettings.from_keywords(n_models=[2], request_intervals=[2e6], duration=1)
+    with pytest.raises(ValueError, match="request_intervals: the first 2 requests span more"):
+        plan(settings, MODEL, HOST)
+    # Poisson copies need no offset: any rate plans
+    plan(
+        settings.replace(request_intervals=None, request_rate=(2.0,), arrival="poisson"),
+        MODEL,
+        HOST,
+    )
+
+
+def test_a_binary_search_plans_its_first_probe_only():
+    open_search = BenchmarkSettings.from_keywords(load_mode="open", latency_slo_ms=5)
+    (first,) = plan(open_search, MODEL, HOST)
+    assert (first.n_models, first.workers_per_model) == (1, 2)  # 1 copy x NeuronPerf's 2
+    assert first.request_rate == planning.SLO_START_RATE
+    assert first.config_dict()["percentiles"] == [99.0]  # the SLO's interval is reported
+    (ranged,) = plan(open_search.replace(slo_range=(50.0, 500.0)), MODEL, HOST)
+    assert ranged.request_rate == 50.0
+    (closed,) = plan(BenchmarkSettings.from_keywords(latency_slo_ms=5), MODEL, HOST)
+    assert (closed.load_mode, closed.workers_per_model, closed.request_rate) == ("closed", 1, None)
+    assert "latency SLO search" in plan(open_search, MODEL, HOST).table()
+
+
+# The split over copies --------------------------------------------------------------
+
+
+def _constant_times_ns(rate, start_ns, duration_ns):
+    count = math.ceil(duration_ns * rate / 1e9)
+    times = start_ns + np.round(np.arange(count) * 1e9 / rate).astype(np.int64)
+    return times[times < start_ns + duration_ns]
+
+
+@pytest.mark.parametrize("n_copies", [1, 2, 3, 7])
+def test_a_constant_rate_is_one_schedule_dealt_round_robin(n_copies):
+    rate, duration_ns = 1000.0, 50_000_000
+    single = _constant_times_ns(rate, 0, duration_ns)
+    dealt = []
+    for i in range(n_copies):
+        share = split_schedule(rate, "constant", 0, None, n_copies, i)
+        assert share.request_rate == pytest.approx(rate / n_copies)
+        assert share.offset_ns == round(i * 1e9 / rate)
+        dealt.append(
+            _constant_times_ns(share.request_rate, share.offset_ns, duration_ns - share.offset_ns)
+        )
+    merged = np.sort(np.concatenate(dealt))
+    assert len(merged) == len(single)  # requests due = rate x duration, over all copies
+    assert np.abs(merged - single).max() <= 1  # ns rounding
+
+
+def test_poisson_copies_draw_their_own_streams_at_their_share_of_the_rate():
+    shares = [split_schedule(900.0, "poisson", 5, None, 3, i) for i in range(3)]
+    assert [s.seed for s in shares] == [5, 6, 7]
+    assert all(s.request_rate == pytest.approx(300.0) and s.offset_ns == 0 for s in shares)
+    assert all(s.arrival == "poisson" for s in shares)
+
+
+@pytest.mark.parametrize(
+    ("intervals", "n_copies"), [([10, 20, 30], 2), ([1, 2, 3, 4], 2), ([5, 7], 4)]
+)
+def test_request_intervals_are_dealt_so_the_copies_replay_the_file_together(intervals, n_copies):
+    requests = 60
+    gaps = np.resize(np.asarray(intervals, float), requests - 1)
+    single = np.concatenate([[0.0], np.cumsum(gaps)])  # us: request k's due time
+    dealt = []
+    for i in range(n_copies):
+        share = split_schedule(None, "constant", 0, intervals, n_copies, i)
+        assert share.request_rate is None and share.request_intervals_us is not None
+        own = np.resize(np.asarray(share.request_intervals_us), requests // n_copies - 1)
+        dealt.append(share.offset_ns / 1e3 + np.concatenate([[0.0], np.cumsum(own)]))
+    merged = np.sort(np.concatenate(dealt))
+    assert merged == pytest.approx(single[: len(merged)])
+
+
+def test_split_schedule_checks_the_copy():
+    with pytest.raises(ValueError, match="copy_id must be in"):
+        split_schedule(10.0, "constant", 0, None, 2, 2)
+
+
+# Reports ----------------------------------------------------------------------------
+
+
+def _pair(runs, config=None):
+    config = {"batch_size": 1, "load_mode": "open", "request_rate": 2000.0, **(config or {})}
+    copies = [r.to_dict() for r in runs]
+    results = {"status": "finished", "copies": copies, "n_infs": sum(r.iterations for r in runs)}
+    return config, results
+
+
+def test_open_loop_reports_sum_rates_over_copies_and_merge_the_lag():
+    model = engine.native_model("spin", latency_ns=20_000)
+    runs = [
+        engine.run(model, max_iterations=200, request_rate=1000, arrival="poisson", seed=s)
+        for s in (1, 2)
+    ]
+    (report,) = reporting.get_reports([_pair(runs)])
+    assert report["load_mode"] == "open"
+    assert report["request_rate_target"] == pytest.approx(2000.0)
+    assert report["request_rate_achieved"] == pytest.approx(sum(r.achieved_rate for r in runs))
+    assert report["requests_due"] == sum(r.requests_due for r in runs)
+    assert report["backlog_max"] == max(r.backlog_max for r in runs)
+    assert report["backlog_end"] == sum(r.backlog_end for r in runs)
+    assert report["saturated"] is False
+    lag = engine.Histogram()
+    for r in runs:
+        lag.merge(r.stage("schedule_lag"))
+    assert report["schedule_lag_ms_p99"] == lag.value_at_percentile(99) / 1e6
+    assert report["schedule_lag_ms_p50"] <= report["schedule_lag_ms_p99"]
+    assert set(reporting.LOAD_KEYS) <= set(report) and set(reporting.CSV_COLS) <= set(report)
+
+
+def test_closed_loop_reports_carry_no_schedule_figures():
+    run = engine.run(engine.native_model("noop"), max_iterations=100)
+    (report,) = reporting.get_reports([_pair([run], {"load_mode": "closed", "request_rate": None})])
+    assert report["load_mode"] == "closed"
+    assert all(report[key] is None for key in reporting.LOAD_KEYS)
+
+
+# SLO search: decisions on synthetic probes ---------------------------------------------
+
+
+def _drive(search_, answer, ceiling=None):
+    """Runs a search against a monotone truth: values <= answer meet the SLO."""
+    while (value := search_.next_value()) is not None:
+        search_.record(value, value <= answer, ceiling)
+    return [p.value for p in search_.probes]
+
+
+def test_binary_search_brackets_then_bisects_to_the_resolution():
+    s = BinarySearch(100.0, low=1.0, high=1e6)
+    values = _drive(s, answer=742.0)
+    assert values[:4] == [100.0, 200.0, 400.0, 800.0]  # doubling until a miss
+    lo, hi = s.bracket
+    assert s.best == lo <= 742.0 < hi
+    assert hi - lo <= 0.02 * lo  # the resolution
+    assert len(values) == len(set(values)) <= 12  # no value probed twice
+
+
+def test_the_capacity_bound_jumps_the_bracket():
+    s = BinarySearch(100.0, low=1.0, high=1e6)
+    values = _drive(s, answer=742.0, ceiling=1000.0)
+    assert values[:3] == [100.0, 500.0, 1000.0]  # half the bound, then the bound
+    assert s.best <= 742.0 and s.bracket[1] - s.best <= 0.02 * s.best
+    down = BinarySearch(100.0, low=0.1, high=1e6)
+    values = _drive(down, answer=3.0, ceiling=10.0)
+    assert values[:2] == [100.0, 5.0]  # a miss goes to half the bound at once
+
+
+def test_none_met_goes_down_to_the_low_end_and_has_no_best():
+    s = BinarySearch(80.0, low=10.0, high=1000.0)
+    assert _drive(s, answer=1.0) == [80.0, 40.0, 20.0, 10.0]
+    assert s.best is None and s.next_value() is None
+
+
+def test_a_range_that_all_meets_ends_at_its_top():
+    s = BinarySearch(1000.0, low=1000.0, high=5000.0, step=1000.0)
+    assert _drive(s, answer=1e9) == [1000.0, 2000.0, 4000.0, 5000.0]
+    assert s.best == 5000.0
+
+
+def test_an_absolute_step_is_the_precision():
+    s = BinarySearch(1000.0, low=1000.0, high=5000.0, step=1000.0)
+    _drive(s, answer=4100.0)
+    lo, hi = s.bracket
+    assert lo <= 4100.0 < hi and hi - lo <= 1000.0 and s.best == lo
+
+
+def test_integer_search_finds_the_exact_concurrency():
+    s = BinarySearch(1.0, low=1.0, high=4096.0, integer=True)
+    values = _drive(s, answer=13.0)
+    assert all(v == int(v) for v in values)
+    assert s.bracket == (13.0, 14.0)
+    assert len(values) == len(set(values)) <= 12
+
+
+def test_max_probes_ends_a_search():
+    s = BinarySearch(1.0, low=1e-9, high=1e9, resolution=1e-9, max_probes=5)
+    assert len(_drive(s, answer=math.pi)) == 5
+    assert s.stopped == "5 probes" and s.best is not None
+
+
+def test_a_stopped_search_asks_for_nothing_more():
+    s = BinarySearch(10.0, low=1.0, high=100.0)
+    s.record(10.0, True)
+    s.stop("probe 1 ended with status error")
+    assert s.next_value() is None and s.best == 10.0
+
+
+def test_linear_search_stops_after_the_first_miss():
+    s = LinearSearch([1000.0, 2000.0, 3000.0, 4000.0])
+    assert _drive(s, answer=2500.0) == [1000.0, 2000.0, 3000.0]
+    assert s.best == 2000.0
+    first_misses = LinearSearch([1000.0, 2000.0])
+    assert _drive(first_misses, answer=10.0) == [1000.0] and first_misses.best is None
+
+
+def _report(**values):
+    base = {"status": "finished", "saturated": False, "latency_ms_p99": 4.0}
+    return {**base, "latency_ms_p99_ci": [3.5, 4.5], **values}
+
+
+@pytest.mark.parametrize(
+    ("report", "met", "decided_by"),
+    [
+        (_report(), True, "interval"),
+        (_report(latency_ms_p99_ci=[3.5, 5.5]), False, "interval"),  # the bound decides
+        (_report(latency_ms_p99_ci=None), True, "estimate"),
+        (_report(latency_ms_p99_ci=None, latency_ms_p99=5.1), False, "estimate"),
+        (_report(saturated=True), False, "saturated"),
+        (_report(status="error"), False, "status error"),
+        (_report(latency_ms_p99=None, latency_ms_p99_ci=None), False, "no latency measured"),
+    ],
+)
+def test_the_verdict_rule(report, met, decided_by):
+    outcome = verdict(report, 5.0, 99.0)
+    assert (outcome["met"], outcome["decided_by"]) == (met, decided_by)
+    assert outcome["latency_ms"] == report["latency_ms_p99"]
+
+
+def test_the_driver_picks_each_probe_after_the_last_result_and_marks_one_best(monkeypatch):
+    settings = BenchmarkSettings.from_keywords(
+        load_mode="open", latency_slo_ms=5, duration=1, batch_sizes=[1, 8], n_models=2
+    )
+    configs = [ModelConfig("m.pt", 0, 1), ModelConfig("m.pt", 1, 8)]
+    the_plan = plan(settings, configs, HOST)
+    answer = {1: 742.0, 8: 1.0}  # batch 8 meets at no rate
+    seen = []
+
+    def run_groups(groups):
+        for members in groups:
+            for c in members:
+                seen.append((c.batch_size, c.request_rate, c.loads))
+                yield ConfigurationResult(c, c.config_dict(), {"status": "finished"})
+
+    def fake_reports(pairs):
+        ((config, _),) = pairs
+        p99 = 1.0 if config["request_rate"] <= answer[config["batch_size"]] else 50.0
+        return [_report(latency_ms_p99=p99, latency_ms_p99_ci=None, n_models=2)]
+
+    monkeypatch.setattr(search.reporting, "get_reports", fake_reports)
+    results = search.run_search(the_plan, run_groups)
+    assert [(r.configuration.batch_size, r.configuration.request_rate) for r in results] == [
+        (b, rate) for b, rate, _ in seen
+    ]
+    assert [loads for b, _, loads in seen if b == 1][:2] == [2, 0]  # copies stay loaded
+    assert len({r.configuration.index for r in results}) == len(results)
+    for batch in (1, 8):
+        mine = [r.config["slo"] for r in results if r.configuration.batch_size == batch]
+        assert [s["probe"] for s in mine] == list(range(1, len(mine) + 1))
+        assert all(s["target_ms"] == 5.0 and s["percentile"] == 99.0 for s in mine)
+        best = [s for s in mine if s["best"]]
+        if batch == 1:
+            (only,) = best
+            assert only["met"] and only["value"] == max(s["value"] for s in mine if s["met"])
+            assert only["value"] <= 742.0 and len(mine) <= 12
+        else:
+            assert best == [] and not any(s["met"] for s in mine)
+
+
+# End to end, in model processes --------------------------------------------------------
+
+
+def test_rates_run_as_configurations_split_over_the_copies():
+    duration = 0.5
+    reports = _bench(
+        20, duration=duration, n_models=[1, 2], workers_per_model=1, request_rate=[400, 1000]
+    )
+    assert [(r["n_models"], r["request_rate"]) for r in reports] == [
+        (1, 400.0), (1, 1000.0), (2, 400.0), (2, 1000.0),
+    ]  # fmt: skip
+    for r in reports:
+        assert r["status"] == "finished" and r["load_mode"] == "open"
+        assert r["request_rate_target"] == pytest.approx(r["request_rate"])
+        # every copy serves its share of one schedule: as many requests due as it has
+        assert abs(r["requests_due"] - r["request_rate"] * duration) <= r["n_models"]
+        assert r["schedule_lag_ms_p50"] is not None and r["backlog_max"] >= 0
+
+
+def test_poisson_copies_are_seeded_apart_and_run_at_their_share():
+    pairs = _bench(
+        20,
+        duration=0.5,
+        n_models=2,
+        workers_per_model=1,
+        request_rate=800,
+        arrival="poisson",
+        seed=11,
+        return_timers=True,
+    )
+    ((config, results),) = pairs
+    assert (config["arrival"], config["seed"]) == ("poisson", 11)
+    copies = [engine.RunResult.from_dict(c) for c in results["copies"]]
+    assert [c.request_rate_target for c in copies] == pytest.approx([400.0, 400.0])
+    due = [np.sort(t.timestamps("ns")[:, 0]) for t in results["timers"]["e2e"]]
+    gaps = [np.diff(d - d[0])[:50] for d in due]
+    assert not np.array_equal(gaps[0], gaps[1])  # each copy draws its own stream
+
+
+def test_constant_copies_interleave():
+    ((_, results),) = _bench(
+        20, duration=0.3, n_models=2, workers_per_model=1, request_rate=500, return_timers=True
+    )
+    starts = [c["start_ns"] for c in results["copies"]]
+    assert starts[1] - starts[0] == round(1e9 / 500)  # copy 1 starts one gap after copy 0
+    assert [c["request_rate_target"] for c in results["copies"]] == [250.0, 250.0]
+
+
+def test_ten_times_capacity_is_reported_saturated_and_returns_on_time():
+    started = time.monotonic()
+    (report,) = _bench(1000, duration=1, n_models=1, workers_per_model=1, request_rate=10_000)
+    assert time.monotonic() - started < 1 + 15  # the duration, plus starting a process
+    assert report["status"] == "finished"
+    assert report["saturated"] is True
+    assert report["backlog_end"] > 0 and report["backlog_max"] >= report["backlog_end"]
+    assert report["request_rate_achieved"] < report["request_rate_target"] / 2
+
+
+class StallsOnce:
+    """1 ms a call, except one call of 0.5 s, 1 s into the run (at 100 calls/s)."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+        time.sleep(0.5 if self.calls == 100 else 0.001)
+
+
+@pytest.mark.slow
+def test_the_open_loop_counts_a_stall_the_closed_loop_hides():
+    common = {"duration": 3, "n_models": 1, "workers_per_model": 1, "warmup_iterations": 0}
+    (opened,) = npf.cpu.benchmark(StallsOnce, [()], request_rate=100, verbosity=0, **common)
+    (closed,) = npf.cpu.benchmark(StallsOnce, [()], verbosity=0, **common)
+    assert opened["status"] == closed["status"] == "finished"
+    # ~50 requests arrive during the stall and wait for it: over 5% of the 300
+    assert opened["latency_ms_p95"] >= 100
+    assert closed["latency_ms_p95"] < 20
+    assert opened["backlog_max"] >= 20 and not opened["saturated"]
+
+
+@pytest.mark.slow
+def test_an_slo_search_on_a_spin_model_finds_a_rate_below_its_capacity():
+    # 1 ms of service, 1 worker: at most 1,000 requests/s; p50 <= 50 ms holds well
+    # below that and not beyond (a backlog that grows is saturated: missed).
+    reports = _bench(
+        1000,
+        duration=1,
+        n_models=1,
+        workers_per_model=1,
+        load_mode="open",
+        latency_slo_ms=50,
+        slo_percentile=50,
+        slo_range=(100, 4000),
+        slo_resolution=0.05,
+    )
+    slos = [r["slo"] for r in reports]
+    assert 2 <= len(reports) <= search.MAX_PROBES
+    assert [s["probe"] for s in slos] == list(range(1, len(slos) + 1))
+    assert [r["request_rate"] for r in reports] == [s["value"] for s in slos]
+    (best,) = [r for r in reports if r["slo"]["best"]]
+    assert best["slo"]["met"] and best["request_rate"] == max(s["value"] for s in slos if s["met"])
+    assert 100 <= best["request_rate"] < 1000 * 1.1
+    assert all(not s["met"] for r, s in zip(reports, slos, strict=True) if r["saturated"])
+
+
+def test_bad_load_keywords_fail_before_any_process_starts():
+    for keywords, exc, text in [
+        ({"load_mode": "rate"}, ValueError, "load_mode must be one of"),
+        ({"request_rate": -1}, ValueError, "request_rate"),
+        ({"load_mode": "closed", "request_rate": 10}, ValueError, "request_rate schedules"),
+        ({"arrival": "bursty", "request_rate": 10}, ValueError, "arrival"),
+        ({"latency_slo_ms": -1}, ValueError, "latency_slo_ms"),
+    ]:
+        with pytest.raises(exc, match=text):
+            _bench(20, duration=1, **keywords)
+
+
+def test_probe_configurations_keep_the_group():
+    settings = BenchmarkSettings.from_keywords(load_mode="open", latency_slo_ms=5, duration=1)
+    (first,) = plan(settings, MODEL, HOST)
+    probe = search._probe(first, "request_rate", 250.0, 7, first=False)
+    assert (probe.index, probe.request_rate, probe.loads, probe.group) == (7, 250.0, 0, first.group)
+    assert dataclasses.replace(first, request_rate=250.0, index=7, loads=0) == probe
