@@ -274,21 +274,28 @@ def _report(**values):
 
 
 @pytest.mark.parametrize(
-    ("report", "met", "decided_by"),
+    ("report", "met", "confident", "decided_by"),
     [
-        (_report(), True, "interval"),
-        (_report(latency_ms_p99_ci=[3.5, 5.5]), False, "interval"),  # the bound decides
-        (_report(latency_ms_p99_ci=None), True, "estimate"),
-        (_report(latency_ms_p99_ci=None, latency_ms_p99=5.1), False, "estimate"),
-        (_report(saturated=True), False, "saturated"),
-        (_report(status="error"), False, "status error"),
-        (_report(latency_ms_p99=None, latency_ms_p99_ci=None), False, "no latency measured"),
+        (_report(), True, True, "interval"),  # the interval lies below the target
+        (_report(latency_ms_p99=5.5, latency_ms_p99_ci=[5.1, 6.0]), False, True, "interval"),
+        (_report(latency_ms_p99_ci=[3.5, 5.5]), True, False, "estimate"),  # straddles
+        (_report(latency_ms_p99=5.2, latency_ms_p99_ci=[4.5, 5.5]), False, False, "estimate"),
+        (_report(latency_ms_p99_ci=None), True, False, "estimate"),
+        (_report(latency_ms_p99_ci=None, latency_ms_p99=5.1), False, False, "estimate"),
+        (_report(saturated=True), False, True, "saturated"),
+        (_report(status="error"), False, False, "status error"),
+        (_report(latency_ms_p99=None, latency_ms_p99_ci=None), False, False, "no latency measured"),
     ],
 )
-def test_the_verdict_rule(report, met, decided_by):
+def test_the_verdict_rule(report, met, confident, decided_by):
     outcome = verdict(report, 5.0, 99.0)
-    assert (outcome["met"], outcome["decided_by"]) == (met, decided_by)
+    assert (outcome["met"], outcome["confident"], outcome["decided_by"]) == (
+        met,
+        confident,
+        decided_by,
+    )
     assert outcome["latency_ms"] == report["latency_ms_p99"]
+    assert outcome["latency_ms_ci"] == report["latency_ms_p99_ci"]
 
 
 def test_the_driver_picks_each_probe_after_the_last_result_and_marks_one_best(monkeypatch):

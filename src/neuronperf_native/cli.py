@@ -446,9 +446,10 @@ def _slo_summary(reports: Sequence[dict[str, Any]]) -> list[str]:
         if best is None:
             lines.append(f"{head} no {what} probed met it ({len(mine)} probes)")
         else:
+            doubt = "" if best["slo"]["confident"] else ", its interval straddles the threshold"
             lines.append(
                 f"{head} highest {what} that met it: {best['slo']['value']:g}{unit} "
-                f"(p{slo['percentile']:g} {best['slo']['latency_ms']:.4g} ms; "
+                f"(p{slo['percentile']:g} {best['slo']['latency_ms']:.4g} ms{doubt}; "
                 f"{len(mine)} probes)"
             )
     return lines
