@@ -1,6 +1,6 @@
 """The latency-SLO search against queueing theory, printed side by side from one run.
 
-    python benchmarks/slo_search.py [seconds-per-probe]   (default 30)
+    python benchmarks/slo_search.py [seconds-per-probe]   (default 60)
 
 Issue 11's target: a native spin model with a fixed 1 ms service time, 1 worker, Poisson
 arrivals, p99 <= 5 ms. That system is an M/D/1 queue, whose answer is known: the waiting
@@ -155,7 +155,7 @@ def measured_search(seconds: float) -> tuple[list[dict], float]:
 
 
 def main() -> None:
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 30.0
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 60.0
     exact = md1_rate(SERVICE_MS, TARGET_MS, PERCENTILE)
     check = simulated_percentile_ms(exact, SERVICE_MS, PERCENTILE, 2_000_000)
     print(f"M/D/1, D = {SERVICE_MS:g} ms, p{PERCENTILE:g} sojourn <= {TARGET_MS:g} ms:")

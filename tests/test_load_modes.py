@@ -456,6 +456,30 @@ def test_bad_load_keywords_fail_before_any_process_starts():
             _bench(20, duration=1, **keywords)
 
 
+def test_without_copy_reuse_each_probe_is_its_own_group(monkeypatch):
+    settings = BenchmarkSettings.from_keywords(
+        load_mode="open", latency_slo_ms=5, duration=1, reuse_copies=False
+    )
+    sizes = []
+
+    def run_groups(groups):
+        for members in groups:
+            members = list(members)
+            sizes.append(len(members))
+            for c in members:
+                yield ConfigurationResult(c, c.config_dict(), {"status": "finished"})
+
+    def fake_reports(pairs):
+        ((config, _),) = pairs
+        return [_report(latency_ms_p99=1.0 if config["request_rate"] <= 300 else 9.0)]
+
+    monkeypatch.setattr(search.reporting, "get_reports", fake_reports)
+    results = search.run_search(plan(settings, MODEL, HOST), run_groups)
+    assert sizes == [1] * len(results) and len(results) > 3
+    assert all(r.configuration.loads == 1 for r in results)  # each probe loads its copy
+    assert [r.config["slo"]["best"] for r in results].count(True) == 1
+
+
 def test_probe_configurations_keep_the_group():
     settings = BenchmarkSettings.from_keywords(load_mode="open", latency_slo_ms=5, duration=1)
     (first,) = plan(settings, MODEL, HOST)

@@ -96,7 +96,9 @@ class Progress(RunObserver):
         elapsed = time.monotonic() - self._started
         rate = sum(self._iterations.values()) * c.batch_size / elapsed if elapsed > 0 else 0.0
         length = f"/{c.duration_s:g}" if c.duration_s else ""
+        offered = "" if c.request_rate is None else f" at {c.request_rate:,.6g} req/s"
         return (
             f"[{self.done + 1}/{len(self.plan)}] batch {c.batch_size}, {c.n_models} x "
-            f"{c.workers_per_model} workers: {elapsed:.1f}{length} s, {rate:,.0f} inf/s; {total}"
+            f"{c.workers_per_model} workers{offered}: {elapsed:.1f}{length} s, "
+            f"{rate:,.0f} inf/s; {total}"
         )

@@ -199,9 +199,8 @@ def _range_arg(integer: bool) -> Any:
             values = [number(p) for p in parts]
         except argparse.ArgumentTypeError as error:
             raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
-        start, end, step = values[0], values[1] if len(values) > 1 else None, 1
-        if len(values) == 3:
-            step = values[2]
+        start, end = values[0], values[1] if len(values) > 1 else None
+        step = values[2] if len(values) == 3 else 1
         if end is not None and end < start:
             raise argparse.ArgumentTypeError(f"END must be >= START, got {text!r}")
         return start, end, step

@@ -271,7 +271,8 @@ def new_search(members: Sequence[Configuration]) -> BinarySearch | LinearSearch:
 def _probe(
     template: Configuration, axis: str, value: float, index: int, first: bool
 ) -> Configuration:
-    changes: dict[str, Any] = {"index": index, "loads": template.loads if first else 0}
+    reloads = first or not template.settings.reuse_copies
+    changes: dict[str, Any] = {"index": index, "loads": template.loads if reloads else 0}
     changes[axis] = int(value) if axis == "workers_per_model" else value
     probe = dataclasses.replace(template, **changes)
     check_schedule(probe)
@@ -344,6 +345,7 @@ def _decide(
     result: ConfigurationResult, search: BinarySearch | LinearSearch, axis: str, number: int
 ) -> None:
     s = result.configuration.settings
+    assert s.latency_slo_ms is not None  # a search plan's
     report = reporting.get_reports([result.pair()])[0]
     decision = verdict(report, s.latency_slo_ms, s.slo_percentile)
     value = _value(result.configuration, axis)
