@@ -346,3 +346,62 @@ def test_player_rejects_bad_arguments(tmp_path):
     with pytest.raises(TypeError, match="options must be a SequenceOptions"):
         SequencePlayer(feed, {"sequence_length": 2})
     assert np.array_equal(feed.steps[0][0], [[0]])
+
+
+# --- command line: perf_analyzer's flags reach the same options ---
+
+
+def _parse_sequence_flags(*argv):
+    import argparse
+
+    from neuronperf_native import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_sequence_args(parser)
+    return cli.sequence_options(parser.parse_args(list(argv)))
+
+
+def test_cli_sequence_flags_make_sequence_options():
+    assert _parse_sequence_flags() == SequenceOptions()
+    assert not _parse_sequence_flags().active
+    options = _parse_sequence_flags(
+        "--sequence-length",
+        "12",
+        "--sequence-length-variation",
+        "5",
+        "--sequence-id-range",
+        "7:9",
+    )
+    assert options == SequenceOptions(
+        sequence_length=12, sequence_length_variation=5.0, sequence_id_range=(7, 9)
+    )
+    assert _parse_sequence_flags("--sequence-id-range", "3").sequence_id_range == (3, None)
+    assert _parse_sequence_flags("--sequence-id-range", "3:").sequence_id_range == (3, None)
+    assert _parse_sequence_flags("--sequences").active
+
+
+@pytest.mark.parametrize(
+    ("argv", "pattern"),
+    [
+        (["--sequence-length-variation", "101"], r"^--sequence-length-variation must be a perc"),
+        (["--sequence-length-variation", "-1"], r"^--sequence-length-variation must be"),
+        (["--sequence-id-range", "9:2"], r"^--sequence-id-range \(9, 2\) is empty or inverted"),
+        (["--sequence-id-range", "5:5"], r"^--sequence-id-range \(5, 5\) is empty"),
+    ],
+)
+def test_cli_bad_sequence_values_name_the_flag(argv, pattern):
+    from neuronperf_native.cli import UsageError
+
+    with pytest.raises(UsageError, match=pattern):
+        _parse_sequence_flags(*argv)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--sequence-length", "0"], ["--sequence-length", "x"], ["--sequence-id-range", "a:b"]],
+)
+def test_cli_malformed_sequence_flags_are_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        _parse_sequence_flags(*argv)
+    assert info.value.code == 2
+    assert argv[0] in capsys.readouterr().err

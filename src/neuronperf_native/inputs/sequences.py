@@ -24,6 +24,7 @@ on the last step; sequences begun during the warm-up are played but not counted.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -276,12 +277,11 @@ class _Worker:
     iterator under the engine's input lock)."""
 
     __slots__ = (
-        "calls",
         "first",
         "histogram",
         "last",
-        "position",
-        "remaining",
+        "left",
+        "played",
         "sequence_id",
         "started_ns",
         "steps",
@@ -289,15 +289,14 @@ class _Worker:
     )
 
     def __init__(self) -> None:
-        self.calls = 0
-        self.first = False
-        self.last = False
-        self.position = 0
-        self.remaining = 0
+        self.first = False  # the step just taken is its sequence's first
+        self.last = False  # ... or its last
+        self.left = 0  # steps of the sequence not taken yet
+        self.played = 0  # steps taken by this worker before its current sequence
         self.sequence_id = -1
         self.started_ns = 0
-        self.steps: list[tuple] = []
-        self.timed = False
+        self.steps: Iterator[tuple] = iter(())
+        self.timed = False  # begun after the warm-up
         self.histogram = Histogram()
 
 
@@ -325,6 +324,7 @@ class SequencePlayer:
             raise ValueError(f"warmup must be an integer >= 0, got {warmup!r}")
         options.check_concurrency(int(workers), int(n_copies))
         self._streams = feed.streams()
+        self._arity = len(feed.steps[0]) if feed.steps else 0
         self._options = options
         self._schedule = SequenceSchedule(options, feed.lengths, copy_id, n_copies, seed)
         self._warmup = int(warmup)
@@ -345,21 +345,19 @@ class SequencePlayer:
             except AttributeError:
                 worker = local.worker = _Worker()
                 self._workers.append(worker)
-            if worker.remaining == 0:
-                self._begin(worker)
-            else:
+            left = worker.left
+            if left:
                 worker.first = False
-            worker.remaining -= 1
-            worker.last = worker.remaining == 0
-            step = worker.steps[worker.position]
-            worker.position += 1
-            if worker.position == len(worker.steps):
-                worker.position = 0
-            worker.calls += 1
-            yield step
+            else:
+                left = self._begin(worker)
+            left -= 1
+            worker.left = left
+            worker.last = not left
+            yield next(worker.steps)
 
-    def _begin(self, worker: _Worker) -> None:
-        """Starts the worker's next sequence (under the engine's input lock)."""
+    def _begin(self, worker: _Worker) -> int:
+        """Starts the worker's next sequence (under the engine's input lock); returns
+        its length."""
         stream, length = self._schedule.sequence(self._next)
         self._next += 1
         sequence_id = self._schedule.sequence_id(self._next_id)
@@ -372,12 +370,13 @@ class SequencePlayer:
                 sequence_id = self._schedule.sequence_id(self._next_id)
                 self._next_id += 1
         worker.sequence_id = sequence_id
-        worker.steps = self._streams[stream]
-        worker.position = 0
-        worker.remaining = length
+        worker.steps = itertools.cycle(self._streams[stream])  # the stream, looped
+        worker.timed = worker.played >= self._warmup  # every earlier step was taken
+        worker.played += length
+        worker.left = length
         worker.first = True
-        worker.timed = worker.calls >= self._warmup
         worker.started_ns = now_ns()
+        return length
 
     def wrap(self, model: Callable[..., Any]) -> Callable[..., Any]:
         """The model as engine.run calls it: each step's tensors plus its flags (as
@@ -392,25 +391,45 @@ class SequencePlayer:
                 f"{type(model).__name__}"
             )
         call = _fast_callable(model)
-        local = self._local
         if self._options.sequence_kwargs:
+            return self._with_keywords(call)
+        return self._with_hook(call, self._options.sequence_fn)
 
-            def step(*args: Any) -> Any:
-                worker = local.worker
-                out = call(
-                    *args,
-                    sequence_id=worker.sequence_id,
-                    sequence_start=worker.first,
-                    sequence_end=worker.last,
-                )
-                if worker.last and worker.timed:
-                    worker.histogram.record(now_ns() - worker.started_ns)
-                return out
+    def _with_keywords(self, call: Callable[..., Any]) -> Callable[..., Any]:
+        local = self._local
 
-            return step
-        hook = self._options.sequence_fn
+        def step(*args: Any) -> Any:
+            worker = local.worker
+            out = call(
+                *args,
+                sequence_id=worker.sequence_id,
+                sequence_start=worker.first,
+                sequence_end=worker.last,
+            )
+            if worker.last and worker.timed:
+                worker.histogram.record(now_ns() - worker.started_ns)
+            return out
 
-        def step_with_hook(*args: Any) -> Any:
+        def step1(x: Any) -> Any:  # one tensor: no *args call (it builds a kwargs dict)
+            worker = local.worker
+            out = call(
+                x,
+                sequence_id=worker.sequence_id,
+                sequence_start=worker.first,
+                sequence_end=worker.last,
+            )
+            if worker.last and worker.timed:
+                worker.histogram.record(now_ns() - worker.started_ns)
+            return out
+
+        return step1 if self._arity == 1 else step
+
+    def _with_hook(
+        self, call: Callable[..., Any], hook: Callable[[int, bool, bool], Any] | None
+    ) -> Callable[..., Any]:
+        local = self._local
+
+        def step(*args: Any) -> Any:
             worker = local.worker
             if hook is not None:
                 hook(worker.sequence_id, worker.first, worker.last)
@@ -419,7 +438,7 @@ class SequencePlayer:
                 worker.histogram.record(now_ns() - worker.started_ns)
             return out
 
-        return step_with_hook
+        return step
 
     def stats(self) -> SequenceStats:
         """The completed (timed) sequences of every worker so far, merged."""
