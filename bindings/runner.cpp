@@ -39,6 +39,19 @@ py::object timestamps_array(std::vector<int64_t>&& values) {
                               owned->data(), owner);
 }
 
+py::dict open_loop_dict(const OpenLoopResult& o) {
+  py::dict d;
+  d["arrival"] = std::string(arrival_name(o.arrival));
+  d["request_rate_target"] = o.request_rate_target;
+  d["achieved_rate"] = o.achieved_rate;
+  d["requests_due"] = o.requests_due;
+  d["backlog_max"] = o.backlog_max;
+  d["backlog_end"] = o.backlog_end;
+  d["saturated"] = o.saturated;
+  d["window_backlog"] = o.window_backlog;
+  return d;
+}
+
 py::dict result_dict(RunResult&& r) {
   py::dict d;
   d["status"] = std::string(status_name(r.status));
@@ -62,6 +75,7 @@ py::dict result_dict(RunResult&& r) {
   d["window_histograms"] = window_histograms;
   d["window_histogram_span"] = r.window_histogram_span;
   d["cpu_ns"] = r.cpu_ns;
+  d["open_loop"] = r.open_loop ? py::object(open_loop_dict(*r.open_loop)) : py::object(py::none());
   d["timestamps"] =
       r.timestamps_recorded ? timestamps_array(std::move(r.timestamps)) : py::object(py::none());
   return d;
@@ -181,8 +195,15 @@ void bind_runner(py::module_& m) {
   py::class_<RunnerHandle>(m, "Runner", "Runs a pipeline on worker threads (see engine.Runner).")
       .def(py::init([](std::shared_ptr<Pipeline> pipeline, int workers, py::object duration_s,
                        py::object max_iterations, int64_t warmup, double window_s,
-                       py::object call_timeout_s, bool record_timestamps, int64_t start_at_ns) {
+                       py::object call_timeout_s, bool record_timestamps, int64_t start_at_ns,
+                       py::object request_rate, std::string arrival, uint64_t seed,
+                       py::object request_intervals_us, double spin_wait_us) {
              RunSettings s;
+             s.request_rate = optional_arg<double>(request_rate);
+             s.arrival = std::move(arrival);
+             s.seed = seed;
+             s.request_intervals_us = optional_arg<std::vector<double>>(request_intervals_us);
+             s.spin_wait_us = spin_wait_us;
              s.workers = workers;
              s.duration_s = optional_arg<double>(duration_s);
              s.max_iterations = optional_arg<int64_t>(max_iterations);
@@ -197,7 +218,9 @@ void bind_runner(py::module_& m) {
            }),
            py::arg("pipeline"), py::kw_only(), py::arg("workers"), py::arg("duration_s"),
            py::arg("max_iterations"), py::arg("warmup"), py::arg("window_s"),
-           py::arg("call_timeout_s"), py::arg("record_timestamps"), py::arg("start_at_ns"))
+           py::arg("call_timeout_s"), py::arg("record_timestamps"), py::arg("start_at_ns"),
+           py::arg("request_rate"), py::arg("arrival"), py::arg("seed"),
+           py::arg("request_intervals_us"), py::arg("spin_wait_us") = kDefaultSpinWaitUs)
       .def(
           "start", [](RunnerHandle& h) { h.runner->start(); },
           py::call_guard<py::gil_scoped_release>())

@@ -52,3 +52,50 @@ def test_messages_drop_internal_exception_names():
     assert _user_text(text) == "model copy 0 failed in validate: no"
     assert _user_text("neuronperf_native.inputs.InputDataError: bad") == "InputDataError: bad"
     assert _user_text("ValueError: plain") == "ValueError: plain"
+
+
+_SLEEPER = """
+import time
+
+
+class Sleeper:
+    def __call__(self, x):
+        time.sleep(0.0005)
+        return x
+"""
+
+
+def _bench_json(tmp_path, *options):
+    (tmp_path / "sleeper.py").write_text(_SLEEPER)
+    out = subprocess.run(
+        [sys.executable, "-m", "neuronperf_native", "bench", "sleeper.py:Sleeper", "--shape",
+         "X:4", "--n-models", "1", "--workers-per-model", "1", "--json", "out.json", "-q",
+         *options],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    import json
+
+    (report,) = json.loads((tmp_path / "out.json").read_text())
+    return report
+
+
+def test_bench_stops_on_stability_by_default_and_duration_fixes_the_time(tmp_path):
+    report = _bench_json(tmp_path, "--max-trials", "30", "--stability-percentage", "50")
+    assert report["stability"] == {
+        "rel_ci": 0.5, "percentile": 99.0, "confidence": 0.95, "min_s": 1.0, "max_s": 3.0,
+    }  # fmt: skip
+    assert report["window_s"] == 0.1 and report["duration"] == 3.0
+    assert report["total_s"] <= 3.5 and isinstance(report["stable"], bool)
+    report = _bench_json(tmp_path, "--duration", "0.5", "--measurement-interval", "50")
+    assert report["stability"] is None and report["duration"] == 0.5
+    assert report["window_s"] == 0.05
+
+
+def test_bench_stability_options_exclude_a_fixed_duration():
+    out = _cli("bench", "x.py:M", "--duration", "1", "--max-trials", "5")
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "error: --duration runs each configuration for a fixed time: do not combine it with "
+        "--stability-percentage or --max-trials"
+    )

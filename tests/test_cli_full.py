@@ -157,7 +157,15 @@ def test_bench_csv_parsed_back(bench_run):
         rows = list(csv.reader(f))
     header, body = rows[0], rows[1:]
     assert header[: len(CSV_COLS)] == CSV_COLS
-    assert header[len(CSV_COLS) :] == ["latency_ms_p99.9", "latency_ms_p75", "status"]
+    assert header[len(CSV_COLS) :] == [
+        "latency_ms_p99.9",
+        "latency_ms_p75",
+        "throughput_ci",
+        "latency_ms_p99_ci",
+        "stable",
+        "measured_s",
+        "status",
+    ]
     records = [dict(zip(header, row, strict=True)) for row in body]
     assert sorted(int(r["batch_size"]) for r in records) == [1, 2]
     assert {r["status"] for r in records} == {"finished"}
@@ -168,6 +176,10 @@ def test_bench_csv_parsed_back(bench_run):
             float(r["latency_ms_p50"]) <= float(r["latency_ms_p75"]) <= float(r["latency_ms_p99"])
         )
         assert int(r["total_infs"]) % int(r["batch_size"]) == 0
+        if r["latency_ms_p99_ci"] != "N/A":  # the interval holds the estimate
+            low, high = json.loads(r["latency_ms_p99_ci"])
+            assert low <= float(r["latency_ms_p99"]) <= high
+        assert r["stable"] in ("True", "False")
 
 
 def test_bench_json_parsed_back(bench_run):

@@ -286,7 +286,9 @@ def test_timestamps_are_zero_copy_views_in_stage_order():
     infer = r.timestamps("infer")
     assert e2e.shape == (300, 2)
     assert e2e.dtype == np.int64
-    assert np.shares_memory(e2e, r.timestamps("gil_wait"))  # both views start at column 0
+    assert np.shares_memory(e2e, r.timestamps("schedule_lag"))  # both views hold column 0
+    assert r.boundaries.shape == (300, 7)
+    assert np.array_equal(r.boundaries[:, 0], r.boundaries[:, 1])  # closed loop: no lag
     assert np.all(e2e[:, 1] >= e2e[:, 0])
     assert np.all(infer[:, 0] >= e2e[:, 0])
     assert np.all(infer[:, 1] <= e2e[:, 1])

@@ -109,6 +109,7 @@ def copy_main(
         if in_process:
             _guard_process(close_in_child)
             os.environ.update(spec.environment)
+            _remove_with_parent(spec)
         model, times = _load(spec)
         send(conn, {"event": "loaded"})
         while True:
@@ -120,6 +121,8 @@ def copy_main(
                 model = None
                 gc.collect()  # free the previous model before the next one loads
                 spec = pickle.loads(base64.b64decode(command["spec"]))
+                if in_process:
+                    _remove_with_parent(spec)
                 model, times = _load(spec)
                 send(conn, {"event": "loaded"})
             elif command["cmd"] == "run":  # stray stop/abort messages of an ended run are dropped
@@ -170,8 +173,16 @@ def _guard_process(close_in_child: Iterable[Any]) -> None:
         conn.close()
     os.setpgid(0, 0)
     parent = multiprocessing.parent_process()
-    _engine.kill_group_on_parent_death(parent.pid if parent is not None else os.getppid())
+    parent_pid = parent.pid if parent is not None and parent.pid is not None else os.getppid()
+    _engine.kill_group_on_parent_death(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _remove_with_parent(spec: CopySpec) -> None:
+    """The shared-memory segment this copy maps goes when the parent does (the parent
+    removes it itself when it ends normally)."""
+    if spec.feed is not None and spec.feed.shared is not None:
+        _engine.unlink_on_parent_death(spec.feed.shared.path)
 
 
 def _timed_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:

@@ -137,11 +137,15 @@ class SharedBatches:
     segment: str
     layout: list[tuple]
 
+    @property
+    def path(self) -> str:
+        """The segment's file (under /dev/shm)."""
+        return os.path.join(_SHM_DIR, self.segment.lstrip("/"))
+
     def open(self) -> list[tuple]:
         """Maps the segment read-only (pages pre-faulted) and returns the batches as
         views into it; the views keep the mapping alive."""
-        path = os.path.join(_SHM_DIR, self.segment.lstrip("/"))
-        with open(path, "rb") as f:
+        with open(self.path, "rb") as f:
             flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
             mapping = mmap.mmap(f.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
         batches = []

@@ -30,6 +30,7 @@ import psutil
 
 from neuronperf_native import engine
 from neuronperf_native._copy import CopySpec, RunSpec, copy_main, receive, send
+from neuronperf_native._fork_safety import fork_warning_suppressed
 
 # Lead time between "all copies are ready" and the shared timing start, so every
 # copy has received the start time before it arrives.
@@ -73,6 +74,7 @@ class CopiesOutcome:
     interrupted: bool = False
     start_ns: int = 0
     start_dts: str | None = None  # local time the run started (NeuronPerf's config key)
+    ended_early: bool = False  # the watch's should_stop ended the run (not a failure)
 
     @property
     def failed(self) -> bool:
@@ -83,6 +85,9 @@ class CopiesOutcome:
 class RunWatch:
     """The parent's view of a run while it goes: callbacks, and when to stop it."""
 
+    # Given the earliest shared start instant (engine clock) once every copy is ready,
+    # returns the instant to use: a later one lines several hosts up.
+    choose_start: Callable[[int], int] = lambda earliest_ns: earliest_ns
     on_start: Callable[[int], None] = lambda start_ns: None
     on_progress: Callable[[int, int, list], None] = lambda copy_id, iterations, windows: None
     on_tick: Callable[[], None] = lambda: None
@@ -125,7 +130,7 @@ class _Copy:
             )
             self.worker.start()
             return
-        context = multiprocessing.get_context(mode)
+        context: Any = multiprocessing.get_context(mode)  # a fork or spawn context
         # A forked child inherits every parent end created so far: it closes them.
         inherited = [*parent_ends, parent_end] if mode == "fork" else []
         self.process = context.Process(
@@ -133,7 +138,9 @@ class _Copy:
             args=(spec, child_end, True, inherited),
             name=f"npf-copy-{spec.copy_id}",
         )
-        self.process.start()
+        # The executor chose fork knowing what this process holds (_fork_safety).
+        with fork_warning_suppressed() if mode == "fork" else contextlib.nullcontext():
+            self.process.start()
         child_end.close()
 
     @property
@@ -188,13 +195,16 @@ class _Copy:
 
 
 def _end(copies: list[_Copy]) -> None:
-    """Ends copies (politely, then by force) and closes their pipes."""
+    """Ends copies (politely, then by force) and closes their pipes. A thread copy
+    is joined, so that it leaves no thread behind to make a later fork unsafe."""
     for c in copies:
         c.send({"cmd": "exit"})
     deadline = time.monotonic() + 1.0
     for c in copies:
         if c.process is not None:
             c.process.join(max(0.0, deadline - time.monotonic()))
+        else:
+            c.worker.join(max(0.0, deadline - time.monotonic()))
         c.terminate()
         c.conn.close()
 
@@ -310,12 +320,13 @@ class CopyGroup:
         outcome = CopiesOutcome([])
         try:
             _pump(self._running, "ready", ready_timeout_s, watch.on_tick)
-            outcome.start_ns = engine.now_ns() + _START_LEAD_NS + 2_000_000 * len(self._running)
+            earliest_ns = engine.now_ns() + _START_LEAD_NS + 2_000_000 * len(self._running)
+            outcome.start_ns = watch.choose_start(earliest_ns)
             for c in self._running:
                 c.outcome.phase = "run"
                 c.send({"cmd": "start", "start_at_ns": outcome.start_ns})
             watch.on_start(outcome.start_ns)
-            self._collect(run, outcome.start_ns, watch)
+            self._collect(run, outcome, watch)
         except CopyFailure as failure:
             outcome.error = str(failure)
             outcome.timed_out = isinstance(failure, CopyHung)
@@ -345,22 +356,20 @@ class CopyGroup:
 
     # Waiting ----------------------------------------------------------------------
 
-    def _collect(self, run: RunSpec, start_ns: int, watch: RunWatch) -> None:
-        """Waits for every result, forwarding progress; stops the run when asked, and
-        fails it when a copy hangs, overruns or outgrows max_rss_mb."""
+    def _collect(self, run: RunSpec, outcome: CopiesOutcome, watch: RunWatch) -> None:
+        """Waits for every result, forwarding progress; ends the run when the watch
+        says so, and fails it when a copy hangs, overruns or outgrows max_rss_mb."""
         overrun_at = None
         if run.duration_s is not None:
-            start_s = time.monotonic() + (start_ns - engine.now_ns()) / 1e9
+            start_s = time.monotonic() + (outcome.start_ns - engine.now_ns()) / 1e9
             overrun_at = start_s + run.duration_s + (run.call_timeout_s or 0.0) + _OVERRUN_S
-        stop_sent = False
 
         def tick() -> None:
-            nonlocal stop_sent
             watch.on_tick()
-            if not stop_sent and watch.should_stop():
+            if not outcome.ended_early and watch.should_stop():
                 for c in self._running:
                     c.send({"cmd": "stop"})
-                stop_sent = True
+                outcome.ended_early = True
             _check_health(self._running, overrun_at, watch.max_rss_mb)
 
         _pump(self._running, "result", None, tick, on_progress=watch.on_progress)

@@ -76,7 +76,7 @@ class Progress(RunObserver):
 
     def remaining_s(self) -> float:
         """Seconds left for the rest of the plan (the running configuration included)."""
-        setup_per_config = self.plan.estimate_s() / max(1, len(self.plan))
+        setup_per_config = self.plan.setup_s() / max(1, len(self.plan))
         if self.done:
             spent = time.monotonic() - self._begun
             running = time.monotonic() - self._started if self._current else 0.0

@@ -114,6 +114,13 @@ def _note(args: argparse.Namespace, message: str) -> None:
         print(message, file=sys.stderr)
 
 
+# Stability stopping, the bench default (perf_analyzer's defaults would be 10% over
+# 3 windows of 5 s; intervals on 0.1 s windows answer in seconds).
+_DEFAULT_STABILITY_PERCENTAGE = 2.0
+_STABILITY_WINDOW_S = 0.1
+_DEFAULT_MAX_TRIALS = 100
+
+
 # Argument types -------------------------------------------------------------
 
 
@@ -130,6 +137,13 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"must be > 0 and at most {MAX_DURATION_S:g} s (one day), got {text}"
         )
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _number(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
 
 
@@ -349,7 +363,7 @@ def _table_cols(percentiles: Sequence[float]) -> list[str]:
     from neuronperf_native.reporting import PRINT_COLS
 
     head = ["model_name", "throughput_avg", "latency_ms_p50", "latency_ms_p99"]
-    return [*head, *_percentile_cols(percentiles, head), *PRINT_COLS[3:-1], "status"]
+    return [*head, *_percentile_cols(percentiles, head), *PRINT_COLS[3:-1], "stable", "status"]
 
 
 def _bench_batch_sizes(args: argparse.Namespace, kind: str, index: Any) -> list[int]:
@@ -386,8 +400,46 @@ def _validation_line(report: dict[str, Any]) -> str:
 
 def _bench(args: argparse.Namespace) -> int:
     import neuronperf_native as npf
+
+    options = _bench_options(args)
+    kind, model, framework = _resolve_model(args.model, args.framework)
+    data = _bench_data(args)
+    batch_sizes = _bench_batch_sizes(args, kind, model)
+    if kind == "index":
+        missing = sorted(set(batch_sizes) - {c["batch_size"] for c in model["model_configs"]})
+        if missing:
+            raise UsageError(f"model index {args.model} has no config of batch size {missing[0]}")
+        model = args.model  # benchmark() loads it and filters by batch size
+    benchmark = _framework_benchmark(framework)
+    if args.dry_run:
+        print(benchmark(model, data, batch_sizes=batch_sizes, dry_run=True, **options).table())
+        return 0
+    reports = benchmark(model, data, batch_sizes=batch_sizes, **options)
+    if not reports:
+        raise UsageError("no configuration to benchmark")
+    _bench_output(args, npf, reports)
+    return _exit_status(reports)
+
+
+def _bench_data(args: argparse.Namespace) -> Any:
+    """The input data --input-data, --input, --shape and --output describe."""
     from neuronperf_native import inputs as npf_inputs
 
+    shapes = dict(npf_inputs.parse_shape_arg(text) for text in args.shape or [])
+    specs = _input_specs(args, shapes)
+    sources = args.input_data or ["random"]
+    if len(sources) > 1 and any(s in ("random", "zero") or os.path.isdir(s) for s in sources):
+        raise UsageError("several --input-data values must all be JSON files")
+    source: Any = sources[0] if len(sources) == 1 else sources
+    outputs = [parse_input_arg(text, "--output") for text in args.output or []]
+    data = npf_inputs.load_input_data(source, specs, outputs, shapes=shapes, seed=args.seed)
+    if outputs and not data.has_validation_data:
+        _note(args, f"--output given but {data.source} holds no expected outputs")
+    return data
+
+
+def _bench_options(args: argparse.Namespace) -> dict[str, Any]:
+    """benchmark() keywords from the options: copies, timing, validation, naming."""
     if args.request_rate is not None:
         raise UsageError(
             "--request-rate: open-loop load modes are not available yet; use --concurrency "
@@ -402,64 +454,66 @@ def _bench(args: argparse.Namespace) -> int:
                 "--workers-per-model or --n-models"
             )
         workers, n_models = _flatten(args.concurrency), [1]
-    shapes = dict(npf_inputs.parse_shape_arg(text) for text in args.shape or [])
-    kind, model, framework = _resolve_model(args.model, args.framework)
-    specs = _input_specs(args, shapes)
-    sources = args.input_data or ["random"]
-    if len(sources) > 1 and any(s in ("random", "zero") or os.path.isdir(s) for s in sources):
-        raise UsageError("several --input-data values must all be JSON files")
-    source: Any = sources[0] if len(sources) == 1 else sources
-    outputs = [parse_input_arg(text, "--output") for text in args.output or []]
-    data = npf_inputs.load_input_data(source, specs, outputs, shapes=shapes, seed=args.seed)
-    if outputs and not data.has_validation_data:
-        _note(args, f"--output given but {data.source} holds no expected outputs")
-    benchmark = _framework_benchmark(framework)
-    percentiles = list(dict.fromkeys(args.percentile or []))
-    verbosity = 2 if args.verbose else 0 if args.quiet else 1
-    common: dict[str, Any] = {
-        "duration": args.duration,
+    options: dict[str, Any] = {
+        **_timing_options(args),
         "n_models": n_models,
         "workers_per_model": workers,
         "pipeline_sizes": _flatten(args.pipeline_size),
-        "verbosity": verbosity,
+        "verbosity": 2 if args.verbose else 0 if args.quiet else 1,
         "rtol": args.rtol,
         "atol": args.atol,
         "strict_validation": args.strict_validation,
         "shared_memory": args.shared_memory,
     }
     if args.device_type is not None:
-        common["device_type"] = args.device_type
-    if percentiles:
-        common["percentiles"] = percentiles
+        options["device_type"] = args.device_type
+    if args.percentile:
+        options["percentiles"] = list(dict.fromkeys(args.percentile))
     if args.model_name:
-        common["model_name"] = args.model_name
+        options["model_name"] = args.model_name
+    return options
 
-    batch_sizes = _bench_batch_sizes(args, kind, model)
-    if kind == "index":
-        missing = sorted(set(batch_sizes) - {c["batch_size"] for c in model["model_configs"]})
-        if missing:
-            raise UsageError(f"model index {args.model} has no config of batch size {missing[0]}")
-        model = args.model  # benchmark() loads it and filters by batch size
-    if args.dry_run:
-        print(benchmark(model, data, batch_sizes=batch_sizes, dry_run=True, **common).table())
-        return 0
-    reports = benchmark(model, data, batch_sizes=batch_sizes, **common)
-    if not reports:
-        raise UsageError("no configuration to benchmark")
+
+def _timing_options(args: argparse.Namespace) -> dict[str, Any]:
+    """How long each configuration runs: until its numbers are known (perf_analyzer's
+    way, the default) or for a fixed --duration; and the window length."""
+    window_s = None if args.measurement_interval is None else args.measurement_interval / 1e3
+    options: dict[str, Any] = {} if window_s is None else {"window_s": window_s}
+    if args.duration is not None:
+        if args.stability_percentage is not None or args.max_trials is not None:
+            raise UsageError(
+                "--duration runs each configuration for a fixed time: do not combine it "
+                "with --stability-percentage or --max-trials"
+            )
+        return {**options, "duration": args.duration}
+    windows = _DEFAULT_MAX_TRIALS if args.max_trials is None else args.max_trials
+    max_s = windows * (window_s or _STABILITY_WINDOW_S)
+    rule = {
+        "rel_ci": (args.stability_percentage or _DEFAULT_STABILITY_PERCENTAGE) / 100,
+        "percentile": args.percentile[0] if args.percentile else 99.0,
+        "max_s": max_s,
+        "min_s": min(1.0, max_s),
+    }
+    return {**options, "duration": max_s, "stability": rule}
+
+
+def _bench_output(args: argparse.Namespace, npf: Any, reports: list[dict[str, Any]]) -> None:
+    """The table on stdout, validation notes on stderr, and the files asked for."""
+    percentiles = list(dict.fromkeys(args.percentile or []))
     npf.print_reports(reports, cols=_table_cols(percentiles), units=True)
     for report in reports:
         if report.get("validation") is not None:
             _note(args, _validation_line(report))
     if args.csv:
         extra = _percentile_cols(percentiles, npf.CSV_COLS)
-        npf.write_csv(reports, args.csv, cols=[*npf.CSV_COLS, *extra, "status"])
+        stats_cols = ["throughput_ci", "latency_ms_p99_ci", "stable", "measured_s"]
+        npf.write_csv(reports, args.csv, cols=[*npf.CSV_COLS, *extra, *stats_cols, "status"])
         _note(args, f"wrote {args.csv}")
     if args.json:
         npf.write_json(reports, args.json)
         _note(args, f"wrote {args.json}")
     if args.html:
         _note(args, f"wrote {npf.write_html(reports, args.html)}")
-    return _exit_status(reports)
 
 
 # index ----------------------------------------------------------------------
@@ -791,8 +845,29 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
     bench.add_argument(
         "--duration",
         type=_duration,
-        default=10.0,
-        help="seconds per configuration (default 10, at most one day)",
+        help="run each configuration for this many seconds (at most one day) instead of "
+        "until its numbers are stable",
+    )
+    bench.add_argument(
+        "--stability-percentage",
+        type=_positive_float,
+        metavar="P",
+        help="stop a configuration once the confidence intervals of its throughput and of "
+        f"the --percentile latency are within +-P%% (default {_DEFAULT_STABILITY_PERCENTAGE:g})",
+    )
+    bench.add_argument(
+        "--measurement-interval",
+        type=_positive_float,
+        metavar="MS",
+        help="window length in ms: throughput samples and stability checks (default "
+        f"{_STABILITY_WINDOW_S * 1e3:g}, or 1000 with --duration)",
+    )
+    bench.add_argument(
+        "--max-trials",
+        type=_positive_int,
+        metavar="N",
+        help="at most N windows per configuration before it ends unstable (default "
+        f"{_DEFAULT_MAX_TRIALS})",
     )
     bench.add_argument(
         "--n-models",
@@ -835,7 +910,8 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         type=_percentile,
         action="append",
         metavar="P",
-        help="extra latency percentile to report (repeatable)",
+        help="extra latency percentile to report (repeatable); the first one is also the "
+        "percentile stability is judged on (default 99)",
     )
     bench.add_argument("--model-name", help="name in the reports (default: from MODEL)")
     bench.add_argument(

@@ -89,7 +89,11 @@ class Configuration:
 
     @property
     def duration_s(self) -> float | None:
-        """Seconds of timed run; None for a dataset run once through."""
+        """Seconds of timed run (with stability: at most); None for a dataset run once
+        through."""
+        rule = self.settings.stability
+        if rule is not None and rule.max_s is not None:
+            return rule.max_s
         return self.settings.duration_s or None
 
     def config_dict(self) -> dict[str, Any]:
@@ -114,6 +118,8 @@ class Configuration:
             "cost_per_hour": s.cost_per_hour,
             "percentiles": list(s.percentiles),
             "window_s": s.window_s,
+            "stability": None if s.stability is None else s.stability.to_dict(),
+            "ci_confidence": s.ci_confidence,
         }
 
     def describe(self) -> str:
@@ -149,9 +155,13 @@ class Plan:
         ]
 
     def estimate_s(self) -> float:
-        """Seconds the plan should take: durations plus set-up (model loading not
-        counted beyond starting the copies: it depends on the model)."""
-        measured = sum(c.duration_s or 0.0 for c in self.configurations)
+        """Seconds the plan should take: its durations plus set-up_s()."""
+        return sum(c.duration_s or 0.0 for c in self.configurations) + self.setup_s()
+
+    def setup_s(self) -> float:
+        """Seconds of set-up outside the durations: copies started, models loaded into
+        kept interpreters, and per configuration warm-up, start and results (a model's
+        own load time is not known here, and not counted)."""
         setup = _CONFIG_SETUP_S * len(self.configurations)
         kept = 0  # fresh interpreters kept from earlier groups
         for members in self.groups():
@@ -160,7 +170,7 @@ class Plan:
             setup += reloads * _RELOAD_S + (loads - reloads) * _START_S[self.settings.copy_mode]
             if keeps_interpreters(self.settings):
                 kept = max(kept, loads)
-        return measured + setup
+        return setup
 
     def table(self) -> str:
         """The plan as an aligned text table with its estimate (for dry runs)."""
@@ -184,9 +194,10 @@ class Plan:
             "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
             for r in rows
         ]
+        bound = "at most " if self.settings.stability is not None else ""
         lines.append(
             f"{len(self)} configuration(s) in {len(self.groups())} copy group(s); "
-            f"estimated time {self.estimate_s():.0f} s plus model loading"
+            f"estimated time {bound}{self.estimate_s():.0f} s plus model loading"
         )
         return "\n".join(lines)
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from neuronperf_native import stats
 from neuronperf_native._files import atomic_write_text
 from neuronperf_native.engine import Histogram, RunResult
 
@@ -86,6 +87,17 @@ LATENCY_PERCENTILES = (0.0, 50.0, 90.0, 95.0, 99.0, 99.9, 100.0)
 UTILISATION_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 #: Frameworks whose versions go into the metadata when (and only when) already imported.
 _FRAMEWORKS = ("torch", "torch_neuron", "torch_neuronx", "tensorflow", "tensorflow_neuron", "mxnet")
+#: Keys of the statistics (stats.StatisticsSummary) besides the percentile intervals.
+_STATISTICS_KEYS = (
+    "throughput_ci",
+    "ci_confidence",
+    "ci_flags",
+    "ci_dependence",
+    "stable",
+    "measured_s",
+    "warmup_dropped_s",
+    "warmup_dropped_windows",
+)
 #: Stages whose mean (ms) is reported as `<stage>_avg_ms`.
 _STAGE_AVERAGES = ("input", "preprocess", "infer", "postprocess", "e2e")
 
@@ -306,6 +318,8 @@ def _report(config: Mapping[str, Any], results: Mapping[str, Any], where: str) -
         report[key] = None
     for p in (*LATENCY_PERCENTILES, *extra_percentiles):
         report[_latency_key(p)] = None
+        report[stats.ci_key(p)] = None
+    report.update(dict.fromkeys(_STATISTICS_KEYS))
     for key in ("latency_ms_mean", "latency_ms_stddev", "latency_hist", "warmup_avg_ms"):
         report[key] = None
     for stage in _STAGE_AVERAGES:
@@ -339,9 +353,61 @@ def _report(config: Mapping[str, Any], results: Mapping[str, Any], where: str) -
                 report[_latency_key(p)] = _ns_to_ms(e2e.value_at_percentile(p))
             report["latency_ms_mean"] = _ns_to_ms(e2e.mean)
             report["latency_ms_stddev"] = _ns_to_ms(e2e.stddev)
-        if isinstance(cost_per_hour, numbers.Real) and avg:
-            report["cost_per_1m_inf"] = float(cost_per_hour) / (avg * 3600.0) * 1e6
+            if windows and window_s:
+                summary = _statistics(config, runs, e2e, windows, window_s, total_s)
+                report.update(summary.report_fields())
+        if isinstance(cost_per_hour, numbers.Real) and report["throughput_avg"]:
+            report["cost_per_1m_inf"] = (
+                float(cost_per_hour) / (report["throughput_avg"] * 3600.0) * 1e6
+            )
     return report
+
+
+def _statistics(
+    config: Mapping[str, Any],
+    runs: list[RunResult],
+    e2e: Histogram,
+    windows: list[int],
+    window_s: float,
+    total_s: Any,
+) -> stats.StatisticsSummary:
+    """Confidence intervals of every reported percentile and the throughput, and
+    whether they meet the stopping rule (the configuration's, else the default one,
+    judged without cutting a warm-up)."""
+    rule = config.get("stability")
+    percentiles = (*LATENCY_PERCENTILES, *_check_percentiles(config.get("percentiles"), "config"))
+    histograms, span = _window_histograms(runs)
+    return stats.summarize(
+        e2e,
+        windows,
+        window_s,
+        window_histograms=histograms or None,
+        windows_per_histogram=span,
+        batch_size=int(config["batch_size"]),
+        percentiles=list(dict.fromkeys(percentiles)),
+        confidence=config.get("ci_confidence", 0.95),
+        rule=stats.parse_stability(rule) if rule else stats.StoppingRule(),
+        drop_warmup=bool(rule),
+        wall_s=float(total_s) if _is_number(total_s) and total_s > 0 else None,
+    )
+
+
+def _window_histograms(runs: list[RunResult]) -> tuple[list[Histogram], int]:
+    """The copies' window histograms merged window by window (aligned on the shared
+    clock as the window counts are), with the widest span any copy used; [] when a
+    copy has none (results saved before they existed)."""
+    if not runs or not all(run.window_histograms for run in runs):
+        return [], 1
+    span = max(run.window_histogram_span for run in runs)
+    window_ns = runs[0].window_s * 1e9
+    start = min(run.start_ns for run in runs)
+    merged: dict[int, Histogram] = {}
+    for run in runs:
+        offset = round((run.start_ns - start) / window_ns)
+        for j, histogram in enumerate(run.window_histograms):
+            index = (offset + j * run.window_histogram_span) // span
+            merged.setdefault(index, Histogram()).merge(histogram)
+    return [merged.get(i, Histogram()) for i in range(max(merged) + 1)], span
 
 
 def get_reports(results: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from neuronperf_native import devices
+from neuronperf_native.stats import StoppingRule, parse_stability
 
 __all__ = ["KEYWORDS", "SETTINGS_SCHEMA", "BenchmarkSettings"]
 
@@ -40,6 +41,8 @@ _MIN_WINDOW_S = 0.001
 _VERBOSITY_LEVELS = (0, 1, 2)
 _SHARED_MEMORY = ("none", "system")
 _START_METHODS = ("auto", "fork", "spawn")
+# Windows with stability on: the stopping rule needs a handful of windows per second.
+_STABILITY_WINDOW_S = 0.1
 
 # The name errors use for a field: its benchmark() keyword while from_keywords() runs.
 _display_names: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
@@ -67,10 +70,11 @@ def _is_number(value: Any) -> bool:
 def _int(field: str, value: Any, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{_name(field)} must be an int, got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
+    number = int(value)
+    if number < minimum or (maximum is not None and number > maximum):
         bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
         raise ValueError(f"{_name(field)} must be {bound}, got {value!r}")
-    return int(value)
+    return number
 
 
 def _seconds(field: str, value: Any, *, zero_ok: bool = False, maximum: float | None = None):
@@ -104,11 +108,12 @@ def _int_list(field: str, value: Any, minimum: int = 1, maximum: int = _MAX_BATC
     for v in values:
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
             raise TypeError(f"{_name(field)} must hold int values, got {v!r}")
-        if v < minimum:
+        number = int(v)
+        if number < minimum:
             raise ValueError(f"{_name(field)} must be >= {minimum}, got {v!r}")
-        if v > maximum:
+        if number > maximum:
             raise ValueError(f"{_name(field)} must be <= {maximum}, got {v!r}")
-        out.append(int(v))
+        out.append(number)
     return tuple(out)
 
 
@@ -220,7 +225,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "verbosity": _verbosity,
     "warmup_iterations": lambda f, v: _int(f, v, 0),
     "max_iterations": _optional(lambda f, v: _int(f, v, 1)),
-    "window_s": lambda f, v: _window(f, v),
+    "window_s": _optional(lambda f, v: _window(f, v)),
     "call_timeout_s": _optional(_seconds),
     "load_timeout_s": _optional(_seconds),
     "percentiles": _percentiles,
@@ -237,7 +242,27 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "start_method": _choice(_START_METHODS),
     "max_rss_mb": _optional(_megabytes),
     "allow_oversubscription": _flag,
+    "stability": lambda f, v: v,  # checked with duration_s known, in __post_init__
+    "ci_confidence": lambda f, v: _fraction(f, v),
 }
+
+
+def _fraction(field: str, value: Any) -> float:
+    if not _is_number(value):
+        raise TypeError(f"{_name(field)} must be a number, got {value!r}")
+    if not (math.isfinite(value) and 0 < value < 1):
+        raise ValueError(f"{_name(field)} must be in (0, 1), got {value!r}")
+    return float(value)
+
+
+def _stability(value: Any, duration_s: float) -> StoppingRule | None:
+    """stability=: True, a target relative half-width, a dict or a StoppingRule; its
+    max_s defaults to the duration."""
+    try:
+        return parse_stability(value, max_s=duration_s or None)
+    except (TypeError, ValueError) as error:
+        text = str(error)
+        raise type(error)(text if text.startswith("stability") else f"stability: {text}") from None
 
 
 def _window(field: str, value: Any) -> float:
@@ -275,7 +300,8 @@ class BenchmarkSettings:
     # Extensions.
     warmup_iterations: int = 1  # untimed iterations per worker (bounded by duration_s)
     max_iterations: int | None = None  # per model copy
-    window_s: float = 1.0  # throughput window
+    # Throughput window; None (resolved on construction): 1 s, or 0.1 s with stability.
+    window_s: float = None  # type: ignore[assignment]
     call_timeout_s: float | None = None  # a model call running longer: status "timeout"
     load_timeout_s: float | None = 600.0  # load + warm-up of a copy; None: no limit
     percentiles: tuple[float, ...] = ()  # extra latency percentiles to report
@@ -292,6 +318,8 @@ class BenchmarkSettings:
     start_method: str = "auto"  # model processes: "fork", "spawn" or "auto"
     max_rss_mb: float | None = None  # a copy whose resident memory exceeds this is stopped
     allow_oversubscription: bool = False  # more copies than the device can host
+    stability: StoppingRule | None = None  # stop each configuration once its numbers are known
+    ci_confidence: float = 0.95  # of the intervals in the reports
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -302,6 +330,10 @@ class BenchmarkSettings:
                 f"{_name('duration_s')} must be a positive number of seconds (0 only with a "
                 "dataset: run it once through), got 0"
             )
+        rule = _stability(self.stability, self.duration_s)
+        object.__setattr__(self, "stability", rule)
+        if self.window_s is None:
+            object.__setattr__(self, "window_s", 1.0 if rule is None else _STABILITY_WINDOW_S)
 
     # Construction from benchmark()'s keywords ---------------------------------------
 
@@ -345,6 +377,8 @@ class BenchmarkSettings:
         out: dict[str, Any] = {"schema": SETTINGS_SCHEMA}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
+            if isinstance(value, StoppingRule):
+                value = value.to_dict()
             out[field.name] = list(value) if isinstance(value, tuple) else value
         return out
 

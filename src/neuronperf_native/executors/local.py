@@ -12,13 +12,15 @@ so a remote executor can run the same code on another host.
 
 from __future__ import annotations
 
+import logging
+import pickle
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import psutil
 
-from neuronperf_native import _feeds, devices
+from neuronperf_native import _feeds, _fork_safety, devices
 from neuronperf_native._copy import CopySpec, RunSpec
 from neuronperf_native._processes import CopiesOutcome, CopyFailure, CopyGroup, CopyPool, RunWatch
 from neuronperf_native.executors.base import ConfigurationResult, RunObserver
@@ -26,7 +28,7 @@ from neuronperf_native.planning import Configuration, Plan, keeps_interpreters
 from neuronperf_native.settings import BenchmarkSettings
 from neuronperf_native.workload import Workload
 
-_START_METHODS = {"thread": "thread", "process": "fork", "interpreter": "spawn"}
+log = logging.getLogger("neuronperf_native")
 
 
 class _Sampler:
@@ -57,7 +59,7 @@ class LocalExecutor:
     def __init__(self, workload: Workload, settings: BenchmarkSettings) -> None:
         self.workload = workload
         self.settings = settings
-        self.mode = _START_METHODS[settings.copy_mode]
+        self.mode = start_method(settings, workload)
 
     def run(self, plan: Plan, observer: RunObserver | None = None) -> Iterator[ConfigurationResult]:
         """Yields one result per configuration, in plan order; stops early (after
@@ -115,6 +117,7 @@ class LocalExecutor:
 
     def _config_dict(self, configuration: Configuration) -> dict[str, Any]:
         config = configuration.config_dict()
+        config["start_method"] = self.mode
         if self.workload.data is not None:
             config["input_data"] = self.workload.data.source
         return config
@@ -169,6 +172,7 @@ class LocalExecutor:
             observer.started(configuration, start_ns)
 
         watch = RunWatch(
+            choose_start=lambda earliest_ns: observer.choose_start(configuration, earliest_ns),
             on_start=on_start,
             on_progress=lambda copy_id, iterations, windows: observer.progress(
                 configuration, copy_id, iterations, windows
@@ -206,6 +210,51 @@ class LocalExecutor:
         return ConfigurationResult.from_outcome(
             configuration, config, outcome, sampler.cpu, sampler.mem
         )
+
+
+def start_method(settings: BenchmarkSettings, workload: Workload) -> str:
+    """How model copies start: "thread", "spawn" (a fresh interpreter) or "fork".
+
+    Process copies fork (NeuronPerf's behaviour) unless this process holds threads or a
+    runtime that a fork would break (_fork_safety), or start_method says otherwise.
+    """
+    if settings.copy_mode == "thread":
+        return "thread"
+    if settings.copy_mode == "interpreter":
+        return "spawn"
+    method, hazards = _fork_safety.choose_start_method(settings.start_method)
+    if method == "fork" and hazards:
+        log.warning(
+            "start_method='fork' although forking this process is unsafe (%s): copies may "
+            "hang or crash",
+            "; ".join(hazards),
+        )
+    elif method == "spawn" and settings.start_method == "auto":
+        reason = _unpicklable(workload)
+        if reason is not None:
+            log.warning(
+                "forking this process is unsafe (%s), but copies cannot start in fresh "
+                "interpreters (%s): forking anyway",
+                "; ".join(hazards),
+                reason,
+            )
+            return "fork"
+        log.info("model copies start in fresh interpreters: %s", "; ".join(hazards))
+    return method
+
+
+def _unpicklable(workload: Workload) -> str | None:
+    """Why the workload cannot go to a fresh interpreter, or None when it can."""
+    try:
+        pickle.dump(workload, _Discard())
+    except Exception as error:
+        return f"the workload cannot be pickled: {error}"
+    return None
+
+
+class _Discard:
+    def write(self, data: bytes) -> int:
+        return len(data)
 
 
 def _ends_benchmark(result: ConfigurationResult) -> bool:
