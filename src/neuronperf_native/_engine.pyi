@@ -145,13 +145,17 @@ def now_ns() -> int:
     """
 def python_pipeline(*, model: typing.Any, native: typing.Any, preprocess: typing.Any, postprocess: typing.Any, inputs: collections.abc.Sequence[tuple], iterator: typing.Any, thread_context: typing.Any, gil_slice_ns: typing.SupportsInt | typing.SupportsIndex) -> Pipeline:
     ...
-def read_json(path: bytes) -> typing.Any:
+def read_json(path: bytes, *, min_typed_array: typing.SupportsInt | typing.SupportsIndex = 16, decode_b64: bool = False, huge_floats_as_decimal: bool = False, prefetch_threads: typing.SupportsInt | typing.SupportsIndex = -1) -> typing.Any:
     """
     Parse the JSON file at path (bytes, as os.fsencode gives) like json.load, except
-    that an array of all-integer literals (within int64) or all-float literals is a
-    numpy int64 / float64 array (float32 when float32 holds every value exactly).
-    Raises JsonError (a ValueError) for invalid JSON and OSError when the file
-    cannot be read.
+    that an array of at least min_typed_array integer literals (within int64) or float
+    literals is a numpy int64 / float64 array (float32 when float32 holds every value
+    exactly), and with decode_b64 the valid base64 string value of a "b64" member is
+    bytes; with huge_floats_as_decimal a float literal beyond double's range (json.load:
+    inf) is a decimal.Decimal and its array a list. prefetch_threads: worker threads
+    converting large numeric arrays of large files ahead of the parser (-1: one per
+    spare CPU, at most 3; 0: none); the result is the same. Raises JsonError (a ValueError) for invalid JSON and OSError when the
+    file cannot be read.
     """
 def spin_model(distribution: str, latency_ns: typing.SupportsInt | typing.SupportsIndex, low_ns: typing.SupportsInt | typing.SupportsIndex, high_ns: typing.SupportsInt | typing.SupportsIndex, second_latency_ns: typing.SupportsInt | typing.SupportsIndex, second_fraction: typing.SupportsFloat | typing.SupportsIndex, sigma: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> NativeModel:
     ...
