@@ -229,7 +229,11 @@ def parse_input_arg(arg: str, option: str = "--input") -> Any:
         if len(text) > _MAX_DIM_DIGITS:
             raise InputDataError(f"{option} {arg!r}: dimension {text} of '{name}' is too large")
         dims.append(int(text))
-    spec = TensorSpec(name, dtype, tuple(dims))
+    try:
+        spec = TensorSpec(name, dtype, tuple(dims))
+    except InputDataError as error:  # said of the option the user wrote
+        reason = str(error).removeprefix(f"TensorSpec '{name}': ")
+        raise InputDataError(f"{option} {name}: {reason}") from None
     _check_sample_size(option, spec, spec.shape)
     return spec
 
