@@ -7,6 +7,7 @@ iterator), plus at most one short time slice between consecutive Python calls.
 
 from __future__ import annotations
 
+import atexit
 import collections.abc
 import dataclasses
 import functools
@@ -46,6 +47,17 @@ ARRIVALS = ("constant", "poisson")
 MAX_WORKERS = 4096
 #: Highest open-loop request rate (requests per second).
 MAX_REQUEST_RATE = 1e8
+#: At interpreter exit, active runs are stopped and their workers waited for this long
+#: before finalization; a call stuck longer keeps its thread, which never touches
+#: Python again (exiting mid-run never aborts the process).
+EXIT_WAIT_S = 5.0
+
+
+@atexit.register
+def _stop_runs_at_exit() -> None:
+    _engine._stop_runs_at_exit(EXIT_WAIT_S)
+
+
 #: Version of the dict layout produced by RunResult.to_dict(); from_dict() reads
 #: every version listed in READABLE_SCHEMAS (keys a version lacks get defaults).
 RESULT_SCHEMA = 2
