@@ -169,7 +169,7 @@ void bind_json_reader(py::module_& m) {
       "bytes; with huge_floats_as_decimal a float literal beyond double's range (json.load:\n"
       "inf) is a decimal.Decimal and its array a list. prefetch_threads: worker threads\n"
       "converting large numeric arrays of large files ahead of the parser (-1: one per\n"
-      "spare CPU, at most 3; 0: none); the result is the same. Raises JsonError (a ValueError) for "
+      "idle CPU, at most 3; 0: none); the result is the same. Raises JsonError (a ValueError) for "
       "invalid JSON and OSError when the\n"
       "file cannot be read.");
 }

@@ -401,3 +401,30 @@ def test_wide_documents_take_no_more_memory_than_json_load(tmp_path, element):
     }
     assert peaks["json"] > 10 << 20, peaks  # the measurement sees the objects
     assert peaks["native"] <= peaks["json"] + (2 << 20), peaks
+
+
+def test_prefetch_threads_change_no_value(tmp_path):
+    """A 9 MB file of numeric arrays (the prefetch threshold is 8 MB) parses the same with
+    worker threads converting arrays ahead of the parser as without."""
+    rng = np.random.default_rng(3)
+    path = tmp_path / "big.json"
+    with open(path, "w") as f:
+        f.write('{"data": [')
+        for k in range(450):
+            values = rng.random(1024, dtype=np.float32) if k % 3 else rng.random(1024)
+            ints = rng.integers(-(2**40), 2**40, 64)
+            sep = ",\n" if k % 2 else ", "
+            f.write(
+                ("," if k else "")
+                + json.dumps({"X": values.tolist(), "i": ints.tolist()}, separators=(sep, ": "))
+            )
+        f.write("]}")
+    assert path.stat().st_size > 8 << 20
+
+    def load(threads):
+        doc = _engine.read_json(os.fsencode(path), prefetch_threads=threads)
+        return [(s["X"].dtype, s["X"].tolist(), s["i"].tolist()) for s in doc["data"]]
+
+    serial = load(0)
+    assert {dtype for dtype, _, _ in serial} == {np.dtype(np.float32), np.dtype(np.float64)}
+    assert load(2) == serial

@@ -51,6 +51,11 @@ struct LineCounter {
 
 bool parse_numeric_array(const char* text, const char* end, int64_t offset, size_t min_elements,
                          PrefetchedArray& out) {
+  // Scratch kept per thread, so arrays do not regrow it; copied out at the exact size.
+  thread_local std::vector<int64_t> ints;
+  thread_local std::vector<double> reals;
+  ints.clear();
+  reals.clear();
   out = PrefetchedArray{};
   LineCounter ws{text, offset, out};
   const char* s = ws.skip(text + 1);
@@ -62,9 +67,9 @@ bool parse_numeric_array(const char* text, const char* end, int64_t offset, size
   bool all_float32 = true;
   for (;;) {
     if (kind == NumberLiteral::Kind::kInt) {
-      out.ints.push_back(n.integer);
+      ints.push_back(n.integer);
     } else {
-      out.reals.push_back(n.real);
+      reals.push_back(n.real);
       all_float32 = all_float32 && is_float32(n.real);
     }
     s = ws.skip(after);
@@ -74,17 +79,17 @@ bool parse_numeric_array(const char* text, const char* end, int64_t offset, size
     after = scan_number(s, n);
     if (after == nullptr || after > end || n.kind != kind) return false;
   }
-  const size_t count = kind == NumberLiteral::Kind::kInt ? out.ints.size() : out.reals.size();
-  if (count < min_elements) return false;
+  if ((kind == NumberLiteral::Kind::kInt ? ints.size() : reals.size()) < min_elements) return false;
   out.end_offset = offset + (s + 1 - text);
   if (kind == NumberLiteral::Kind::kInt) {
     out.kind = PrefetchedArray::Kind::kInt;
+    out.ints.assign(ints.begin(), ints.end());
   } else if (all_float32) {
     out.kind = PrefetchedArray::Kind::kFloat32;
-    out.reals32.assign(out.reals.begin(), out.reals.end());
-    out.reals = {};
+    out.reals32.assign(reals.begin(), reals.end());
   } else {
     out.kind = PrefetchedArray::Kind::kFloat;
+    out.reals.assign(reals.begin(), reals.end());
   }
   return true;
 }
@@ -168,7 +173,9 @@ void ArrayPrefetcher::work() {
 // Reads [offset, offset + size) (clipped to the file) followed by kNumberPadding zeros.
 bool ArrayPrefetcher::read_at(int64_t offset, size_t size, std::vector<char>& buffer) const {
   size = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(size), file_size_ - offset));
-  buffer.assign(size + kNumberPadding, '\0');
+  if (buffer.size() < size + kNumberPadding) buffer.resize(size + kNumberPadding);  // once
+  buffer.resize(size + kNumberPadding);  // shrinking keeps the storage: no refill
+  std::memset(buffer.data() + size, 0, kNumberPadding);
   size_t done = 0;
   while (done < size) {
     const ssize_t n = ::pread(fd_, buffer.data() + done, size - done,

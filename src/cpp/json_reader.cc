@@ -16,6 +16,7 @@
 #include <array>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <system_error>
@@ -751,13 +752,25 @@ class Parser {
   bool all_float32_ = true;  // every value in float_scratch_ is exactly a float32
 };
 
-// Prefetch workers for `threads` (-1: automatic), given this process's CPUs.
+// Tasks running on the machine now, this thread included (Linux's /proc/loadavg
+// "1.0 0.5 0.2 RUNNING/TOTAL LAST_PID"), or 1 when unknown.
+int running_tasks() {
+  std::FILE* f = std::fopen("/proc/loadavg", "r");
+  if (f == nullptr) return 1;
+  int running = 1;
+  if (std::fscanf(f, "%*s %*s %*s %d", &running) != 1) running = 1;
+  std::fclose(f);
+  return std::max(running, 1);
+}
+
+// Prefetch workers for `threads`; -1: one per CPU of this process's that no task
+// uses now (a loaded machine gains nothing from them and pays their extra work).
 int prefetch_threads(int threads) {
   if (threads >= 0) return threads;
   cpu_set_t cpus;
   CPU_ZERO(&cpus);
   const int available = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
-  return std::clamp(available - 1, 0, kMaxAutoPrefetchThreads);
+  return std::clamp(available - running_tasks(), 0, kMaxAutoPrefetchThreads);
 }
 
 }  // namespace

