@@ -10,6 +10,7 @@
 #include "bindings.h"
 #include "calibration.h"
 #include "clock.h"
+#include "interpreter_exit.h"
 #include "native_models.h"
 #include "python_pipeline.h"
 
@@ -81,13 +82,30 @@ py::dict result_dict(RunResult&& r) {
   return d;
 }
 
-// Owns a Runner for Python. Destroying a Runner that is still going joins its
-// workers, which need the GIL to finish their Python calls: release it first.
+// Owns a Runner for Python; a started run is registered for the atexit hook.
+// Destroying a Runner that is still going joins its workers, which need the GIL to
+// finish their Python calls: release it first.
 struct RunnerHandle {
   std::unique_ptr<Runner> runner;
+  bool registered = false;
+
+  void start() {
+    if (!registered) register_run(runner.get());
+    registered = true;
+    runner->start();
+  }
+
   ~RunnerHandle() {
-    if (runner && PyGILState_Check()) {
-      py::gil_scoped_release nogil;
+    if (!runner) return;
+    if (registered) unregister_run(runner.get());
+    if (python_exiting()) {
+      // At exit a worker may still be stuck in a call, so joining could never end:
+      // leave the runner to the process exit.
+      static_cast<void>(runner.release());
+      return;
+    }
+    if (PyGILState_Check()) {
+      GilReleased nogil;
       runner.reset();
     }
   }
@@ -97,7 +115,7 @@ struct RunnerHandle {
 py::list poll_windows(RunnerHandle& handle) {
   std::vector<LiveWindow> windows;
   {
-    py::gil_scoped_release nogil;
+    GilReleased nogil;
     windows = handle.runner->poll_windows();
   }
   py::list out;
@@ -109,23 +127,33 @@ py::list poll_windows(RunnerHandle& handle) {
 
 // Waits with the GIL released; every poll takes it back briefly to run signal
 // handlers, so Ctrl-C stops the run. Returns the result dict, with "interrupted"
-// holding the exception a signal handler raised (or None).
+// holding the exception a signal handler raised (or None). When the interpreter
+// exits meanwhile (this is a daemon thread), the thread never returns to Python.
 py::dict wait_for(RunnerHandle& handle) {
   Runner& runner = *handle.runner;
+  if (!handle.registered) handle.start();
   std::optional<std::string> interrupted;
-  auto poll = [&interrupted]() {
-    py::gil_scoped_acquire gil;
-    if (PyErr_CheckSignals() == 0) return false;
-    py::error_already_set error;
-    interrupted = std::string(py::str(error.type().attr("__name__")));
-    return true;
+  PyThreadState* state = PyEval_SaveThread();
+  auto poll = [&interrupted, &state]() {
+    if (!enter_python(state)) return false;
+    bool stop = false;
+    if (PyErr_CheckSignals() != 0) {
+      py::error_already_set error;
+      interrupted = std::string(py::str(error.type().attr("__name__")));
+      stop = true;
+    }
+    state = leave_python();
+    return stop;
   };
-  RunResult result;
-  {
-    py::gil_scoped_release nogil;
-    result = runner.wait(poll);
+  std::optional<RunResult> result;
+  try {
+    result.emplace(runner.wait(poll));
+  } catch (...) {
+    if (!retake_python(state)) park_forever();
+    throw;
   }
-  py::dict d = result_dict(std::move(result));
+  if (!retake_python(state)) park_forever();
+  py::dict d = result_dict(std::move(*result));
   d["interrupted"] = interrupted ? py::object(py::str(*interrupted)) : py::object(py::none());
   return d;
 }
@@ -221,12 +249,16 @@ void bind_runner(py::module_& m) {
            py::arg("call_timeout_s"), py::arg("record_timestamps"), py::arg("start_at_ns"),
            py::arg("request_rate"), py::arg("arrival"), py::arg("seed"),
            py::arg("request_intervals_us"), py::arg("spin_wait_us") = kDefaultSpinWaitUs)
-      .def(
-          "start", [](RunnerHandle& h) { h.runner->start(); },
-          py::call_guard<py::gil_scoped_release>())
-      .def(
-          "stop", [](RunnerHandle& h) { h.runner->stop(); },
-          py::call_guard<py::gil_scoped_release>())
+      .def("start",
+           [](RunnerHandle& h) {
+             GilReleased nogil;
+             h.start();
+           })
+      .def("stop",
+           [](RunnerHandle& h) {
+             GilReleased nogil;
+             h.runner->stop();
+           })
       .def_property_readonly("done", [](RunnerHandle& h) { return h.runner->done(); })
       .def_property_readonly("live_iterations",
                              [](RunnerHandle& h) { return h.runner->live_iterations(); })

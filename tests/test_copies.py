@@ -11,6 +11,7 @@ import time
 import numpy as np
 import psutil
 import pytest
+from helpers import no_model_processes
 
 import neuronperf_native as npf
 
@@ -271,7 +272,7 @@ def test_a_hung_copy_ends_its_configuration_as_timeout_naming_it():
     assert report["error"].startswith("model copy 0 hung: no iteration completed for 1")
     # detected after max(10 s, 20 x p99) of silence, not at the end of the 60 s duration
     assert elapsed < 40
-    assert _no_children()
+    assert no_model_processes()
 
 
 def test_a_copy_over_max_rss_mb_is_stopped_naming_its_memory():
@@ -288,15 +289,4 @@ def test_a_copy_over_max_rss_mb_is_stopped_naming_its_memory():
     assert re.match(
         r"model copy 0 uses \d+ MiB of resident memory, over max_rss_mb=200", report["error"]
     )
-    assert _no_children()
-
-
-def _no_children():
-    deadline = time.monotonic() + 5
-    while _alive(psutil.Process().children(recursive=True)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return [
-        p
-        for p in _alive(psutil.Process().children(recursive=True))
-        if "resource_tracker" not in " ".join(p.cmdline())
-    ] == []
+    assert no_model_processes()

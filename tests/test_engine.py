@@ -3,6 +3,8 @@
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -585,3 +587,45 @@ def test_more_than_1024_windows_merge_histograms_pairwise():
     assert len(r.window_histograms) == -(-len(r.windows) // span) <= 1024
     for j, h in enumerate(r.window_histograms):
         assert h.count == sum(r.windows[j * span : (j + 1) * span])
+
+
+_LIMITED_MEMORY_CHILD = """
+import resource, sys
+from neuronperf_native import engine
+vm = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize:"))
+limit = vm + int(float(sys.argv[1]) * 2**30)
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+try:
+    r = engine.run(engine.native_model("noop"), workers=4096, max_iterations=1000)
+    print(r.status, r.error_info["type"] if r.error_info else None, r.error)
+except MemoryError as e:
+    print("MemoryError", e)
+"""
+
+
+@pytest.mark.parametrize(
+    ("address_space_gb", "expected"),
+    [
+        (0.3, ("MemoryError", "not enough memory for workers=4096")),
+        (11.0, ("error ThreadError", "could not start worker thread")),
+    ],
+)
+def test_running_out_of_memory_or_threads_is_a_clear_error(address_space_gb, expected):
+    # Too little address space for 4,096 workers' histograms is a MemoryError naming
+    # workers; enough for the histograms but not every thread's stack ends the run with
+    # status "error" naming the thread that could not start (no crash, no hang).
+    out = subprocess.run(
+        [sys.executable, "-c", _LIMITED_MEMORY_CHILD, str(address_space_gb)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(expected[0])
+    assert expected[1] in out.stdout
+    assert "workers=4096" in out.stdout
+
+
+def test_workers_are_capped_with_the_limit_named():
+    with pytest.raises(ValueError, match=f"workers must be <= {engine.MAX_WORKERS}"):
+        engine.run(noop, [(1,)], workers=engine.MAX_WORKERS + 1, max_iterations=1)

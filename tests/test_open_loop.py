@@ -252,6 +252,8 @@ def test_stop_ends_an_open_loop_run_waiting_for_a_distant_request():
         ({"request_intervals_us": "10 20"}, TypeError, "request_intervals_us"),
         ({"request_rate": 100, "request_intervals_us": [10]}, ValueError, "not both"),
         ({"workers": 5000, "request_rate": 100}, ValueError, "workers"),
+        ({"request_rate": 100, "spin_wait_us": -1}, ValueError, "spin_wait_us"),
+        ({"request_rate": 100, "spin_wait_us": "5"}, TypeError, "spin_wait_us"),
     ],
 )
 def test_bad_open_loop_values_name_the_parameter(kwargs, exc, match):

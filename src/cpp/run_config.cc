@@ -1,5 +1,6 @@
 #include "run_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <string>
@@ -109,7 +110,11 @@ RunConfig make_run_config(const RunSettings& s, const PipelineTraits& traits) {
   if (!(s.spin_wait_us >= 0 && s.spin_wait_us <= 1e6)) {
     fail("spin_wait_us", "in [0, 1e6] microseconds", s.spin_wait_us);
   }
-  c.spin_wait_ns = static_cast<int64_t>(std::llround(s.spin_wait_us * 1e3));
+  // Each request spins at most spin_wait_ns, so spinning costs rate * spin_wait_ns of a
+  // core: capped at 10% of one core (at 100k requests/s, 1 us).
+  double spin_ns = s.spin_wait_us * 1e3;
+  if (c.schedule) spin_ns = std::min(spin_ns, kMaxSpinShare * 1e9 / c.schedule->mean_rate_per_s());
+  c.spin_wait_ns = static_cast<int64_t>(std::llround(spin_ns));
   if (c.duration_ns == 0 && c.max_iterations == 0 && !traits.finite_input) {
     throw InvalidArgument(
         "no stop condition: give duration_s or max_iterations (or finite inputs such as an "

@@ -15,8 +15,10 @@ namespace npn {
 inline constexpr int kMaxWorkers = 4096;
 // Highest open-loop rate: 10 ns between requests.
 inline constexpr double kMaxRequestRate = 1e8;
-// How much of an open-loop worker's wait for a request is spun rather than slept.
+// How much of an open-loop worker's wait for a request is spun rather than slept, and
+// the most of one core all workers' spinning may take (the spin shrinks at high rates).
 inline constexpr double kDefaultSpinWaitUs = 20.0;
+inline constexpr double kMaxSpinShare = 0.1;
 
 // What a caller asks for; names and units match the Python keywords.
 struct RunSettings {
@@ -34,7 +36,7 @@ struct RunSettings {
   std::string arrival = "constant";    // with request_rate: "constant" or "poisson"
   uint64_t seed = 0;                   // Poisson: which arrival stream
   std::optional<std::vector<double>> request_intervals_us;  // gaps between requests, looped
-  double spin_wait_us = kDefaultSpinWaitUs;  // open loop: the last part of a wait is spun
+  double spin_wait_us = kDefaultSpinWaitUs;  // open loop: spin the end of a wait (capped)
 };
 
 // Validated settings in engine units. Build with make_run_config().

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <typeinfo>
 
 #include "clock.h"
@@ -100,6 +101,18 @@ struct Runner::Shared {
   void note_end(StopReason reason) {
     int8_t none = static_cast<int8_t>(StopReason::kNone);
     stop_reason.compare_exchange_strong(none, static_cast<int8_t>(reason));
+  }
+
+  // Counts a worker that ends without finishing normally (it never started, or its
+  // error handling failed) as finished, so that the run can end.
+  void worker_gone(int index) {
+    WorkerState& w = *workers[static_cast<size_t>(index)];
+    std::lock_guard<std::mutex> lock(mutex);
+    if (w.finished || w.abandoned) return;
+    w.finished = true;
+    ++finished;
+    w.open_window.store(kAllWindows, std::memory_order_release);
+    cv.notify_all();
   }
 
   void record_error(ErrorInfo info, StopReason reason) {
@@ -205,6 +218,10 @@ class Worker {
         }
         p_->leave();
       }
+    } catch (abi::__forced_unwind&) {
+      throw;  // pthread_exit (CPython ending a thread at finalization): let it end the thread
+    } catch (const WorkerExit&) {
+      if (abandoned_ || !end_watch(watch_start)) return;  // the pipeline is not called again
     } catch (const StageError& e) {
       fail(ErrorInfo{e.type(), e.message(), e.traceback(), {}, index_}, stage, in_warmup,
            watch_start, pipeline.get());
@@ -431,7 +448,15 @@ class Worker {
   int64_t window_end_ = 0;  // the end of st_.window on the shared clock
 };
 
-void worker_main(std::shared_ptr<Shared> shared, int index) { Worker(*shared, index).run(); }
+void worker_main(const std::shared_ptr<Shared>& shared, int index) {
+  try {
+    Worker(*shared, index).run();
+  } catch (abi::__forced_unwind&) {
+    throw;
+  } catch (...) {
+    shared->worker_gone(index);  // failing to report a failure must not hang the run
+  }
+}
 
 // Abandons workers whose current iteration has run longer than the call timeout.
 void check_watchdog(Shared& sh) {
@@ -518,8 +543,14 @@ Runner::Runner(std::shared_ptr<Pipeline> pipeline, const RunSettings& settings)
   shared_->traits = pipeline->traits();
   shared_->config = make_run_config(settings, shared_->traits);
   shared_->pipeline = std::move(pipeline);
-  for (int i = 0; i < shared_->config.workers; ++i) {
-    shared_->workers.push_back(std::make_unique<WorkerState>());
+  try {
+    for (int i = 0; i < shared_->config.workers; ++i) {
+      shared_->workers.push_back(std::make_unique<WorkerState>());
+    }
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemory("not enough memory for workers=" + std::to_string(shared_->config.workers) +
+                      ": each reserves about 2.4 MB of address space for its histograms (of "
+                      "which a run touches a few pages) and a 1 MiB thread stack");
   }
 }
 
@@ -535,9 +566,22 @@ const RunConfig& Runner::config() const noexcept { return shared_->config; }
 void Runner::start() {
   if (started_) throw std::logic_error("Runner.start() was already called");
   started_ = true;
-  threads_.reserve(static_cast<size_t>(shared_->config.workers));
-  for (int i = 0; i < shared_->config.workers; ++i) {
-    threads_.emplace_back(worker_main, shared_, i);
+  Shared& sh = *shared_;
+  const int n = sh.config.workers;
+  threads_.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    try {
+      threads_.push_back(Thread::start([shared = shared_, i] { worker_main(shared, i); }));
+    } catch (const std::exception& e) {
+      ErrorInfo info;
+      info.type = "ThreadError";
+      info.message = "could not start worker thread " + std::to_string(i + 1) + " of " +
+                     std::to_string(n) + " (workers=" + std::to_string(n) + "): " + e.what();
+      info.stage = "start";
+      sh.record_error(std::move(info), StopReason::kError);
+      for (int j = i; j < n; ++j) sh.worker_gone(j);
+      return;
+    }
   }
 }
 

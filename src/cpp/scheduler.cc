@@ -162,7 +162,8 @@ bool Dispatcher::take(int64_t now_ns, Request& out) {
     end_at(ScheduleEnd::kDuration, now_ns);
     return false;
   }
-  if (now_ns >= scheduled) {  // late: the requests behind this one are waiting
+  if (now_ns >= scheduled && now_ns >= next_sample_ns_) {  // late: requests behind it wait
+    next_sample_ns_ = now_ns + kBacklogSampleNs;
     const int64_t backlog = due_by(now_ns, kMaxScanPerTake) - (next_.index + 1);
     if (backlog > 0) {
       backlog_max_ = std::max(backlog_max_, backlog);

@@ -103,10 +103,13 @@ class Dispatcher {
   };
   Summary finish(int64_t stopped_ns);
 
-  // Poisson: how far one take() may count arrivals ahead, and how far finish() counts
-  // exactly before adding the expected number of the rest. Only a backlog of millions
-  // (a rate thousands of times the model's) reaches them.
-  static constexpr int64_t kMaxScanPerTake = 4096;
+  // The backlog is measured at takes of late requests, at most once per
+  // kBacklogSampleNs (so its cost per request stays flat at any rate). Poisson: one
+  // measurement counts at most kMaxScanPerTake arrivals one by one, finish() at most
+  // kMaxScanAtFinish; beyond, the rest is their expected number (only a rate over 16
+  // times what the workers serve, or a backlog of millions, gets there).
+  static constexpr int64_t kBacklogSampleNs = 10'000;
+  static constexpr int64_t kMaxScanPerTake = 16;
   static constexpr int64_t kMaxScanAtFinish = int64_t{1} << 22;
 
  private:
@@ -125,6 +128,7 @@ class Dispatcher {
   ScheduleEnd end_ = ScheduleEnd::kNone;
   int64_t end_ns_ = 0;
   int64_t backlog_max_ = 0;
+  int64_t next_sample_ns_ = 0;
   int64_t backlog_end_ = 0;
   std::vector<int64_t> window_backlog_;
 };

@@ -198,7 +198,8 @@ def _guard_process(close_in_child: Iterable[Any]) -> None:
         conn.close()
     os.setpgid(0, 0)
     parent = multiprocessing.parent_process()
-    _engine.kill_group_on_parent_death(parent.pid if parent is not None else os.getppid())
+    parent_pid = parent.pid if parent is not None and parent.pid is not None else os.getppid()
+    _engine.kill_group_on_parent_death(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 

@@ -4,7 +4,7 @@ neuronperf_native's compiled timing engine
 from __future__ import annotations
 import collections.abc
 import typing
-__all__: list[str] = ['Histogram', 'JsonError', 'NativeModel', 'Pipeline', 'Runner', 'b64decode', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'spin_model']
+__all__: list[str] = ['Histogram', 'JsonError', 'NativeModel', 'Pipeline', 'Runner', 'b64decode', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'spin_model', 'unlink_on_parent_death']
 class Histogram:
     """
     HDR histogram of integer nanosecond values (HdrHistogram algorithm).
@@ -106,7 +106,7 @@ class Runner:
     """
     Runs a pipeline on worker threads (see engine.Runner).
     """
-    def __init__(self, pipeline: Pipeline, *, workers: typing.SupportsInt | typing.SupportsIndex, duration_s: typing.Any, max_iterations: typing.Any, warmup: typing.SupportsInt | typing.SupportsIndex, window_s: typing.SupportsFloat | typing.SupportsIndex, call_timeout_s: typing.Any, record_timestamps: bool, start_at_ns: typing.SupportsInt | typing.SupportsIndex) -> None:
+    def __init__(self, pipeline: Pipeline, *, workers: typing.SupportsInt | typing.SupportsIndex, duration_s: typing.Any, max_iterations: typing.Any, warmup: typing.SupportsInt | typing.SupportsIndex, window_s: typing.SupportsFloat | typing.SupportsIndex, call_timeout_s: typing.Any, record_timestamps: bool, start_at_ns: typing.SupportsInt | typing.SupportsIndex, request_rate: typing.Any, arrival: str, seed: typing.SupportsInt | typing.SupportsIndex, request_intervals_us: typing.Any, spin_wait_us: typing.SupportsFloat | typing.SupportsIndex = 20.0) -> None:
         ...
     def poll_windows(self) -> list:
         ...
@@ -145,13 +145,21 @@ def now_ns() -> int:
     """
 def python_pipeline(*, model: typing.Any, native: typing.Any, preprocess: typing.Any, postprocess: typing.Any, inputs: collections.abc.Sequence[tuple], iterator: typing.Any, thread_context: typing.Any, gil_slice_ns: typing.SupportsInt | typing.SupportsIndex) -> Pipeline:
     ...
-def read_json(path: bytes) -> typing.Any:
+def read_json(path: bytes, *, min_typed_array: typing.SupportsInt | typing.SupportsIndex = 16, decode_b64: bool = False, huge_floats_as_decimal: bool = False, prefetch_threads: typing.SupportsInt | typing.SupportsIndex = -1) -> typing.Any:
     """
     Parse the JSON file at path (bytes, as os.fsencode gives) like json.load, except
-    that an array of all-integer literals (within int64) or all-float literals is a
-    numpy int64 / float64 array (float32 when float32 holds every value exactly).
-    Raises JsonError (a ValueError) for invalid JSON and OSError when the file
-    cannot be read.
+    that an array of at least min_typed_array integer literals (within int64) or float
+    literals is a numpy int64 / float64 array (float32 when float32 holds every value
+    exactly), and with decode_b64 the valid base64 string value of a "b64" member is
+    bytes; with huge_floats_as_decimal a float literal beyond double's range (json.load:
+    inf) is a decimal.Decimal and its array a list. prefetch_threads: worker threads
+    converting large numeric arrays of large files ahead of the parser (-1: one per
+    spare CPU, at most 3; 0: none); the result is the same. Raises JsonError (a ValueError) for invalid JSON and OSError when the
+    file cannot be read.
     """
 def spin_model(distribution: str, latency_ns: typing.SupportsInt | typing.SupportsIndex, low_ns: typing.SupportsInt | typing.SupportsIndex, high_ns: typing.SupportsInt | typing.SupportsIndex, second_latency_ns: typing.SupportsInt | typing.SupportsIndex, second_fraction: typing.SupportsFloat | typing.SupportsIndex, sigma: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> NativeModel:
     ...
+def unlink_on_parent_death(path: str) -> None:
+    """
+    Remove this file when the parent dies, before the group is killed.
+    """

@@ -131,7 +131,7 @@ class _Copy:
             )
             self.worker.start()
             return
-        context = multiprocessing.get_context(mode)
+        context: Any = multiprocessing.get_context(mode)  # a fork or spawn context
         # A forked child inherits every parent end created so far: it closes them.
         inherited = [*parent_ends, parent_end] if mode == "fork" else []
         self.process = context.Process(

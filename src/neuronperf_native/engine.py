@@ -7,6 +7,7 @@ iterator), plus at most one short time slice between consecutive Python calls.
 
 from __future__ import annotations
 
+import atexit
 import collections.abc
 import dataclasses
 import functools
@@ -46,6 +47,17 @@ ARRIVALS = ("constant", "poisson")
 MAX_WORKERS = 4096
 #: Highest open-loop request rate (requests per second).
 MAX_REQUEST_RATE = 1e8
+#: At interpreter exit, active runs are stopped and their workers waited for this long
+#: before finalization; a call stuck longer keeps its thread, which never touches
+#: Python again (exiting mid-run never aborts the process).
+EXIT_WAIT_S = 5.0
+
+
+@atexit.register
+def _stop_runs_at_exit() -> None:
+    _engine._stop_runs_at_exit(EXIT_WAIT_S)
+
+
 #: Version of the dict layout produced by RunResult.to_dict(); from_dict() reads
 #: every version listed in READABLE_SCHEMAS (keys a version lacks get defaults).
 RESULT_SCHEMA = 2
@@ -549,6 +561,7 @@ class Runner:
         arrival: str = "constant",
         seed: int = 0,
         request_intervals_us: Sequence[float] | None = None,
+        spin_wait_us: float = 20.0,
     ) -> None:
         _check_int("workers", workers, 1)
         if workers > MAX_WORKERS:
@@ -562,6 +575,10 @@ class Runner:
         if not isinstance(record_timestamps, bool):
             raise TypeError(f"record_timestamps must be a bool, got {record_timestamps!r}")
         intervals = _check_open_loop(request_rate, arrival, seed, request_intervals_us)
+        if not _is_number(spin_wait_us):
+            raise TypeError(f"spin_wait_us must be a number of microseconds, got {spin_wait_us!r}")
+        if not 0 <= spin_wait_us <= 1e6:
+            raise ValueError(f"spin_wait_us must be in [0, 1e6] microseconds, got {spin_wait_us!r}")
         pipeline = _make_pipeline(model, inputs, preprocess, postprocess, gil_slice_us)
         self._runner = _engine.Runner(
             pipeline,
@@ -577,6 +594,7 @@ class Runner:
             arrival=arrival,
             seed=int(seed),
             request_intervals_us=intervals,
+            spin_wait_us=float(spin_wait_us),
         )
 
     def start(self) -> None:
@@ -671,6 +689,7 @@ def run(
     arrival: str = "constant",
     seed: int = 0,
     request_intervals_us: Sequence[float] | None = None,
+    spin_wait_us: float = 20.0,
 ) -> RunResult:
     """Runs `model` on `workers` threads and measures every iteration.
 
@@ -698,7 +717,8 @@ def run(
     latency counts from when a request was due (no coordinated omission); the wait
     for a worker is also reported as the "schedule_lag" stage, with achieved_rate,
     backlog_max, backlog_end and saturated. duration_s ends the schedule: requests
-    due later are not issued, and none is started after it.
+    due later are not issued, and none is started after it. A worker waiting for
+    a request sleeps (clock_nanosleep) and spins only its last spin_wait_us.
     """
     return Runner(
         model,
@@ -718,6 +738,7 @@ def run(
         arrival=arrival,
         seed=seed,
         request_intervals_us=request_intervals_us,
+        spin_wait_us=spin_wait_us,
     ).run()
 
 

@@ -16,7 +16,7 @@ Rules (what the reports' ``slo`` dicts and the log state):
   (``decided_by`` "estimate") and a longer probe would be needed to be sure. A
   saturated probe is a confident miss. The point estimate decides, not the interval's
   upper end: that would find a lower bound of the answer, by the interval's width
-  (at 30 s probes on the M/D/1 target, 5% low: benchmarks/slo_search.py).
+  (8% low at 30 s probes on the M/D/1 target: benchmarks/load_modes.py).
 - binary: from the start value, each met probe raises the value (x2, and in open loop
   at least half the capacity bound copies x workers / mean service time of the probe,
   but not past that bound unless a probe met at it) and each missed probe lowers it

@@ -75,10 +75,11 @@ def _is_number(value: Any) -> bool:
 def _int(field: str, value: Any, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{_name(field)} must be an int, got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
+    number = int(value)
+    if number < minimum or (maximum is not None and number > maximum):
         bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
         raise ValueError(f"{_name(field)} must be {bound}, got {value!r}")
-    return int(value)
+    return number
 
 
 def _seconds(field: str, value: Any, *, zero_ok: bool = False, maximum: float | None = None):
@@ -112,11 +113,12 @@ def _int_list(field: str, value: Any, minimum: int = 1, maximum: int = _MAX_BATC
     for v in values:
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
             raise TypeError(f"{_name(field)} must hold int values, got {v!r}")
-        if v < minimum:
+        number = int(v)
+        if number < minimum:
             raise ValueError(f"{_name(field)} must be >= {minimum}, got {v!r}")
-        if v > maximum:
+        if number > maximum:
             raise ValueError(f"{_name(field)} must be <= {maximum}, got {v!r}")
-        out.append(int(v))
+        out.append(number)
     return tuple(out)
 
 

@@ -61,10 +61,7 @@ class Observers(RunObserver):
 
     def __init__(self, *observers: RunObserver) -> None:
         self.observers = observers
-
-    @property  # type: ignore[override]
-    def wants_histograms(self) -> bool:
-        return any(o.wants_histograms for o in self.observers)
+        self.wants_histograms = any(o.wants_histograms for o in observers)
 
     def choose_start(self, configuration: Configuration, earliest_ns: int) -> int:
         for o in self.observers:
