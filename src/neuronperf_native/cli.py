@@ -1125,7 +1125,10 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         help="system: model processes map the inputs from POSIX shared memory (default none)",
     )
     bench.add_argument(
-        "--seed", type=_seed, default=0, help="seed of random input data (>= 0; default 0)"
+        "--seed",
+        type=_seed,
+        default=0,
+        help="seed of random input data and of Poisson arrivals (>= 0; default 0)",
     )
     add_string_data_args(bench)
     bench.add_argument(
@@ -1161,7 +1164,8 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         nargs="+",
         action="append",
         metavar="N",
-        help="model copies (repeatable; default 1 and MAX: NeuronCores, GPUs or usable cores)",
+        help="model copies (repeatable; default 1 and MAX: NeuronCores, GPUs or usable cores; "
+        "1 in open loop and in a --latency-threshold search)",
     )
     bench.add_argument(
         "--workers-per-model",
@@ -1169,7 +1173,8 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         nargs="+",
         action="append",
         metavar="N",
-        help="worker threads per model copy (repeatable; default 1 and 2)",
+        help="worker threads per model copy (repeatable; default 1 and 2; in open loop "
+        "--max-threads)",
     )
     bench.add_argument(
         "--pipeline-size",
