@@ -73,6 +73,13 @@ BAD_VALUES = [
     ("stability", {"rel": 0.1}, ValueError, "stability: unknown key(s) 'rel'"),
     ("ci_confidence", 1, ValueError, "ci_confidence must be in (0, 1)"),
     ("ci_confidence", "0.9", TypeError, "ci_confidence must be a number"),
+    ("sequences", 1, TypeError, "sequences must be a bool"),
+    ("sequence_length", 0, ValueError, "sequence_length must be >= 1"),
+    ("sequence_length", 2.5, TypeError, "sequence_length must be an int or None"),
+    ("sequence_length_variation", -1, ValueError, "sequence_length_variation must be a perc"),
+    ("sequence_length_variation", 101, ValueError, "sequence_length_variation must be a perc"),
+    ("sequence_id_range", (5, 2), ValueError, "sequence_id_range"),
+    ("sequence_kwargs", "no", TypeError, "sequence_kwargs must be a bool"),
 ]
 
 

@@ -34,7 +34,7 @@ BENCHMARK_SECS = 120
 
 _VERBOSITY_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
 # Keywords that go into the Workload rather than the settings.
-_WORKLOAD_KEYWORDS = ("input_data", "input_transform_fn")
+_WORKLOAD_KEYWORDS = ("input_data", "input_transform_fn", "sequence_fn")
 # Keywords of features that are not available yet.
 _PENDING = ("load_mode", "request_rate", "arrival", "seed", "eval_metrics")
 

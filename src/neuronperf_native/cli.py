@@ -571,6 +571,14 @@ def _bench_options(args: argparse.Namespace) -> dict[str, Any]:
         options["percentiles"] = list(dict.fromkeys(args.percentile))
     if args.model_name:
         options["model_name"] = args.model_name
+    sequences = sequence_options(args)
+    if sequences.active:
+        options.update(
+            sequences=True,
+            sequence_length=sequences.sequence_length,
+            sequence_length_variation=sequences.sequence_length_variation,
+            sequence_id_range=sequences.sequence_id_range,
+        )
     return options
 
 
@@ -943,6 +951,7 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         "--seed", type=_seed, default=0, help="seed of random input data (>= 0; default 0)"
     )
     add_string_data_args(bench)
+    add_sequence_args(bench)
     bench.add_argument(
         "--duration",
         type=_duration,
