@@ -3,6 +3,8 @@
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -460,3 +462,34 @@ def test_loop_dataset_with_a_loader_and_an_input_transform():
 def test_duration_zero_needs_a_dataset():
     with pytest.raises(ValueError, match="duration"):
         npf.cpu.benchmark(Doubler, np.ones(2), duration=0)
+
+
+_FAILING_SCRIPT = """
+import sys
+import numpy as np
+import neuronperf_native as npf
+from test_benchmarking import Raises
+
+npf.cpu.benchmark(Raises, np.ones(2), duration=2, n_models=1, workers_per_model=1,
+                  verbosity=int(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize("verbosity", [1, 2])
+def test_a_failing_configuration_logs_one_line_and_its_traceback_only_at_verbosity_2(
+    tmp_path, verbosity
+):
+    out = subprocess.run(
+        [sys.executable, "-c", _FAILING_SCRIPT, str(verbosity)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.path.dirname(__file__)},
+    )
+    assert out.returncode == 0, out.stderr
+    failures = [line for line in out.stderr.splitlines() if "ERROR" in line]
+    assert len(failures) == 1
+    assert "Config 1/1 (batch_size=1 n_models=1 workers_per_model=1" in failures[0]
+    assert "RuntimeError: weights are corrupt" in out.stderr
+    assert ("Traceback" in out.stderr) == (verbosity == 2)

@@ -74,3 +74,19 @@ def test_stateful_sequences_example_runs():
     assert completed > 0
     still_open = int(re.search(r"still open at the end: (\d+)", lines[-1]).group(1))
     assert still_open <= 3  # one per worker at most: every other sequence was ended
+
+
+def test_readme_sequences_example_runs(tmp_path):
+    streams = [
+        [{"INPUT0": [0.1 * s + 0.01 * k] * 8} for k in range(n)] for s, n in enumerate([3, 5, 8])
+    ]
+    (tmp_path / "streams.json").write_text(json.dumps({"data": streams}))
+    block = _readme_block_after("### Sequences (stateful models)")
+    assert "duration=5," in block
+    script = block.replace("duration=5,", "duration=0.5, verbosity=0,")
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    completed, p99_ms = out.stdout.split()
+    assert int(completed) > 0 and float(p99_ms) > 0

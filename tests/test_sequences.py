@@ -405,3 +405,16 @@ def test_cli_malformed_sequence_flags_are_usage_errors(argv, capsys):
         _parse_sequence_flags(*argv)
     assert info.value.code == 2
     assert argv[0] in capsys.readouterr().err
+
+
+def test_a_player_resumes_the_sequences_and_ids_of_an_earlier_run(tmp_path):
+    options = SequenceOptions(sequence_length=4, sequence_length_variation=0)
+    first_calls, first = _play(tmp_path, [3, 5], options, workers=2, iterations=40)
+    data = _data(tmp_path, [3, 5])
+    second = SequencePlayer(sequence_feed(data, options), options, workers=2, warmup=0)
+    second.resume(first)
+    model = Recorder()
+    engine.run(second.wrap(model), second.inputs(), workers=2, max_iterations=40, warmup=0)
+    first_ids = {call[1] for call in first_calls}
+    second_ids = {call[1] for call in model.calls}
+    assert second_ids and min(second_ids) > max(first_ids)

@@ -104,6 +104,13 @@ BAD_VALUES = [
     ("slo_range", (0, 5), ValueError, "slo_range values must be finite and > 0"),
     ("slo_range", (1, "5"), TypeError, "slo_range must hold numbers"),
     ("slo_search", "golden", ValueError, "slo_search must be one of 'binary', 'linear'"),
+    ("sequences", 1, TypeError, "sequences must be a bool"),
+    ("sequence_length", 0, ValueError, "sequence_length must be >= 1"),
+    ("sequence_length", 2.5, TypeError, "sequence_length must be an int or None"),
+    ("sequence_length_variation", -1, ValueError, "sequence_length_variation must be a perc"),
+    ("sequence_length_variation", 101, ValueError, "sequence_length_variation must be a perc"),
+    ("sequence_id_range", (5, 2), ValueError, "sequence_id_range"),
+    ("sequence_kwargs", "no", TypeError, "sequence_kwargs must be a bool"),
 ]
 
 

@@ -122,6 +122,10 @@ class Runner:
     @property
     def live_iterations(self) -> int:
         ...
+def _stop_runs_at_exit(timeout_s: typing.SupportsFloat | typing.SupportsIndex) -> None:
+    """
+    atexit hook: stops active runs and waits for their workers to leave Python.
+    """
 def b64decode(text: str) -> bytes:
     """
     Decode standard base64 (whitespace skipped, padding required) to bytes.
@@ -154,7 +158,7 @@ def read_json(path: bytes, *, min_typed_array: typing.SupportsInt | typing.Suppo
     bytes; with huge_floats_as_decimal a float literal beyond double's range (json.load:
     inf) is a decimal.Decimal and its array a list. prefetch_threads: worker threads
     converting large numeric arrays of large files ahead of the parser (-1: one per
-    spare CPU, at most 3; 0: none); the result is the same. Raises JsonError (a ValueError) for invalid JSON and OSError when the
+    idle CPU, at most 3; 0: none); the result is the same. Raises JsonError (a ValueError) for invalid JSON and OSError when the
     file cannot be read.
     """
 def spin_model(distribution: str, latency_ns: typing.SupportsInt | typing.SupportsIndex, low_ns: typing.SupportsInt | typing.SupportsIndex, high_ns: typing.SupportsInt | typing.SupportsIndex, second_latency_ns: typing.SupportsInt | typing.SupportsIndex, second_fraction: typing.SupportsFloat | typing.SupportsIndex, sigma: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> NativeModel:

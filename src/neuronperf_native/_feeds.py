@@ -31,9 +31,12 @@ from neuronperf_native.engine import _as_args
 from neuronperf_native.inputs import (
     InputData,
     InputDataError,
+    SequenceFeed,
+    SequenceOptions,
     TensorSpec,
     ValidationTally,
     load_input_data,
+    sequence_feed,
 )
 
 _SHM_DIR = "/dev/shm"
@@ -471,6 +474,7 @@ class FeedCache:
         self.shared_memory = shared_memory
         self.tolerances = (rtol, atol, strict)
         self._feeds: dict[int, Feed] = {}
+        self._sequence_feeds: dict[int, SequenceFeed] = {}
         self._plans: dict[int, ValidationPlan | None] = {}
         self._segments: list[shared_memory.SharedMemory] = []
 
@@ -487,6 +491,15 @@ class FeedCache:
                 feed.batches = None
             self._feeds[batch_size] = feed
         return self._feeds[batch_size]
+
+    def sequence_feed(self, batch_size: int, options: SequenceOptions) -> SequenceFeed:
+        """Every step of every stream at ``batch_size``, for sequence playback."""
+        assert self.data is not None
+        if batch_size not in self._sequence_feeds:
+            self._sequence_feeds[batch_size] = sequence_feed(
+                self.data, options, batch_size, self.input_names, self.by_name
+            )
+        return self._sequence_feeds[batch_size]
 
     def plan(self, batch_size: int) -> ValidationPlan | None:
         """The validation plan at ``batch_size`` (None without expected outputs)."""

@@ -59,7 +59,7 @@ class CopyOutcome:
 
     copy_id: int
     result: dict[str, Any] | None = None  # RunResult.to_dict() plus load/setup times
-    timestamps: np.ndarray | None = None  # (n, 6) boundaries when recorded
+    timestamps: np.ndarray | None = None  # (n, 7) boundaries when recorded
     error: str | None = None
     phase: str = "load"
 

@@ -34,7 +34,7 @@ BENCHMARK_SECS = 120
 
 _VERBOSITY_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
 # Keywords that go into the Workload rather than the settings.
-_WORKLOAD_KEYWORDS = ("input_data", "input_transform_fn")
+_WORKLOAD_KEYWORDS = ("input_data", "input_transform_fn", "sequence_fn")
 # Keywords of features that are not available yet.
 _PENDING = ("eval_metrics",)
 
@@ -50,8 +50,17 @@ def set_verbosity(verbosity: int) -> None:
     log.setLevel(_VERBOSITY_LEVELS[verbosity])
     if not log.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+        handler.setFormatter(_OneLineUnlessDebug("%(asctime)s %(name)s %(levelname)s: %(message)s"))
         log.addHandler(handler)
+
+
+class _OneLineUnlessDebug(logging.Formatter):
+    """A record's first line (a failing configuration: which one, the copy, phase and
+    cause), with the traceback that follows only at verbosity 2."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text if log.getEffectiveLevel() <= logging.DEBUG else text.partition("\n")[0]
 
 
 def benchmark(

@@ -644,6 +644,14 @@ def _bench_options(args: argparse.Namespace) -> dict[str, Any]:
         options["percentiles"] = list(dict.fromkeys(args.percentile))
     if args.model_name:
         options["model_name"] = args.model_name
+    sequences = sequence_options(args)
+    if sequences.active:
+        options.update(
+            sequences=True,
+            sequence_length=sequences.sequence_length,
+            sequence_length_variation=sequences.sequence_length_variation,
+            sequence_id_range=sequences.sequence_id_range,
+        )
     return options
 
 
@@ -1131,6 +1139,7 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         help="seed of random input data and of Poisson arrivals (>= 0; default 0)",
     )
     add_string_data_args(bench)
+    add_sequence_args(bench)
     bench.add_argument(
         "--duration",
         type=_duration,

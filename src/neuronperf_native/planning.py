@@ -106,6 +106,14 @@ class Configuration:
 
     def config_dict(self) -> dict[str, Any]:
         """NeuronPerf's config dict for this configuration (the report's config keys)."""
+        config = self._neuronperf_config()
+        if self.settings.sequence_options().active:
+            for key in ("sequence_length", "sequence_length_variation", "sequence_id_range"):
+                config[key] = getattr(self.settings, key)
+            config["sequence_id_range"] = list(config["sequence_id_range"])
+        return config
+
+    def _neuronperf_config(self) -> dict[str, Any]:
         s = self.settings
         return {
             "model_filename": self.model.filename,

@@ -27,6 +27,7 @@ import numpy as np
 from neuronperf_native import stats
 from neuronperf_native._files import atomic_write_text
 from neuronperf_native.engine import Histogram, RunResult
+from neuronperf_native.inputs import SequenceStats
 
 __all__ = [
     "CSV_COLS",
@@ -98,6 +99,8 @@ _STATISTICS_KEYS = (
     "warmup_dropped_s",
     "warmup_dropped_windows",
 )
+#: Percentiles of the sequence latency, with sequences.
+_SEQUENCE_PERCENTILES = (50.0, 90.0, 99.0)
 #: Stages whose mean (ms) is reported as `<stage>_avg_ms`.
 _STAGE_AVERAGES = ("input", "preprocess", "infer", "postprocess", "e2e")
 
@@ -327,6 +330,7 @@ def _report(config: Mapping[str, Any], results: Mapping[str, Any], where: str) -
     report["worker_avg_s"] = None
     if "validation" in results:
         report["validation"] = results["validation"]
+    report.update(_sequence_fields(copies))
 
     cost_per_hour = config.get("cost_per_hour")
     if runs:
@@ -400,6 +404,24 @@ def _load_fields(config: Mapping[str, Any], runs: list[RunResult]) -> dict[str, 
         out["schedule_lag_ms_p50"] = _ns_to_ms(lag.value_at_percentile(50))
         out["schedule_lag_ms_p99"] = _ns_to_ms(lag.value_at_percentile(99))
     return out
+
+
+def _sequence_fields(copies: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """Sequences completed and the sequence latency (first step's start to the last
+    step's end), merged over copies; {} unless the copies played sequences."""
+    parts = [SequenceStats.from_dict(c["sequences"]) for c in copies if c.get("sequences")]
+    if not parts:
+        return {}
+    merged = SequenceStats()
+    for part in parts:
+        merged.merge(part)
+    fields: dict[str, Any] = {
+        "sequence_latency_ms_mean": None,
+        **{f"sequence_latency_ms_p{p:g}": None for p in _SEQUENCE_PERCENTILES},
+    }
+    fields.update(merged.summary(_SEQUENCE_PERCENTILES))
+    fields["sequence_latency_hist"] = merged.latency.encode()
+    return fields
 
 
 def _statistics(

@@ -28,6 +28,7 @@ from typing import Any
 
 from neuronperf_native import devices
 from neuronperf_native.engine import ARRIVALS, MAX_REQUEST_RATE
+from neuronperf_native.inputs.sequences import SequenceOptions
 from neuronperf_native.stats import StoppingRule, parse_stability
 
 __all__ = ["KEYWORDS", "SETTINGS_SCHEMA", "BenchmarkSettings"]
@@ -259,6 +260,12 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "slo_resolution": _optional(lambda f, v: _fraction(f, v)),
     "slo_range": _optional(lambda f, v: _slo_range(f, v)),
     "slo_search": _choice(_SLO_SEARCHES),
+    # checked together, by SequenceOptions, in __post_init__
+    "sequences": lambda f, v: v,
+    "sequence_length": lambda f, v: v,
+    "sequence_length_variation": lambda f, v: v,
+    "sequence_id_range": lambda f, v: v,
+    "sequence_kwargs": lambda f, v: v,
 }
 
 
@@ -452,6 +459,12 @@ class BenchmarkSettings:
     slo_resolution: float | None = None  # fraction of the rate; None: 2%, or slo_range's step
     slo_range: tuple[float, ...] | None = None  # (low, high) or (low, high, step)
     slo_search: str = "binary"  # or "linear": request_rate / workers_per_model in order
+    # Sequence models (perf_analyzer's options; see inputs.SequenceOptions).
+    sequences: bool = False  # play each stream of the input data as a sequence
+    sequence_length: int | None = None  # steps per sequence, looping the stream
+    sequence_length_variation: float = 20.0  # percent
+    sequence_id_range: tuple[int, int | None] = (1, None)
+    sequence_kwargs: bool = True  # pass sequence_id/start/end as keywords
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -461,6 +474,14 @@ class BenchmarkSettings:
             raise ValueError(
                 f"{_name('duration_s')} must be a positive number of seconds (0 only with a "
                 "dataset: run it once through), got 0"
+            )
+        options = self.sequence_options()
+        for name in ("sequence_length", "sequence_length_variation", "sequence_id_range"):
+            object.__setattr__(self, name, getattr(options, name))
+        if options.active and self.shared_memory == "system":
+            raise ValueError(
+                "shared_memory='system' maps batches; with sequences each copy gets the "
+                "steps of its streams instead: leave shared_memory unset"
             )
         rule = _stability(self.stability, self.duration_s)
         object.__setattr__(self, "stability", rule)
@@ -543,6 +564,17 @@ class BenchmarkSettings:
         return cls.from_dict(data)
 
     # Derived values ---------------------------------------------------------------------
+
+    def sequence_options(self, sequence_fn: Any = None) -> SequenceOptions:
+        """The sequence options (validated: errors name the option), with the hook."""
+        return SequenceOptions(
+            sequences=self.sequences,
+            sequence_length=self.sequence_length,
+            sequence_length_variation=self.sequence_length_variation,
+            sequence_id_range=self.sequence_id_range,
+            sequence_kwargs=self.sequence_kwargs,
+            sequence_fn=sequence_fn,
+        )
 
     @property
     def copy_mode(self) -> str:

@@ -27,6 +27,7 @@ _CALLABLES = (
     "postprocess_fn",
     "dataset_loader_fn",
     "input_transform_fn",
+    "sequence_fn",
 )
 
 
@@ -57,6 +58,7 @@ class Workload:
     postprocess_fn: Callable[..., Any] | None = None
     dataset_loader_fn: Callable[..., Any] | None = None
     input_transform_fn: Callable[..., Any] | None = None
+    sequence_fn: Callable[..., Any] | None = None  # gets the sequence flags (sequence_kwargs=False)
 
     @classmethod
     def build(
@@ -84,6 +86,14 @@ class Workload:
             raise ValueError(
                 "input data and a dataset (dataset_loader_fn / dataset=True) exclude each other"
             )
+        sequences = settings.sequence_options(callables.get("sequence_fn"))
+        if sequences.active:
+            if data is None:
+                raise ValueError(
+                    "sequences play the streams of input data: give input_data= (or an "
+                    "InputData as inputs)"
+                )
+            sequences.check_data(data)
         if settings.dataset:
             return cls(load_fn, model_filename, dataset=inputs, **callables)
         if data is not None:

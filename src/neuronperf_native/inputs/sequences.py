@@ -337,6 +337,13 @@ class SequencePlayer:
         """The input iterator, shared by the workers (never exhausted)."""
         return self._steps()
 
+    def resume(self, previous: SequencePlayer) -> None:
+        """Goes on from where ``previous`` (an earlier run of this copy, e.g. its
+        warm-up) stopped: the next sequences and ids, so that no id of the run repeats.
+        Call it before the run starts."""
+        self._next = previous._next
+        self._next_id = previous._next_id
+
     def _steps(self) -> Iterator[tuple]:
         local = self._local
         while True:
