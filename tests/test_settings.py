@@ -73,7 +73,7 @@ BAD_VALUES = [
     ("stability", {"rel": 0.1}, ValueError, "stability: unknown key(s) 'rel'"),
     ("ci_confidence", 1, ValueError, "ci_confidence must be in (0, 1)"),
     ("ci_confidence", "0.9", TypeError, "ci_confidence must be a number"),
-    ("load_mode", "rate", ValueError, "load_mode must be one of 'closed', 'open'"),
+    ("load_mode", "poisson", ValueError, "load_mode must be one of 'closed', 'open', 'rate'"),
     ("request_rate", 0, ValueError, "request_rate must be a finite number of requests"),
     ("request_rate", -5, ValueError, "request_rate must be a finite number of requests"),
     ("request_rate", math.nan, ValueError, "request_rate must be a finite number of requests"),
@@ -215,6 +215,11 @@ def test_stability_becomes_a_rule_bounded_by_the_duration_with_short_windows():
     assert BenchmarkSettings.from_json(s.to_json()) == s
     rule = BenchmarkSettings.from_keywords(stability={"max_s": 10, "percentile": 90}).stability
     assert (rule.max_s, rule.percentile, rule.rel_ci) == (10.0, 90.0, 0.02)
+
+
+def test_load_mode_rate_is_specs_name_of_the_open_loop():
+    s = BenchmarkSettings.from_keywords(load_mode="rate", request_rate=100)
+    assert s.load_mode == "open" and s.request_rate == (100.0,)
 
 
 def test_copy_mode():

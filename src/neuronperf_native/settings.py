@@ -46,7 +46,7 @@ _SHARED_MEMORY = ("none", "system")
 _START_METHODS = ("auto", "fork", "spawn")
 # Windows with stability on: the stopping rule needs a handful of windows per second.
 _STABILITY_WINDOW_S = 0.1
-_LOAD_MODES = ("closed", "open")
+_LOAD_MODES = ("closed", "open", "rate")  # "rate": SPEC 4.3's name of the open loop
 _SLO_SEARCHES = ("binary", "linear")
 _MIN_INTERVAL_US = 0.001  # the engine's finest gap between two requests
 
@@ -596,7 +596,7 @@ def _load_mode(s: BenchmarkSettings) -> str:
                 "(request_intervals replay their own gaps)"
             )
         scheduled = "request_intervals"
-    mode = s.load_mode or ("open" if scheduled else "closed")
+    mode = {"rate": "open"}.get(s.load_mode, s.load_mode) or ("open" if scheduled else "closed")
     if mode == "closed" and scheduled:
         raise ValueError(
             f"{_name(scheduled)} schedules an open loop: it needs {_name('load_mode')}='open' "
