@@ -65,6 +65,14 @@ BAD_VALUES = [
     ("max_rss_mb", 0, ValueError, "max_rss_mb must be a finite"),
     ("max_rss_mb", "1G", TypeError, "max_rss_mb must be a number of MiB"),
     ("allow_oversubscription", 1, TypeError, "allow_oversubscription must be a bool"),
+    ("cluster", 6379, TypeError, "cluster must be a str (a Ray address) or None"),
+    ("cluster", "head", ValueError, "cluster must be 'auto', 'ray://HOST:PORT' or 'HOST:PORT'"),
+    ("cluster", "ray://head:99999", ValueError, "cluster must be 'auto', 'ray://HOST:PORT'"),
+    ("cluster", "http://head:80", ValueError, "cluster must be 'auto', 'ray://HOST:PORT'"),
+    ("nodes", 0, ValueError, "nodes must be >= 1, got 0"),
+    ("nodes", "every", ValueError, "nodes must be an int >= 1 or 'all'"),
+    ("nodes", 2.0, TypeError, "nodes must be an int"),
+    ("nodes", 2, ValueError, "nodes=2 runs configurations on several nodes of a Ray cluster"),
 ]
 
 
@@ -80,6 +88,14 @@ def test_every_field_has_a_bad_value_case():
     fields = {f.name for f in dataclasses.fields(BenchmarkSettings)}
     covered = {KEYWORDS.get(k, k) for k, *_ in BAD_VALUES}
     assert fields == covered
+
+
+def test_cluster_addresses_and_node_counts_are_kept():
+    for address in ("auto", "ray://10.0.0.5:10001", "head-node.internal:6379", "[::1]:6379"):
+        assert BenchmarkSettings(cluster=address).cluster == address
+    settings = BenchmarkSettings(cluster="auto", nodes="all")
+    assert BenchmarkSettings.from_json(settings.to_json()) == settings
+    assert BenchmarkSettings.from_keywords(cluster="auto", nodes=3).nodes == 3
 
 
 def test_direct_construction_names_the_field():

@@ -20,7 +20,7 @@ from neuronperf_native import _progress, reporting
 from neuronperf_native._copy import CopySpec, RunSpec
 from neuronperf_native._processes import CopiesOutcome, RunWatch, run_copies
 from neuronperf_native.engine import _as_args
-from neuronperf_native.executors import ConfigurationResult, LocalExecutor
+from neuronperf_native.executors import ConfigurationResult, LocalExecutor, fleet
 from neuronperf_native.executors.base import timers_of
 from neuronperf_native.planning import Host, Plan, model_configs, plan
 from neuronperf_native.settings import BenchmarkSettings
@@ -128,10 +128,11 @@ def benchmark(
         dataset_loader_fn=dataset_loader_fn,
         **workload_options,
     )
-    the_plan = plan_of(settings, workload)
-    if dry_run:
-        return the_plan
-    results = run_plan(the_plan, workload)
+    with fleet.session(settings, workload):  # connected to settings.cluster, when given
+        the_plan = plan_of(settings, workload)
+        if dry_run:
+            return the_plan
+        results = run_plan(the_plan, workload)
     pairs = [r.pair(with_timers=settings.return_timers) for r in results]
     return pairs if settings.return_timers else reporting.get_reports(pairs)
 
@@ -193,7 +194,8 @@ def _settings(neuronperf: dict[str, Any], extensions: dict[str, Any]) -> Benchma
 def plan_of(settings: BenchmarkSettings, workload: Workload, model_name: str | None = None) -> Plan:
     """The plan of a workload on this machine (reads the model index, queries devices)."""
     configs = model_configs(workload.model_filename, settings, workload.n_inputs)
-    host = Host.local(settings, [c.pipeline_size for c in configs])
+    sizes = [c.pipeline_size for c in configs]
+    host = fleet.cluster_host(settings, sizes) if settings.cluster else Host.local(settings, sizes)
     return plan(settings, configs, host, model_name)
 
 
@@ -211,8 +213,9 @@ def run_plan(the_plan: Plan, workload: Workload) -> list[ConfigurationResult]:
     )
     results: list[ConfigurationResult] = []
     started = time.monotonic()
+    executor = fleet.FleetExecutor if settings.cluster else LocalExecutor
     try:
-        for result in LocalExecutor(workload, settings).run(the_plan, progress):
+        for result in executor(workload, settings).run(the_plan, progress):
             results.append(result)
             _log_result(result, len(the_plan))
             progress.finished(result.configuration, result.results["total_s"])
@@ -221,7 +224,7 @@ def run_plan(the_plan: Plan, workload: Workload) -> list[ConfigurationResult]:
     finally:
         progress.close()
     log.info("Benchmark finished in %.1f s", time.monotonic() - started)
-    return results
+    return sorted(results, key=lambda r: r.configuration.index)  # a fleet's finish in any order
 
 
 def _log_result(result: ConfigurationResult, total: int) -> None:

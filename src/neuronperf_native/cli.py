@@ -142,6 +142,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _nodes(text: str) -> int | str:
+    return "all" if text == "all" else _positive_int(text)
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -425,6 +429,8 @@ def _bench(args: argparse.Namespace) -> int:
     }
     if args.device_type is not None:
         common["device_type"] = args.device_type
+    if args.ray is not None or args.nodes is not None:
+        common.update(cluster=args.ray, nodes=args.nodes)
     if percentiles:
         common["percentiles"] = percentiles
     if args.model_name:
@@ -794,6 +800,20 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         "--dry-run",
         action="store_true",
         help="print the configurations that would run and the time estimate; run nothing",
+    )
+    bench.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        metavar="ADDRESS",
+        help="run on a Ray cluster: auto (default), ray://HOST:PORT or HOST:PORT "
+        "(needs the 'ray' extra); configurations spread across its nodes",
+    )
+    bench.add_argument(
+        "--nodes",
+        type=_nodes,
+        metavar="N|all",
+        help="with --ray: run each configuration on N nodes at once, merged (scale-out)",
     )
     bench.add_argument("--csv", metavar="FILE", help="write the reports as CSV")
     bench.add_argument("--json", metavar="FILE", help="write the reports as JSON")

@@ -22,6 +22,7 @@ import functools
 import json
 import math
 import numbers
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -40,6 +41,8 @@ _MIN_WINDOW_S = 0.001
 _VERBOSITY_LEVELS = (0, 1, 2)
 _SHARED_MEMORY = ("none", "system")
 _START_METHODS = ("auto", "fork", "spawn")
+# A Ray cluster address: "auto", "ray://HOST:PORT" (Ray client) or "HOST:PORT" (GCS).
+_CLUSTER_RE = re.compile(r"^(?:auto|(?:ray://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5})$")
 
 # The name errors use for a field: its benchmark() keyword while from_keywords() runs.
 _display_names: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
@@ -203,6 +206,26 @@ def _megabytes(field: str, value: Any) -> float:
     return float(value)
 
 
+def _cluster(field: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{_name(field)} must be a str (a Ray address) or None, got {value!r}")
+    if not _CLUSTER_RE.match(value) or (value != "auto" and int(value.rpartition(":")[2]) > 65535):
+        raise ValueError(
+            f"{_name(field)} must be 'auto', 'ray://HOST:PORT' or 'HOST:PORT', got {value!r}"
+        )
+    return value
+
+
+def _nodes(field: str, value: Any) -> int | str | None:
+    if value is None or value == "all":
+        return value
+    if isinstance(value, str):
+        raise ValueError(f"{_name(field)} must be an int >= 1 or 'all', got {value!r}")
+    return _int(field, value, 1)
+
+
 _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "batch_sizes": _positive_ints,
     "duration_s": lambda f, v: _seconds(f, v, zero_ok=True, maximum=_MAX_DURATION_S),
@@ -237,6 +260,8 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "start_method": _choice(_START_METHODS),
     "max_rss_mb": _optional(_megabytes),
     "allow_oversubscription": _flag,
+    "cluster": _cluster,
+    "nodes": _nodes,
 }
 
 
@@ -292,6 +317,8 @@ class BenchmarkSettings:
     start_method: str = "auto"  # model processes: "fork", "spawn" or "auto"
     max_rss_mb: float | None = None  # a copy whose resident memory exceeds this is stopped
     allow_oversubscription: bool = False  # more copies than the device can host
+    cluster: str | None = None  # a Ray cluster to run on: "auto", "ray://HOST:PORT", "HOST:PORT"
+    nodes: int | str | None = None  # scale-out: each configuration on this many nodes ("all")
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -301,6 +328,11 @@ class BenchmarkSettings:
             raise ValueError(
                 f"{_name('duration_s')} must be a positive number of seconds (0 only with a "
                 "dataset: run it once through), got 0"
+            )
+        if self.nodes is not None and self.cluster is None:
+            raise ValueError(
+                f"{_name('nodes')}={self.nodes!r} runs configurations on several nodes of a "
+                f"Ray cluster: pass {_name('cluster')} too"
             )
 
     # Construction from benchmark()'s keywords ---------------------------------------
