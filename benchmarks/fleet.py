@@ -54,7 +54,10 @@ def timed(**keywords) -> tuple[float, list]:
 
 
 def dispatch(address: str, local: dict[str, float]) -> None:
-    """Wall time of the same plans locally and on one node of the fleet."""
+    """Wall time of the same plans locally and on one node of the fleet: the first
+    includes the call's one-off costs (connecting, starting the node's runner, ending
+    it); the difference between the two shows the cost per further configuration."""
+    fleet = {}
     for name, keywords in (
         ("1 configuration", {}),
         ("4 configurations, 1 copy group", {"workers_per_model": [1, 2, 3, 4]}),
@@ -62,13 +65,22 @@ def dispatch(address: str, local: dict[str, float]) -> None:
         count = len(keywords.get("workers_per_model", [1]))
         fleet_s, reports = timed(cluster=address, **keywords)
         assert all(r["status"] == "finished" for r in reports), reports[0]["error"]
+        fleet[name] = fleet_s
         for method in ("fork", "spawn"):
             extra = (fleet_s - local[f"{name} {method}"]) / count
             print(
-                f"dispatch overhead, {name}: fleet {fleet_s:.2f} s vs local ({method} copies) "
-                f"{local[f'{name} {method}']:.2f} s -> {extra:+.2f} s per configuration "
-                "(target <= 1 s)"
+                f"dispatch, {name}: fleet {fleet_s:.2f} s vs local ({method} copies) "
+                f"{local[f'{name} {method}']:.2f} s -> {extra:+.2f} s per configuration"
             )
+    one, four = "1 configuration", "4 configurations, 1 copy group"
+    for method in ("fork", "spawn"):
+        local_more = local[f"{four} {method}"] - local[f"{one} {method}"]
+        marginal = (fleet[four] - fleet[one] - local_more) / 3
+        once = fleet[one] - local[f"{one} {method}"] - marginal
+        print(
+            f"dispatch overhead vs local {method}: {marginal:+.2f} s per further configuration "
+            f"(target <= 1 s), {once:.2f} s once per call (connect, start and end the runners)"
+        )
 
 
 def local_baselines() -> dict[str, float]:
@@ -79,27 +91,37 @@ def local_baselines() -> dict[str, float]:
         out[f"4 configurations, 1 copy group {method}"] = timed(
             start_method=method, workers_per_model=[1, 2, 3, 4]
         )[0]
+    out["skew_ms"] = first_iterations_ms(timed(n_models=3, return_timers=True)[1])
     return out
 
 
-def skew(address: str) -> None:
-    """Start skew across 3 nodes: as reported (lateness behind the shared instant),
-    and end to end from each copy's first timed iteration (raw timestamps)."""
-    pairs = timed(cluster=address, nodes=3, n_models=2, return_timers=True)[1]
-    (report,) = npf.get_reports(pairs)
+def first_iterations_ms(pairs: list) -> float:
+    """Spread (ms) of the copies' first timed iterations, on one timeline: the copies'
+    start stamps (wall clock in a fleet, engine clock locally) plus each copy's delay
+    from its start to its first iteration (raw timestamps)."""
     _, results = pairs[0]
     firsts = []
     for copy, stamps in zip(results["copies"], results["timers"]["e2e"], strict=True):
-        first_ns = int(stamps.timestamps("ns")[:, 0].min())  # engine clock of that node
-        firsts.append(copy["start_ns"] + (first_ns - copy["engine_start_ns"]))
+        first_ns = int(stamps.timestamps("ns")[:, 0].min())  # that node's engine clock
+        firsts.append(copy["start_ns"] + (first_ns - copy.get("engine_start_ns", copy["start_ns"])))
+    return (max(firsts) - min(firsts)) / 1e6
+
+
+def skew(address: str, local_ms: float) -> None:
+    """Start skew across 3 nodes (1 copy each): as reported (how late each node began
+    timing behind the shared instant) and end to end from the first iterations, next to
+    the same for 3 copies on this host (what its scheduler alone costs)."""
+    pairs = timed(cluster=address, nodes=3, return_timers=True)[1]
+    (report,) = npf.get_reports(pairs)
     offsets = [n["clock_offset_ms"] for n in report["nodes"]]
     print(
-        f"start skew, 3 nodes x 2 copies: {report['start_skew_ms']:.3f} ms as reported, "
-        f"{(max(firsts) - min(firsts)) / 1e6:.3f} ms between the copies' first iterations "
-        f"(target <= 5 ms); clock offsets {', '.join(f'{o:+.3f}' for o in offsets)} ms "
+        f"start skew, 3 nodes x 1 copy: {report['start_skew_ms']:.3f} ms as reported, "
+        f"{first_iterations_ms(pairs):.3f} ms between the copies' first iterations "
+        f"(3 local copies: {local_ms:.3f} ms; target <= 5 ms); clock offsets "
+        f"{', '.join(f'{o:+.3f}' for o in offsets)} ms "
         f"(+/- {max(n['clock_uncertainty_ms'] for n in report['nodes']):.3f} ms)"
     )
-    merge_cost(pairs)
+    merge_cost(timed(cluster=address, nodes=3, n_models=2, return_timers=True)[1])
 
 
 def merge_cost(pairs: list) -> None:
@@ -169,7 +191,7 @@ def main() -> None:
     print(f"local 3-node cluster started in {time.perf_counter() - started:.1f} s")
     try:
         dispatch(cluster.address, local)
-        skew(cluster.address)
+        skew(cluster.address, local["skew_ms"])
         speed_up(cluster.address)
     finally:
         cluster.shutdown()

@@ -383,7 +383,9 @@ def get_reports(results: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> lis
     the last one partial), `metadata` and `model_peak_rss_mb` (the largest peak
     resident memory of a model process). `worker_avg_s` is the mean timed wall time
     of the copies (every worker of a copy runs for its whole window). Values that were
-    not measured (a configuration that failed first) are None.
+    not measured (a configuration that failed first) are None. Fleet runs add `node`
+    (spread) or `n_nodes`, `nodes` (per node: identity, throughput_avg, latency_ms_p99,
+    total_infs, clock offset) and `start_skew_ms` (scale-out: merged over every node).
     """
     if isinstance(results, (str, bytes, Mapping)) or not isinstance(results, Sequence):
         raise TypeError(

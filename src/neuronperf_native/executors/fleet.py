@@ -130,13 +130,19 @@ class _Fleet:
         self.actors: list[Any] = []
         self.placement_groups: list[Any] = []
         self.folder = _shipped.get()
+        self.lost: set[str] = set()  # nodes whose runner died: not used again in this run
+
+    def alive(self) -> list[dict[str, Any]]:
+        """The cluster's alive nodes, less those lost during this run (Ray may list a
+        node that just died as alive for a while)."""
+        return [n for n in _cluster.alive_nodes(self.ray) if n["NodeID"] not in self.lost]
 
     # Spread ---------------------------------------------------------------------
 
     def spread(self, plan: Plan) -> Iterator[ConfigurationResult]:
         """Copy groups in parallel, one per node at a time (a node runs one
         configuration at a time, as one host does), each on a node that can host it."""
-        nodes = _cluster.alive_nodes(self.ray)
+        nodes = self.alive()
         queue: collections.deque[list[Configuration]] = collections.deque()
         for group in plan.groups():
             reason = _cluster.unplaceable(_cluster.request(self.settings, group), nodes, 1)
@@ -179,7 +185,7 @@ class _Fleet:
         if not queue:
             return []
         busy = {slot.node["NodeID"] for slot in slots if slot.pending is not None}
-        free = [n for n in _cluster.alive_nodes(self.ray) if n["NodeID"] not in busy]
+        free = [n for n in self.alive() if n["NodeID"] not in busy]
         return [self._slot(node, queue) for node in free[: len(queue)]]
 
     def _advance(
@@ -190,6 +196,8 @@ class _Fleet:
             answer = self.ray.get(ref)
         except self.ray.exceptions.RayError as error:
             reason = self._failure(slot.identity, error)
+            if isinstance(error, self.ray.exceptions.RayActorError):
+                self.lost.add(slot.node["NodeID"])
             if slot.remaining:
                 yield _failed(slot.remaining.popleft(), reason, slot.identity)
             if slot.remaining:
@@ -257,7 +265,7 @@ class _Fleet:
         yielded) when it cannot."""
         from ray.util.placement_group import placement_group
 
-        nodes = _cluster.alive_nodes(self.ray)
+        nodes = self.alive()
         count = _cluster.n_nodes(self.settings, len(nodes))
         need = _cluster.request(self.settings, remaining)
         reason = _cluster.unplaceable(need, nodes, count)
@@ -270,7 +278,10 @@ class _Fleet:
             yield from (_failed(c, reason) for c in remaining)
             remaining.clear()
             return None
-        barrier = self.barrier_class.options(num_cpus=0, max_concurrency=count + 4).remote(count)
+        here = self._here()
+        barrier = self.barrier_class.options(num_cpus=0, max_concurrency=count + 4, **here).remote(
+            count
+        )
         self.actors.append(barrier)
         actors = [self._runner(barrier, _bundle(group, i), need) for i in range(count)]
         try:
@@ -344,6 +355,7 @@ class _Fleet:
                     reason = self._failure(identities[i], error)
                     answers[i] = (None, reason)
                     lost = True
+                    self.lost.add(identities[i]["node_id"])
                     self._abort(configuration, reason, actors, barrier)
                     continue
                 if answer is None:
@@ -398,6 +410,14 @@ class _Fleet:
                 return f"{where} died"
             return f"the runner on {where} died: {_first_line(error)}"
         return f"{where}: {_first_line(error)}"
+
+    def _here(self) -> dict[str, Any]:
+        """Placement on the driver's node (soft), where the barrier is as likely to
+        live as the driver itself; none through the Ray client."""
+        try:
+            return _on_node(self.ray.get_runtime_context().get_node_id(), soft=True)
+        except Exception:
+            return {}
 
     def _clock_offset(self, actor: Any, probes: int = 5) -> dict[str, float]:
         """The node's wall clock minus this one (ms), from the probe with the shortest
@@ -462,10 +482,10 @@ def _take(
     return None
 
 
-def _on_node(node_id: str) -> dict[str, Any]:
+def _on_node(node_id: str, soft: bool = False) -> dict[str, Any]:
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id=node_id, soft=False)}
+    return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id=node_id, soft=soft)}
 
 
 def _bundle(group: Any, index: int) -> dict[str, Any]:
