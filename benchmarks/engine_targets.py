@@ -5,8 +5,9 @@
 Concurrency: throughput ratios of N workers to 1 worker for a model that drops
 the GIL (time.sleep), the native CPU-bound spin model, and a Python model that
 holds the GIL. Accuracy: the native spin model at fixed latencies and a seeded
-bimodal distribution. Memory: resident memory after a long vs a short run of
-the Python no-op (each in a fresh process). Figures are printed, not asserted.
+bimodal distribution. Memory: peak RSS of 1,024 workers, and resident memory after a
+long vs a short run of the Python no-op (each in a fresh process). Figures are
+printed, not asserted.
 """
 
 from __future__ import annotations
@@ -103,11 +104,41 @@ def memory(long_s: float) -> None:
     )
 
 
+_WORKERS_CHILD = """
+import resource, sys
+from neuronperf_native import engine
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+model = engine.native_model("noop") if sys.argv[1] == "native" else (lambda: None)
+r = engine.run(model, workers=int(sys.argv[2]), duration_s=1.0)
+assert r.status == "finished", r.error
+print(before * 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+def workers_memory(workers: int = 1024) -> None:
+    """Peak RSS of a 1 s run with many workers, beyond the process's RSS after import."""
+    for kind in ("native", "python"):
+        out = subprocess.run(
+            [sys.executable, "-c", _WORKERS_CHILD, kind, str(workers)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        before, peak = (int(v) for v in out.stdout.split())
+        extra_mb = (peak - before) / 2**20
+        print(
+            f"memory: {workers} workers ({kind} no-op, 1 s): peak RSS {peak / 2**20:.0f} MiB, "
+            f"{extra_mb:.0f} MiB over import ({extra_mb * 1024 / workers:.0f} KiB per worker; "
+            f"target well under 1 GB) {'ok' if peak < 2**30 / 2 else 'MISSED'}"
+        )
+
+
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
     concurrency(seconds)
     accuracy()
     memory(20.0)
+    workers_memory()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ The cost per value is reported in each benchmark's extra_info["ns_per_value"].
 
 import numpy as np
 import pytest
+
 from neuronperf_native._engine import Histogram
 
 N_VALUES = 1_000_000

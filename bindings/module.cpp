@@ -23,4 +23,5 @@ PYBIND11_MODULE(_engine, m) {
   npn::bindings::bind_json_reader(m);
   npn::bindings::bind_process(m);
   npn::bindings::bind_runner(m);
+  npn::bindings::bind_interpreter_exit(m);
 }

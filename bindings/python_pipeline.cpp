@@ -6,19 +6,12 @@
 #include <utility>
 
 #include "clock.h"
+#include "interpreter_exit.h"
 
 namespace py = pybind11;
 
 namespace npn::bindings {
 namespace {
-
-bool interpreter_finalizing() {
-#if PY_VERSION_HEX >= 0x030D0000
-  return Py_IsFinalizing() != 0;
-#else
-  return _Py_IsFinalizing() != 0;
-#endif
-}
 
 std::string type_name(PyObject* type) {
   py::handle t(type);
@@ -57,14 +50,22 @@ PyObject* call_with_tuple(PyObject* fn, PyObject* args) {
 
 }  // namespace
 
-// One worker thread's interpreter state and the objects of its current iteration.
+// A thread state for this worker, unless the interpreter is exiting.
+PyThreadState* new_thread_state(PyInterpreterState* interpreter) {
+  if (python_exiting()) throw WorkerExit();
+  return PyThreadState_New(interpreter);
+}
+
+// One worker thread's interpreter state and the objects of its current iteration. It
+// takes the GIL only through enter_python(): once the interpreter exits, it throws
+// WorkerExit instead, and its destructor leaves the Python objects to the interpreter.
 class PythonWorker final : public WorkerPipeline {
  public:
   explicit PythonWorker(PythonPipeline& owner, int worker_index)
       : owner_(owner),
         stages_(*owner.stages_),
         arbiter_(owner.arbiter_),
-        tstate_(PyThreadState_New(owner.interpreter_)),
+        tstate_(new_thread_state(owner.interpreter_)),
         worker_index_(worker_index) {
     if (!stages_.inputs.empty()) {
       position_ = static_cast<size_t>(worker_index) % stages_.inputs.size();
@@ -73,20 +74,22 @@ class PythonWorker final : public WorkerPipeline {
   }
 
   ~PythonWorker() override {
-    if (interpreter_finalizing()) return;  // the interpreter owns and frees the state now
-    if (!held_) PyEval_RestoreThread(tstate_);
+    if (python_exiting()) return;  // the interpreter owns and frees the state now
+    if (!held_ && !enter_python(tstate_)) return;
     exit_thread_context();
     Py_CLEAR(owned_args_);
     Py_CLEAR(output_);
     PyThreadState_Clear(tstate_);
     PyThreadState_DeleteCurrent();
+    left_python();
   }
 
   bool enter() override {
     if (held_) return false;
     arbiter_.waiting.fetch_add(1, std::memory_order_relaxed);
-    PyEval_RestoreThread(tstate_);
+    const bool entered = enter_python(tstate_);
     arbiter_.waiting.fetch_sub(1, std::memory_order_relaxed);
+    if (!entered) throw WorkerExit();
     arbiter_.acquisitions.fetch_add(1, std::memory_order_relaxed);
     held_ = true;
     held_since_ns_ = 0;
@@ -116,7 +119,7 @@ class PythonWorker final : public WorkerPipeline {
     if (!held_) return;
     Py_CLEAR(owned_args_);
     Py_CLEAR(output_);
-    PyEval_SaveThread();
+    leave_python();
     held_ = false;
   }
 
@@ -146,9 +149,9 @@ class PythonWorker final : public WorkerPipeline {
 
   void infer() override {
     if (stages_.native) {
-      PyThreadState* state = PyEval_SaveThread();
+      PyThreadState* state = leave_python();
       native_instance()->infer();
-      PyEval_RestoreThread(state);
+      retake(state);
       return;
     }
     PyObject* output = call_with_tuple(stages_.model.ptr(), args_);
@@ -185,9 +188,9 @@ class PythonWorker final : public WorkerPipeline {
   PyObject* next_item() {
     std::unique_lock<std::mutex> lock(owner_.iterator_mutex_, std::try_to_lock);
     if (!lock.owns_lock()) {
-      PyThreadState* state = PyEval_SaveThread();
+      PyThreadState* state = leave_python();
       lock.lock();
-      PyEval_RestoreThread(state);
+      retake(state);
     }
     PyObject* item = PyIter_Next(stages_.iterator.ptr());
     if (item == nullptr && PyErr_Occurred()) throw_python_error();
@@ -199,7 +202,7 @@ class PythonWorker final : public WorkerPipeline {
   // constructor, which the runner calls on the worker thread; on failure the thread
   // state is freed here, since the destructor will not run.
   void enter_thread_context() {
-    PyEval_RestoreThread(tstate_);
+    if (!enter_python(tstate_)) throw WorkerExit();
     try {
       context_ = checked(PyObject_CallNoArgs(stages_.thread_context.ptr()));
       Py_DECREF(checked(PyObject_CallMethod(context_, "__enter__", nullptr)));
@@ -207,9 +210,18 @@ class PythonWorker final : public WorkerPipeline {
       Py_CLEAR(context_);
       PyThreadState_Clear(tstate_);
       PyThreadState_DeleteCurrent();
+      left_python();
       throw;
     }
-    PyEval_SaveThread();
+    leave_python();
+  }
+
+  // Takes the GIL back after a wait without it (held_ stays true), or ends the worker
+  // when the interpreter is exiting.
+  void retake(PyThreadState* state) {
+    if (enter_python(state)) return;
+    held_ = false;
+    throw WorkerExit();
   }
 
   // Leaves the entered context on the same thread; called with the GIL held. An
@@ -250,13 +262,14 @@ PythonPipeline::PythonPipeline(PythonStages stages)
       interpreter_(PyThreadState_Get()->interp) {}
 
 PythonPipeline::~PythonPipeline() {
-  if (interpreter_finalizing()) {
+  PyGILState_STATE gil;
+  if (!ensure_python(gil)) {
     // Too late to touch Python objects: leak them rather than crash at exit.
     static_cast<void>(stages_.release());
     return;
   }
-  py::gil_scoped_acquire gil;
   stages_.reset();
+  release_python(gil);
 }
 
 PipelineTraits PythonPipeline::traits() const {

@@ -10,6 +10,7 @@
 #include "bindings.h"
 #include "calibration.h"
 #include "clock.h"
+#include "interpreter_exit.h"
 #include "native_models.h"
 #include "python_pipeline.h"
 
@@ -39,6 +40,19 @@ py::object timestamps_array(std::vector<int64_t>&& values) {
                               owned->data(), owner);
 }
 
+py::dict open_loop_dict(const OpenLoopResult& o) {
+  py::dict d;
+  d["arrival"] = std::string(arrival_name(o.arrival));
+  d["request_rate_target"] = o.request_rate_target;
+  d["achieved_rate"] = o.achieved_rate;
+  d["requests_due"] = o.requests_due;
+  d["backlog_max"] = o.backlog_max;
+  d["backlog_end"] = o.backlog_end;
+  d["saturated"] = o.saturated;
+  d["window_backlog"] = o.window_backlog;
+  return d;
+}
+
 py::dict result_dict(RunResult&& r) {
   py::dict d;
   d["status"] = std::string(status_name(r.status));
@@ -62,18 +76,36 @@ py::dict result_dict(RunResult&& r) {
   d["window_histograms"] = window_histograms;
   d["window_histogram_span"] = r.window_histogram_span;
   d["cpu_ns"] = r.cpu_ns;
+  d["open_loop"] = r.open_loop ? py::object(open_loop_dict(*r.open_loop)) : py::object(py::none());
   d["timestamps"] =
       r.timestamps_recorded ? timestamps_array(std::move(r.timestamps)) : py::object(py::none());
   return d;
 }
 
-// Owns a Runner for Python. Destroying a Runner that is still going joins its
-// workers, which need the GIL to finish their Python calls: release it first.
+// Owns a Runner for Python; a started run is registered for the atexit hook.
+// Destroying a Runner that is still going joins its workers, which need the GIL to
+// finish their Python calls: release it first.
 struct RunnerHandle {
   std::unique_ptr<Runner> runner;
+  bool registered = false;
+
+  void start() {
+    if (!registered) register_run(runner.get());
+    registered = true;
+    runner->start();
+  }
+
   ~RunnerHandle() {
-    if (runner && PyGILState_Check()) {
-      py::gil_scoped_release nogil;
+    if (!runner) return;
+    if (registered) unregister_run(runner.get());
+    if (python_exiting()) {
+      // At exit a worker may still be stuck in a call, so joining could never end:
+      // leave the runner to the process exit.
+      static_cast<void>(runner.release());
+      return;
+    }
+    if (PyGILState_Check()) {
+      GilReleased nogil;
       runner.reset();
     }
   }
@@ -83,7 +115,7 @@ struct RunnerHandle {
 py::list poll_windows(RunnerHandle& handle) {
   std::vector<LiveWindow> windows;
   {
-    py::gil_scoped_release nogil;
+    GilReleased nogil;
     windows = handle.runner->poll_windows();
   }
   py::list out;
@@ -95,23 +127,33 @@ py::list poll_windows(RunnerHandle& handle) {
 
 // Waits with the GIL released; every poll takes it back briefly to run signal
 // handlers, so Ctrl-C stops the run. Returns the result dict, with "interrupted"
-// holding the exception a signal handler raised (or None).
+// holding the exception a signal handler raised (or None). When the interpreter
+// exits meanwhile (this is a daemon thread), the thread never returns to Python.
 py::dict wait_for(RunnerHandle& handle) {
   Runner& runner = *handle.runner;
+  if (!handle.registered) handle.start();
   std::optional<std::string> interrupted;
-  auto poll = [&interrupted]() {
-    py::gil_scoped_acquire gil;
-    if (PyErr_CheckSignals() == 0) return false;
-    py::error_already_set error;
-    interrupted = std::string(py::str(error.type().attr("__name__")));
-    return true;
+  PyThreadState* state = PyEval_SaveThread();
+  auto poll = [&interrupted, &state]() {
+    if (!enter_python(state)) return false;
+    bool stop = false;
+    if (PyErr_CheckSignals() != 0) {
+      py::error_already_set error;
+      interrupted = std::string(py::str(error.type().attr("__name__")));
+      stop = true;
+    }
+    state = leave_python();
+    return stop;
   };
-  RunResult result;
-  {
-    py::gil_scoped_release nogil;
-    result = runner.wait(poll);
+  std::optional<RunResult> result;
+  try {
+    result.emplace(runner.wait(poll));
+  } catch (...) {
+    if (!retake_python(state)) park_forever();
+    throw;
   }
-  py::dict d = result_dict(std::move(result));
+  if (!retake_python(state)) park_forever();
+  py::dict d = result_dict(std::move(*result));
   d["interrupted"] = interrupted ? py::object(py::str(*interrupted)) : py::object(py::none());
   return d;
 }
@@ -181,8 +223,15 @@ void bind_runner(py::module_& m) {
   py::class_<RunnerHandle>(m, "Runner", "Runs a pipeline on worker threads (see engine.Runner).")
       .def(py::init([](std::shared_ptr<Pipeline> pipeline, int workers, py::object duration_s,
                        py::object max_iterations, int64_t warmup, double window_s,
-                       py::object call_timeout_s, bool record_timestamps, int64_t start_at_ns) {
+                       py::object call_timeout_s, bool record_timestamps, int64_t start_at_ns,
+                       py::object request_rate, std::string arrival, uint64_t seed,
+                       py::object request_intervals_us, double spin_wait_us) {
              RunSettings s;
+             s.request_rate = optional_arg<double>(request_rate);
+             s.arrival = std::move(arrival);
+             s.seed = seed;
+             s.request_intervals_us = optional_arg<std::vector<double>>(request_intervals_us);
+             s.spin_wait_us = spin_wait_us;
              s.workers = workers;
              s.duration_s = optional_arg<double>(duration_s);
              s.max_iterations = optional_arg<int64_t>(max_iterations);
@@ -197,13 +246,19 @@ void bind_runner(py::module_& m) {
            }),
            py::arg("pipeline"), py::kw_only(), py::arg("workers"), py::arg("duration_s"),
            py::arg("max_iterations"), py::arg("warmup"), py::arg("window_s"),
-           py::arg("call_timeout_s"), py::arg("record_timestamps"), py::arg("start_at_ns"))
-      .def(
-          "start", [](RunnerHandle& h) { h.runner->start(); },
-          py::call_guard<py::gil_scoped_release>())
-      .def(
-          "stop", [](RunnerHandle& h) { h.runner->stop(); },
-          py::call_guard<py::gil_scoped_release>())
+           py::arg("call_timeout_s"), py::arg("record_timestamps"), py::arg("start_at_ns"),
+           py::arg("request_rate"), py::arg("arrival"), py::arg("seed"),
+           py::arg("request_intervals_us"), py::arg("spin_wait_us") = kDefaultSpinWaitUs)
+      .def("start",
+           [](RunnerHandle& h) {
+             GilReleased nogil;
+             h.start();
+           })
+      .def("stop",
+           [](RunnerHandle& h) {
+             GilReleased nogil;
+             h.runner->stop();
+           })
       .def_property_readonly("done", [](RunnerHandle& h) { return h.runner->done(); })
       .def_property_readonly("live_iterations",
                              [](RunnerHandle& h) { return h.runner->live_iterations(); })

@@ -3,12 +3,14 @@
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
 import numpy as np
-import psutil
 import pytest
+from helpers import model_processes, no_model_processes
 
 import neuronperf_native as npf
 from neuronperf_native import benchmarking, devices, model_index, planning
@@ -65,19 +67,6 @@ class Sleeps:
         return x
 
 
-def _model_processes():
-    """Child processes, less multiprocessing's own resource tracker (started by spawn)."""
-    children = psutil.Process().children(recursive=True)
-    return [c for c in children if "resource_tracker" not in " ".join(c.cmdline())]
-
-
-def _no_children():
-    deadline = time.monotonic() + 5
-    while _model_processes() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return _model_processes() == []
-
-
 def test_cpu_benchmark_default_configurations_in_processes():
     reports = npf.cpu.benchmark(
         Doubler, [np.ones(4)], duration=0.5, n_models=[1, 2], workers_per_model=[1, 2], verbosity=0
@@ -92,7 +81,7 @@ def test_cpu_benchmark_default_configurations_in_processes():
         assert r["model_name"] == "Doubler"
         assert r["device_type"] == "cpu"
         assert 0 < r["latency_ms_p50"] <= r["latency_ms_p99"] <= r["latency_ms_p100"]
-    assert _no_children()
+    assert no_model_processes()
 
 
 def test_workers_and_copies_defaults():
@@ -135,7 +124,7 @@ def test_fresh_interpreter_per_copy():
     )
     assert reports[0]["status"] == "finished", reports[0]["error"]
     assert reports[0]["multiinterpreter"] is True
-    assert _no_children()
+    assert no_model_processes()
 
 
 def test_copies_are_pinned_with_neuron_visible_cores(tmp_path, monkeypatch):
@@ -172,7 +161,7 @@ def test_crashing_copy_is_reported_and_the_next_configuration_runs():
     assert "exited with code 3" in crashed["error"]
     assert survivor["status"] == "finished"
     assert survivor["throughput_avg"] > 0
-    assert _no_children()
+    assert no_model_processes()
 
 
 def test_aborting_copy_names_the_signal():
@@ -181,7 +170,7 @@ def test_aborting_copy_names_the_signal():
     )
     assert reports[0]["status"] == "error"
     assert "SIGABRT" in reports[0]["error"]
-    assert _no_children()
+    assert no_model_processes()
 
 
 def test_model_exception_is_reported_with_its_message():
@@ -206,7 +195,7 @@ def test_keyboard_interrupt_returns_partial_reports_and_leaves_no_process():
     assert len(reports) == 1
     assert reports[0]["status"] == "stopped"
     assert reports[0]["total_infs"] > 0
-    assert _no_children()
+    assert no_model_processes()
 
 
 def test_setup_functions_run_in_each_copy(tmp_path):
@@ -349,7 +338,7 @@ def test_return_timers_gives_config_results_pairs_with_timers():
 def test_bad_arguments_fail_before_any_process_starts(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         npf.cpu.benchmark(Doubler, np.ones(2), **kwargs)
-    assert _model_processes() == []
+    assert model_processes() == []
 
 
 def test_index_without_matching_configs(tmp_path):
@@ -471,3 +460,34 @@ def test_loop_dataset_with_a_loader_and_an_input_transform():
 def test_duration_zero_needs_a_dataset():
     with pytest.raises(ValueError, match="duration"):
         npf.cpu.benchmark(Doubler, np.ones(2), duration=0)
+
+
+_FAILING_SCRIPT = """
+import sys
+import numpy as np
+import neuronperf_native as npf
+from test_benchmarking import Raises
+
+npf.cpu.benchmark(Raises, np.ones(2), duration=2, n_models=1, workers_per_model=1,
+                  verbosity=int(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize("verbosity", [1, 2])
+def test_a_failing_configuration_logs_one_line_and_its_traceback_only_at_verbosity_2(
+    tmp_path, verbosity
+):
+    out = subprocess.run(
+        [sys.executable, "-c", _FAILING_SCRIPT, str(verbosity)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.path.dirname(__file__)},
+    )
+    assert out.returncode == 0, out.stderr
+    failures = [line for line in out.stderr.splitlines() if "ERROR" in line]
+    assert len(failures) == 1
+    assert "Config 1/1 (batch_size=1 n_models=1 workers_per_model=1" in failures[0]
+    assert "RuntimeError: weights are corrupt" in out.stderr
+    assert ("Traceback" in out.stderr) == (verbosity == 2)

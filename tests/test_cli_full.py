@@ -6,6 +6,7 @@ import csv
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -46,6 +47,16 @@ MODEL_PY = textwrap.dedent(
             return x * 2
 
 
+    class FirstString:
+        \"\"\"Writes the first BYTES element it is called with, once.\"\"\"
+
+        def __call__(self, s):
+            if not os.path.exists(os.environ["NPF_TEST_SEEN"]):
+                with open(os.environ["NPF_TEST_SEEN"], "wb") as f:
+                    f.write(s[0, 0])
+            return s
+
+
     class Broken:
         def __call__(self, x):
             raise RuntimeError("model exploded")
@@ -70,6 +81,12 @@ def _cli(*args, cwd=None, env=None, timeout=180):
         cwd=cwd,
         env=env,
     )
+
+
+def _table(stdout: str) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of a printed table: cells are apart by two or more spaces."""
+    lines = [re.split(r"\s{2,}", line) for line in stdout.strip().splitlines()]
+    return lines[0], lines[1:]
 
 
 def _error_line(out) -> str:
@@ -127,14 +144,14 @@ def bench_run(workdir):
 def test_bench_json_input_data_prints_the_table(bench_run):
     out, _, seen = bench_run
     assert out.returncode == 0, out.stderr
-    lines = out.stdout.strip().splitlines()
-    header = lines[0].split()
-    assert header[:4] == ["model_name", "throughput_avg", "latency_ms_p50", "latency_ms_p99"]
-    assert "latency_ms_p99.9" in header and "latency_ms_p75" in header
-    assert header[-1] == "status"
-    assert len(lines) == 3
-    assert all(line.split()[0] == "TwoInputs" for line in lines[1:])
-    assert all(line.split()[-1] == "finished" for line in lines[1:])
+    header, rows = _table(out.stdout)
+    names = [cell.split(" (")[0] for cell in header]  # "latency_p50 (us)" -> "latency_p50"
+    assert names[:4] == ["model_name", "throughput_avg", "latency_p50", "latency_p99"]
+    assert "latency_p99.9" in names and "latency_p75" in names
+    assert header[1] == "throughput_avg (inf/s)" and header[-1] == "status"
+    assert len(rows) == 2
+    assert all(row[0] == "TwoInputs" and row[-1] == "finished" for row in rows)
+    assert [row[names.index("batch_size")] for row in rows] == ["1", "2"]  # plan order
     # Logs go to stderr, never into the table.
     assert "INFO" not in out.stdout and "INFO" in out.stderr
     # Every step of the file was served: batch 1 sees the 4 steps, batch 2 pairs them.
@@ -150,7 +167,15 @@ def test_bench_csv_parsed_back(bench_run):
         rows = list(csv.reader(f))
     header, body = rows[0], rows[1:]
     assert header[: len(CSV_COLS)] == CSV_COLS
-    assert header[len(CSV_COLS) :] == ["latency_ms_p99.9", "latency_ms_p75", "status"]
+    assert header[len(CSV_COLS) :] == [
+        "latency_ms_p99.9",
+        "latency_ms_p75",
+        "throughput_ci",
+        "latency_ms_p99_ci",
+        "stable",
+        "measured_s",
+        "status",
+    ]
     records = [dict(zip(header, row, strict=True)) for row in body]
     assert sorted(int(r["batch_size"]) for r in records) == [1, 2]
     assert {r["status"] for r in records} == {"finished"}
@@ -161,6 +186,10 @@ def test_bench_csv_parsed_back(bench_run):
             float(r["latency_ms_p50"]) <= float(r["latency_ms_p75"]) <= float(r["latency_ms_p99"])
         )
         assert int(r["total_infs"]) % int(r["batch_size"]) == 0
+        if r["latency_ms_p99_ci"] != "N/A":  # the interval holds the estimate
+            low, high = json.loads(r["latency_ms_p99_ci"])
+            assert low <= float(r["latency_ms_p99"]) <= high
+        assert r["stable"] in ("True", "False")
 
 
 def test_bench_json_parsed_back(bench_run):
@@ -559,15 +588,16 @@ def test_report_reprints_saved_reports(bench_run):
     saved = json.loads((workdir / "out.json").read_text())
     out = _cli("report", "out.json", cwd=workdir)
     assert out.returncode == 0, out.stderr
-    lines = out.stdout.strip().splitlines()
-    header = lines[0].split()
-    assert "latency_ms_p99.9" in header and header[-1] == "status"
-    rows = [dict(zip(header, line.split(), strict=True)) for line in lines[1:]]
-    assert sorted(r["batch_size"] for r in rows) == ["1", "2"]
+    header, cells = _table(out.stdout)
+    assert any(h.startswith("latency_p99.9 (") for h in header) and header[-1] == "status"
+    rows = [dict(zip(header, row, strict=True)) for row in cells]
+    assert [r["batch_size"] for r in rows] == ["1", "2"]  # the saved (plan) order
     by_batch = {r["batch_size"]: r for r in saved}
+    (p50,) = [h for h in header if h.startswith("latency_p50 (")]
+    scale = 1e3 if p50.endswith("(us)") else 1.0
     for row in rows:
-        expected = by_batch[int(row["batch_size"])]["latency_ms_p50"]
-        assert float(row["latency_ms_p50"]) == pytest.approx(expected, rel=1e-3)
+        expected = by_batch[int(row["batch_size"])]["latency_ms_p50"] * scale
+        assert float(row[p50]) == pytest.approx(expected, rel=1e-3)
     out = _cli("report", "out.json", "--cols", "batch_size", "status", "--sort-by", "none",
                cwd=workdir)  # fmt: skip
     assert out.returncode == 0, out.stderr
@@ -740,3 +770,28 @@ def test_bench_bad_output_declaration_exits_2(workdir, validation_file):
                *QUICK, cwd=workdir)  # fmt: skip
     assert out.returncode == 2
     assert "--output 'OUT:FP32:x': dimension 'x' of 'OUT' is not an integer" in _error_line(out)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [(["--string-data", "hello"], b"hello"), (["--string-length", "5"], 5)],
+)
+def test_string_flags_reach_the_generated_data(workdir, tmp_path, flags, expected):
+    """perf_analyzer's --string-data / --string-length shape generated BYTES inputs."""
+    seen = tmp_path / "first.bin"
+    env = dict(os.environ, NPF_TEST_SEEN=str(seen))
+    out = _cli(
+        "bench",
+        "models.py:FirstString",
+        "--input",
+        "S:BYTES:2",
+        *flags,
+        "--duration",
+        "0.3",
+        "-q",
+        cwd=workdir,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    got = seen.read_bytes()
+    assert got == expected if isinstance(expected, bytes) else len(got) == expected

@@ -1,6 +1,7 @@
 """Model copies: loaded once per copy group and reused, and never outliving the parent."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 import numpy as np
 import psutil
 import pytest
+from helpers import no_model_processes
 
 import neuronperf_native as npf
 
@@ -169,11 +171,17 @@ _PARENT = textwrap.dedent(
 
     if __name__ == "__main__":
         npf.cpu.benchmark(
-            Model, np.ones(2), n_models=2, workers_per_model=1, duration=120, verbosity=0,
-            multiinterpreter=sys.argv[1] == "spawn", allow_oversubscription=True,
+            Model, np.ones((1, 2), np.float32), n_models=2, workers_per_model=1, duration=120,
+            verbosity=0, multiinterpreter=sys.argv[1] == "spawn", allow_oversubscription=True,
+            input_data="random", shared_memory="system",
         )
     """
 )
+
+
+def _segments_of(pid):
+    """The shared-memory segments created by process pid (their names carry it)."""
+    return [name for name in os.listdir("/dev/shm") if re.match(rf"npf_\d+_{pid}_", name)]
 
 
 def _descendants(pid):
@@ -213,14 +221,72 @@ def test_copies_and_what_they_started_die_with_the_parent(tmp_path, mode, phase,
         if phase == "run":
             time.sleep(1.0)  # the copies are past loading: measuring
         descendants = _descendants(parent.pid)
+        segments = _segments_of(parent.pid)
+        assert len(segments) == 1  # the input batches, mapped by both copies
         parent.send_signal(kill)
         parent.wait(10)
         gone_by = time.monotonic() + 2.0
-        while _alive(descendants) and time.monotonic() < gone_by:
+        while (_alive(descendants) or _segments_of(parent.pid)) and time.monotonic() < gone_by:
             time.sleep(0.05)
         assert _alive(descendants) == []
+        assert _segments_of(parent.pid) == []
     finally:
         parent.kill()
         parent.wait()
         for p in _alive(_descendants(parent.pid)):
             p.kill()
+
+
+class HangsAfter50Calls:
+    """Completes 50 calls of 1 ms, then its next call never returns."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, x):
+        self.calls += 1
+        time.sleep(3600 if self.calls > 50 else 0.001)
+        return x
+
+
+class GrowsMemory:
+    """Holds 64 MiB more on every call (first touched, so resident)."""
+
+    def __init__(self):
+        self.held = []
+
+    def __call__(self, x):
+        self.held.append(np.ones(8 * 2**20))
+        time.sleep(0.05)
+        return x
+
+
+@pytest.mark.slow
+def test_a_hung_copy_ends_its_configuration_as_timeout_naming_it():
+    started = time.monotonic()
+    (report,) = npf.cpu.benchmark(
+        HangsAfter50Calls, np.ones(2), n_models=1, workers_per_model=1, duration=60, verbosity=0
+    )
+    elapsed = time.monotonic() - started
+    assert report["status"] == "timeout"
+    assert report["error"].startswith("model copy 0 hung: no iteration completed for 1")
+    # detected after max(10 s, 20 x p99) of silence, not at the end of the 60 s duration
+    assert elapsed < 40
+    assert no_model_processes()
+
+
+def test_a_copy_over_max_rss_mb_is_stopped_naming_its_memory():
+    (report,) = npf.cpu.benchmark(
+        GrowsMemory,
+        np.ones(2),
+        n_models=1,
+        workers_per_model=1,
+        duration=30,
+        max_rss_mb=200,
+        verbosity=0,
+    )
+    assert report["status"] == "error"
+    assert re.match(
+        r"model copy 0 uses \d+ MiB of resident memory, over max_rss_mb=200", report["error"]
+    )
+    assert no_model_processes()

@@ -328,7 +328,8 @@ def test_ctrl_c_returns_what_was_measured_and_leaves_nothing(ray_cluster, sigint
     threading.Thread(target=interrupt_when_running, daemon=True).start()
     reports = _fleet(ray_cluster.address, batch_sizes=[1, 2, 3, 4, 5, 6], duration=30)
     assert 1 <= len(reports) < 6
-    assert {r["status"] for r in reports} == {"stopped"}
+    assert {r["status"] for r in reports} <= {"stopped", "finished"}  # ended by the stop
+    assert all(r["total_s"] < 30 for r in reports)
     assert any(r["total_infs"] for r in reports)  # one still loading measured nothing
     assert _wait_gone(lambda: _ours(ray_cluster), 10) == []
 

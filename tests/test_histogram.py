@@ -12,6 +12,7 @@ import pytest
 from hdrh.histogram import HdrHistogram
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from neuronperf_native._engine import Histogram
 
 PERCENTILES = [0, 1, 10, 50, 90, 95, 99, 99.9, 99.99, 100]

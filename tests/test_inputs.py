@@ -905,3 +905,178 @@ def test_property_corrupt_documents_raise_only_input_data_error(
     # Whatever loaded is usable.
     for batch in data.batches(2):
         assert len(batch) == 3
+
+
+# --- one range rule for JSON numbers (issue 9.5) ---
+
+_I = {name: np.iinfo(name.lower()) for name in ("INT8", "INT16", "INT32", "INT64")}
+_U = {name: np.iinfo(name.lower()) for name in ("UINT8", "UINT16", "UINT32", "UINT64")}
+# (type, literal, fits): literals exactly as written in the file.
+RANGE_CASES = [
+    *[(n, str(i.max), True) for n, i in {**_I, **_U}.items()],
+    *[(n, str(i.min), True) for n, i in {**_I, **_U}.items()],
+    *[(n, str(int(i.max) + 1), False) for n, i in {**_I, **_U}.items()],
+    *[(n, str(int(i.min) - 1), False) for n, i in {**_I, **_U}.items()],
+    *[(n, lit, False) for n in (*_I, *_U) for lit in ("1e400", "-1e400")],
+    ("FP16", "65504", True),
+    ("FP16", "65519.9", True),  # rounds to 65504
+    ("FP16", "65520", False),  # rounds to infinity
+    ("FP16", "-65520.0", False),
+    ("BF16", "3.3895313892515355e38", True),
+    ("BF16", "3.4e38", False),
+    ("FP32", "3.4028234663852886e38", True),
+    ("FP32", "3.4028235e38", True),  # float32's max as numpy prints it: rounds to it
+    ("FP32", "3.5e38", False),
+    ("FP32", "-1e39", False),
+    ("FP64", "1.7976931348623157e308", True),
+    ("FP64", "1" + "0" * 400, False),  # an integer beyond double's range
+    *[(n, lit, False) for n in ("FP16", "BF16", "FP32", "FP64") for lit in ("1e400", "-1e400")],
+    *[(n, lit, True) for n in ("FP16", "BF16", "FP32", "FP64") for lit in ("Infinity", "NaN")],
+]
+
+
+def _holds(dtype: str, literal: str):
+    """What the tensor must hold for a fitting literal (BF16 compared as float32)."""
+    value = int(literal) if literal.lstrip("-").isdigit() else float(literal)
+    if dtype == "BF16":
+        return inputs.bf16_to_float32(inputs.float32_to_bf16([value]))[0]
+    return np.array([value], dtype=np.dtype(dtype.lower().replace("fp", "float")))[0]
+
+
+@pytest.mark.parametrize("form", ["list", "content", "long array"])
+@pytest.mark.parametrize(("dtype", "literal", "fits"), RANGE_CASES)
+def test_one_range_rule_for_json_numbers(tmp_path, form, dtype, literal, fits):
+    """The same literal fits or is rejected the same way in every form: a short list,
+    a content object, and an array long enough for the reader's typed fast path."""
+    count = 16 if form == "long array" else 2
+    zero = "0.0" if dtype.startswith(("FP", "BF")) and "." in literal else "0"
+    values = ", ".join([zero, literal] + [zero] * (count - 2))
+    tensor = (
+        f'{{"content": [{values}], "shape": [{count}]}}' if form == "content" else f"[{values}]"
+    )
+    path = tmp_path / "r.json"
+    path.write_text(f'{{"data": [{{"X": {tensor}}}]}}')
+    spec = [TensorSpec("X", dtype, [count])]
+    if not fits:
+        with pytest.raises(
+            InputDataError,
+            match=rf"input 'X': element 1 \(.*\) is out of range "
+            rf"for {dtype} \(",
+        ):
+            load_input_data(str(path), spec)
+        return
+    tensor = load_input_data(str(path), spec).get(0, 0, "X")
+    assert tensor.dtype == spec[0].numpy_dtype
+    got = tensor[1]
+    if dtype == "BF16":
+        got = inputs.bf16_to_float32([got])[0]
+    expected = _holds(dtype, literal)
+    assert (np.isnan(got) and np.isnan(expected)) or got == expected
+
+
+# --- sizes checked before allocating or reading (issue 9.4, 9.5) ---
+
+
+@pytest.fixture
+def one_gib_free(monkeypatch):
+    """Pretend 1 GiB of memory is available, so that refusals do not depend on the host."""
+    from neuronperf_native.inputs import memory
+
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 1 << 30)
+
+
+def test_generated_tensor_beyond_memory_is_refused_naming_it(one_gib_free):
+    spec = [TensorSpec("small", "FP32", [4]), TensorSpec("X", "FP32", [10**12])]
+    with pytest.raises(InputDataError) as info:
+        load_input_data("random", spec)
+    assert str(info.value) == (
+        "'random' input data for input 'X' (shape [1000000000000] FP32) with the inputs before "
+        "it needs 3.6 TiB, more than the 1.0 GiB of memory available"
+    )
+    with pytest.raises(InputDataError, match=r"input 'S' \(shape \[1000000\] BYTES\) needs"):
+        load_input_data("zero", [TensorSpec("S", "BYTES", [10**6])], string_length=1000)
+
+
+def test_batches_beyond_memory_are_refused_before_any_row_is_made(one_gib_free):
+    data = load_input_data("random", [TensorSpec("X", "FP32", [1024])])
+    with pytest.raises(InputDataError) as info:
+        data.batches(10**8)
+    assert str(info.value) == (
+        "random: 1 batch(es) of batch_size=100000000 (largest input 'X', [1024] FP32) needs "
+        "381.5 GiB, more than the 1.0 GiB of memory available"
+    )
+    with pytest.raises(InputDataError, match=r"batch_size=100000000"):
+        load_input_data("random", [TensorSpec("X", "FP32", [1024])], batch_size=10**8)
+
+
+def test_a_batch_larger_than_the_data_cycles_through_its_steps(tmp_path):
+    path = _write(tmp_path / "c.json", {"data": [{"X": [1]}, {"X": [2]}, {"X": [3]}]})
+    data = load_input_data(path, [TensorSpec("X", "INT32", [1])])
+    (batch,) = data.batches(7)
+    assert batch[0].tolist() == [[1], [2], [3], [1], [2], [3], [1]]
+    assert not batch[0].flags.writeable
+    assert data.batch_steps(7) == [[(0, 0), (0, 1), (0, 2), (0, 0), (0, 1), (0, 2), (0, 0)]]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        (
+            {"inputs": [TensorSpec("X", "FP32", [-1, -1])], "shapes": {"X": [0, 2**62]}},
+            r"input 'X': shape \[0, 4611686018427387904\] is too large for any array .* "
+            r"\(from shapes\)",
+        ),
+        (
+            {"inputs": [TensorSpec("X", "INT8", [0, 2**61])], "batch_size": 8},
+            r"input 'X' at batch_size=8: shape \[8, 0, 2305843009213693952\] is too large",
+        ),
+    ],
+)
+def test_shapes_numpy_cannot_hold_are_input_data_errors(kwargs, pattern):
+    with pytest.raises(InputDataError, match=pattern):
+        load_input_data("random", **kwargs)
+
+
+def test_tensor_spec_numpy_cannot_hold_is_refused():
+    with pytest.raises(InputDataError, match=r"TensorSpec 'X': shape \[0, 4611686018427387904\]"):
+        TensorSpec("X", "FP32", [0, 2**62])
+    assert TensorSpec("X", "INT8", [0, 2**62]).shape == (0, 2**62)  # 2**62 bytes: allowed
+
+
+def test_json_shape_numpy_cannot_hold_names_the_tensor(tmp_path):
+    doc = {"data": [{"X": {"content": [], "shape": [0, 2**62]}}]}
+    with pytest.raises(
+        InputDataError,
+        match=r"step 0, input 'X': shape \[0, 4611686018427387904\] "
+        r"is too large for any array .* \(from the 'shape' field\)",
+    ):
+        load_input_data(_write(tmp_path / "s.json", doc), [TensorSpec("X", "FP32", [-1, -1])])
+
+
+def test_directory_file_size_is_checked_before_reading(tmp_path, monkeypatch):
+    """A 1 GB sparse file for a 16-byte input is refused without reading it."""
+    from neuronperf_native.inputs import directory
+
+    with open(tmp_path / "A", "wb") as f:
+        f.truncate(1 << 30)
+    real_open = open
+
+    def no_reads(path, mode="r", *args, **kwargs):
+        f = real_open(path, mode, *args, **kwargs)
+        f.read = lambda *a: pytest.fail("the file was read")  # type: ignore[method-assign]
+        return f
+
+    monkeypatch.setattr(directory, "open", no_reads, raising=False)
+    with pytest.raises(
+        InputDataError,
+        match=r"A, stream 0, step 0, input 'A': the file has "
+        r"1073741824 bytes, expected 16 \(4 FP32 elements",
+    ):
+        load_input_data(str(tmp_path), [TensorSpec("A", "FP32", [4])])
+
+
+def test_directory_text_file_beyond_memory_is_refused(tmp_path, one_gib_free):
+    with open(tmp_path / "S", "wb") as f:
+        f.truncate(1 << 30)
+    with pytest.raises(InputDataError, match=r"S: reading the text file needs 2\.0 GiB, more than"):
+        load_input_data(str(tmp_path), [TensorSpec("S", "BYTES", [2])])

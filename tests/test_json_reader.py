@@ -28,7 +28,7 @@ _SETTINGS = settings(
 def _read(tmp_path, data: bytes):
     path = tmp_path / "doc.json"
     path.write_bytes(data)
-    return _engine.read_json(os.fsencode(path))
+    return _engine.read_json(os.fsencode(path), min_typed_array=1)
 
 
 def _same_number(got, want) -> bool:
@@ -167,6 +167,13 @@ def test_corrupted_documents_agree_or_raise_json_error(tmp_path, doc, position, 
     _assert_agrees(_read(tmp_path, data), want)
 
 
+def test_short_numeric_arrays_stay_lists_by_default(tmp_path):
+    path = tmp_path / "d.json"
+    path.write_bytes(b"[[1, 2], " + json.dumps(list(range(16))).encode() + b"]")
+    got = _engine.read_json(os.fsencode(path))
+    assert type(got[0]) is list and got[1].dtype == np.int64
+
+
 def test_numeric_arrays_are_numpy(tmp_path):
     got = _read(
         tmp_path,
@@ -241,22 +248,33 @@ def test_loader_reports_missing_file(tmp_path):
 
 
 def test_numeric_lists_outside_tensors_are_lists(tmp_path):
+    long = list(range(20))
     doc = {
-        "data": [{"X": {"content": [1, 2], "shape": [2]}}],
-        "validation_data": [{"Y": [0.5]}],
-        "other": [[1, 2], {"k": [3.5]}],
+        "data": [{"X": {"content": long, "shape": [20]}, "B": {"b64": "AAECAw=="}}],
+        "validation_data": [{"Y": [0.5] * 16}],
+        "other": [long, {"k": [3.5] * 16}, {"b64": "AAECAw=="}],
     }
     path = tmp_path / "d.json"
     path.write_text(json.dumps(doc))
     got = _read_json(str(path))
     assert isinstance(got["data"][0]["X"]["content"], np.ndarray)
-    assert got["data"][0]["X"]["shape"] == [2] and type(got["data"][0]["X"]["shape"]) is list
+    assert got["data"][0]["X"]["shape"] == [20] and type(got["data"][0]["X"]["shape"]) is list
+    assert got["data"][0]["B"]["b64"] == bytes([0, 1, 2, 3])  # decoded by the reader
     assert isinstance(got["validation_data"][0]["Y"], np.ndarray)
-    assert got["other"] == [[1, 2], {"k": [3.5]}]
+    assert got["other"] == [long, {"k": [3.5] * 16}, {"b64": "AAECAw=="}]
     assert type(got["other"][0]) is list and type(got["other"][1]["k"]) is list
     bad = tmp_path / "b.json"
-    bad.write_text(json.dumps({"data": [[1, 2]]}))
-    assert _read_json(str(bad)) == {"data": [[1, 2]]}
+    bad.write_text(json.dumps({"data": [long]}))
+    assert _read_json(str(bad)) == {"data": [long]}
+
+
+def test_short_numeric_arrays_are_lists(tmp_path):
+    """Below 16 elements a numeric array stays a list, as json.load's (memory)."""
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"data": [{"X": list(range(15))}, {"X": list(range(16))}]}))
+    got = _read_json(str(path))
+    assert type(got["data"][0]["X"]) is list
+    assert isinstance(got["data"][1]["X"], np.ndarray)
 
 
 # --- _from_list: the numpy fast path matches the list path exactly ---
@@ -344,3 +362,69 @@ def test_list_data_loads_through_the_fast_path(tmp_path):
     path.write_text(json.dumps(doc))
     with pytest.raises(InputDataError, match=r"step 1, input 'H': element 2 \(70000.0\) is out"):
         load_input_data(str(path), specs, outputs=[TensorSpec("O", "INT8", [2])])
+
+
+_PEAK_CHILD = """
+import json, os, sys
+from neuronperf_native import _engine
+
+def rss(field):
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith(field)) * 1024
+
+path, how = sys.argv[1], sys.argv[2]
+before = rss("VmRSS:")
+doc = _engine.read_json(os.fsencode(path)) if how == "native" else json.load(open(path))
+print(rss("VmHWM:") - before)
+"""
+
+
+@pytest.mark.parametrize("element", ["[]", "{}", "[1]", "[[[[[[[[]]]]]]]]"])
+def test_wide_documents_take_no_more_memory_than_json_load(tmp_path, element):
+    """300,000 small containers: the reader builds Python objects as it parses (no
+    intermediate tree), so its peak is json.load's (issue 9.4: 3.7 GB vs 2.2 GB)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "wide.json"
+    path.write_text("[" + ",".join([element] * 300_000) + "]")
+    peaks = {
+        how: int(
+            subprocess.run(
+                [sys.executable, "-c", _PEAK_CHILD, str(path), how],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        for how in ("native", "json")
+    }
+    assert peaks["json"] > 10 << 20, peaks  # the measurement sees the objects
+    assert peaks["native"] <= peaks["json"] + (2 << 20), peaks
+
+
+def test_prefetch_threads_change_no_value(tmp_path):
+    """A 9 MB file of numeric arrays (the prefetch threshold is 8 MB) parses the same with
+    worker threads converting arrays ahead of the parser as without."""
+    rng = np.random.default_rng(3)
+    path = tmp_path / "big.json"
+    with open(path, "w") as f:
+        f.write('{"data": [')
+        for k in range(450):
+            values = rng.random(1024, dtype=np.float32) if k % 3 else rng.random(1024)
+            ints = rng.integers(-(2**40), 2**40, 64)
+            sep = ",\n" if k % 2 else ", "
+            f.write(
+                ("," if k else "")
+                + json.dumps({"X": values.tolist(), "i": ints.tolist()}, separators=(sep, ": "))
+            )
+        f.write("]}")
+    assert path.stat().st_size > 8 << 20
+
+    def load(threads):
+        doc = _engine.read_json(os.fsencode(path), prefetch_threads=threads)
+        return [(s["X"].dtype, s["X"].tolist(), s["i"].tolist()) for s in doc["data"]]
+
+    serial = load(0)
+    assert {dtype for dtype, _, _ in serial} == {np.dtype(np.float32), np.dtype(np.float64)}
+    assert load(2) == serial

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import logging
 
 import numpy as np
 import psutil
@@ -203,3 +204,21 @@ def test_settings_keywords_round_trip():
     s = npf.BenchmarkSettings(duration_s=3, stats_interval_s=0.25, batch_sizes=(4,))
     assert s.to_keywords() == {"duration": 3.0, "stats_interval": 0.25, "batch_sizes": (4,)}
     assert npf.BenchmarkSettings.from_keywords(**s.to_keywords()) == s
+
+
+def test_an_example_input_without_the_batch_size_in_its_shape_is_warned_about(caplog):
+    with caplog.at_level(logging.WARNING, logger="neuronperf_native"):
+        npf.cpu.benchmark(
+            Doubler,
+            [np.ones((1, 4)), np.ones((8, 4))],
+            batch_sizes=[8, 8],
+            n_models=1,
+            dry_run=True,
+            verbosity=0,
+        )
+    (warning,) = [r.message for r in caplog.records]
+    assert warning == (
+        "model config test_planning.Doubler (batch_size=8): no dimension of its example "
+        "input equals the batch size (shapes (1, 4)); its throughput counts 8 inferences "
+        "per call"
+    )

@@ -480,8 +480,32 @@ def fixed_reports():
 
 
 def test_print_reports_golden(capsys):
+    """The default sort_by (throughput_peak) is not a printed column: run order."""
     reporting.print_reports(fixed_reports())
     assert capsys.readouterr().out == (GOLDEN / "print_reports.txt").read_text()
+
+
+def test_print_reports_sorts_only_by_a_printed_column(capsys):
+    reporting.print_reports(fixed_reports(), cols=["n_models"], sort_by="throughput_avg")
+    assert capsys.readouterr().out == "n_models\n1\n4\n2\n"  # run order
+    cols = ["n_models", "throughput_avg"]
+    reporting.print_reports(fixed_reports(), cols=cols, sort_by="throughput_avg")
+    assert capsys.readouterr().out.split("\n")[1:4] == [
+        "4         99.00",
+        "1         1234.6",
+        "2         N/A",  # missing last
+    ]
+
+
+def test_print_reports_with_units_golden(capsys):
+    """Units in the header; a latency column below 0.1 ms throughout prints in us."""
+    cols = ["model_name", "throughput_avg", "latency_ms_p0", "latency_ms_p50", "latency_ms_p99",
+            "e2e_avg_ms", "cpu_avg_percent", "total_s", "batch_size", "status"]  # fmt: skip
+    reporting.print_reports(fixed_reports(), cols=cols, units=True)
+    out = capsys.readouterr().out
+    assert out == (GOLDEN / "print_reports_units.txt").read_text()
+    assert "latency_p0 (us)" in out and "0.1235" in out  # 0.000123456 ms
+    assert "latency_p50 (ms)" in out  # 6.5 ms in the same column keeps it in ms
 
 
 def test_print_reports_columns_sorting_and_reverse(capsys):
@@ -511,6 +535,7 @@ def test_print_reports_of_no_reports_prints_the_header(capsys):
         ({"sort_by": "speed"}, ValueError, "sort_by: unknown column 'speed'"),
         ({"sort_by": 3}, TypeError, "sort_by must be a column name"),
         ({"reverse": "yes"}, TypeError, "reverse must be a bool"),
+        ({"units": 1}, TypeError, "units must be a bool"),
     ],
 )
 def test_print_reports_rejects_bad_arguments(kwargs, error, match):
@@ -539,11 +564,20 @@ def test_write_csv_golden(tmp_path):
     assert target.read_text() == (GOLDEN / "reports.csv").read_text()
 
 
-def test_write_csv_selected_columns_keep_full_precision(tmp_path):
-    reports = fixed_reports()
-    reports[0]["latency_ms_p50"] = 1 / 3
-    path = reporting.write_csv(reports[:1], tmp_path / "r.csv", cols=["latency_ms_p50"])
-    assert Path(path).read_text() == f"latency_ms_p50\n{1 / 3!r}\n"
+def test_write_csv_holds_shortest_round_trip_floats(tmp_path):
+    """15 significant digits, the shortest text: no binary noise, every real digit kept."""
+    reports = [dict(fixed_reports()[0]) for _ in range(4)]
+    values = [22.130000000000003, 1 / 3, 0.200191, 123456.78901234]
+    for report, value in zip(reports, values, strict=True):
+        report["latency_ms_p50"] = value
+    path = reporting.write_csv(reports, tmp_path / "r.csv", cols=["latency_ms_p50"])
+    assert Path(path).read_text().split() == [
+        "latency_ms_p50",
+        "22.13",
+        "0.333333333333333",
+        "0.200191",
+        "123456.78901234",
+    ]
     with pytest.raises(ValueError, match="unknown column 'p50'"):
         reporting.write_csv(reports, tmp_path / "r.csv", cols=["p50"])
 

@@ -65,6 +65,21 @@ BAD_VALUES = [
     ("max_rss_mb", 0, ValueError, "max_rss_mb must be a finite"),
     ("max_rss_mb", "1G", TypeError, "max_rss_mb must be a number of MiB"),
     ("allow_oversubscription", 1, TypeError, "allow_oversubscription must be a bool"),
+    ("stability", "yes", TypeError, "stability must be True, a target relative half-width"),
+    ("stability", 0, ValueError, "stability rel_ci must be in (0, 1)"),
+    ("stability", 1.0, ValueError, "stability rel_ci must be in (0, 1)"),
+    ("stability", {"confidence": 1.5}, ValueError, "stability confidence must be in (0, 1)"),
+    ("stability", {"min_s": 5, "max_s": 2}, ValueError, "stability min_s (5) must be <= max_s"),
+    ("stability", {"rel": 0.1}, ValueError, "stability: unknown key(s) 'rel'"),
+    ("ci_confidence", 1, ValueError, "ci_confidence must be in (0, 1)"),
+    ("ci_confidence", "0.9", TypeError, "ci_confidence must be a number"),
+    ("sequences", 1, TypeError, "sequences must be a bool"),
+    ("sequence_length", 0, ValueError, "sequence_length must be >= 1"),
+    ("sequence_length", 2.5, TypeError, "sequence_length must be an int or None"),
+    ("sequence_length_variation", -1, ValueError, "sequence_length_variation must be a perc"),
+    ("sequence_length_variation", 101, ValueError, "sequence_length_variation must be a perc"),
+    ("sequence_id_range", (5, 2), ValueError, "sequence_id_range"),
+    ("sequence_kwargs", "no", TypeError, "sequence_kwargs must be a bool"),
     ("cluster", 6379, TypeError, "cluster must be a str (a Ray address) or None"),
     ("cluster", "head", ValueError, "cluster must be 'auto', 'ray://HOST:PORT' or 'HOST:PORT'"),
     ("cluster", "ray://head:99999", ValueError, "cluster must be 'auto', 'ray://HOST:PORT'"),
@@ -174,6 +189,17 @@ def test_bad_serialized_settings(data, match):
         BenchmarkSettings.from_dict(data)
     with pytest.raises(ValueError, match="not JSON"):
         BenchmarkSettings.from_json("{")
+
+
+def test_stability_becomes_a_rule_bounded_by_the_duration_with_short_windows():
+    s = BenchmarkSettings.from_keywords(stability=0.05, duration=30)
+    assert s.stability.rel_ci == 0.05 and s.stability.max_s == 30.0
+    assert s.window_s == 0.1  # the rule needs several windows per second
+    assert BenchmarkSettings.from_keywords(stability=True, window_s=0.5).window_s == 0.5
+    assert BenchmarkSettings().window_s == 1.0 and BenchmarkSettings().stability is None
+    assert BenchmarkSettings.from_json(s.to_json()) == s
+    rule = BenchmarkSettings.from_keywords(stability={"max_s": 10, "percentile": 90}).stability
+    assert (rule.max_s, rule.percentile, rule.rel_ci) == (10.0, 90.0, 0.02)
 
 
 def test_copy_mode():

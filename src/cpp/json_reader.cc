@@ -8,44 +8,36 @@
 #include "json_reader.h"
 
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
-#include <limits>
+#include <memory>
 #include <system_error>
 #include <utility>
+
+#include "base64.h"
+#include "errors.h"
+#include "json_numbers.h"
+#include "json_prefetch.h"
 
 namespace npn {
 namespace {
 
-constexpr size_t kPadding = 16;
+using json::is_digit;
+using json::NumberLiteral;
+
+constexpr size_t kPadding = json::kNumberPadding;
 // A number literal is scanned whole when this many bytes are buffered.
 constexpr ptrdiff_t kNumberLookahead = 32;
-// Exponents are clamped here while scanning; any larger one overflows anyway.
-constexpr int64_t kExponentCap = 1'000'000;
-constexpr int kMaxMantissaDigits = 19;  // every 19-digit decimal fits uint64
-
-constexpr std::array<double, 23> kPow10Double = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-constexpr std::array<long double, 28> kPow10Long = {
-    1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
-    1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
-    1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
-// x87 extended precision: a 64-bit significand stored in the low 8 bytes.
-constexpr bool kLongDoubleIsX87 = std::numeric_limits<long double>::digits == 64;
-
-constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-// Whether float32 holds x exactly (any NaN counts: JSON has only one).
-bool is_float32(double x) {
-  return static_cast<double>(static_cast<float>(x)) == x || std::isnan(x);
-}
+// Prefetch workers chosen automatically (-1): one per spare CPU, at most this many.
+constexpr int kMaxAutoPrefetchThreads = 3;
 
 // Bytes a string holds as they are: not '"', '\\', a control character or non-ASCII.
 constexpr std::array<bool, 256> make_plain_table() {
@@ -55,91 +47,27 @@ constexpr std::array<bool, 256> make_plain_table() {
 }
 constexpr std::array<bool, 256> kPlain = make_plain_table();
 
-uint64_t load8(const char* s) {
+// Whether 8 bytes (one load) are all plain: none is '"', '\\', below 0x20 or
+// non-ASCII (the classic "has a zero byte" test on shifted copies).
+constexpr uint64_t kOnes = 0x0101010101010101;
+constexpr uint64_t kHighs = 0x8080808080808080;
+constexpr bool has_zero_byte(uint64_t v) { return ((v - kOnes) & ~v & kHighs) != 0; }
+bool eight_plain(uint64_t v) {
+  const bool below_space = ((v - 0x20 * kOnes) & ~v & kHighs) != 0;
+  return (v & kHighs) == 0 && !below_space && !has_zero_byte(v ^ ('"' * kOnes)) &&
+         !has_zero_byte(v ^ ('\\' * kOnes));
+}
+
+// The first byte at or after s that is not plain (the zero padding stops it).
+const char* skip_plain(const char* s) {
   uint64_t v;
-  std::memcpy(&v, s, sizeof v);
-  return v;
-}
-
-// True when all 8 bytes (little-endian load) are ASCII digits.
-bool eight_digits(uint64_t v) {
-  return ((v & 0xF0F0F0F0F0F0F0F0) | (((v + 0x0606060606060606) & 0xF0F0F0F0F0F0F0F0) >> 4)) ==
-         0x3333333333333333;
-}
-
-// The value of 8 ASCII digits (first digit in the lowest byte): pairs, then
-// quads, combined with two multiplications.
-uint64_t eight_digits_value(uint64_t v) {
-  v -= 0x3030303030303030;
-  v = v * 10 + (v >> 8);  // byte 2k holds the pair 10 * d[2k] + d[2k+1]
-  constexpr uint64_t kMask = 0x000000FF000000FF;
-  constexpr uint64_t kMul1 = 100 + (1000000ULL << 32);
-  constexpr uint64_t kMul2 = 1 + (10000ULL << 32);
-  return (((v & kMask) * kMul1) + (((v >> 16) & kMask) * kMul2)) >> 32;
-}
-
-// Appends the digits at s to mantissa (exact while digits <= 19; it wraps beyond,
-// and callers then ignore it); returns the first non-digit.
-[[gnu::always_inline]] inline const char* accumulate_digits(const char* s, uint64_t& mantissa,
-                                                            int64_t& digits) {
-  while (eight_digits(load8(s))) {
-    mantissa = mantissa * 100000000 + eight_digits_value(load8(s));
-    digits += 8;
+  for (;;) {
+    std::memcpy(&v, s, sizeof v);
+    if (!eight_plain(v)) break;
     s += 8;
   }
-  for (; is_digit(*s); ++s, ++digits) mantissa = mantissa * 10 + static_cast<uint64_t>(*s - '0');
+  while (kPlain[static_cast<unsigned char>(*s)]) ++s;
   return s;
-}
-
-// Whether the literal [begin, end), whose parse fell out of double's range,
-// overflowed (true) or underflowed (false): the decimal exponent of its first
-// non-zero digit is positive for an overflow.
-bool literal_overflows(const char* begin, const char* end) {
-  int64_t int_digits = 0;
-  int64_t first_nonzero = -1;  // digit index counted from the first integer digit
-  int64_t index = 0;
-  const char* s = begin;
-  bool in_fraction = false;
-  for (; s < end && *s != 'e' && *s != 'E'; ++s) {
-    if (*s == '.') {
-      in_fraction = true;
-    } else if (is_digit(*s)) {
-      if (!in_fraction) ++int_digits;
-      if (*s != '0' && first_nonzero < 0) first_nonzero = index;
-      ++index;
-    }
-  }
-  int64_t exponent = 0;
-  if (s < end) {
-    ++s;
-    const bool negative = *s == '-';
-    if (*s == '+' || *s == '-') ++s;
-    for (; s < end; ++s) exponent = std::min(exponent * 10 + (*s - '0'), kExponentCap);
-    if (negative) exponent = -exponent;
-  }
-  return int_digits - 1 - first_nonzero + exponent > 0;
-}
-
-// A parsed number literal; a big integer's text is [begin, end) in the buffer
-// until the next refill.
-struct Number {
-  enum class Kind { kInt, kFloat, kBigInt } kind = Kind::kInt;
-  int64_t integer = 0;
-  double real = 0.0;
-  const char* begin = nullptr;
-  const char* end = nullptr;
-};
-
-JsonValue value_of(const Number& n) {
-  switch (n.kind) {
-    case Number::Kind::kInt:
-      return JsonValue{n.integer};
-    case Number::Kind::kFloat:
-      return JsonValue{n.real};
-    case Number::Kind::kBigInt:
-      break;
-  }
-  return JsonValue{JsonBigInt{std::string(n.begin, n.end)}};
 }
 
 std::string compose_message(JsonError::Kind kind, const std::string& message, int64_t line,
@@ -166,6 +94,8 @@ class FileSource final : public JsonByteSource {
   FileSource& operator=(const FileSource&) = delete;
   ~FileSource() override { ::close(fd_); }
 
+  int fd() const { return fd_; }
+
   size_t read(char* out, size_t capacity) override {
     for (;;) {
       const ssize_t n = ::read(fd_, out, capacity);
@@ -174,30 +104,88 @@ class FileSource final : public JsonByteSource {
     }
   }
 
+  void skip(size_t n) override {
+    if (::lseek(fd_, static_cast<off_t>(n), SEEK_CUR) < 0) JsonByteSource::skip(n);
+  }
+
  private:
   std::string path_;
   int fd_;
 };
 
+// Builds the JsonValue tree. Not thread-safe; one builder per parse.
+class TreeBuilder final : public JsonHandler {
+ public:
+  JsonValue take_root() { return std::move(root_); }
+
+  void null_value() override { add(JsonValue{nullptr}); }
+  void bool_value(bool value) override { add(JsonValue{value}); }
+  void int_value(int64_t value) override { add(JsonValue{value}); }
+  void double_value(double value) override { add(JsonValue{value}); }
+  void big_int_value(std::string_view digits) override {
+    add(JsonValue{JsonBigInt{std::string(digits)}});
+  }
+  void huge_float_value(std::string_view text) override {
+    add(JsonValue{text.front() == '-' ? -HUGE_VAL : HUGE_VAL});
+  }
+  void string_value(std::string&& utf8) override { add(JsonValue{std::move(utf8)}); }
+  void bytes_value(std::string&& bytes) override { add(JsonValue{JsonBytes{std::move(bytes)}}); }
+  void int_array(std::vector<int64_t>&& values) override { add(JsonValue{std::move(values)}); }
+  void float_array(std::vector<double>&& values) override { add(JsonValue{std::move(values)}); }
+  void float32_array(std::vector<float>&& values) override { add(JsonValue{std::move(values)}); }
+  void begin_array() override { open_.push_back(JsonValue{JsonArray{}}); }
+  void begin_object() override { open_.push_back(JsonValue{JsonObject{}}); }
+  void key(std::string&& utf8) override {
+    std::get<JsonObject>(open_.back().data).keys.push_back(std::move(utf8));
+  }
+  void end_array() override { close(); }
+  void end_object() override { close(); }
+
+ private:
+  void add(JsonValue&& value) {
+    if (open_.empty()) {
+      root_ = std::move(value);
+    } else if (auto* array = std::get_if<JsonArray>(&open_.back().data)) {
+      array->push_back(std::move(value));
+    } else {
+      std::get<JsonObject>(open_.back().data).values.push_back(std::move(value));
+    }
+  }
+  void close() {
+    JsonValue done = std::move(open_.back());
+    open_.pop_back();
+    add(std::move(done));
+  }
+
+  JsonValue root_;
+  std::vector<JsonValue> open_;  // the containers being filled, outermost first
+};
+
 // Not thread-safe; one Parser reads one document.
 class Parser {
  public:
-  Parser(JsonByteSource& source, size_t chunk_bytes)
+  Parser(JsonByteSource& source, JsonHandler& handler, const JsonParseOptions& options,
+         json::ArrayPrefetcher* prefetch)
       : source_(source),
-        chunk_bytes_(std::max<size_t>(chunk_bytes, 1)),
+        handler_(handler),
+        chunk_bytes_(std::max<size_t>(options.chunk_bytes, 1)),
+        min_typed_(std::max<size_t>(options.min_typed_array, 1)),
+        decode_b64_(options.decode_b64_members),
+        huge_floats_as_text_(options.huge_floats_as_text),
+        prefetch_(prefetch),
+        stats_(options.stats),
         buffer_(chunk_bytes_ + kPadding, '\0') {
     p_ = end_ = buffer_.data();
   }
 
-  JsonValue parse_document() {
+  void parse_document() {
     ensure(3);
     if (std::memcmp(p_, "\xEF\xBB\xBF", 3) == 0) {
       fail("Unexpected UTF-8 BOM (decode using utf-8-sig)");
     }
-    JsonValue root = parse_value(0);
+    parse_value(0);
     skip_whitespace();
     if (!at_end()) fail("Extra data");
-    return root;
   }
 
  private:
@@ -217,6 +205,7 @@ class Parser {
     if (eof_) return false;
     const size_t keep = static_cast<size_t>(end_ - p_);
     buffer_offset_ += p_ - buffer_.data();
+    if (prefetch_ != nullptr) prefetch_->advance(buffer_offset_);
     std::memmove(buffer_.data(), p_, keep);
     // A token longer than a chunk (a huge number literal) doubles the buffer,
     // so rescanning it after each refill stays linear overall.
@@ -243,6 +232,19 @@ class Parser {
   }
 
   bool at_end() { return p_ == end_ && !refill(); }
+
+  // Continues at document offset `target` (ahead of p_), skipping unread bytes.
+  void skip_to(int64_t target) {
+    const int64_t buffered_end = offset_of(end_);
+    if (target <= buffered_end) {
+      p_ = buffer_.data() + (target - buffer_offset_);
+      return;
+    }
+    source_.skip(static_cast<size_t>(target - buffered_end));
+    buffer_offset_ = target;
+    p_ = end_ = buffer_.data();
+    std::memset(buffer_.data(), 0, kPadding);
+  }
 
   // --- errors ---
 
@@ -324,26 +326,50 @@ class Parser {
 
   // --- values ---
 
-  JsonValue parse_value(int depth) {
+  void parse_value(int depth) {
     skip_whitespace();
     switch (*p_) {
       case '{':
-        return parse_object(depth + 1);
+        parse_object(depth + 1);
+        return;
       case '[':
-        return parse_array(depth + 1);
+        parse_array(depth + 1);
+        return;
       case '"':
-        return JsonValue{parse_string()};
+        handler_.string_value(parse_string());
+        return;
       case 't':
         expect_literal("true");
-        return JsonValue{true};
+        handler_.bool_value(true);
+        return;
       case 'f':
         expect_literal("false");
-        return JsonValue{false};
+        handler_.bool_value(false);
+        return;
       case 'n':
         expect_literal("null");
-        return JsonValue{nullptr};
+        handler_.null_value();
+        return;
       default:
-        return value_of(parse_number());
+        emit(parse_number());
+    }
+  }
+
+  // Hands a scalar number to the handler (a big integer's text is still buffered).
+  void emit(const NumberLiteral& n) {
+    switch (n.kind) {
+      case NumberLiteral::Kind::kInt:
+        handler_.int_value(n.integer);
+        return;
+      case NumberLiteral::Kind::kFloat:
+        handler_.double_value(n.real);
+        return;
+      case NumberLiteral::Kind::kBigInt:
+        handler_.big_int_value(std::string_view(n.begin, static_cast<size_t>(n.end - n.begin)));
+        return;
+      case NumberLiteral::Kind::kHugeFloat:
+        handler_.huge_float_value(std::string_view(n.begin, static_cast<size_t>(n.end - n.begin)));
+        return;
     }
   }
 
@@ -359,26 +385,34 @@ class Parser {
     if (depth > kJsonMaxDepth) throw JsonError(JsonError::Kind::kDepth, "", 0, 0);
   }
 
-  JsonValue parse_object(int depth) {
+  void parse_object(int depth) {
     check_depth(depth);
     ++p_;
-    JsonObject object;
+    handler_.begin_object();
     skip_whitespace();
     if (*p_ == '}') {
       ++p_;
-      return JsonValue{std::move(object)};
+      handler_.end_object();
+      return;
     }
     for (;;) {
       if (*p_ != '"') fail("Expecting property name enclosed in double quotes");
-      object.keys.push_back(parse_string());
+      std::string key = parse_string();
       skip_whitespace();
       if (*p_ != ':') fail("Expecting ':' delimiter");
       ++p_;
-      object.values.push_back(parse_value(depth));
+      const bool b64 = decode_b64_ && key == "b64";
+      handler_.key(std::move(key));
+      if (b64) {
+        parse_b64_value(depth);
+      } else {
+        parse_value(depth);
+      }
       skip_whitespace();
       if (*p_ == '}') {
         ++p_;
-        return JsonValue{std::move(object)};
+        handler_.end_object();
+        return;
       }
       if (*p_ != ',') fail("Expecting ',' delimiter");
       ++p_;
@@ -386,44 +420,75 @@ class Parser {
     }
   }
 
-  // An array of all-integer or all-float literals accumulates in the scratch
-  // vector (only the innermost open array can be numeric, so one suffices) and
-  // is copied out at the close at its exact size; anything else turns it generic.
-  JsonValue parse_array(int depth) {
+  // A "b64" member's value: a valid base64 string arrives decoded, anything
+  // else (an invalid string included) as it is, for the caller to report.
+  void parse_b64_value(int depth) {
+    skip_whitespace();
+    if (*p_ != '"') {
+      parse_value(depth);
+      return;
+    }
+    std::string text = parse_string();
+    std::string bytes(base64_decoded_bound(text), '\0');
+    bool decoded = true;
+    try {
+      bytes.resize(decode_base64(text, reinterpret_cast<unsigned char*>(bytes.data())));
+    } catch (const DecodeError&) {
+      decoded = false;
+    }
+    if (decoded) {
+      handler_.bytes_value(std::move(bytes));
+    } else {
+      handler_.string_value(std::move(text));
+    }
+  }
+
+  // An array of numbers of one kind accumulates in a scratch vector (only the
+  // innermost open array can be numeric, so one suffices) and is handed over at
+  // its close at its exact size; anything else makes it generic: its begin and
+  // the numbers so far go to the handler, then each element as it comes.
+  void parse_array(int depth) {
     check_depth(depth);
+    if (prefetch_ != nullptr && take_prefetched()) return;
     ++p_;
     enum class Mode { kEmpty, kInts, kFloats, kGeneric } mode = Mode::kEmpty;
-    JsonArray items;
     skip_whitespace();
     if (*p_ == ']') {
       ++p_;
-      return JsonValue{std::move(items)};
+      handler_.begin_array();
+      handler_.end_array();
+      return;
     }
     for (;;) {
       skip_whitespace();
       const char c = *p_;
       const bool number = is_digit(c) || c == '-' || c == 'N' || c == 'I';
       if (number && mode != Mode::kGeneric) {
-        Number n = parse_number();
-        if (mode == Mode::kEmpty && n.kind != Number::Kind::kBigInt) {
-          mode = n.kind == Number::Kind::kInt ? Mode::kInts : Mode::kFloats;
+        const NumberLiteral n = parse_number();
+        if (mode == Mode::kEmpty &&
+            (n.kind == NumberLiteral::Kind::kInt || n.kind == NumberLiteral::Kind::kFloat)) {
+          mode = n.kind == NumberLiteral::Kind::kInt ? Mode::kInts : Mode::kFloats;
         }
-        if (mode == Mode::kInts && n.kind == Number::Kind::kInt) {
+        if (mode == Mode::kInts && n.kind == NumberLiteral::Kind::kInt) {
           int_scratch_.push_back(n.integer);
-        } else if (mode == Mode::kFloats && n.kind == Number::Kind::kFloat) {
+        } else if (mode == Mode::kFloats && n.kind == NumberLiteral::Kind::kFloat) {
           float_scratch_.push_back(n.real);
-          all_float32_ = all_float32_ && is_float32(n.real);
+          all_float32_ = all_float32_ && json::is_float32(n.real);
         } else {
-          make_generic(items);
+          make_generic();
           mode = Mode::kGeneric;
-          items.push_back(value_of(n));
+          emit(n);
+        }
+        if (mode == Mode::kInts || mode == Mode::kFloats) {
+          scan_numbers(mode == Mode::kInts ? NumberLiteral::Kind::kInt
+                                           : NumberLiteral::Kind::kFloat);
         }
       } else {
         if (mode != Mode::kGeneric) {
-          make_generic(items);
+          make_generic();
           mode = Mode::kGeneric;
         }
-        items.push_back(parse_value(depth));
+        parse_value(depth);
       }
       skip_whitespace();
       if (*p_ == ']') break;
@@ -431,42 +496,97 @@ class Parser {
       ++p_;
     }
     ++p_;
-    if (mode == Mode::kInts) {
-      JsonIntArray values(int_scratch_.begin(), int_scratch_.end());
-      int_scratch_.clear();
-      return JsonValue{std::move(values)};
+    const size_t count = int_scratch_.size() + float_scratch_.size();
+    if (mode != Mode::kGeneric && count < min_typed_) {
+      make_generic();
+      mode = Mode::kGeneric;
     }
-    if (mode == Mode::kFloats) {
-      JsonValue out;
+    if (mode == Mode::kInts) {
+      handler_.int_array(JsonIntArray(int_scratch_.begin(), int_scratch_.end()));
+      int_scratch_.clear();
+    } else if (mode == Mode::kFloats) {
       if (all_float32_) {
-        out.data.emplace<JsonFloat32Array>(float_scratch_.begin(), float_scratch_.end());
+        handler_.float32_array(JsonFloat32Array(float_scratch_.begin(), float_scratch_.end()));
       } else {
-        out.data.emplace<JsonFloatArray>(float_scratch_.begin(), float_scratch_.end());
+        handler_.float_array(JsonFloatArray(float_scratch_.begin(), float_scratch_.end()));
       }
       float_scratch_.clear();
       all_float32_ = true;
-      return out;
+    } else {
+      handler_.end_array();
     }
-    return JsonValue{std::move(items)};
   }
 
-  // Moves the numbers accumulated so far into generic nodes.
-  void make_generic(JsonArray& items) {
-    items.reserve(int_scratch_.size() + float_scratch_.size() + 1);
-    for (int64_t v : int_scratch_) items.emplace_back().data.emplace<int64_t>(v);
-    for (double v : float_scratch_) items.emplace_back().data.emplace<double>(v);
+  // The common run of a numeric array: ", number" pairs separated by spaces, all of
+  // one kind, scanned in one tight loop while the buffer holds a window ahead.
+  // Returns with p_ just past the last number taken; anything else (the end,
+  // another kind, a line break, a short buffer) is left to parse_array.
+  void scan_numbers(NumberLiteral::Kind kind) {
+    constexpr ptrdiff_t kWindow = 64;
+    for (;;) {
+      const char* s = p_;
+      while (*s == ' ') ++s;
+      if (*s != ',') return;
+      ++s;
+      while (*s == ' ') ++s;
+      if (end_ - s < kWindow) return;
+      NumberLiteral n;
+      const char* end = json::scan_number(s, n);
+      if (end == nullptr || n.kind != kind || end_ - end < 4) return;
+      if (kind == NumberLiteral::Kind::kInt) {
+        int_scratch_.push_back(n.integer);
+      } else {
+        float_scratch_.push_back(n.real);
+        all_float32_ = all_float32_ && json::is_float32(n.real);
+      }
+      p_ = end;
+    }
+  }
+
+  // Opens the array for the handler and hands over the numbers accumulated so far.
+  void make_generic() {
+    handler_.begin_array();
+    for (int64_t v : int_scratch_) handler_.int_value(v);
+    for (double v : float_scratch_) handler_.double_value(v);
     int_scratch_.clear();
     float_scratch_.clear();
     all_float32_ = true;
   }
 
+  // The array at p_ ('[') if a prefetch worker parsed it: handed over, and the
+  // parser continues after it with its line bookkeeping as if it had read it.
+  bool take_prefetched() {
+    json::PrefetchedArray array;
+    if (!prefetch_->take(offset_of(p_), array)) return false;
+    if (stats_ != nullptr) ++stats_->prefetched_arrays;
+    switch (array.kind) {
+      case json::PrefetchedArray::Kind::kInt:
+        handler_.int_array(std::move(array.ints));
+        break;
+      case json::PrefetchedArray::Kind::kFloat:
+        handler_.float_array(std::move(array.reals));
+        break;
+      case json::PrefetchedArray::Kind::kFloat32:
+        handler_.float32_array(std::move(array.reals32));
+        break;
+    }
+    if (array.line_breaks > 0) {
+      line_ += array.line_breaks;
+      line_start_ = array.last_line_start;
+      line_extra_bytes_ = 0;
+    }
+    if (array.cr_end >= 0) cr_end_ = array.cr_end;
+    skip_to(array.end_offset);
+    return true;
+  }
+
   // --- numbers ---
 
-  Number parse_number() {
+  NumberLiteral parse_number() {
     ensure(kNumberLookahead);
     for (;;) {
-      Number n;
-      const char* end = scan_number(n);
+      NumberLiteral n;
+      const char* end = json::scan_number(p_, n);
       // Scanning looks up to 3 bytes past a literal's end ("1e+" then a
       // non-digit): rescan after a refill when those may not have been read yet.
       if (end != nullptr && end_ - end < 4 && !eof_) {
@@ -475,113 +595,11 @@ class Parser {
       }
       if (end == nullptr) fail("Expecting value");
       p_ = end;
+      if (n.kind == NumberLiteral::Kind::kHugeFloat && !huge_floats_as_text_) {
+        n.kind = NumberLiteral::Kind::kFloat;
+      }
       return n;
     }
-  }
-
-  // Scans the literal at p_ (Python's number grammar plus NaN, Infinity,
-  // -Infinity); returns its end, or nullptr when p_ starts no number.
-  const char* scan_number(Number& out) const {
-    const char* s = p_;
-    const bool negative = *s == '-';
-    if (negative) ++s;
-    if (!is_digit(*s)) {
-      out.kind = Number::Kind::kFloat;
-      if (!negative && std::memcmp(s, "NaN", 3) == 0) {
-        out.real = std::numeric_limits<double>::quiet_NaN();
-        return s + 3;
-      }
-      if (std::memcmp(s, "Infinity", 8) == 0) {
-        out.real = negative ? -HUGE_VAL : HUGE_VAL;
-        return s + 8;
-      }
-      return nullptr;
-    }
-    uint64_t mantissa = 0;
-    int64_t digits = 0;
-    s = *s == '0' ? s + 1 : accumulate_digits(s, mantissa, digits);
-    int64_t exponent = 0;
-    bool is_float = false;
-    if (*s == '.' && is_digit(s[1])) {
-      is_float = true;
-      const char* fraction = s + 1;
-      s = accumulate_digits(fraction, mantissa, digits);
-      exponent = -(s - fraction);
-    }
-    if (*s == 'e' || *s == 'E') {
-      const char* t = s + 1;
-      const bool exponent_negative = *t == '-';
-      if (*t == '+' || *t == '-') ++t;
-      if (is_digit(*t)) {
-        is_float = true;
-        int64_t e = 0;
-        for (; is_digit(*t); ++t) e = std::min(e * 10 + (*t - '0'), kExponentCap);
-        exponent += exponent_negative ? -e : e;
-        s = t;
-      }
-    }
-    if (!is_float) {
-      constexpr auto kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-      if (digits <= kMaxMantissaDigits && mantissa <= kMax + (negative ? 1 : 0)) {
-        out.kind = Number::Kind::kInt;
-        // Two's complement negation in unsigned arithmetic, so -2^63 is exact.
-        out.integer = static_cast<int64_t>(negative ? 0 - mantissa : mantissa);
-      } else {
-        out.kind = Number::Kind::kBigInt;
-        out.begin = p_;
-        out.end = s;
-      }
-      return s;
-    }
-    out.kind = Number::Kind::kFloat;
-    if (!fast_double(mantissa, digits, exponent, out.real)) out.real = slow_double(p_, s);
-    if (negative) out.real = -out.real;
-    return s;
-  }
-
-  // mantissa * 10^exponent when it can be computed exactly rounded without
-  // big-number arithmetic.
-  static bool fast_double(uint64_t mantissa, int64_t digits, int64_t exponent, double& out) {
-    if (digits > kMaxMantissaDigits) return false;
-    if (mantissa == 0) {
-      out = 0.0;
-      return true;
-    }
-    // Clinger's fast path: both operands are exact doubles, so one rounding.
-    if (mantissa <= (uint64_t{1} << 53) && exponent >= -22 && exponent <= 22) {
-      const auto m = static_cast<double>(mantissa);
-      const auto p = kPow10Double[static_cast<size_t>(exponent < 0 ? -exponent : exponent)];
-      out = exponent < 0 ? m / p : m * p;
-      return true;
-    }
-    // The same in x87's 64-bit significand (mantissa and 10^27 are exact), then
-    // rounded to double: correct unless the first rounding landed exactly
-    // halfway between two doubles, where the second could round the wrong way.
-    if constexpr (kLongDoubleIsX87) {
-      if (exponent >= -27 && exponent <= 27) {
-        const auto m = static_cast<long double>(mantissa);
-        const auto p = kPow10Long[static_cast<size_t>(exponent < 0 ? -exponent : exponent)];
-        const long double x = exponent < 0 ? m / p : m * p;
-        uint64_t significand;
-        std::memcpy(&significand, &x, sizeof significand);
-        if ((significand & 0x7FF) == 0x400) return false;
-        out = static_cast<double>(x);
-        return true;
-      }
-    }
-    return false;
-  }
-
-  // Correctly rounded magnitude of the literal [begin, end) (sign ignored);
-  // out of range gives infinity or zero, as Python's float() does.
-  static double slow_double(const char* begin, const char* end) {
-    if (*begin == '-') ++begin;
-    double value = 0.0;
-    const auto result = std::from_chars(begin, end, value);
-    if (result.ec == std::errc::result_out_of_range) {
-      return literal_overflows(begin, end) ? HUGE_VAL : 0.0;
-    }
-    return value;
   }
 
   // --- strings ---
@@ -590,8 +608,7 @@ class Parser {
     const Position start = position_of(p_);
     ++p_;
     // The common case: no escapes and the closing quote already buffered.
-    const char* s = p_;
-    while (kPlain[static_cast<unsigned char>(*s)]) ++s;
+    const char* s = skip_plain(p_);
     if (*s == '"') {
       std::string out(p_, s);
       p_ = s + 1;
@@ -599,8 +616,7 @@ class Parser {
     }
     std::string out;
     for (;;) {
-      s = p_;
-      while (kPlain[static_cast<unsigned char>(*s)]) ++s;
+      s = skip_plain(p_);
       out.append(p_, s);
       p_ = s;
       const auto c = static_cast<unsigned char>(*s);
@@ -715,7 +731,13 @@ class Parser {
   }
 
   JsonByteSource& source_;
+  JsonHandler& handler_;
   size_t chunk_bytes_;
+  size_t min_typed_;
+  bool decode_b64_;
+  bool huge_floats_as_text_;
+  json::ArrayPrefetcher* prefetch_;
+  JsonParseStats* stats_;
   std::vector<char> buffer_;
   const char* p_;
   const char* end_;
@@ -730,7 +752,37 @@ class Parser {
   bool all_float32_ = true;  // every value in float_scratch_ is exactly a float32
 };
 
+// Tasks running on the machine now, this thread included (Linux's /proc/loadavg
+// "1.0 0.5 0.2 RUNNING/TOTAL LAST_PID"), or 1 when unknown.
+int running_tasks() {
+  std::FILE* f = std::fopen("/proc/loadavg", "r");
+  if (f == nullptr) return 1;
+  int running = 1;
+  if (std::fscanf(f, "%*s %*s %*s %d", &running) != 1) running = 1;
+  std::fclose(f);
+  return std::max(running, 1);
+}
+
+// Prefetch workers for `threads`; -1: one per CPU of this process's that no task
+// uses now (a loaded machine gains nothing from them and pays their extra work).
+int prefetch_threads(int threads) {
+  if (threads >= 0) return threads;
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  const int available = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+  return std::clamp(available - running_tasks(), 0, kMaxAutoPrefetchThreads);
+}
+
 }  // namespace
+
+void JsonByteSource::skip(size_t n) {
+  std::array<char, 4096> drop;
+  while (n > 0) {
+    const size_t got = read(drop.data(), std::min(n, drop.size()));
+    if (got == 0) return;
+    n -= got;
+  }
+}
 
 JsonError::JsonError(Kind kind, const std::string& message, int64_t line, int64_t column)
     : std::runtime_error(compose_message(kind, message, line, column)),
@@ -743,13 +795,43 @@ JsonFileError::JsonFileError(int errno_value, const std::string& path)
       errno_value_(errno_value),
       path_(path) {}
 
-JsonValue parse_json(JsonByteSource& source, size_t chunk_bytes) {
-  return Parser(source, chunk_bytes).parse_document();
+void parse_json(JsonByteSource& source, JsonHandler& handler, const JsonParseOptions& options) {
+  Parser(source, handler, options, nullptr).parse_document();
 }
 
-JsonValue read_json_file(const std::string& path) {
-  FileSource source(path);
-  return parse_json(source);
+void read_json_file(const std::string& path, JsonHandler& handler,
+                    const JsonParseOptions& options) {
+  FileSource source(path);  // outlives the prefetcher, which reads its descriptor
+  std::unique_ptr<json::ArrayPrefetcher> prefetch;
+  const int threads = prefetch_threads(options.prefetch_threads);
+  struct stat info {};
+  if (threads > 0 && ::fstat(source.fd(), &info) == 0 && S_ISREG(info.st_mode) &&
+      info.st_size >= options.prefetch_min_file_bytes) {
+    prefetch = std::make_unique<json::ArrayPrefetcher>(
+        source.fd(), static_cast<int64_t>(info.st_size), threads,
+        std::max<size_t>(options.min_typed_array, 1), options.prefetch_min_array_bytes);
+  }
+  Parser(source, handler, options, prefetch.get()).parse_document();
 }
+
+JsonValue parse_json(JsonByteSource& source, const JsonParseOptions& options) {
+  TreeBuilder tree;
+  parse_json(source, tree, options);
+  return tree.take_root();
+}
+
+JsonValue parse_json(JsonByteSource& source, size_t chunk_bytes) {
+  JsonParseOptions options;
+  options.chunk_bytes = chunk_bytes;
+  return parse_json(source, options);
+}
+
+JsonValue read_json_file(const std::string& path, const JsonParseOptions& options) {
+  TreeBuilder tree;
+  read_json_file(path, tree, options);
+  return tree.take_root();
+}
+
+JsonValue read_json_file(const std::string& path) { return read_json_file(path, {}); }
 
 }  // namespace npn

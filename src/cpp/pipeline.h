@@ -35,6 +35,13 @@ class StageError : public std::exception {
   std::string traceback_;
 };
 
+// Thrown by a stage that can no longer run at all (the Python interpreter is exiting):
+// the worker ends at once and quietly, without calling the pipeline again.
+class WorkerExit : public std::exception {
+ public:
+  const char* what() const noexcept override { return "the worker must exit"; }
+};
+
 // Fixed properties of a pipeline that shape the loop (which stages exist and are timed).
 struct PipelineTraits {
   bool has_preprocess = false;

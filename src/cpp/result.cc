@@ -51,6 +51,18 @@ RunStatus status_for(StopReason reason) {
   }
 }
 
+std::string_view arrival_name(Arrival arrival) {
+  switch (arrival) {
+    case Arrival::kConstant:
+      return "constant";
+    case Arrival::kPoisson:
+      return "poisson";
+    case Arrival::kIntervals:
+      return "intervals";
+  }
+  return "unknown";
+}
+
 int64_t RunResult::iterations() const noexcept {
   return std::accumulate(worker_iterations.begin(), worker_iterations.end(), int64_t{0});
 }

@@ -9,6 +9,7 @@
 
 #include "histogram.h"
 #include "pipeline.h"
+#include "scheduler.h"
 #include "stage.h"
 
 namespace npn {
@@ -30,6 +31,20 @@ std::string_view status_name(RunStatus status);
 std::string_view stop_reason_name(StopReason reason);
 RunStatus status_for(StopReason reason);
 
+// How an open-loop run kept up with its schedule (see Dispatcher and saturated()).
+struct OpenLoopResult {
+  Arrival arrival = Arrival::kConstant;
+  double request_rate_target = 0.0;  // requests/s (replayed intervals: their mean rate)
+  double achieved_rate = 0.0;        // requests completed per second of the schedule
+  int64_t requests_due = 0;          // requests that arrived while the run issued them
+  int64_t backlog_max = 0;           // most requests waiting for a worker at once
+  int64_t backlog_end = 0;           // requests that arrived but were never started
+  bool saturated = false;
+  std::vector<int64_t> window_backlog;  // the largest backlog seen in each window
+};
+
+std::string_view arrival_name(Arrival arrival);
+
 struct RunResult {
   RunStatus status = RunStatus::kFinished;
   StopReason stop_reason = StopReason::kNone;
@@ -49,9 +64,10 @@ struct RunResult {
   std::vector<Histogram> window_histograms;
   int64_t window_histogram_span = 1;
   int64_t cpu_ns = 0;  // process CPU time between start_ns and the end of the run
+  std::optional<OpenLoopResult> open_loop;  // set for open-loop runs
   bool timestamps_recorded = false;
   std::vector<int64_t>
-      timestamps;  // kBoundaryCount values (b0..b5) per timed iteration, worker-major
+      timestamps;  // kBoundaryCount values (b0..b6) per timed iteration, worker-major
 
   int64_t iterations() const noexcept;
   const Histogram& stage(Stage s) const noexcept { return stages[static_cast<size_t>(s)]; }

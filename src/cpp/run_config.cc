@@ -1,8 +1,11 @@
 #include "run_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "errors.h"
 
@@ -27,11 +30,63 @@ int64_t seconds_to_ns(const char* name, double seconds, double min_seconds) {
   return static_cast<int64_t>(std::llround(seconds * 1e9));
 }
 
+// The open-loop schedule the settings ask for, or none (closed loop).
+std::optional<ArrivalSchedule> make_schedule(const RunSettings& s) {
+  if (s.request_rate && s.request_intervals_us) {
+    throw InvalidArgument(
+        "give request_rate or request_intervals_us, not both (request_intervals_us replays its "
+        "own gaps)");
+  }
+  if (s.arrival != "constant" && s.arrival != "poisson") {
+    throw InvalidArgument("arrival must be 'constant' or 'poisson', got '" + s.arrival + "'");
+  }
+  if (s.request_rate) {
+    const double rate = *s.request_rate;
+    if (!std::isfinite(rate) || !(rate > 0) || rate > kMaxRequestRate) {
+      std::ostringstream requirement;
+      requirement << "a finite number of requests per second in (0, " << kMaxRequestRate << "]";
+      fail("request_rate", requirement.str().c_str(), rate);
+    }
+    return s.arrival == "poisson" ? ArrivalSchedule::poisson(rate, s.seed)
+                                  : ArrivalSchedule::constant(rate);
+  }
+  if (!s.request_intervals_us) {
+    if (s.arrival != "constant") {
+      throw InvalidArgument("arrival='" + s.arrival +
+                            "' needs request_rate (the rate its arrivals have)");
+    }
+    return std::nullopt;
+  }
+  if (s.arrival != "constant") {
+    throw InvalidArgument(
+        "arrival applies to request_rate; request_intervals_us replays its own "
+        "gaps (got arrival='" +
+        s.arrival + "')");
+  }
+  const std::vector<double>& intervals_us = *s.request_intervals_us;
+  if (intervals_us.empty()) throw InvalidArgument("request_intervals_us must not be empty");
+  std::vector<int64_t> gaps_ns;
+  gaps_ns.reserve(intervals_us.size());
+  for (size_t i = 0; i < intervals_us.size(); ++i) {
+    const double us = intervals_us[i];
+    if (!std::isfinite(us) || !(us >= 0.001) || us > kMaxSeconds * 1e6) {
+      const std::string name = "request_intervals_us[" + std::to_string(i) + "]";
+      std::ostringstream requirement;
+      requirement << "a finite number of microseconds in [0.001, " << kMaxSeconds * 1e6 << "]";
+      fail(name.c_str(), requirement.str().c_str(), us);
+    }
+    gaps_ns.push_back(static_cast<int64_t>(std::llround(us * 1e3)));
+  }
+  return ArrivalSchedule::intervals(std::move(gaps_ns));
+}
+
 }  // namespace
 
 RunConfig make_run_config(const RunSettings& s, const PipelineTraits& traits) {
   RunConfig c{};
-  if (s.workers < 1 || s.workers > 4096) fail("workers", "in [1, 4096]", s.workers);
+  if (s.workers < 1 || s.workers > kMaxWorkers) {
+    fail("workers", ("in [1, " + std::to_string(kMaxWorkers) + "]").c_str(), s.workers);
+  }
   c.workers = s.workers;
   if (s.duration_s) {
     if (!(*s.duration_s > 0)) fail("duration_s", "> 0", *s.duration_s);
@@ -51,6 +106,15 @@ RunConfig make_run_config(const RunSettings& s, const PipelineTraits& traits) {
   c.record_timestamps = s.record_timestamps;
   if (s.start_at_ns < 0) fail("start_at_ns", ">= 0", s.start_at_ns);
   c.start_at_ns = s.start_at_ns;
+  c.schedule = make_schedule(s);
+  if (!(s.spin_wait_us >= 0 && s.spin_wait_us <= 1e6)) {
+    fail("spin_wait_us", "in [0, 1e6] microseconds", s.spin_wait_us);
+  }
+  // Each request spins at most spin_wait_ns, so spinning costs rate * spin_wait_ns of a
+  // core: capped at 10% of one core (at 100k requests/s, 1 us).
+  double spin_ns = s.spin_wait_us * 1e3;
+  if (c.schedule) spin_ns = std::min(spin_ns, kMaxSpinShare * 1e9 / c.schedule->mean_rate_per_s());
+  c.spin_wait_ns = static_cast<int64_t>(std::llround(spin_ns));
   if (c.duration_ns == 0 && c.max_iterations == 0 && !traits.finite_input) {
     throw InvalidArgument(
         "no stop condition: give duration_s or max_iterations (or finite inputs such as an "

@@ -3,10 +3,22 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "pipeline.h"
+#include "scheduler.h"
 
 namespace npn {
+
+// Workers a run may have: each is a thread (with a 1 MiB stack).
+inline constexpr int kMaxWorkers = 4096;
+// Highest open-loop rate: 10 ns between requests.
+inline constexpr double kMaxRequestRate = 1e8;
+// How much of an open-loop worker's wait for a request is spun rather than slept, and
+// the most of one core all workers' spinning may take (the spin shrinks at high rates).
+inline constexpr double kDefaultSpinWaitUs = 20.0;
+inline constexpr double kMaxSpinShare = 0.1;
 
 // What a caller asks for; names and units match the Python keywords.
 struct RunSettings {
@@ -16,8 +28,15 @@ struct RunSettings {
   int64_t warmup = 1;                     // untimed iterations per worker before timing
   double window_s = 1.0;                  // throughput window width
   std::optional<double> call_timeout_s;   // watchdog: an iteration running longer is a timeout
-  bool record_timestamps = false;         // keep b0..b5 of every iteration
+  bool record_timestamps = false;         // keep b0..b6 of every iteration
   int64_t start_at_ns = 0;                // start timing no earlier than this (shared clock)
+  // Open loop when request_rate or request_intervals_us is given: requests arrive on
+  // that schedule from the timing start and at most `workers` are in flight.
+  std::optional<double> request_rate;  // requests per second
+  std::string arrival = "constant";    // with request_rate: "constant" or "poisson"
+  uint64_t seed = 0;                   // Poisson: which arrival stream
+  std::optional<std::vector<double>> request_intervals_us;  // gaps between requests, looped
+  double spin_wait_us = kDefaultSpinWaitUs;  // open loop: spin the end of a wait (capped)
 };
 
 // Validated settings in engine units. Build with make_run_config().
@@ -30,6 +49,8 @@ struct RunConfig {
   int64_t call_timeout_ns;  // 0: no watchdog
   bool record_timestamps;
   int64_t start_at_ns;
+  std::optional<ArrivalSchedule> schedule;  // set: open loop
+  int64_t spin_wait_ns;
 };
 
 // Throws InvalidArgument naming the setting when a value is out of range, or when

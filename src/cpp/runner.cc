@@ -1,6 +1,7 @@
 #include "runner.h"
 
 #include <cxxabi.h>
+#include <sys/prctl.h>
 
 #include <algorithm>
 #include <array>
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <typeinfo>
 
 #include "clock.h"
@@ -75,6 +77,7 @@ struct Runner::Shared {
   int64_t cpu_start_ns = 0;  // process CPU time at start_ns
   int64_t stop_ns = 0;       // when the first stop request arrived
   std::optional<ErrorInfo> error;
+  std::optional<Dispatcher> dispatcher;  // open loop: created when the barrier opens
 
   // The first reason wins, except that a failure (error, timeout) replaces a
   // normal reason: a run whose call got stuck after its duration ended is a timeout.
@@ -90,6 +93,25 @@ struct Runner::Shared {
     std::lock_guard<std::mutex> lock(mutex);
     if (!stop.load(std::memory_order_relaxed)) stop_ns = now_ns();
     stop.store(true, std::memory_order_release);
+    cv.notify_all();
+  }
+
+  // Records why the run ends without stopping the workers: in open loop, the schedule
+  // ended, and the requests already taken still run.
+  void note_end(StopReason reason) {
+    int8_t none = static_cast<int8_t>(StopReason::kNone);
+    stop_reason.compare_exchange_strong(none, static_cast<int8_t>(reason));
+  }
+
+  // Counts a worker that ends without finishing normally (it never started, or its
+  // error handling failed) as finished, so that the run can end.
+  void worker_gone(int index) {
+    WorkerState& w = *workers[static_cast<size_t>(index)];
+    std::lock_guard<std::mutex> lock(mutex);
+    if (w.finished || w.abandoned) return;
+    w.finished = true;
+    ++finished;
+    w.open_window.store(kAllWindows, std::memory_order_release);
     cv.notify_all();
   }
 
@@ -140,6 +162,12 @@ bool wait_for_start(Shared& sh) {
   if (++sh.arrived == sh.config.workers) {
     sh.start_ns = std::max(now_ns(), sh.config.start_at_ns);
     sh.cpu_start_ns = process_cpu_ns();
+    if (sh.config.schedule) {
+      const int64_t deadline =
+          sh.config.duration_ns ? sh.start_ns + sh.config.duration_ns : INT64_MAX;
+      sh.dispatcher.emplace(*sh.config.schedule, sh.start_ns, deadline, sh.config.max_iterations,
+                            sh.config.window_ns);
+    }
     sh.timing = true;
     sh.cv.notify_all();
   } else {
@@ -155,8 +183,12 @@ bool wait_for_start(Shared& sh) {
   return true;
 }
 
-// One worker: warm-up, barrier, timed loop. The loop is a template over the
-// schedule so that open-loop schedules reuse it unchanged.
+using Boundaries = std::array<int64_t, kBoundaryCount>;
+
+// An open-loop worker notices stop() while it sleeps for a request at least this often.
+constexpr int64_t kStopCheckNs = 10'000'000;
+
+// One worker: warm-up, barrier, then the closed or the open loop.
 class Worker {
  public:
   Worker(Shared& sh, int index)
@@ -166,33 +198,41 @@ class Worker {
     std::unique_ptr<WorkerPipeline> pipeline;
     Stage stage = Stage::kE2E;
     bool in_warmup = true;
-    int64_t b0 = 0;
+    int64_t watch_start = 0;
     try {
       pipeline = sh_.pipeline->make_worker(index_);
       p_ = pipeline.get();
       for (int64_t i = 0; i < cfg_.warmup && !stopped(); ++i) {
-        b0 = now_ns();
-        if (!warmup_iteration(b0, stage)) break;
+        watch_start = now_ns();
+        if (!warmup_iteration(watch_start, stage)) break;
       }
       p_->leave();
       if (abandoned_) return;
       if (!stopped() && wait_for_start(sh_)) {
         in_warmup = false;
-        ClosedLoopSchedule schedule;
-        timed_loop(schedule, stage, b0);
+        window_end_ = sh_.start_ns + cfg_.window_ns;
+        if (sh_.dispatcher) {
+          open_loop(*sh_.dispatcher, stage, watch_start);
+        } else {
+          closed_loop(stage, watch_start);
+        }
         p_->leave();
       }
+    } catch (abi::__forced_unwind&) {
+      throw;  // pthread_exit (CPython ending a thread at finalization): let it end the thread
+    } catch (const WorkerExit&) {
+      if (abandoned_ || !end_watch(watch_start)) return;  // the pipeline is not called again
     } catch (const StageError& e) {
-      fail(ErrorInfo{e.type(), e.message(), e.traceback(), {}, index_}, stage, in_warmup, b0,
-           pipeline.get());
+      fail(ErrorInfo{e.type(), e.message(), e.traceback(), {}, index_}, stage, in_warmup,
+           watch_start, pipeline.get());
       return;
     } catch (const std::exception& e) {
-      fail(ErrorInfo{demangled_type(e), e.what(), {}, {}, index_}, stage, in_warmup, b0,
+      fail(ErrorInfo{demangled_type(e), e.what(), {}, {}, index_}, stage, in_warmup, watch_start,
            pipeline.get());
       return;
     } catch (...) {
       fail(ErrorInfo{"unknown", "a non-standard C++ exception was thrown", {}, {}, index_}, stage,
-           in_warmup, b0, pipeline.get());
+           in_warmup, watch_start, pipeline.get());
       return;
     }
     if (!abandoned_) finish();
@@ -201,17 +241,17 @@ class Worker {
  private:
   bool stopped() const { return sh_.stop.load(std::memory_order_relaxed); }
 
-  void begin_watch(int64_t b0) {
-    if (cfg_.call_timeout_ns) st_.busy_since.store(b0, std::memory_order_release);
+  void begin_watch(int64_t start) {
+    if (cfg_.call_timeout_ns) st_.busy_since.store(start, std::memory_order_release);
   }
   void set_stage(Stage& stage, Stage s) {
     stage = s;
     if (cfg_.call_timeout_ns) st_.stage.store(static_cast<int8_t>(s), std::memory_order_relaxed);
   }
   // False when the watchdog abandoned this worker while the iteration ran.
-  bool end_watch(int64_t b0) {
+  bool end_watch(int64_t start) {
     if (!cfg_.call_timeout_ns) return true;
-    int64_t expected = b0;
+    int64_t expected = start;
     if (st_.busy_since.compare_exchange_strong(expected, kIdle, std::memory_order_acq_rel) ||
         expected == kIdle) {
       return true;
@@ -246,82 +286,141 @@ class Worker {
     return true;
   }
 
-  template <class Schedule>
-  void timed_loop(Schedule& schedule, Stage& stage, int64_t& b0_out) {
-    const int64_t start = sh_.start_ns;
-    const int64_t deadline = cfg_.duration_ns ? start + cfg_.duration_ns : INT64_MAX;
-    const bool limit_iterations = cfg_.max_iterations > 0;
+  // One iteration from its actual start b[1]: fills b[2..6]. False when the run
+  // ends here (inputs exhausted, or the watchdog abandoned this worker).
+  bool iterate(Boundaries& b, Stage& stage) {
+    begin_watch(b[1]);
+    set_stage(stage, Stage::kGilWait);
+    b[2] = p_->enter() ? now_ns() : b[1];
+    set_stage(stage, Stage::kInput);
+    if (!p_->next_input()) {
+      if (end_watch(b[1])) sh_.request_stop(StopReason::kInputsExhausted);
+      return false;
+    }
+    b[3] = t_.timed_input ? now_ns() : b[2];
+    if (t_.has_preprocess) {
+      set_stage(stage, Stage::kPreprocess);
+      p_->preprocess();
+      b[4] = now_ns();
+    } else {
+      b[4] = b[3];
+    }
+    set_stage(stage, Stage::kInfer);
+    p_->infer();
+    b[5] = now_ns();
+    if (t_.has_postprocess) {
+      set_stage(stage, Stage::kPostprocess);
+      p_->postprocess();
+      b[6] = now_ns();
+    } else {
+      b[6] = b[5];
+    }
+    return end_watch(b[1]);
+  }
+
+  template <bool kOpenLoop>
+  void record(const Boundaries& b) {
     auto& hist = st_.stages;
-    int64_t window_end = start + cfg_.window_ns;  // the end of st_.window (0)
-    int64_t previous_end = now_ns();              // workers may wake a little after start
-    std::array<int64_t, kBoundaryCount> b{};
+    const int64_t e2e = b[6] - b[0];
+    hist[static_cast<size_t>(Stage::kE2E)].record(e2e);
+    hist[static_cast<size_t>(Stage::kInfer)].record(b[5] - b[4]);
+    if (kOpenLoop) hist[static_cast<size_t>(Stage::kScheduleLag)].record(b[1] - b[0]);
+    if (t_.shared_lock) hist[static_cast<size_t>(Stage::kGilWait)].record(b[2] - b[1]);
+    if (t_.timed_input) hist[static_cast<size_t>(Stage::kInput)].record(b[3] - b[2]);
+    if (t_.has_preprocess) hist[static_cast<size_t>(Stage::kPreprocess)].record(b[4] - b[3]);
+    if (t_.has_postprocess) hist[static_cast<size_t>(Stage::kPostprocess)].record(b[6] - b[5]);
+    if (b[6] >= window_end_) move_to_window((b[6] - sh_.start_ns) / cfg_.window_ns);
+    st_.window_latency.record(e2e);
+    ++st_.window_count;
+    if (cfg_.record_timestamps) st_.timestamps.insert(st_.timestamps.end(), b.begin(), b.end());
+    st_.iterations.store(st_.iterations.load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
+    st_.last_end_ns = b[6];
+  }
+
+  void move_to_window(int64_t window) {
+    hand_over_window(sh_, st_, window);
+    window_end_ = sh_.start_ns + (window + 1) * cfg_.window_ns;
+  }
+
+  // Each iteration starts where the previous one ended.
+  void closed_loop(Stage& stage, int64_t& watch_start) {
+    const int64_t deadline = cfg_.duration_ns ? sh_.start_ns + cfg_.duration_ns : INT64_MAX;
+    const bool limit_iterations = cfg_.max_iterations > 0;
+    const ClosedLoopSchedule schedule;
+    int64_t previous_end = now_ns();  // workers may wake a little after start
+    Boundaries b{};
     while (!stopped()) {
       if (limit_iterations &&
           sh_.claimed.fetch_add(1, std::memory_order_relaxed) >= cfg_.max_iterations) {
         sh_.request_stop(StopReason::kMaxIterations);
         break;
       }
-      b[0] = schedule.next_start_ns(previous_end);
-      b0_out = b[0];
-      begin_watch(b[0]);
-      set_stage(stage, Stage::kGilWait);
-      b[1] = p_->enter() ? now_ns() : b[0];
-      set_stage(stage, Stage::kInput);
-      if (!p_->next_input()) {
-        if (end_watch(b[0])) sh_.request_stop(StopReason::kInputsExhausted);
-        return;
-      }
-      b[2] = t_.timed_input ? now_ns() : b[1];
-      if (t_.has_preprocess) {
-        set_stage(stage, Stage::kPreprocess);
-        p_->preprocess();
-        b[3] = now_ns();
-      } else {
-        b[3] = b[2];
-      }
-      set_stage(stage, Stage::kInfer);
-      p_->infer();
-      b[4] = now_ns();
-      if (t_.has_postprocess) {
-        set_stage(stage, Stage::kPostprocess);
-        p_->postprocess();
-        b[5] = now_ns();
-      } else {
-        b[5] = b[4];
-      }
-      if (!end_watch(b[0])) return;
-
-      const int64_t e2e = b[5] - b[0];
-      hist[static_cast<size_t>(Stage::kE2E)].record(e2e);
-      hist[static_cast<size_t>(Stage::kInfer)].record(b[4] - b[3]);
-      if (t_.shared_lock) hist[static_cast<size_t>(Stage::kGilWait)].record(b[1] - b[0]);
-      if (t_.timed_input) hist[static_cast<size_t>(Stage::kInput)].record(b[2] - b[1]);
-      if (t_.has_preprocess) hist[static_cast<size_t>(Stage::kPreprocess)].record(b[3] - b[2]);
-      if (t_.has_postprocess) hist[static_cast<size_t>(Stage::kPostprocess)].record(b[5] - b[4]);
-      if (b[5] >= window_end) {
-        const int64_t window = (b[5] - start) / cfg_.window_ns;
-        hand_over_window(sh_, st_, window);
-        window_end = start + (window + 1) * cfg_.window_ns;
-      }
-      st_.window_latency.record(e2e);
-      ++st_.window_count;
-      if (cfg_.record_timestamps) st_.timestamps.insert(st_.timestamps.end(), b.begin(), b.end());
-      st_.iterations.store(st_.iterations.load(std::memory_order_relaxed) + 1,
-                           std::memory_order_relaxed);
-      st_.last_end_ns = b[5];
-      previous_end = b[5];
-      if (b[5] >= deadline) {
+      b[0] = b[1] = schedule.next_start_ns(previous_end);
+      watch_start = b[1];
+      if (!iterate(b, stage)) return;
+      record<false>(b);
+      previous_end = b[6];
+      if (b[6] >= deadline) {
         sh_.request_stop(StopReason::kDuration);
         break;
       }
-      p_->between_iterations(b[5]);
+      p_->between_iterations(b[6]);
     }
   }
 
-  void fail(ErrorInfo info, Stage stage, bool in_warmup, int64_t b0, WorkerPipeline* pipeline) {
+  // Each iteration serves the next request of the schedule; latency counts from the
+  // time it was due (b[0]), so time spent waiting for a free worker is measured.
+  void open_loop(Dispatcher& dispatcher, Stage& stage, int64_t& watch_start) {
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);  // this worker's sleeps end on time
+    int64_t now = now_ns();
+    Boundaries b{};
+    Dispatcher::Request request{};
+    while (!stopped()) {
+      if (!dispatcher.take(now, request)) {
+        sh_.note_end(dispatcher.end() == ScheduleEnd::kMaxRequests ? StopReason::kMaxIterations
+                                                                   : StopReason::kDuration);
+        return;
+      }
+      if (request.scheduled_ns > now) {
+        if (!wait_until(request.scheduled_ns)) return;
+        now = now_ns();
+      }
+      b[0] = request.scheduled_ns;
+      b[1] = now;
+      watch_start = b[1];
+      if (!iterate(b, stage)) return;
+      record<true>(b);
+      now = b[6];
+      p_->between_iterations(b[6]);
+    }
+  }
+
+  // Waits for a request due at due_ns: sleeps (giving up the GIL, and handing over
+  // the current window when the wait crosses its end), then spins the last
+  // spin_wait_ns. False when the run was stopped meanwhile.
+  bool wait_until(int64_t due_ns) {
+    if (t_.shared_lock) p_->leave();
+    const int64_t wake_ns = due_ns - cfg_.spin_wait_ns;
+    int64_t now = now_ns();
+    if (now < wake_ns) {
+      const int64_t window = (due_ns - sh_.start_ns) / cfg_.window_ns;
+      if (window > st_.window) move_to_window(window);
+      while (now < wake_ns) {
+        if (stopped()) return false;
+        clock_sleep_until_ns(std::min(wake_ns, now + kStopCheckNs));
+        now = now_ns();
+      }
+    }
+    while (now < due_ns) now = now_ns();
+    return !stopped();
+  }
+
+  void fail(ErrorInfo info, Stage stage, bool in_warmup, int64_t watch_start,
+            WorkerPipeline* pipeline) {
     // An exception inside an iteration: if the watchdog already abandoned this
     // worker, the state is no longer ours to touch.
-    if (abandoned_ || !end_watch(b0)) {
+    if (abandoned_ || !end_watch(watch_start)) {
       if (pipeline) pipeline->leave();
       return;
     }
@@ -346,9 +445,18 @@ class Worker {
   WorkerState& st_;
   WorkerPipeline* p_ = nullptr;
   bool abandoned_ = false;
+  int64_t window_end_ = 0;  // the end of st_.window on the shared clock
 };
 
-void worker_main(std::shared_ptr<Shared> shared, int index) { Worker(*shared, index).run(); }
+void worker_main(const std::shared_ptr<Shared>& shared, int index) {
+  try {
+    Worker(*shared, index).run();
+  } catch (abi::__forced_unwind&) {
+    throw;
+  } catch (...) {
+    shared->worker_gone(index);  // failing to report a failure must not hang the run
+  }
+}
 
 // Abandons workers whose current iteration has run longer than the call timeout.
 void check_watchdog(Shared& sh) {
@@ -380,6 +488,23 @@ void check_watchdog(Shared& sh) {
   }
 }
 
+OpenLoopResult open_loop_result(Shared& sh, const RunResult& r) {
+  const Dispatcher::Summary summary = sh.dispatcher->finish(sh.stop_ns ? sh.stop_ns : now_ns());
+  OpenLoopResult o;
+  o.arrival = sh.config.schedule->arrival();
+  o.request_rate_target = sh.config.schedule->mean_rate_per_s();
+  if (summary.issue_span_ns > 0) {
+    o.achieved_rate =
+        static_cast<double>(r.iterations()) * 1e9 / static_cast<double>(summary.issue_span_ns);
+  }
+  o.requests_due = summary.due;
+  o.backlog_max = summary.backlog_max;
+  o.backlog_end = summary.backlog_end;
+  o.saturated = saturated(summary, sh.config.workers, r.windows.size());
+  o.window_backlog = summary.window_backlog;
+  return o;
+}
+
 RunResult merge_results(Shared& sh) {
   RunResult r;
   const auto reason = static_cast<StopReason>(sh.stop_reason.load());
@@ -405,6 +530,7 @@ RunResult merge_results(Shared& sh) {
   }
   r.windows = sh.windows.counts();
   r.window_histograms = sh.windows.histograms(r.window_histogram_span);
+  if (sh.dispatcher) r.open_loop = open_loop_result(sh, r);
   r.cpu_ns = sh.timing ? process_cpu_ns() - sh.cpu_start_ns : 0;
   return r;
 }
@@ -417,8 +543,14 @@ Runner::Runner(std::shared_ptr<Pipeline> pipeline, const RunSettings& settings)
   shared_->traits = pipeline->traits();
   shared_->config = make_run_config(settings, shared_->traits);
   shared_->pipeline = std::move(pipeline);
-  for (int i = 0; i < shared_->config.workers; ++i) {
-    shared_->workers.push_back(std::make_unique<WorkerState>());
+  try {
+    for (int i = 0; i < shared_->config.workers; ++i) {
+      shared_->workers.push_back(std::make_unique<WorkerState>());
+    }
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemory("not enough memory for workers=" + std::to_string(shared_->config.workers) +
+                      ": each reserves about 2.4 MB of address space for its histograms (of "
+                      "which a run touches a few pages) and a 1 MiB thread stack");
   }
 }
 
@@ -434,9 +566,22 @@ const RunConfig& Runner::config() const noexcept { return shared_->config; }
 void Runner::start() {
   if (started_) throw std::logic_error("Runner.start() was already called");
   started_ = true;
-  threads_.reserve(static_cast<size_t>(shared_->config.workers));
-  for (int i = 0; i < shared_->config.workers; ++i) {
-    threads_.emplace_back(worker_main, shared_, i);
+  Shared& sh = *shared_;
+  const int n = sh.config.workers;
+  threads_.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    try {
+      threads_.push_back(Thread::start([shared = shared_, i] { worker_main(shared, i); }));
+    } catch (const std::exception& e) {
+      ErrorInfo info;
+      info.type = "ThreadError";
+      info.message = "could not start worker thread " + std::to_string(i + 1) + " of " +
+                     std::to_string(n) + " (workers=" + std::to_string(n) + "): " + e.what();
+      info.stage = "start";
+      sh.record_error(std::move(info), StopReason::kError);
+      for (int j = i; j < n; ++j) sh.worker_gone(j);
+      return;
+    }
   }
 }
 
@@ -492,13 +637,17 @@ RunResult Runner::wait(const Poll& poll, int64_t poll_interval_ns) {
   };
   std::unique_lock<std::mutex> lock(sh.mutex);
   int64_t next_poll = now_ns() + poll_interval_ns;
+  bool poll_stopped = false;
   while (!all_done()) {
     sh.cv.wait_for(lock, std::chrono::nanoseconds(tick_ns));
     if (all_done()) break;
     lock.unlock();
     if (sh.config.call_timeout_ns) check_watchdog(sh);
-    if (poll && now_ns() >= next_poll) {
-      if (poll()) sh.request_stop(StopReason::kStopRequested);
+    if (poll && !poll_stopped && now_ns() >= next_poll) {
+      // Once a poll asked to stop, it is not asked again (a second Ctrl-C is not
+      // swallowed while the workers finish their calls).
+      poll_stopped = poll();
+      if (poll_stopped) sh.request_stop(StopReason::kStopRequested);
       next_poll = now_ns() + poll_interval_ns;
     }
     lock.lock();

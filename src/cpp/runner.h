@@ -5,12 +5,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <thread>
 #include <vector>
 
 #include "pipeline.h"
 #include "result.h"
 #include "run_config.h"
+#include "thread.h"
 #include "windows.h"
 
 namespace npn {
@@ -36,7 +36,9 @@ class Runner {
   Runner& operator=(const Runner&) = delete;
 
   const RunConfig& config() const noexcept;
-  void start();          // launches the workers; throws std::logic_error if called twice
+  // Launches the workers; throws std::logic_error if called twice. A worker thread the
+  // system cannot create ends the run with status "error" naming it (not an exception).
+  void start();
   void stop() noexcept;  // asks the workers to stop after their current iteration
   bool done() const noexcept;
   // Timed iterations completed so far by all workers (relaxed reads; any thread).
@@ -60,7 +62,7 @@ class Runner {
 
  private:
   std::shared_ptr<Shared> shared_;
-  std::vector<std::thread> threads_;
+  std::vector<Thread> threads_;
   bool started_ = false;
   bool waited_ = false;
 };

@@ -26,6 +26,7 @@ from neuronperf_native.metrics import (
     register_metric_from_existing,
 )
 from neuronperf_native.planning import Configuration, Plan
+from neuronperf_native.reporters.html import write_html
 from neuronperf_native.reporting import (
     CSV_COLS,
     PRINT_COLS,
@@ -69,8 +70,14 @@ __all__ = [
     "timestamp_convert",
     "timing",
     "write_csv",
+    "write_html",
     "write_json",
 ]
+
+
+def __dir__() -> list[str]:
+    """Only the public names: __all__ and the submodules imported on first use."""
+    return sorted({*__all__, *_LAZY_SUBMODULES})
 
 
 def __getattr__(name: str) -> Any:

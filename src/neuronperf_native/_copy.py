@@ -39,6 +39,7 @@ import numpy as np
 from neuronperf_native import _engine, engine
 from neuronperf_native._feeds import Feed, ValidationPlan, describe_mismatch
 from neuronperf_native.engine import _as_args
+from neuronperf_native.inputs import SequenceFeed, SequenceOptions, SequencePlayer
 
 
 @dataclasses.dataclass
@@ -63,6 +64,8 @@ class CopySpec:
     loop_dataset: bool = False
     feed: Feed | None = None  # input data batches, in place of `inputs`
     validation: ValidationPlan | None = None  # the expected outputs (all copies' checks)
+    sequence_feed: SequenceFeed | None = None  # every step of every stream, for sequences
+    sequences: SequenceOptions | None = None  # play sequences (with sequence_feed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +112,7 @@ def copy_main(
         if in_process:
             _guard_process(close_in_child)
             os.environ.update(spec.environment)
+            _remove_with_parent(spec)
         model, times = _load(spec)
         send(conn, {"event": "loaded"})
         while True:
@@ -120,6 +124,8 @@ def copy_main(
                 model = None
                 gc.collect()  # free the previous model before the next one loads
                 spec = pickle.loads(base64.b64decode(command["spec"]))
+                if in_process:
+                    _remove_with_parent(spec)
                 model, times = _load(spec)
                 send(conn, {"event": "loaded"})
             elif command["cmd"] == "run":  # stray stop/abort messages of an ended run are dropped
@@ -170,8 +176,16 @@ def _guard_process(close_in_child: Iterable[Any]) -> None:
         conn.close()
     os.setpgid(0, 0)
     parent = multiprocessing.parent_process()
-    _engine.kill_group_on_parent_death(parent.pid if parent is not None else os.getppid())
+    parent_pid = parent.pid if parent is not None and parent.pid is not None else os.getppid()
+    _engine.kill_group_on_parent_death(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _remove_with_parent(spec: CopySpec) -> None:
+    """The shared-memory segment this copy maps goes when the parent does (the parent
+    removes it itself when it ends normally)."""
+    if spec.feed is not None and spec.feed.shared is not None:
+        _engine.unlink_on_parent_death(spec.feed.shared.path)
 
 
 def _timed_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
@@ -247,12 +261,18 @@ def _stages(spec: CopySpec) -> dict[str, Any]:
     return {"preprocess": spec.preprocess_fn, "postprocess": spec.postprocess_fn}
 
 
-def _warm_up(spec: CopySpec, model: Any, run: RunSpec) -> tuple[Any, engine.Histogram]:
+def _warm_up(
+    spec: CopySpec, model: Any, run: RunSpec
+) -> tuple[Any, engine.Histogram, SequencePlayer | None]:
     """Untimed iterations with this run's workers (at most the run's duration long);
-    returns the inputs to time and the warm-up latency histogram."""
+    returns the inputs to time, the warm-up latency histogram, and the player of the
+    warm-up's sequences (not counted) when playing sequences."""
     inputs = _copy_inputs(spec, model, run.n_copies)
+    player = None
+    if spec.sequences is not None:
+        player, model, inputs = _playback(spec, model, run)
     if run.warmup_iterations == 0:
-        return inputs, engine.Histogram()
+        return inputs, engine.Histogram(), player
     warm = engine.run(
         model,
         inputs,
@@ -267,7 +287,22 @@ def _warm_up(spec: CopySpec, model: Any, run: RunSpec) -> tuple[Any, engine.Hist
         raise CopyFailure(warm.error or f"warm-up ended with status {warm.status}")
     if spec.dataset is not None:
         inputs = _copy_inputs(spec, model, run.n_copies)  # warm-up items are served again
-    return inputs, warm.latency
+    return inputs, warm.latency, player
+
+
+def _playback(spec: CopySpec, model: Any, run: RunSpec) -> tuple[SequencePlayer, Any, Any]:
+    """(player, model, inputs) that play sequences for one run: the model wrapped to
+    take each step's flags, the inputs a shared iterator of each worker's steps."""
+    assert spec.sequence_feed is not None and spec.sequences is not None
+    feed = spec.sequence_feed
+    if spec.input_transform_fn is not None:
+        steps = [_as_args(spec.input_transform_fn(model, args)) for args in feed.steps]
+        feed = SequenceFeed(steps, feed.lengths, feed.batch_size)
+    player = SequencePlayer(
+        feed, spec.sequences, copy_id=spec.copy_id, n_copies=run.n_copies, workers=run.workers,
+        warmup=0,
+    )  # fmt: skip
+    return player, player.wrap(model), player.inputs()
 
 
 def _serve_run(
@@ -275,7 +310,11 @@ def _serve_run(
 ) -> None:
     """One run: warm-up, validation, "ready", the shared start, the timed run, "result"."""
     with _phase("warmup"):
-        inputs, warmup_hist = _warm_up(spec, model, run)
+        inputs, warmup_hist, warm_player = _warm_up(spec, model, run)
+    player = None
+    if warm_player is not None:  # timed sequences go on from the warm-up's, ids unique
+        player, model, inputs = _playback(spec, model, run)
+        player.resume(warm_player)
     validation = validate_s = None
     if run.validate and spec.validation is not None:
         with _phase("validate"):
@@ -306,6 +345,7 @@ def _serve_run(
     payload = result.to_dict()
     payload.update(
         copy_id=spec.copy_id,
+        sequences=None if player is None else player.stats().to_dict(),
         warmup_histogram=warmup_hist.encode(),
         validation=validation,
         validate_s=validate_s,

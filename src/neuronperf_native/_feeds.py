@@ -31,9 +31,12 @@ from neuronperf_native.engine import _as_args
 from neuronperf_native.inputs import (
     InputData,
     InputDataError,
+    SequenceFeed,
+    SequenceOptions,
     TensorSpec,
     ValidationTally,
     load_input_data,
+    sequence_feed,
 )
 
 _SHM_DIR = "/dev/shm"
@@ -137,11 +140,15 @@ class SharedBatches:
     segment: str
     layout: list[tuple]
 
+    @property
+    def path(self) -> str:
+        """The segment's file (under /dev/shm)."""
+        return os.path.join(_SHM_DIR, self.segment.lstrip("/"))
+
     def open(self) -> list[tuple]:
         """Maps the segment read-only (pages pre-faulted) and returns the batches as
         views into it; the views keep the mapping alive."""
-        path = os.path.join(_SHM_DIR, self.segment.lstrip("/"))
-        with open(path, "rb") as f:
+        with open(self.path, "rb") as f:
             flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
             mapping = mmap.mmap(f.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
         batches = []
@@ -467,6 +474,7 @@ class FeedCache:
         self.shared_memory = shared_memory
         self.tolerances = (rtol, atol, strict)
         self._feeds: dict[int, Feed] = {}
+        self._sequence_feeds: dict[int, SequenceFeed] = {}
         self._plans: dict[int, ValidationPlan | None] = {}
         self._segments: list[shared_memory.SharedMemory] = []
 
@@ -483,6 +491,15 @@ class FeedCache:
                 feed.batches = None
             self._feeds[batch_size] = feed
         return self._feeds[batch_size]
+
+    def sequence_feed(self, batch_size: int, options: SequenceOptions) -> SequenceFeed:
+        """Every step of every stream at ``batch_size``, for sequence playback."""
+        assert self.data is not None
+        if batch_size not in self._sequence_feeds:
+            self._sequence_feeds[batch_size] = sequence_feed(
+                self.data, options, batch_size, self.input_names, self.by_name
+            )
+        return self._sequence_feeds[batch_size]
 
     def plan(self, batch_size: int) -> ValidationPlan | None:
         """The validation plan at ``batch_size`` (None without expected outputs)."""

@@ -66,22 +66,34 @@ def latency_spectrum(report: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]
     return np.array([p for p, _ in points]), np.array([v for _, v in points])
 
 
-def throughput_points(report: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """(window end s, inferences/s) of one report's throughput_timeline.
+def timeline(report: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(window end s, inferences/s, whether the last point was rescaled) of a report.
 
     The timeline divides every window's count by the full window length; the last
     window usually ends early (at total_s), so its rate is rescaled to its real length.
+    A last window shorter than half a window is dropped unless it is the only one: its
+    few completions, taken while the copies stop, make no steady rate.
     """
-    timeline = np.asarray(report.get("throughput_timeline") or [], dtype=np.float64)
+    rates = np.asarray(report.get("throughput_timeline") or [], dtype=np.float64)
     window_s = float(report.get("window_s") or 1.0)
-    times = (np.arange(len(timeline)) + 1) * window_s
+    times = (np.arange(len(rates)) + 1) * window_s
     total_s = report.get("total_s")
-    if len(timeline) and isinstance(total_s, (int, float)):
-        last_s = float(total_s) - (len(timeline) - 1) * window_s
-        if 0.05 * window_s < last_s < window_s:
-            timeline[-1] *= window_s / last_s
-            times[-1] = float(total_s)
-    return times, timeline
+    if not len(rates) or not isinstance(total_s, (int, float)):
+        return times, rates, False
+    last_s = float(total_s) - (len(rates) - 1) * window_s
+    if not 0 < last_s < window_s:
+        return times, rates, False
+    if last_s < 0.5 * window_s and len(rates) > 1:
+        return times[:-1], rates[:-1], False
+    rates[-1] *= window_s / last_s
+    times[-1] = float(total_s)
+    return times, rates, True
+
+
+def throughput_points(report: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(window end s, inferences/s) of one report's throughput_timeline (see timeline)."""
+    times, rates, _ = timeline(report)
+    return times, rates
 
 
 def plot_reports(reports: Sequence[Mapping[str, Any]], filename: str, title: str = "") -> None:

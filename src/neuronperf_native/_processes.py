@@ -59,7 +59,7 @@ class CopyOutcome:
 
     copy_id: int
     result: dict[str, Any] | None = None  # RunResult.to_dict() plus load/setup times
-    timestamps: np.ndarray | None = None  # (n, 6) boundaries when recorded
+    timestamps: np.ndarray | None = None  # (n, 7) boundaries when recorded
     error: str | None = None
     phase: str = "load"
 
@@ -74,6 +74,7 @@ class CopiesOutcome:
     interrupted: bool = False
     start_ns: int = 0
     start_dts: str | None = None  # local time the run started (NeuronPerf's config key)
+    ended_early: bool = False  # the watch's should_stop ended the run (not a failure)
 
     @property
     def failed(self) -> bool:
@@ -129,7 +130,7 @@ class _Copy:
             )
             self.worker.start()
             return
-        context = multiprocessing.get_context(mode)
+        context: Any = multiprocessing.get_context(mode)  # a fork or spawn context
         # A forked child inherits every parent end created so far: it closes them.
         inherited = [*parent_ends, parent_end] if mode == "fork" else []
         self.process = context.Process(
@@ -325,7 +326,7 @@ class CopyGroup:
                 c.outcome.phase = "run"
                 c.send({"cmd": "start", "start_at_ns": outcome.start_ns})
             watch.on_start(outcome.start_ns)
-            self._collect(run, outcome.start_ns, watch)
+            self._collect(run, outcome, watch)
         except CopyFailure as failure:
             outcome.error = str(failure)
             outcome.timed_out = isinstance(failure, CopyHung)
@@ -355,22 +356,20 @@ class CopyGroup:
 
     # Waiting ----------------------------------------------------------------------
 
-    def _collect(self, run: RunSpec, start_ns: int, watch: RunWatch) -> None:
-        """Waits for every result, forwarding progress; stops the run when asked, and
-        fails it when a copy hangs, overruns or outgrows max_rss_mb."""
+    def _collect(self, run: RunSpec, outcome: CopiesOutcome, watch: RunWatch) -> None:
+        """Waits for every result, forwarding progress; ends the run when the watch
+        says so, and fails it when a copy hangs, overruns or outgrows max_rss_mb."""
         overrun_at = None
         if run.duration_s is not None:
-            start_s = time.monotonic() + (start_ns - engine.now_ns()) / 1e9
+            start_s = time.monotonic() + (outcome.start_ns - engine.now_ns()) / 1e9
             overrun_at = start_s + run.duration_s + (run.call_timeout_s or 0.0) + _OVERRUN_S
-        stop_sent = False
 
         def tick() -> None:
-            nonlocal stop_sent
             watch.on_tick()
-            if not stop_sent and watch.should_stop():
+            if not outcome.ended_early and watch.should_stop():
                 for c in self._running:
                     c.send({"cmd": "stop"})
-                stop_sent = True
+                outcome.ended_early = True
             _check_health(self._running, overrun_at, watch.max_rss_mb)
 
         _pump(self._running, "result", None, tick, on_progress=watch.on_progress)

@@ -19,8 +19,9 @@ from typing import Any
 from neuronperf_native import _progress, reporting
 from neuronperf_native._copy import CopySpec, RunSpec
 from neuronperf_native._processes import CopiesOutcome, RunWatch, run_copies
+from neuronperf_native._stopping import StabilityObserver
 from neuronperf_native.engine import _as_args
-from neuronperf_native.executors import ConfigurationResult, LocalExecutor, fleet
+from neuronperf_native.executors import ConfigurationResult, LocalExecutor, Observers, fleet
 from neuronperf_native.executors.base import timers_of
 from neuronperf_native.planning import Host, Plan, model_configs, plan
 from neuronperf_native.settings import BenchmarkSettings
@@ -33,9 +34,9 @@ BENCHMARK_SECS = 120
 
 _VERBOSITY_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
 # Keywords that go into the Workload rather than the settings.
-_WORKLOAD_KEYWORDS = ("input_data", "input_transform_fn")
+_WORKLOAD_KEYWORDS = ("input_data", "input_transform_fn", "sequence_fn")
 # Keywords of features that are not available yet.
-_PENDING = ("load_mode", "request_rate", "arrival", "seed", "stability", "eval_metrics")
+_PENDING = ("load_mode", "request_rate", "arrival", "seed", "eval_metrics")
 
 
 def set_verbosity(verbosity: int) -> None:
@@ -49,8 +50,17 @@ def set_verbosity(verbosity: int) -> None:
     log.setLevel(_VERBOSITY_LEVELS[verbosity])
     if not log.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+        handler.setFormatter(_OneLineUnlessDebug("%(asctime)s %(name)s %(levelname)s: %(message)s"))
         log.addHandler(handler)
+
+
+class _OneLineUnlessDebug(logging.Formatter):
+    """A record's first line (a failing configuration: which one, the copy, phase and
+    cause), with the traceback that follows only at verbosity 2."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text if log.getEffectiveLevel() <= logging.DEBUG else text.partition("\n")[0]
 
 
 def benchmark(
@@ -130,6 +140,8 @@ def benchmark(
     )
     with fleet.session(settings, workload):  # connected to settings.cluster, when given
         the_plan = plan_of(settings, workload)
+        for line in workload.batch_warnings(list(dict.fromkeys(c.model for c in the_plan))):
+            log.warning("%s", line)
         if dry_run:
             return the_plan
         results = run_plan(the_plan, workload)
@@ -171,8 +183,8 @@ def _settings(neuronperf: dict[str, Any], extensions: dict[str, Any]) -> Benchma
         pending.remove("load_mode")
     if pending:
         raise NotImplementedError(
-            f"{', '.join(pending)}: not available yet (open-loop load modes, stability "
-            "stopping and eval_metrics come later); the closed loop is NeuronPerf's behaviour"
+            f"{', '.join(pending)}: not available yet (open-loop load modes and eval_metrics "
+            "come later); the closed loop is NeuronPerf's behaviour"
         )
     extensions.pop("load_mode", None)
     given = (
@@ -204,20 +216,25 @@ def run_plan(the_plan: Plan, workload: Workload) -> list[ConfigurationResult]:
     strict validation failure) ends early with what was measured."""
     settings = the_plan.settings
     progress = _progress.Progress(the_plan, settings.verbosity)
+    stability = None if settings.stability is None else StabilityObserver(settings.stability)
+    observer = Observers(progress, *([stability] if stability is not None else []))
     log.info(
-        "Benchmarking %d configuration(s) of %s for %g s each; estimated time %.0f s",
+        "Benchmarking %d configuration(s) of %s for %s s each; estimated time %s%.0f s",
         len(the_plan),
         the_plan[0].model_name,
-        settings.duration_s,
+        f"{settings.duration_s:g}" if stability is None else f"up to {the_plan[0].duration_s:g}",
+        "" if stability is None else "at most ",
         the_plan.estimate_s(),
     )
     results: list[ConfigurationResult] = []
     started = time.monotonic()
     executor = fleet.FleetExecutor if settings.cluster else LocalExecutor
     try:
-        for result in executor(workload, settings).run(the_plan, progress):
+        for result in executor(workload, settings).run(the_plan, observer):
             results.append(result)
             _log_result(result, len(the_plan))
+            if stability is not None and result.status == "finished":
+                stability.report_unstable(result.configuration, len(the_plan))
             progress.finished(result.configuration, result.results["total_s"])
     except KeyboardInterrupt:
         log.warning("Interrupted: returning the %d configuration(s) measured", len(results))

@@ -10,8 +10,9 @@ the same as `base`. The verdict comes from statistics, not from the raw differen
   carries); when both reports carry `throughput_ci` (autocorrelation-aware), the
   interval of the difference built from those instead.
 - latency_ms_pXX: the interval of the difference of the percentile, from each run's
-  `latency_ms_pXX_ci` when both carry one, else from distribution-free order-statistic
-  intervals on the saved HDR histograms (`latency_hist`).
+  `latency_ms_pXX_ci` when both carry one (autocorrelation-aware), else from the
+  distribution-free order-statistic intervals of stats.intervals on the saved HDR
+  histograms (`latency_hist`, samples taken as independent).
 
 A metric is "slower" (or "faster") only when the change is significant at `confidence`
 (its interval excludes 0, on the side of the change) AND larger than `threshold`; "same"
@@ -31,7 +32,8 @@ from typing import Any
 
 from neuronperf_native import reporting
 from neuronperf_native.engine import Histogram
-from neuronperf_native.stats import significance
+from neuronperf_native.stats import intervals, significance
+from neuronperf_native.stats._checks import check_confidence
 from neuronperf_native.stats.significance import Estimate
 
 __all__ = [
@@ -140,7 +142,7 @@ def _row_dict(row: MetricChange) -> dict[str, Any]:
 def _check_threshold(threshold: Any) -> float:
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
         raise TypeError(f"threshold must be a number (0.05 = 5%), got {threshold!r}")
-    if not (math.isfinite(threshold) and threshold >= 0):
+    if not (math.isfinite(threshold) and float(threshold) >= 0):
         raise ValueError(f"threshold must be a finite fraction >= 0 (0.05 = 5%), got {threshold!r}")
     return float(threshold)
 
@@ -182,6 +184,8 @@ def _load(run: Any, name: str) -> tuple[list[dict[str, Any]], str]:
     for i, report in enumerate(run):
         if not isinstance(report, Mapping):
             raise TypeError(f"{name}[{i}] must be a report dict, got {type(report).__name__}")
+    if not run:
+        raise ValueError(f"{name} holds no reports")
     return [dict(report) for report in run], name
 
 
@@ -229,7 +233,7 @@ def compare(
     (a fraction: 0.05 = 5%). `Comparison.regressed` is what a CI gate checks.
     """
     threshold = _check_threshold(threshold)
-    significance._check_confidence(confidence)
+    check_confidence(confidence)
     metric_names = _check_metrics(metrics)
     base_reports, base_label = _load(base, "base")
     new_reports, new_label = _load(new, "new")
@@ -412,10 +416,11 @@ def _latency_estimate(
     if hist is None:
         return "no latency histogram"
     value = hist.value_at_percentile(percentile) / 1e6
-    bounds = significance._percentile_interval_ns(hist, percentile, confidence)
-    if bounds is None:
+    interval = intervals.percentile_interval(hist, percentile, confidence)
+    if interval is None:
         return f"too few samples to bound p{percentile:g}"
-    return Estimate(value, min(bounds[0] / 1e6, value), max(bounds[1] / 1e6, value), confidence)
+    low, high = interval.ms()
+    return Estimate(value, min(low, value), max(high, value), confidence)
 
 
 def _compare_latency(

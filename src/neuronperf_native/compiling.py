@@ -491,10 +491,13 @@ def compile(
                 )
         if failed:
             log.warning(
-                "%d of %d variant(s) failed to compile; see %s", failed, len(variants), index_path
+                "%d of %d variant(s) failed to compile; wrote the model index %s",
+                failed,
+                len(variants),
+                index_path,
             )
         else:
-            log.info("Compiled %d variant(s); index %s", len(variants), index_path)
+            log.info("Compiled %d variant(s); wrote the model index %s", len(variants), index_path)
     return index_path
 
 

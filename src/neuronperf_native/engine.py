@@ -7,12 +7,13 @@ iterator), plus at most one short time slice between consecutive Python calls.
 
 from __future__ import annotations
 
+import atexit
 import collections.abc
 import dataclasses
 import functools
 import math
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,9 @@ from neuronperf_native import _engine
 from neuronperf_native._engine import Histogram, NativeModel, now_ns
 
 __all__ = [
+    "ARRIVALS",
+    "MAX_REQUEST_RATE",
+    "MAX_WORKERS",
     "RESULT_SCHEMA",
     "STAGES",
     "Histogram",
@@ -35,7 +39,25 @@ __all__ = [
 ]
 
 #: Timed stages, in the order an iteration passes through them (e2e spans all).
-STAGES = ("gil_wait", "input", "preprocess", "infer", "postprocess", "e2e")
+#: schedule_lag (open loop only): from when a request was due to when a worker began it.
+STAGES = ("schedule_lag", "gil_wait", "input", "preprocess", "infer", "postprocess", "e2e")
+#: Request arrival patterns of the open loop (with request_rate).
+ARRIVALS = ("constant", "poisson")
+#: Most workers a run may have (each is a thread with a 1 MiB stack).
+MAX_WORKERS = 4096
+#: Highest open-loop request rate (requests per second).
+MAX_REQUEST_RATE = 1e8
+#: At interpreter exit, active runs are stopped and their workers waited for this long
+#: before finalization; a call stuck longer keeps its thread, which never touches
+#: Python again (exiting mid-run never aborts the process).
+EXIT_WAIT_S = 5.0
+
+
+@atexit.register
+def _stop_runs_at_exit() -> None:
+    _engine._stop_runs_at_exit(EXIT_WAIT_S)
+
+
 #: Version of the dict layout produced by RunResult.to_dict(); from_dict() reads
 #: every version listed in READABLE_SCHEMAS (keys a version lacks get defaults).
 RESULT_SCHEMA = 2
@@ -44,6 +66,17 @@ READABLE_SCHEMAS = (1, 2)
 SUMMARY_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9, 99.99)
 
 _SPIN_DISTRIBUTIONS = ("fixed", "uniform", "bimodal", "lognormal")
+# RunResult.to_dict() keys of the open loop (None in closed-loop results).
+_OPEN_LOOP_KEYS = (
+    "arrival",
+    "request_rate_target",
+    "achieved_rate",
+    "requests_due",
+    "backlog_max",
+    "backlog_end",
+    "saturated",
+    "window_backlog",
+)
 _DIRECT_CALLABLES = (
     types.FunctionType,
     types.BuiltinFunctionType,
@@ -92,6 +125,7 @@ class RunResult:
         timestamps: np.ndarray | None = None,
         window_histograms: list[Histogram] | None = None,
         window_histogram_span: int = 1,
+        open_loop: dict[str, Any] | None = None,
     ) -> None:
         self.status = status
         self.stop_reason = stop_reason
@@ -111,6 +145,7 @@ class RunResult:
         self.window_histograms = list(window_histograms or [])
         self.window_histogram_span = window_histogram_span
         self.cpu_s = cpu_ns / 1e9
+        self._open = dict(open_loop) if open_loop else None
         self._timestamps = timestamps
 
     @property
@@ -136,6 +171,57 @@ class RunResult:
         return self._stages["e2e"]
 
     @property
+    def load_mode(self) -> str:
+        """ "closed" (each worker issues its next request when one completes) or "open"."""
+        return "open" if self._open else "closed"
+
+    @property
+    def arrival(self) -> str | None:
+        """Open loop: "constant", "poisson" or "intervals"; None in closed loop."""
+        return self._open["arrival"] if self._open else None
+
+    @property
+    def request_rate_target(self) -> float | None:
+        """Open loop: the schedule's rate (requests/s; intervals: their mean rate)."""
+        return self._open["request_rate_target"] if self._open else None
+
+    @property
+    def achieved_rate(self) -> float | None:
+        """Open loop: requests completed per second of the schedule that issued them."""
+        return self._open["achieved_rate"] if self._open else None
+
+    @property
+    def requests_due(self) -> int | None:
+        """Open loop: requests that arrived while the run issued them."""
+        return self._open["requests_due"] if self._open else None
+
+    @property
+    def backlog_max(self) -> int:
+        """Open loop: the most requests that waited for a free worker at once (0 closed)."""
+        return self._open["backlog_max"] if self._open else 0
+
+    @property
+    def backlog_end(self) -> int:
+        """Open loop: requests that arrived but were never started (0 closed)."""
+        return self._open["backlog_end"] if self._open else 0
+
+    @property
+    def saturated(self) -> bool:
+        """Open loop: the run fell behind its schedule and was still falling behind.
+
+        True when more requests were left waiting at the end than max(workers, 1% of
+        requests_due) and the backlog did not shrink over the run's last quarter (it is
+        at least the largest backlog seen in the window three quarters through). Its
+        latencies then describe an overload, not the model.
+        """
+        return bool(self._open and self._open["saturated"])
+
+    @property
+    def window_backlog(self) -> list[int]:
+        """Open loop: the largest backlog seen in each window (trailing zeros omitted)."""
+        return list(self._open["window_backlog"]) if self._open else []
+
+    @property
     def wall_s(self) -> float:
         """Seconds from the timing start to the end of the last timed iteration."""
         return (self.end_ns - self.start_ns) / 1e9
@@ -159,9 +245,10 @@ class RunResult:
 
     @property
     def boundaries(self) -> np.ndarray | None:
-        """(n, 6) int64 stage boundaries b0..b5 per timed iteration, or None if not recorded.
+        """(n, 7) int64 stage boundaries b0..b6 per timed iteration, or None if not recorded.
 
-        Stage k of STAGES spans columns k and k + 1; e2e spans columns 0 and 5.
+        Stage k of STAGES spans columns k and k + 1; e2e spans columns 0 and 6. b0 is
+        when the request was due (open loop: its scheduled time; closed loop: b1).
         """
         return self._timestamps
 
@@ -215,6 +302,8 @@ class RunResult:
             "windows": list(self.windows),
             "window_histograms": [h.encode() for h in self.window_histograms],
             "window_histogram_span": self.window_histogram_span,
+            "load_mode": self.load_mode,
+            **{key: self._open[key] if self._open else None for key in _OPEN_LOOP_KEYS},
             "latency": summary,
             "histograms": {name: hist.encode() for name, hist in self._stages.items()},
             "warmup_histogram": self.warmup.encode(),
@@ -232,7 +321,13 @@ class RunResult:
                 f"{', '.join(map(str, READABLE_SCHEMAS))})"
             )
         try:
-            stages = {name: Histogram.decode(data["histograms"][name]) for name in STAGES}
+            encoded = data["histograms"]
+            stages = {
+                name: Histogram.decode(encoded[name])
+                if name in encoded or name != "schedule_lag"
+                else Histogram()
+                for name in STAGES
+            }
             return cls(
                 status=data["status"],
                 stop_reason=data["stop_reason"],
@@ -249,6 +344,11 @@ class RunResult:
                 timestamps=boundaries,
                 window_histograms=[Histogram.decode(h) for h in data.get("window_histograms", [])],
                 window_histogram_span=data.get("window_histogram_span", 1),
+                open_loop=(
+                    {key: data[key] for key in _OPEN_LOOP_KEYS}
+                    if data.get("load_mode") == "open"
+                    else None
+                ),
             )
         except KeyError as missing:
             raise ValueError(f"result dict is missing key {missing}") from None
@@ -278,6 +378,62 @@ def _check_seconds(name: str, value: Any, optional: bool = False) -> None:
         raise TypeError(f"{name} must be a number of seconds, got {value!r}")
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive finite number of seconds, got {value!r}")
+
+
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+
+
+def _check_open_loop(
+    request_rate: Any, arrival: Any, seed: Any, request_intervals_us: Any
+) -> list[float] | None:
+    """Validates the open-loop arguments; returns the intervals as floats (or None)."""
+    if request_rate is not None:
+        if not _is_number(request_rate):
+            raise TypeError(
+                f"request_rate must be a number of requests per second, got {request_rate!r}"
+            )
+        if not (math.isfinite(request_rate) and 0 < request_rate <= MAX_REQUEST_RATE):
+            raise ValueError(
+                f"request_rate must be a finite number of requests per second in "
+                f"(0, {MAX_REQUEST_RATE:g}], got {request_rate!r}"
+            )
+    if not isinstance(arrival, str):
+        raise TypeError(f"arrival must be a str, got {arrival!r}")
+    if arrival not in ARRIVALS:
+        raise ValueError(f"arrival must be one of {', '.join(ARRIVALS)}, got {arrival!r}")
+    if arrival != "constant" and request_rate is None:
+        raise ValueError(f"arrival={arrival!r} needs request_rate (the rate of its arrivals)")
+    _check_int("seed", seed, 0)
+    if seed >= 2**64:
+        raise ValueError(f"seed must be < 2**64, got {seed!r}")
+    if request_intervals_us is None:
+        return None
+    if request_rate is not None:
+        raise ValueError(
+            "give request_rate or request_intervals_us, not both "
+            "(request_intervals_us replays its own gaps)"
+        )
+    if isinstance(request_intervals_us, (str, bytes)) or not isinstance(
+        request_intervals_us, (collections.abc.Sequence, np.ndarray)
+    ):
+        raise TypeError(
+            "request_intervals_us must be a sequence of microseconds, got "
+            f"{type(request_intervals_us).__name__}"
+        )
+    if len(request_intervals_us) == 0:
+        raise ValueError("request_intervals_us must not be empty")
+    intervals = []
+    for i, value in enumerate(request_intervals_us):
+        if not _is_number(value):
+            raise TypeError(f"request_intervals_us[{i}] must be a number, got {value!r}")
+        if not (math.isfinite(value) and value >= 0.001):
+            raise ValueError(
+                f"request_intervals_us[{i}] must be a finite number of microseconds >= 0.001, "
+                f"got {value!r}"
+            )
+        intervals.append(float(value))
+    return intervals
 
 
 def _check_callable(name: str, value: Any) -> None:
@@ -401,8 +557,15 @@ class Runner:
         record_timestamps: bool = False,
         start_at_ns: int | None = None,
         gil_slice_us: float = 200.0,
+        request_rate: float | None = None,
+        arrival: str = "constant",
+        seed: int = 0,
+        request_intervals_us: Sequence[float] | None = None,
+        spin_wait_us: float = 20.0,
     ) -> None:
         _check_int("workers", workers, 1)
+        if workers > MAX_WORKERS:
+            raise ValueError(f"workers must be <= {MAX_WORKERS}, got {workers!r}")
         _check_seconds("duration_s", duration_s, optional=True)
         _check_int("max_iterations", max_iterations, 1, optional=True)
         _check_int("warmup", warmup, 0)
@@ -411,6 +574,11 @@ class Runner:
         _check_int("start_at_ns", start_at_ns, 0, optional=True)
         if not isinstance(record_timestamps, bool):
             raise TypeError(f"record_timestamps must be a bool, got {record_timestamps!r}")
+        intervals = _check_open_loop(request_rate, arrival, seed, request_intervals_us)
+        if not _is_number(spin_wait_us):
+            raise TypeError(f"spin_wait_us must be a number of microseconds, got {spin_wait_us!r}")
+        if not 0 <= spin_wait_us <= 1e6:
+            raise ValueError(f"spin_wait_us must be in [0, 1e6] microseconds, got {spin_wait_us!r}")
         pipeline = _make_pipeline(model, inputs, preprocess, postprocess, gil_slice_us)
         self._runner = _engine.Runner(
             pipeline,
@@ -422,6 +590,11 @@ class Runner:
             call_timeout_s=None if call_timeout_s is None else float(call_timeout_s),
             record_timestamps=record_timestamps,
             start_at_ns=int(start_at_ns or 0),
+            request_rate=None if request_rate is None else float(request_rate),
+            arrival=arrival,
+            seed=int(seed),
+            request_intervals_us=intervals,
+            spin_wait_us=float(spin_wait_us),
         )
 
     def start(self) -> None:
@@ -489,6 +662,7 @@ class Runner:
             timestamps=raw["timestamps"],
             window_histograms=raw["window_histograms"],
             window_histogram_span=raw["window_histogram_span"],
+            open_loop=raw["open_loop"],
         )
 
     def run(self) -> RunResult:
@@ -511,6 +685,11 @@ def run(
     record_timestamps: bool = False,
     start_at_ns: int | None = None,
     gil_slice_us: float = 200.0,
+    request_rate: float | None = None,
+    arrival: str = "constant",
+    seed: int = 0,
+    request_intervals_us: Sequence[float] | None = None,
+    spin_wait_us: float = 20.0,
 ) -> RunResult:
     """Runs `model` on `workers` threads and measures every iteration.
 
@@ -528,6 +707,18 @@ def run(
     default). start_at_ns: start timing no earlier than this engine-clock time
     (to line up several processes). gil_slice_us: the longest a worker keeps the
     GIL across consecutive iterations before handing it on.
+
+    Closed loop (the default): each worker issues its next request when its previous
+    one completes. Open loop, with request_rate (requests/s; arrival "constant" or
+    "poisson", drawn from the stream `seed`) or request_intervals_us (the gaps between
+    requests, replayed in order and looped; perf_analyzer's --request-intervals):
+    requests arrive on that schedule from the timing start, `workers` may be in
+    flight, and requests that find every worker busy wait in order (the backlog). e2e
+    latency counts from when a request was due (no coordinated omission); the wait
+    for a worker is also reported as the "schedule_lag" stage, with achieved_rate,
+    backlog_max, backlog_end and saturated. duration_s ends the schedule: requests
+    due later are not issued, and none is started after it. A worker waiting for
+    a request sleeps (clock_nanosleep) and spins only its last spin_wait_us.
     """
     return Runner(
         model,
@@ -543,6 +734,11 @@ def run(
         record_timestamps=record_timestamps,
         start_at_ns=start_at_ns,
         gil_slice_us=gil_slice_us,
+        request_rate=request_rate,
+        arrival=arrival,
+        seed=seed,
+        request_intervals_us=request_intervals_us,
+        spin_wait_us=spin_wait_us,
     ).run()
 
 

@@ -89,11 +89,23 @@ class Configuration:
 
     @property
     def duration_s(self) -> float | None:
-        """Seconds of timed run; None for a dataset run once through."""
+        """Seconds of timed run (with stability: at most); None for a dataset run once
+        through."""
+        rule = self.settings.stability
+        if rule is not None and rule.max_s is not None:
+            return rule.max_s
         return self.settings.duration_s or None
 
     def config_dict(self) -> dict[str, Any]:
         """NeuronPerf's config dict for this configuration (the report's config keys)."""
+        config = self._neuronperf_config()
+        if self.settings.sequence_options().active:
+            for key in ("sequence_length", "sequence_length_variation", "sequence_id_range"):
+                config[key] = getattr(self.settings, key)
+            config["sequence_id_range"] = list(config["sequence_id_range"])
+        return config
+
+    def _neuronperf_config(self) -> dict[str, Any]:
         s = self.settings
         return {
             "model_filename": self.model.filename,
@@ -114,6 +126,8 @@ class Configuration:
             "cost_per_hour": s.cost_per_hour,
             "percentiles": list(s.percentiles),
             "window_s": s.window_s,
+            "stability": None if s.stability is None else s.stability.to_dict(),
+            "ci_confidence": s.ci_confidence,
         }
 
     def describe(self) -> str:
@@ -188,9 +202,10 @@ class Plan:
             "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
             for r in rows
         ]
+        bound = "at most " if self.settings.stability is not None else ""
         lines.append(
             f"{len(self)} configuration(s) in {len(self.groups())} copy group(s); "
-            f"estimated time {self.estimate_s():.0f} s plus model loading"
+            f"estimated time {bound}{self.estimate_s():.0f} s plus model loading"
         )
         return "\n".join(lines)
 

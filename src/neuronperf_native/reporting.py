@@ -24,8 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from neuronperf_native import stats
 from neuronperf_native._files import atomic_write_text
 from neuronperf_native.engine import Histogram, RunResult
+from neuronperf_native.inputs import SequenceStats
 
 __all__ = [
     "CSV_COLS",
@@ -86,6 +88,19 @@ LATENCY_PERCENTILES = (0.0, 50.0, 90.0, 95.0, 99.0, 99.9, 100.0)
 UTILISATION_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 #: Frameworks whose versions go into the metadata when (and only when) already imported.
 _FRAMEWORKS = ("torch", "torch_neuron", "torch_neuronx", "tensorflow", "tensorflow_neuron", "mxnet")
+#: Keys of the statistics (stats.StatisticsSummary) besides the percentile intervals.
+_STATISTICS_KEYS = (
+    "throughput_ci",
+    "ci_confidence",
+    "ci_flags",
+    "ci_dependence",
+    "stable",
+    "measured_s",
+    "warmup_dropped_s",
+    "warmup_dropped_windows",
+)
+#: Percentiles of the sequence latency, with sequences.
+_SEQUENCE_PERCENTILES = (50.0, 90.0, 99.0)
 #: Stages whose mean (ms) is reported as `<stage>_avg_ms`.
 _STAGE_AVERAGES = ("input", "preprocess", "infer", "postprocess", "e2e")
 
@@ -126,8 +141,9 @@ def _metadata() -> dict[str, Any]:
         if module is not None:
             frameworks[name] = str(getattr(module, "__version__", "unknown"))
     try:
-        affinity: list[int] | None = sorted(os.sched_getaffinity(0))
-        usable_cores: int | None = len(affinity)
+        cores = sorted(os.sched_getaffinity(0))
+        affinity: list[int] | None = cores
+        usable_cores: int | None = len(cores)
     except (AttributeError, OSError):
         affinity, usable_cores = None, os.cpu_count()
     return {
@@ -205,7 +221,7 @@ def _throughputs(
     """
     timeline = [count * batch_size / window_s for count in windows] if window_s else []
     whole_run = None
-    if isinstance(total_s, numbers.Real) and total_s > 0:
+    if isinstance(total_s, numbers.Real) and float(total_s) > 0:
         whole_run = total_infs / float(total_s)
     if len(timeline) >= 3:
         interior = timeline[1:-1]
@@ -223,7 +239,7 @@ def _check_percentiles(value: Any, where: str) -> list[float]:
     for p in value:
         if isinstance(p, bool) or not isinstance(p, numbers.Real):
             raise TypeError(f"{where} percentiles must be numbers, got {p!r}")
-        if not 0 <= p <= 100:
+        if not 0 <= float(p) <= 100:
             raise ValueError(f"{where} percentiles must be in [0, 100], got {p!r}")
         out.append(float(p))
     return out
@@ -307,6 +323,8 @@ def _report(config: Mapping[str, Any], results: Mapping[str, Any], where: str) -
         report[key] = None
     for p in (*LATENCY_PERCENTILES, *extra_percentiles):
         report[_latency_key(p)] = None
+        report[stats.ci_key(p)] = None
+    report.update(dict.fromkeys(_STATISTICS_KEYS))
     for key in ("latency_ms_mean", "latency_ms_stddev", "latency_hist", "warmup_avg_ms"):
         report[key] = None
     for stage in _STAGE_AVERAGES:
@@ -314,6 +332,7 @@ def _report(config: Mapping[str, Any], results: Mapping[str, Any], where: str) -
     report["worker_avg_s"] = None
     if "validation" in results:
         report["validation"] = results["validation"]
+    report.update(_sequence_fields(copies))
 
     cost_per_hour = config.get("cost_per_hour")
     if runs:
@@ -340,12 +359,82 @@ def _report(config: Mapping[str, Any], results: Mapping[str, Any], where: str) -
                 report[_latency_key(p)] = _ns_to_ms(e2e.value_at_percentile(p))
             report["latency_ms_mean"] = _ns_to_ms(e2e.mean)
             report["latency_ms_stddev"] = _ns_to_ms(e2e.stddev)
-        if isinstance(cost_per_hour, numbers.Real) and avg:
-            report["cost_per_1m_inf"] = float(cost_per_hour) / (avg * 3600.0) * 1e6
+            if windows and window_s:
+                summary = _statistics(config, runs, e2e, windows, window_s, total_s)
+                report.update(summary.report_fields())
+        if isinstance(cost_per_hour, numbers.Real) and report["throughput_avg"]:
+            report["cost_per_1m_inf"] = (
+                float(cost_per_hour) / (report["throughput_avg"] * 3600.0) * 1e6
+            )
     if isinstance(config.get("nodes"), list):
         report["start_skew_ms"] = results.get("start_skew_ms")
         report["nodes"] = _node_figures(config["nodes"], runs, run_nodes, batch_size)
     return report
+
+
+def _sequence_fields(copies: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """Sequences completed and the sequence latency (first step's start to the last
+    step's end), merged over copies; {} unless the copies played sequences."""
+    parts = [SequenceStats.from_dict(c["sequences"]) for c in copies if c.get("sequences")]
+    if not parts:
+        return {}
+    merged = SequenceStats()
+    for part in parts:
+        merged.merge(part)
+    fields = {
+        "sequence_latency_ms_mean": None,
+        **{f"sequence_latency_ms_p{p:g}": None for p in _SEQUENCE_PERCENTILES},
+    }
+    fields.update(merged.summary(_SEQUENCE_PERCENTILES))
+    fields["sequence_latency_hist"] = merged.latency.encode()
+    return fields
+
+
+def _statistics(
+    config: Mapping[str, Any],
+    runs: list[RunResult],
+    e2e: Histogram,
+    windows: list[int],
+    window_s: float,
+    total_s: Any,
+) -> stats.StatisticsSummary:
+    """Confidence intervals of every reported percentile and the throughput, and
+    whether they meet the stopping rule (the configuration's, else the default one,
+    judged without cutting a warm-up)."""
+    rule = config.get("stability")
+    percentiles = (*LATENCY_PERCENTILES, *_check_percentiles(config.get("percentiles"), "config"))
+    histograms, span = _window_histograms(runs)
+    return stats.summarize(
+        e2e,
+        windows,
+        window_s,
+        window_histograms=histograms or None,
+        windows_per_histogram=span,
+        batch_size=int(config["batch_size"]),
+        percentiles=list(dict.fromkeys(percentiles)),
+        confidence=config.get("ci_confidence", 0.95),
+        rule=stats.parse_stability(rule) if rule else stats.StoppingRule(),
+        drop_warmup=bool(rule),
+        wall_s=float(total_s) if _is_number(total_s) and total_s > 0 else None,
+    )
+
+
+def _window_histograms(runs: list[RunResult]) -> tuple[list[Histogram], int]:
+    """The copies' window histograms merged window by window (aligned on the shared
+    clock as the window counts are), with the widest span any copy used; [] when a
+    copy has none (results saved before they existed)."""
+    if not runs or not all(run.window_histograms for run in runs):
+        return [], 1
+    span = max(run.window_histogram_span for run in runs)
+    window_ns = runs[0].window_s * 1e9
+    start = min(run.start_ns for run in runs)
+    merged: dict[int, Histogram] = {}
+    for run in runs:
+        offset = round((run.start_ns - start) / window_ns)
+        for j, histogram in enumerate(run.window_histograms):
+            index = (offset + j * run.window_histogram_span) // span
+            merged.setdefault(index, Histogram()).merge(histogram)
+    return [merged.get(i, Histogram()) for i in range(max(merged) + 1)], span
 
 
 def _node_figures(
@@ -459,14 +548,40 @@ def _format_cell(value: Any) -> str:
 
 
 def _format_csv_cell(value: Any) -> str:
-    """Text for a CSV cell: floats at full precision (repr), None as N/A."""
+    """Text for a CSV cell: None as N/A; floats as the shortest text that reads back as
+    the value at 15 significant digits (all a double holds in decimal), so arithmetic
+    noise such as 22.130000000000003 is written 22.13."""
     if _is_missing(value):
         return "N/A"
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
         if isinstance(value, numbers.Integral):
             return str(int(value))
-        return repr(float(value))
+        return repr(float(f"{float(value):.15g}"))
     return _format_cell(value)
+
+
+def latency_unit(values_ms: Sequence[Any]) -> tuple[str, float]:
+    """(unit, factor from ms) for a column of latencies: us when every value present is
+    below 0.1 ms, else ms."""
+    present = [float(v) for v in values_ms if _is_number(v) and math.isfinite(v)]
+    return ("us", 1e3) if present and max(present) < 0.1 else ("ms", 1.0)
+
+
+def _column_unit(col: str, values: Sequence[Any]) -> tuple[str, float]:
+    """(header, factor) of a column whose unit the header says: `latency_p50 (us)`."""
+    if col.startswith("latency_ms_") or col.endswith("_ms"):
+        unit, factor = latency_unit(values)
+        name = col.replace("latency_ms_", "latency_") if col.startswith("latency_") else col[:-3]
+        return f"{name} ({unit})", factor
+    if col.startswith("throughput_") and col != "throughput_timeline":
+        return f"{col} (inf/s)", 1.0
+    if "_percent" in col:
+        return f"{col.replace('_percent', '')} (%)", 1.0
+    if col.endswith("_s"):
+        return f"{col[:-2]} (s)", 1.0
+    if col.endswith("_mb"):
+        return f"{col[:-3]} (MiB)", 1.0
+    return col, 1.0
 
 
 def _sorted(reports: list[Mapping[str, Any]], sort_by: str | None, reverse: bool) -> list:
@@ -482,16 +597,29 @@ def _sorted(reports: list[Mapping[str, Any]], sort_by: str | None, reverse: bool
     return present + missing  # reports without the value go last either way
 
 
+def _scaled(value: Any, factor: float) -> Any:
+    return value * factor if factor != 1.0 and _is_number(value) else value
+
+
 def _table(
-    reports: list[Mapping[str, Any]], cols: list[str], sort_by: str | None, reverse: bool
+    reports: list[Mapping[str, Any]],
+    cols: list[str],
+    sort_by: str | None,
+    reverse: bool,
+    units: bool,
 ) -> str:
+    ordered = _sorted(reports, sort_by if sort_by in cols else None, reverse)
+    heads, factors = list(cols), [1.0] * len(cols)
+    if units:
+        for i, col in enumerate(cols):
+            heads[i], factors[i] = _column_unit(col, [r.get(col) for r in reports])
     rows = [
-        [_format_cell(report.get(col)) for col in cols]
-        for report in _sorted(reports, sort_by, reverse)
+        [_format_cell(_scaled(r.get(col), f)) for col, f in zip(cols, factors, strict=True)]
+        for r in ordered
     ]
-    widths = [max([len(col)] + [len(row[i]) for row in rows]) for i, col in enumerate(cols)]
+    widths = [max([len(head)] + [len(row[i]) for row in rows]) for i, head in enumerate(heads)]
     lines = []
-    for row in [cols, *rows]:
+    for row in [heads, *rows]:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines) + "\n"
@@ -502,10 +630,14 @@ def print_reports(
     cols: Sequence[str] = PRINT_COLS,
     sort_by: str | None = "throughput_peak",
     reverse: bool = False,
+    units: bool = False,
 ) -> None:
-    """Prints the reports as an aligned table on stdout, sorted by `sort_by`.
+    """Prints the reports as an aligned table on stdout.
 
-    Missing values print as N/A (and sort last); sort_by=None keeps the given order.
+    As NeuronPerf: rows are sorted by `sort_by` only when it is one of the printed
+    `cols` (missing values last), otherwise they keep the given (run) order. Missing
+    values print as N/A. `units=True` (the command line's tables) names each column's
+    unit in its header and prints latencies in us where a column's are below 0.1 ms.
     """
     checked = _check_reports(reports)
     columns = _check_cols(cols, checked)
@@ -514,13 +646,14 @@ def print_reports(
             raise TypeError(f"sort_by must be a column name or None, got {sort_by!r}")
         if sort_by not in _known_columns(checked):
             raise ValueError(f"sort_by: unknown column {sort_by!r} (not in any report)")
-    if not isinstance(reverse, (bool, np.bool_)):
-        raise TypeError(f"reverse must be a bool, got {reverse!r}")
-    sys.stdout.write(_table(checked, columns, sort_by, bool(reverse)))
+    for name, flag in (("reverse", reverse), ("units", units)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be a bool, got {flag!r}")
+    sys.stdout.write(_table(checked, columns, sort_by, bool(reverse), bool(units)))
     sys.stdout.flush()
 
 
-def _default_filename(reports: list[Mapping[str, Any]], extension: str) -> str:
+def _default_filename(reports: Sequence[Mapping[str, Any]], extension: str) -> str:
     """`<model name>.results-<local time>.<extension>` in the working directory."""
     name = None
     if reports:

@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from neuronperf_native import devices
+from neuronperf_native.inputs.sequences import SequenceOptions
+from neuronperf_native.stats import StoppingRule, parse_stability
 
 __all__ = ["KEYWORDS", "SETTINGS_SCHEMA", "BenchmarkSettings"]
 
@@ -41,6 +43,8 @@ _MIN_WINDOW_S = 0.001
 _VERBOSITY_LEVELS = (0, 1, 2)
 _SHARED_MEMORY = ("none", "system")
 _START_METHODS = ("auto", "fork", "spawn")
+# Windows with stability on: the stopping rule needs a handful of windows per second.
+_STABILITY_WINDOW_S = 0.1
 # A Ray cluster address: "auto", "ray://HOST:PORT" (Ray client) or "HOST:PORT" (GCS).
 _CLUSTER_RE = re.compile(r"^(?:auto|(?:ray://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5})$")
 
@@ -70,10 +74,11 @@ def _is_number(value: Any) -> bool:
 def _int(field: str, value: Any, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{_name(field)} must be an int, got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
+    number = int(value)
+    if number < minimum or (maximum is not None and number > maximum):
         bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
         raise ValueError(f"{_name(field)} must be {bound}, got {value!r}")
-    return int(value)
+    return number
 
 
 def _seconds(field: str, value: Any, *, zero_ok: bool = False, maximum: float | None = None):
@@ -107,11 +112,12 @@ def _int_list(field: str, value: Any, minimum: int = 1, maximum: int = _MAX_BATC
     for v in values:
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
             raise TypeError(f"{_name(field)} must hold int values, got {v!r}")
-        if v < minimum:
+        number = int(v)
+        if number < minimum:
             raise ValueError(f"{_name(field)} must be >= {minimum}, got {v!r}")
-        if v > maximum:
+        if number > maximum:
             raise ValueError(f"{_name(field)} must be <= {maximum}, got {v!r}")
-        out.append(int(v))
+        out.append(number)
     return tuple(out)
 
 
@@ -243,7 +249,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "verbosity": _verbosity,
     "warmup_iterations": lambda f, v: _int(f, v, 0),
     "max_iterations": _optional(lambda f, v: _int(f, v, 1)),
-    "window_s": lambda f, v: _window(f, v),
+    "window_s": _optional(lambda f, v: _window(f, v)),
     "call_timeout_s": _optional(_seconds),
     "load_timeout_s": _optional(_seconds),
     "percentiles": _percentiles,
@@ -260,9 +266,35 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "start_method": _choice(_START_METHODS),
     "max_rss_mb": _optional(_megabytes),
     "allow_oversubscription": _flag,
+    "stability": lambda f, v: v,  # checked with duration_s known, in __post_init__
+    "ci_confidence": lambda f, v: _fraction(f, v),
+    # checked together, by SequenceOptions, in __post_init__
+    "sequences": lambda f, v: v,
+    "sequence_length": lambda f, v: v,
+    "sequence_length_variation": lambda f, v: v,
+    "sequence_id_range": lambda f, v: v,
+    "sequence_kwargs": lambda f, v: v,
     "cluster": _cluster,
     "nodes": _nodes,
 }
+
+
+def _fraction(field: str, value: Any) -> float:
+    if not _is_number(value):
+        raise TypeError(f"{_name(field)} must be a number, got {value!r}")
+    if not (math.isfinite(value) and 0 < value < 1):
+        raise ValueError(f"{_name(field)} must be in (0, 1), got {value!r}")
+    return float(value)
+
+
+def _stability(value: Any, duration_s: float) -> StoppingRule | None:
+    """stability=: True, a target relative half-width, a dict or a StoppingRule; its
+    max_s defaults to the duration."""
+    try:
+        return parse_stability(value, max_s=duration_s or None)
+    except (TypeError, ValueError) as error:
+        text = str(error)
+        raise type(error)(text if text.startswith("stability") else f"stability: {text}") from None
 
 
 def _window(field: str, value: Any) -> float:
@@ -300,7 +332,8 @@ class BenchmarkSettings:
     # Extensions.
     warmup_iterations: int = 1  # untimed iterations per worker (bounded by duration_s)
     max_iterations: int | None = None  # per model copy
-    window_s: float = 1.0  # throughput window
+    # Throughput window; None (resolved on construction): 1 s, or 0.1 s with stability.
+    window_s: float = None  # type: ignore[assignment]
     call_timeout_s: float | None = None  # a model call running longer: status "timeout"
     load_timeout_s: float | None = 600.0  # load + warm-up of a copy; None: no limit
     percentiles: tuple[float, ...] = ()  # extra latency percentiles to report
@@ -317,6 +350,14 @@ class BenchmarkSettings:
     start_method: str = "auto"  # model processes: "fork", "spawn" or "auto"
     max_rss_mb: float | None = None  # a copy whose resident memory exceeds this is stopped
     allow_oversubscription: bool = False  # more copies than the device can host
+    stability: StoppingRule | None = None  # stop each configuration once its numbers are known
+    ci_confidence: float = 0.95  # of the intervals in the reports
+    # Sequence models (perf_analyzer's options; see inputs.SequenceOptions).
+    sequences: bool = False  # play each stream of the input data as a sequence
+    sequence_length: int | None = None  # steps per sequence, looping the stream
+    sequence_length_variation: float = 20.0  # percent
+    sequence_id_range: tuple[int, int | None] = (1, None)
+    sequence_kwargs: bool = True  # pass sequence_id/start/end as keywords
     cluster: str | None = None  # a Ray cluster to run on: "auto", "ray://HOST:PORT", "HOST:PORT"
     nodes: int | str | None = None  # scale-out: each configuration on this many nodes ("all")
 
@@ -329,6 +370,18 @@ class BenchmarkSettings:
                 f"{_name('duration_s')} must be a positive number of seconds (0 only with a "
                 "dataset: run it once through), got 0"
             )
+        options = self.sequence_options()
+        for name in ("sequence_length", "sequence_length_variation", "sequence_id_range"):
+            object.__setattr__(self, name, getattr(options, name))
+        if options.active and self.shared_memory == "system":
+            raise ValueError(
+                "shared_memory='system' maps batches; with sequences each copy gets the "
+                "steps of its streams instead: leave shared_memory unset"
+            )
+        rule = _stability(self.stability, self.duration_s)
+        object.__setattr__(self, "stability", rule)
+        if self.window_s is None:
+            object.__setattr__(self, "window_s", 1.0 if rule is None else _STABILITY_WINDOW_S)
         if self.nodes is not None and self.cluster is None:
             raise ValueError(
                 f"{_name('nodes')}={self.nodes!r} runs configurations on several nodes of a "
@@ -377,6 +430,8 @@ class BenchmarkSettings:
         out: dict[str, Any] = {"schema": SETTINGS_SCHEMA}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
+            if isinstance(value, StoppingRule):
+                value = value.to_dict()
             out[field.name] = list(value) if isinstance(value, tuple) else value
         return out
 
@@ -407,6 +462,17 @@ class BenchmarkSettings:
         return cls.from_dict(data)
 
     # Derived values ---------------------------------------------------------------------
+
+    def sequence_options(self, sequence_fn: Any = None) -> SequenceOptions:
+        """The sequence options (validated: errors name the option), with the hook."""
+        return SequenceOptions(
+            sequences=self.sequences,
+            sequence_length=self.sequence_length,
+            sequence_length_variation=self.sequence_length_variation,
+            sequence_id_range=self.sequence_id_range,
+            sequence_kwargs=self.sequence_kwargs,
+            sequence_fn=sequence_fn,
+        )
 
     @property
     def copy_mode(self) -> str:

@@ -9,12 +9,13 @@ copies (by fork, pickling for fresh interpreters, or Ray's object store).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from neuronperf_native import _feeds
 from neuronperf_native.engine import _as_args
 from neuronperf_native.inputs import InputData
+from neuronperf_native.planning import ModelConfig
 from neuronperf_native.settings import BenchmarkSettings
 
 __all__ = ["Workload"]
@@ -26,7 +27,14 @@ _CALLABLES = (
     "postprocess_fn",
     "dataset_loader_fn",
     "input_transform_fn",
+    "sequence_fn",
 )
+
+
+def _shapes(args: tuple) -> list[tuple[int, ...]]:
+    """The shapes of the array-like arguments (values of dict arguments included)."""
+    values = [v for a in args for v in (a.values() if isinstance(a, Mapping) else [a])]
+    return [tuple(v.shape) for v in values if isinstance(getattr(v, "shape", None), tuple)]
 
 
 def check_callable(name: str, fn: Any) -> None:
@@ -50,6 +58,7 @@ class Workload:
     postprocess_fn: Callable[..., Any] | None = None
     dataset_loader_fn: Callable[..., Any] | None = None
     input_transform_fn: Callable[..., Any] | None = None
+    sequence_fn: Callable[..., Any] | None = None  # gets the sequence flags (sequence_kwargs=False)
 
     @classmethod
     def build(
@@ -77,6 +86,14 @@ class Workload:
             raise ValueError(
                 "input data and a dataset (dataset_loader_fn / dataset=True) exclude each other"
             )
+        sequences = settings.sequence_options(callables.get("sequence_fn"))
+        if sequences.active:
+            if data is None:
+                raise ValueError(
+                    "sequences play the streams of input data: give input_data= (or an "
+                    "InputData as inputs)"
+                )
+            sequences.check_data(data)
         if settings.dataset:
             return cls(load_fn, model_filename, dataset=inputs, **callables)
         if data is not None:
@@ -85,6 +102,26 @@ class Workload:
         if not items:
             raise ValueError("inputs must not be empty")
         return cls(load_fn, model_filename, inputs=tuple(_as_args(i) for i in items), **callables)
+
+    def batch_warnings(self, configs: Sequence[ModelConfig]) -> list[str]:
+        """One line per model config whose example input has no dimension equal to its
+        batch size: its throughput would count batch_size inferences per call that
+        holds fewer (e.g. batch_sizes=[8] with batch-1 inputs)."""
+        if self.inputs is None:
+            return []
+        lines = []
+        for config in configs:
+            shapes = _shapes(self.inputs[config.input_idx])
+            if config.batch_size == 1 or not shapes:
+                continue  # an unbatched example is a batch of one
+            if not any(config.batch_size in shape for shape in shapes):
+                lines.append(
+                    f"model config {config.filename} (batch_size={config.batch_size}): no "
+                    f"dimension of its example input equals the batch size (shapes "
+                    f"{', '.join(map(str, shapes))}); its throughput counts "
+                    f"{config.batch_size} inferences per call"
+                )
+        return lines
 
     @property
     def n_inputs(self) -> int | None:

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "json_numbers.h"
+#include "json_prefetch.h"
 #include "json_reader.h"
 
 using npn::JsonArray;
@@ -76,6 +78,7 @@ std::string dump(const JsonValue& v) {
   if (const double* x = std::get_if<double>(&d)) return "f" + hex_double(*x);
   if (const auto* big = std::get_if<JsonBigInt>(&d)) return "big" + big->digits;
   if (const auto* s = std::get_if<std::string>(&d)) return "s\"" + *s + "\"";
+  if (const auto* b = std::get_if<npn::JsonBytes>(&d)) return "b\"" + b->bytes + "\"";
   if (const auto* ints = std::get_if<JsonIntArray>(&d)) {
     std::string out = "I[";
     for (int64_t i : *ints) out += std::to_string(i) + ",";
@@ -102,6 +105,34 @@ std::string dump(const JsonValue& v) {
     out += "\"" + object.keys[k] + "\":" + dump(object.values[k]) + ",";
   }
   return out + "}";
+}
+
+// Writes text to a new temporary file; returns its path.
+std::string temp_file(const std::string& text) {
+  char path[] = "/tmp/npn_json_reader_XXXXXX";
+  const int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  std::FILE* f = fdopen(fd, "w");
+  REQUIRE(f != nullptr);
+  REQUIRE(std::fwrite(text.data(), 1, text.size(), f) == text.size());
+  std::fclose(f);
+  return path;
+}
+
+// The tree (or the error) of a file, with `threads` prefetch workers on every array.
+std::string read_with(const std::string& path, int threads, size_t min_typed = 1,
+                      npn::JsonParseStats* stats = nullptr) {
+  npn::JsonParseOptions options;
+  options.stats = stats;
+  options.prefetch_threads = threads;
+  options.prefetch_min_file_bytes = 0;
+  options.prefetch_min_array_bytes = 2;
+  options.min_typed_array = min_typed;
+  try {
+    return dump(npn::read_json_file(path, options));
+  } catch (const JsonError& e) {
+    return std::string("error: ") + e.what();
+  }
 }
 
 double parse_double(const std::string& literal) {
@@ -361,4 +392,157 @@ TEST_CASE("corrupted documents only ever raise JsonError") {
     }
   }
   CHECK(errors > 1000);
+}
+
+TEST_CASE("b64 members arrive decoded when asked; invalid ones stay strings") {
+  const std::string text = R"({"b64": "AAECAw==", "x": {"b64": "not base64!"}, "y": "AAECAw=="})";
+  StringSource source(text, 5);
+  npn::JsonParseOptions options;
+  options.decode_b64_members = true;
+  options.chunk_bytes = 3;
+  CHECK(dump(npn::parse_json(source, options)) ==
+        std::string("{\"b64\":b\"") + std::string("\x00\x01\x02\x03", 4) +
+            "\",\"x\":{\"b64\":s\"not base64!\",},\"y\":s\"AAECAw==\",}");
+  CHECK(dump(parse(text)) == dump(parse(text, 3)));  // off by default
+}
+
+TEST_CASE("huge float literals: infinity, or their own event when asked") {
+  CHECK(dump(parse("[1e400, -1e400]")) == dump(parse("[Infinity, -Infinity]")));
+  struct Literals final : npn::JsonHandler {
+    std::vector<std::string> huge;
+    int doubles = 0;
+    void null_value() override {}
+    void bool_value(bool) override {}
+    void int_value(int64_t) override {}
+    void double_value(double) override { ++doubles; }
+    void big_int_value(std::string_view) override {}
+    void huge_float_value(std::string_view text) override { huge.emplace_back(text); }
+    void string_value(std::string&&) override {}
+    void bytes_value(std::string&&) override {}
+    void int_array(std::vector<int64_t>&&) override {}
+    void float_array(std::vector<double>&&) override { doubles += 100; }
+    void float32_array(std::vector<float>&&) override { doubles += 100; }
+    void begin_array() override {}
+    void end_array() override {}
+    void begin_object() override {}
+    void key(std::string&&) override {}
+    void end_object() override {}
+  } handler;
+  npn::JsonParseOptions options;
+  options.huge_floats_as_text = true;
+  StringSource source("[0.5, 1e400, -2E+999, 1e308, Infinity]", 4);
+  npn::parse_json(source, handler, options);
+  CHECK(handler.huge == std::vector<std::string>{"1e400", "-2E+999"});
+  CHECK(handler.doubles == 3);  // the array went generic: 0.5, 1e308, Infinity one by one
+}
+
+TEST_CASE("numeric arrays below min_typed_array arrive element by element") {
+  npn::JsonParseOptions options;
+  options.min_typed_array = 3;
+  StringSource a("[[1, 2], [1, 2, 3], [0.5], [0.5, 1.5, 2.5]]", 1000);
+  CHECK(dump(npn::parse_json(a, options)) ==
+        "[[i1,i2,],I[1,2,3,],[f0x1p-1,],F32[0x1p-1,0x1.8p+0,0x1.4p+1,],]");
+}
+
+// A document of many numeric arrays of every kind, some pretty-printed with each
+// line-break style, some inside strings, some mixed, spanning several 1 MiB regions.
+std::string prefetch_document(std::mt19937& rng, size_t bytes) {
+  std::string text = "{\"data\": [\n";
+  int k = 0;
+  while (text.size() < bytes) {
+    const int n = 1 + static_cast<int>(rng() % 400);
+    const char* breaks[] = {" ", "\n", "\r\n", "\r", "\t"};
+    const char* sep = breaks[rng() % 5];
+    std::string array = "[";
+    for (int i = 0; i < n; ++i) {
+      if (i > 0) array += std::string(",") + sep;
+      switch (k % 6) {
+        case 0:
+          array += std::to_string(static_cast<int64_t>(rng()) - (1LL << 31));
+          break;
+        case 1:
+          array += std::to_string(static_cast<float>(rng() % 1000) / 8.0f);
+          break;
+        case 2:
+          array += std::to_string(static_cast<double>(rng()) / 7.0);
+          break;
+        case 3:
+          array += (i == n / 2) ? "1.5" : std::to_string(i);  // mixed: generic
+          break;
+        case 4:
+          array += (i % 7 == 0) ? "-Infinity" : "1e-3";
+          break;
+        default:
+          array += std::to_string(i) + "e2";
+          break;
+      }
+    }
+    array += "]";
+    std::string quoted = array.substr(0, 40);  // a '[' inside a string: not an array
+    for (char& c : quoted) c = (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+    text += "{\"t" + std::to_string(k) + "\": " + array + ", \"s\": \"" + quoted + "\"},\n";
+    ++k;
+  }
+  text += "{\"end\": [[1, 2, 3], [], [4.5]]}\n]}";
+  return text;
+}
+
+TEST_CASE("prefetch workers change nothing: trees, line numbers in errors") {
+  std::mt19937 rng(5);
+  const std::string text = prefetch_document(rng, size_t{3} << 20);
+  const std::string path = temp_file(text);
+  const std::string serial = read_with(path, 0);
+  CHECK_MESSAGE(serial.rfind("error", 0) != 0, serial.substr(0, 200));
+  npn::JsonParseStats stats;
+  CHECK(read_with(path, 0, 1, &stats) == serial);
+  CHECK(stats.prefetched_arrays == 0);
+  for (int threads : {1, 3}) CHECK(read_with(path, threads) == serial);
+  // How many arrays the workers convert depends on scheduling; within 20 reads, some.
+  for (int i = 0; i < 20 && stats.prefetched_arrays == 0; ++i) {
+    CHECK(read_with(path, 1, 1, &stats) == serial);
+  }
+  CHECK(stats.prefetched_arrays > 0);
+  CHECK(read_with(path, 2, 50) == read_with(path, 0, 50));
+  std::remove(path.c_str());
+  // An error after many prefetched (multi-line) arrays reports the same position.
+  for (const char* tail : {"\n , x]}", "\r\n [1 2]]}", "\r[1,\n2,,]]}"}) {
+    std::string broken = text.substr(0, text.size() - 2) + tail;
+    const std::string bad = temp_file(broken);
+    const std::string expected = read_with(bad, 0);
+    CHECK(expected.rfind("error", 0) == 0);
+    CHECK(read_with(bad, 2) == expected);
+    std::remove(bad.c_str());
+  }
+}
+
+TEST_CASE("an array longer than a prefetch region") {
+  std::string text = "[";
+  for (int i = 0; i < 400000; ++i) text += std::to_string(i * 3) + ".25,";
+  text += "1.0]";
+  const std::string path = temp_file(text);
+  CHECK(read_with(path, 1) == read_with(path, 0));
+  std::remove(path.c_str());
+}
+
+TEST_CASE("parse_numeric_array accepts exactly what the parser types") {
+  const auto parsed = [](const std::string& text, size_t min = 1) {
+    std::string padded = text + std::string(npn::json::kNumberPadding, '\0');
+    npn::json::PrefetchedArray out;
+    const bool ok =
+        npn::json::parse_numeric_array(padded.data(), padded.data() + text.size(), 100, min, out);
+    return ok ? std::to_string(static_cast<int>(out.kind)) + ":" + std::to_string(out.end_offset)
+              : std::string("no");
+  };
+  CHECK(parsed("[1, 2, 3]") == "0:109");
+  CHECK(parsed("[0.5,\r\n1.5]") == "2:111");
+  CHECK(parsed("[0.1, 0.2]") == "1:110");
+  CHECK(parsed("[1, 2.5]") == "no");                // mixed
+  CHECK(parsed("[1, 2]", 3) == "no");               // too short
+  CHECK(parsed("[1, ]") == "no");                   // syntax error: the parser reports it
+  CHECK(parsed("[1e400]") == "no");                 // huge: the parser decides
+  CHECK(parsed("[18446744073709551616]") == "no");  // beyond int64
+  CHECK(parsed("[1 2]") == "no");
+  CHECK(parsed("[01]") == "no");
+  CHECK(parsed("[-]") == "no");
+  CHECK(parsed("[NaN, Infinity]") == "2:115");
 }

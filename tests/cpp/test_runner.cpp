@@ -283,8 +283,10 @@ TEST_CASE("start_at_ns delays timing to a shared start time") {
   s.start_at_ns = now_ns() + 30'000'000;
   Runner runner(noop_pipeline(), s);
   RunResult r = runner.run();
-  CHECK(r.start_ns == s.start_at_ns);
-  CHECK(r.end_ns >= s.start_at_ns);
+  // Never before the shared instant; later only when setting up took longer than the
+  // lead (a sanitizer build on a loaded machine can), so no equality is asserted.
+  CHECK(r.start_ns >= s.start_at_ns);
+  CHECK(r.end_ns >= r.start_ns);
 }
 
 TEST_CASE("spin distributions are seeded and have the requested shape") {

@@ -55,6 +55,37 @@ class RunObserver:
         """Called about every 0.2 s while copies load or run."""
 
 
+class Observers(RunObserver):
+    """Several observers heard as one: each hears everything; any of them may end a
+    configuration, and each moves the start instant in turn."""
+
+    def __init__(self, *observers: RunObserver) -> None:
+        self.observers = observers
+        self.wants_histograms = any(o.wants_histograms for o in observers)
+
+    def choose_start(self, configuration: Configuration, earliest_ns: int) -> int:
+        for o in self.observers:
+            earliest_ns = o.choose_start(configuration, earliest_ns)
+        return earliest_ns
+
+    def started(self, configuration: Configuration, start_ns: int) -> None:
+        for o in self.observers:
+            o.started(configuration, start_ns)
+
+    def progress(
+        self, configuration: Configuration, copy_id: int, iterations: int, windows: list
+    ) -> None:
+        for o in self.observers:
+            o.progress(configuration, copy_id, iterations, windows)
+
+    def should_stop(self, configuration: Configuration) -> bool:
+        return any([o.should_stop(configuration) for o in self.observers])  # ask each one
+
+    def tick(self) -> None:
+        for o in self.observers:
+            o.tick()
+
+
 @dataclasses.dataclass
 class ConfigurationResult:
     """One configuration's outcome: NeuronPerf's (config, results) pair, JSON-safe,
@@ -145,6 +176,8 @@ def _status(outcome: CopiesOutcome, copies: list[dict[str, Any]]) -> str:
     if outcome.error is not None:
         return "error"
     statuses = {c["status"] for c in copies}
+    if outcome.ended_early:  # an observer ended the run: its numbers were known
+        statuses.discard("stopped")
     return next((s for s in ("error", "timeout", "stopped") if s in statuses), "finished")
 
 

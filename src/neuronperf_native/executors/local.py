@@ -151,11 +151,21 @@ class LocalExecutor:
                 dataset=w.dataset,
                 dataset_loader_fn=w.dataset_loader_fn,
                 loop_dataset=self.settings.loop_dataset,
-                feed=feeds.feed(model.batch_size),
-                validation=feeds.plan(model.batch_size),
+                **self._data_of(model.batch_size, feeds),
             )
             for copy_id in range(first, configuration.n_models)
         ]
+
+    def _data_of(self, batch_size: int, feeds: _feeds.FeedCache) -> dict[str, Any]:
+        """The CopySpec fields for input data at batch_size: its batches and expected
+        outputs, or every step of every stream when playing sequences."""
+        sequences = self.settings.sequence_options(self.workload.sequence_fn)
+        if sequences.active:
+            return {
+                "sequence_feed": feeds.sequence_feed(batch_size, sequences),
+                "sequences": sequences,
+            }
+        return {"feed": feeds.feed(batch_size), "validation": feeds.plan(batch_size)}
 
     def _run_one(
         self, group: CopyGroup, configuration: Configuration, observer: RunObserver

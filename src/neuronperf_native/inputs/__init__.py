@@ -7,12 +7,20 @@ so the measurement loop only indexes a precomputed list of batches.
 
 Modules: ``specs`` (TensorSpec, data types, shapes), ``decoding`` (one tensor
 value to numpy), ``json_files``, ``directory`` and ``generated`` (the loaders),
-``loading`` (load_input_data), ``data`` (InputData) and ``validation`` (output
-comparison).
+``loading`` (load_input_data), ``data`` (InputData), ``validation`` (output
+comparison), ``memory`` (size estimates) and ``sequences`` (sequence playback).
 """
 
 from neuronperf_native.inputs.data import InputData
 from neuronperf_native.inputs.loading import load_input_data
+from neuronperf_native.inputs.sequences import (
+    SequenceFeed,
+    SequenceOptions,
+    SequencePlayer,
+    SequenceSchedule,
+    SequenceStats,
+    sequence_feed,
+)
 from neuronperf_native.inputs.specs import (
     InputDataError,
     TensorSpec,
@@ -25,6 +33,11 @@ from neuronperf_native.inputs.validation import ValidationTally, compare_outputs
 __all__ = [
     "InputData",
     "InputDataError",
+    "SequenceFeed",
+    "SequenceOptions",
+    "SequencePlayer",
+    "SequenceSchedule",
+    "SequenceStats",
     "TensorSpec",
     "ValidationTally",
     "bf16_to_float32",
@@ -32,4 +45,5 @@ __all__ = [
     "float32_to_bf16",
     "load_input_data",
     "parse_shape_arg",
+    "sequence_feed",
 ]

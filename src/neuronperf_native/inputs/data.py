@@ -6,7 +6,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from neuronperf_native.inputs.specs import InputDataError, TensorSpec, _is_int, _readonly
+from neuronperf_native.inputs.memory import check_fits
+from neuronperf_native.inputs.specs import (
+    InputDataError,
+    TensorSpec,
+    _fits_numpy,
+    _is_int,
+    _readonly,
+    _too_large,
+)
 
 
 class InputData:
@@ -112,17 +120,58 @@ class InputData:
         cached = self._batches.get(batch_size)
         if cached is not None:
             return cached
-        result = [
-            tuple(self._stack(spec, picks) for spec in self._inputs)
-            for picks in self.batch_steps(batch_size)
-        ]
+        _check_batch_size(batch_size)
+        order = self.step_order()
+        n_batches = -(-len(order) // batch_size)
+        if batch_size > 1:
+            self._check_batch_memory(batch_size, n_batches)
+        if batch_size <= len(order):
+            result = [
+                tuple(self._stack(spec, picks) for spec in self._inputs)
+                for picks in self.batch_steps(batch_size)
+            ]
+        else:  # one batch that cycles through every step: no per-row Python objects
+            result = [tuple(self._cycle(spec, order, batch_size) for spec in self._inputs)]
         self._batches[batch_size] = result
         return result
 
+    def _check_batch_memory(self, batch_size: int, n_batches: int) -> None:
+        """Refuse batches that numpy cannot make or that exceed the memory available."""
+        row_bytes = {spec.name: self._row_bytes(spec, batch_size) for spec in self._inputs}
+        name = max(row_bytes, key=row_bytes.__getitem__)
+        spec = next(s for s in self._inputs if s.name == name)
+        check_fits(
+            f"{self._source}: {n_batches} batch(es) of batch_size={batch_size} (largest input "
+            f"'{name}', {list(spec.shape)} {spec.dtype})",
+            n_batches * batch_size * sum(row_bytes.values()),
+        )
+
+    def _row_bytes(self, spec: TensorSpec, batch_size: int) -> int:
+        """The most one batch row of ``spec`` takes (an object array holds references)."""
+        largest = 0
+        for stream in self._streams:
+            for step in stream:
+                array = step.get(spec.name)
+                if array is None:
+                    continue
+                if not _fits_numpy((batch_size, *array.shape), array.itemsize):
+                    raise InputDataError(
+                        f"{self._source}: input '{spec.name}' at batch_size={batch_size}: "
+                        + _too_large((batch_size, *array.shape))
+                    )
+                largest = max(largest, array.size * 8 if array.dtype.kind == "O" else array.nbytes)
+        return largest
+
+    def _cycle(self, spec: TensorSpec, order: list[tuple[int, int]], rows: int):
+        """One batch of ``rows`` rows cycling through every step in order."""
+        base = self._stack(spec, order)
+        if base is None:
+            return None
+        return _readonly(np.resize(base, (rows, *base.shape[1:])))
+
     def batch_steps(self, batch_size: int) -> list[list[tuple[int, int]]]:
         """The (stream, step) of each row of each batch of ``batches(batch_size)``."""
-        if not _is_int(batch_size) or batch_size < 1:
-            raise InputDataError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        _check_batch_size(batch_size)
         order = self.step_order()
         n_batches = -(-len(order) // batch_size)
         return [
@@ -131,6 +180,9 @@ class InputData:
         ]
 
     def _stack(self, spec: TensorSpec, picks: list[tuple[int, int]]) -> np.ndarray | None:
+        if len(picks) == 1:  # a view of a read-only array is read-only
+            array = self._streams[picks[0][0]][picks[0][1]].get(spec.name)
+            return None if array is None else array[np.newaxis]
         arrays = [self._streams[i][k].get(spec.name) for i, k in picks]
         present = [a is not None for a in arrays]
         if not any(present):
@@ -141,8 +193,6 @@ class InputData:
                 f"{self._source}: stream {i}, step {k}, input '{spec.name}': optional input is "
                 "absent here but present in other steps of the same batch; cannot batch them"
             )
-        if len(arrays) == 1:
-            return _readonly(arrays[0][np.newaxis])
         shapes = {a.shape for a in arrays}
         if len(shapes) > 1:
             first = arrays[0].shape
@@ -160,3 +210,8 @@ class InputData:
             f"InputData(source={self._source!r}, streams={self.num_streams}, "
             f"steps={self.total_steps}, inputs={[s.name for s in self._inputs]})"
         )
+
+
+def _check_batch_size(batch_size: object) -> None:
+    if not _is_int(batch_size) or batch_size < 1:  # type: ignore[operator]
+        raise InputDataError(f"batch_size must be an integer >= 1, got {batch_size!r}")

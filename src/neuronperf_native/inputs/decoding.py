@@ -8,6 +8,7 @@ is reused for every inference, so a model must not be able to change it in place
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -24,11 +25,13 @@ from neuronperf_native.inputs.specs import (
     _Loc,
     _readonly,
     _resolve_shape,
+    bf16_to_float32,
     float32_to_bf16,
 )
 
 # Keys a step may hold besides tensor names (perf_analyzer allows "model").
 _STEP_EXTRA_KEYS = frozenset({"model"})
+_MISSING = object()
 
 
 def _bytes_array(elements: list[bytes], shape: tuple[int, ...]) -> np.ndarray:
@@ -60,27 +63,44 @@ def _split_length_prefixed(raw: bytes, count: int, loc: _Loc, what: str) -> list
     return elements
 
 
+# The little-endian dtype raw data of each numeric type is read as.
+_LITTLE_ENDIAN = {
+    name: dtype.newbyteorder("<") for name, dtype in _TRITON_TO_NUMPY.items() if name != "BYTES"
+}
+
+
+def _size_error(
+    loc: _Loc, what: str, size: int, spec: TensorSpec, shape: tuple[int, ...]
+) -> InputDataError:
+    """Raw data of the wrong size for a fixed-size type."""
+    count, itemsize = _count(shape), spec.numpy_dtype.itemsize
+    return loc.error(
+        f"{what} has {size} bytes, expected {count * itemsize} "
+        f"({count} {spec.dtype} elements of {itemsize} bytes for shape {list(shape)})"
+    )
+
+
 def _from_raw(raw: bytes, spec: TensorSpec, shape: tuple[int, ...], loc: _Loc, what: str):
     """Decode raw little-endian row-major bytes (or length-prefixed BYTES)."""
     count = _count(shape)
     if spec.dtype == "BYTES":
         return _bytes_array(_split_length_prefixed(raw, count, loc, what), shape)
-    itemsize = spec.numpy_dtype.itemsize
-    if len(raw) != count * itemsize:
-        raise loc.error(
-            f"{what} has {len(raw)} bytes, expected {count * itemsize} "
-            f"({count} {spec.dtype} elements of {itemsize} bytes for shape {list(shape)})"
-        )
+    if len(raw) != count * spec.numpy_dtype.itemsize:
+        raise _size_error(loc, what, len(raw), spec, shape)
     if spec.dtype == "BOOL":
         return _readonly(np.frombuffer(raw, dtype=np.uint8).astype(np.bool_).reshape(shape))
-    arr = np.frombuffer(raw, dtype=spec.numpy_dtype.newbyteorder("<"))
+    arr = np.frombuffer(raw, dtype=_LITTLE_ENDIAN[spec.dtype])
     if not arr.dtype.isnative:
         arr = arr.astype(spec.numpy_dtype)
-    return _readonly(arr.reshape(shape))
+    # A view of immutable bytes is read-only already.
+    return arr.reshape(shape) if isinstance(raw, bytes) else _readonly(arr.reshape(shape))
 
 
 def _from_b64(obj: dict, spec: TensorSpec, shape: tuple[int, ...], loc: _Loc):
+    """A {"b64": ...} tensor; the JSON reader hands over valid base64 decoded (bytes)."""
     encoded = obj["b64"]
+    if isinstance(encoded, bytes):
+        return _from_raw(encoded, spec, shape, loc, "b64 data")
     if not isinstance(encoded, str):
         raise loc.error(f"the 'b64' value must be a string, got {_json_kind(encoded)}")
     try:
@@ -97,30 +117,77 @@ def _first_not(values: list, allowed: tuple[type, ...]) -> int:
     return -1
 
 
-# Largest finite value of each float type (BF16 has float32's exponent range).
+# The one range rule for JSON numbers: a number fits a numeric type when the type
+# holds it (integers: exactly, within the type's bounds; floats: rounded to
+# nearest, to a finite value). NaN and +-Infinity (Python's json accepts them)
+# fit the float types; a literal beyond double's range (1e400, which the reader
+# hands over as a Decimal rather than json.load's inf) fits none.
+
+# Largest finite value of each float type, for messages.
 _FLOAT_MAX = {
-    name: float(np.finfo(np.float32 if name == "BF16" else _TRITON_TO_NUMPY[name]).max)
-    for name in _FLOAT_TYPES
+    "FP16": float(np.finfo(np.float16).max),
+    "BF16": float(bf16_to_float32(np.uint16(0x7F7F))[0]),
+    "FP32": float(np.finfo(np.float32).max),
+    "FP64": float(np.finfo(np.float64).max),
 }
 
 
-def _first_out_of_float_range(floats: np.ndarray, spec: TensorSpec) -> int:
-    """Index of the first finite value beyond the largest of spec's float type, else -1."""
-    limit = _FLOAT_MAX[spec.dtype]
-    # Two reductions settle the common case; NaN or infinity fails them and
-    # takes the exact elementwise check.
-    if floats.size == 0 or (float(floats.max()) <= limit and float(floats.min()) >= -limit):
-        return -1
-    f64 = floats.astype(np.float64, copy=False)
-    too_big = np.isfinite(f64) & (np.abs(f64) > limit)
-    return int(np.argmax(too_big)) if too_big.any() else -1
-
-
 def _float_tensor(floats: np.ndarray, spec: TensorSpec, shape: tuple[int, ...]) -> np.ndarray:
-    """Checked float64 or float32 values as spec's float type (BF16: bit patterns)."""
-    if spec.dtype == "BF16":
-        return _readonly(float32_to_bf16(floats.astype(np.float32, copy=False)).reshape(shape))
-    return _readonly(floats.astype(spec.numpy_dtype, copy=False).reshape(shape))
+    """float64 or float32 values rounded to spec's float type (BF16: bit patterns);
+    values beyond its range become infinite here, for _first_overflow to find."""
+    with np.errstate(over="ignore"):
+        if spec.dtype == "BF16":
+            held = float32_to_bf16(floats.astype(np.float32, copy=False))
+        else:
+            held = floats.astype(spec.numpy_dtype, copy=False)
+    return _readonly(held.reshape(shape))
+
+
+def _first_overflow(floats: np.ndarray, tensor: np.ndarray, spec: TensorSpec) -> int:
+    """Index of the first finite value that spec's type holds as infinite, else -1."""
+    flat = tensor.reshape(-1)
+    infinite = (flat & 0x7FFF) == 0x7F80 if spec.dtype == "BF16" else np.isinf(flat)
+    if not infinite.any():  # one reduction settles the common case
+        return -1
+    overflow = infinite & np.isfinite(floats.reshape(-1))
+    return int(np.argmax(overflow)) if overflow.any() else -1
+
+
+def _fits_float(value: int | float | Decimal, spec: TensorSpec) -> bool:
+    """The range rule for one number and a float type (the slow, exact path)."""
+    if type(value) is Decimal:
+        return False
+    try:
+        f64 = np.array([float(value)])
+    except OverflowError:  # an integer beyond double's range
+        return False
+    return not np.isfinite(f64[0]) or _first_overflow(f64, _float_tensor(f64, spec, (1,)), spec) < 0
+
+
+def _range_error(loc: _Loc, values: list, bad: int, dtype: str) -> InputDataError:
+    if dtype in _FLOAT_TYPES:
+        bounds = f"its largest finite value is {_FLOAT_MAX[dtype]:.9g}"
+    else:
+        info = np.iinfo(_TRITON_TO_NUMPY[dtype])
+        bounds = f"[{info.min}, {info.max}]"
+    return loc.error(
+        f"element {bad} ({_json_text(values[bad])}) is out of range for {dtype} ({bounds})"
+    )
+
+
+def _float_values(values: list, spec: TensorSpec, shape: tuple[int, ...], loc: _Loc):
+    """A list of numbers (int, float, Decimal) as spec's float type, range-checked."""
+    huge = Decimal in set(map(type, values))
+    try:
+        f64 = None if huge else np.array(values, dtype=np.float64)
+    except OverflowError:
+        f64 = None
+    if f64 is not None:
+        tensor = _float_tensor(f64, spec, shape)
+        if _first_overflow(f64, tensor, spec) < 0:
+            return tensor
+    bad = next(i for i, v in enumerate(values) if not _fits_float(v, spec))
+    raise _range_error(loc, values, bad, spec.dtype)
 
 
 def _from_numbers(values: np.ndarray, spec: TensorSpec, shape: tuple[int, ...], loc: _Loc):
@@ -134,11 +201,11 @@ def _from_numbers(values: np.ndarray, spec: TensorSpec, shape: tuple[int, ...], 
     if len(values) == _count(shape):
         if spec.dtype in _FLOAT_TYPES:
             floats = values if values.dtype.kind == "f" else values.astype(np.float64)
-            # No finite float32 (float64) exceeds FP32 or BF16 (FP64): skip the check.
-            held = "FP32" if floats.dtype == np.float32 else "FP64"
-            cannot_overflow = _FLOAT_MAX[held] <= _FLOAT_MAX[spec.dtype]
-            if cannot_overflow or _first_out_of_float_range(floats, spec) < 0:
-                return _float_tensor(floats, spec, shape)
+            tensor = _float_tensor(floats, spec, shape)
+            # A float32 (float64) holds no finite value beyond FP32 (FP64).
+            wider = ("FP32", "FP64") if floats.dtype == np.float32 else ("FP64",)
+            if spec.dtype in wider or _first_overflow(floats, tensor, spec) < 0:
+                return tensor
         elif spec.dtype not in ("BOOL", "BYTES") and values.dtype == np.int64:
             info = np.iinfo(spec.numpy_dtype)
             if info.min <= int(values.min()) and int(values.max()) <= info.max:
@@ -157,7 +224,7 @@ def _from_list(values: list, spec: TensorSpec, shape: tuple[int, ...], loc: _Loc
     count = _count(shape)
     types = set(map(type, values))
     if list in types or dict in types:
-        bad = _first_not(values, (str, int, float, bool))
+        bad = _first_not(values, (str, int, float, bool, Decimal))
         raise loc.error(
             f"element {bad} is {_json_kind(values[bad])}: tensor values must be a flat "
             "row-major array (nested arrays are not accepted, as in perf_analyzer)"
@@ -176,29 +243,48 @@ def _from_list(values: list, spec: TensorSpec, shape: tuple[int, ...], loc: _Loc
             raise _element_error(loc, values, bad, "true or false for BOOL")
         return _readonly(np.array(values, dtype=np.bool_).reshape(shape))
     if dtype in _FLOAT_TYPES:
-        if types - {int, float}:
-            bad = _first_not(values, (int, float))
+        if types - {int, float, Decimal}:
+            bad = _first_not(values, (int, float, Decimal))
             raise _element_error(loc, values, bad, f"a number for {dtype}")
-        try:
-            f64 = np.array(values, dtype=np.float64)
-        except OverflowError:
-            bad = next(i for i, v in enumerate(values) if isinstance(v, int) and abs(v) > 1e308)
-            raise loc.error(f"element {bad} is out of range for {dtype}") from None
-        bad = _first_out_of_float_range(f64, spec)
-        if bad >= 0:
-            raise loc.error(f"element {bad} ({values[bad]!r}) is out of range for {dtype}")
-        return _float_tensor(f64, spec, shape)
+        return _float_values(values, spec, shape, loc)
     # Integer types.
-    if types - {int}:
-        bad = _first_not(values, (int,))
+    if types - {int, Decimal}:
+        bad = _first_not(values, (int, Decimal))
         raise _element_error(loc, values, bad, f"an integer for {dtype}")
     info = np.iinfo(spec.numpy_dtype)
-    if values and (min(values) < info.min or max(values) > info.max):
-        bad = next(i for i, v in enumerate(values) if not info.min <= v <= info.max)
-        raise loc.error(
-            f"element {bad} ({values[bad]}) is out of range for {dtype} [{info.min}, {info.max}]"
+    if Decimal in types or (values and (min(values) < info.min or max(values) > info.max)):
+        bad = next(
+            i for i, v in enumerate(values) if type(v) is Decimal or not info.min <= v <= info.max
         )
+        raise _range_error(loc, values, bad, dtype)
     return _readonly(np.array(values, dtype=spec.numpy_dtype).reshape(shape))
+
+
+# The reader's arrays that already hold a type's values exactly, with no check due.
+_HELD_AS_IS = {
+    "FP32": np.dtype(np.float32),
+    "FP64": np.dtype(np.float64),
+    "INT64": np.dtype(np.int64),
+}
+
+
+def _fast_tensor(value: Any, spec: TensorSpec) -> np.ndarray | None:
+    """The common forms of a fixed-shape tensor, decoded without checks that cannot
+    fail; None for anything else (decoded by _decode_tensor)."""
+    if spec.is_variable:
+        return None
+    if type(value) is np.ndarray:
+        held = _HELD_AS_IS.get(spec.dtype)  # (a dtype compares equal to None: float64)
+        if held is not None and value.dtype == held and value.size == _count(spec.shape):
+            return _readonly(value.reshape(spec.shape))
+    elif type(value) is dict and len(value) == 1:
+        raw = value.get("b64")
+        if type(raw) is bytes and spec.dtype not in ("BYTES", "BOOL"):
+            dtype = _LITTLE_ENDIAN[spec.dtype]
+            if dtype.isnative and len(raw) == _count(spec.shape) * dtype.itemsize:
+                # A view of immutable bytes: read-only.
+                return np.frombuffer(raw, dtype=dtype).reshape(spec.shape)
+    return None
 
 
 def _decode_tensor(value: Any, spec: TensorSpec, shapes: Mapping[str, list[int]], loc: _Loc):
@@ -265,10 +351,15 @@ def _decode_step(
         )
     tensors = {}
     for name, spec in specs.items():
+        value = step.get(name, _MISSING)
+        fast = None if value is _MISSING else _fast_tensor(value, spec)
+        if fast is not None:
+            tensors[name] = fast
+            continue
         tloc = _Loc(loc.file, loc.stream, loc.step, name, loc.section)
-        if name not in step:
+        if value is _MISSING:
             if require_all and not spec.optional:
                 raise tloc.error("missing tensor: the step has no value for it")
             continue
-        tensors[name] = _decode_tensor(step[name], spec, shapes, tloc)
+        tensors[name] = _decode_tensor(value, spec, shapes, tloc)
     return tensors

@@ -7,7 +7,8 @@ import os
 import numpy as np
 
 from neuronperf_native.inputs.data import InputData
-from neuronperf_native.inputs.decoding import _bytes_array, _from_raw
+from neuronperf_native.inputs.decoding import _bytes_array, _from_raw, _size_error
+from neuronperf_native.inputs.memory import BYTES_OBJECT_OVERHEAD, check_fits
 from neuronperf_native.inputs.specs import InputDataError, TensorSpec, _count, _Loc, _resolve_shape
 
 
@@ -39,12 +40,21 @@ def _load_directory(path: str, inputs, outputs, shapes) -> InputData:
                     f"file per input, named as the input (has: {entries})"
                 )
             return None
+        shape = _resolve_shape(spec, None, shapes, loc)
         try:
             with open(file, "rb") as f:
+                # Sizes are checked before reading: a wrong (or sparse, huge) file is
+                # refused without reading it.
+                size = os.fstat(f.fileno()).st_size
+                if spec.dtype != "BYTES" and size != _count(shape) * spec.numpy_dtype.itemsize:
+                    raise _size_error(loc, "the file", size, spec, shape)
+                if spec.dtype == "BYTES":
+                    # The text, its lines and one bytes object per line.
+                    needed = 2 * size + _count(shape) * BYTES_OBJECT_OVERHEAD
+                    check_fits(f"{file}: reading the text file", needed)
                 raw = f.read()
         except OSError as exc:
             raise loc.error(f"cannot read the file: {exc.strerror}") from None
-        shape = _resolve_shape(spec, None, shapes, loc)
         if spec.dtype != "BYTES":
             return _from_raw(raw, spec, shape, loc, "the file")
         lines = raw.split(b"\n")

@@ -8,6 +8,7 @@ import numpy as np
 
 from neuronperf_native.inputs.data import InputData
 from neuronperf_native.inputs.decoding import _bytes_array
+from neuronperf_native.inputs.memory import BYTES_OBJECT_OVERHEAD, check_fits
 from neuronperf_native.inputs.specs import (
     TensorSpec,
     _count,
@@ -20,6 +21,24 @@ from neuronperf_native.inputs.specs import (
 _STRING_CHARS = np.frombuffer(
     b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", dtype=np.uint8
 )
+
+
+# Peak bytes per element while generating a type, temporaries included (FP16 and
+# BF16 go through float32; BF16's rounding through uint64); others: the itemsize.
+_PEAK_BYTES_PER_ELEMENT = {"BOOL": 2, "FP16": 6, "BF16": 23}
+
+
+def _generation_bytes(
+    spec: TensorSpec, count: int, zero: bool, string_length: int, string_data: bytes | None
+) -> int:
+    """What generating one tensor of ``count`` elements takes at its peak."""
+    if spec.dtype == "BYTES":
+        if string_data is not None:  # one bytes object, referenced count times
+            return count * 8 + len(string_data) + BYTES_OBJECT_OVERHEAD
+        # int64 codes and uint8 characters per character, then the bytes objects.
+        return count * (9 * string_length + string_length + BYTES_OBJECT_OVERHEAD)
+    itemsize = spec.numpy_dtype.itemsize
+    return count * (itemsize if zero else _PEAK_BYTES_PER_ELEMENT.get(spec.dtype, itemsize))
 
 
 def _generate(
@@ -57,6 +76,7 @@ def _generate(
 
 def _load_synthetic(inputs, outputs, shapes, zero, string_length, string_data, seed, label):
     step = {}
+    planned = []
     for spec in inputs:
         loc = _Loc(f"'{label}' input data", 0, 0, spec.name)
         if spec.is_variable and spec.name not in shapes:
@@ -64,6 +84,12 @@ def _load_synthetic(inputs, outputs, shapes, zero, string_length, string_data, s
                 f"variable-sized shape {list(spec.shape)} needs its dims for {label} data: "
                 f"pass shapes={{'{spec.name}': [...]}} (--shape {spec.name}:d1,d2)"
             )
-        shape = _resolve_shape(spec, None, shapes, loc)
+        planned.append((spec, _resolve_shape(spec, None, shapes, loc)))
+    needed = 0
+    for i, (spec, shape) in enumerate(planned):  # every tensor fits before any is made
+        needed += _generation_bytes(spec, _count(shape), zero, string_length, string_data)
+        what = f"'{label}' input data for input '{spec.name}' (shape {list(shape)} {spec.dtype})"
+        check_fits(what + (" with the inputs before it" if i else ""), needed)
+    for spec, shape in planned:
         step[spec.name] = _generate(spec, shape, zero, string_length, string_data, seed)
     return InputData(inputs, outputs, [[step]], [[None]], label)

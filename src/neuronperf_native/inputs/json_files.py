@@ -6,6 +6,7 @@ it is read and its parsed JSON released.
 
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,15 +18,28 @@ from neuronperf_native.inputs.data import InputData
 from neuronperf_native.inputs.decoding import _decode_step
 from neuronperf_native.inputs.specs import InputDataError, _json_kind, _json_text, _Loc
 
+# Numeric arrays shorter than this stay lists: a numpy array per tiny array costs
+# more memory than json.load's list (a document of 30 M "[1]" would take 9 GB).
+_MIN_TYPED_ARRAY = 16
+# Reader threads converting large numeric arrays ahead of the parser (-1: automatic).
+_PREFETCH_THREADS = -1
+
 
 def _read_json(path: str) -> Any:
     """Parse a JSON file with the native streaming reader (never read whole).
 
     The result is what json.load gives, except that tensor values that are
-    all-integer or all-float arrays stay numpy arrays (see _lists_outside_tensors).
+    all-integer or all-float arrays stay numpy arrays and their valid "b64"
+    strings arrive decoded, as bytes (see _lists_outside_tensors).
     """
     try:
-        doc = _engine.read_json(os.fsencode(path))
+        doc = _engine.read_json(
+            os.fsencode(path),
+            min_typed_array=_MIN_TYPED_ARRAY,
+            decode_b64=True,
+            huge_floats_as_decimal=True,
+            prefetch_threads=_PREFETCH_THREADS,
+        )
     except FileNotFoundError:
         raise InputDataError(f"{path}: no such file") from None
     except OSError as exc:
@@ -36,32 +50,40 @@ def _read_json(path: str) -> Any:
 
 
 def _as_lists(value: Any) -> Any:
-    """json.load's form of a natively parsed value: numpy arrays become lists.
+    """json.load's form of a natively parsed value: numpy arrays become lists and
+    decoded b64 bytes base64 text again (without any whitespace the file had).
 
     Iterative, so a deeply nested document cannot hit the recursion limit.
     """
-    if isinstance(value, np.ndarray):
-        return value.tolist()
+    if isinstance(value, (np.ndarray, bytes)):
+        return _as_json_scalar(value)
     pending = [value] if isinstance(value, (list, dict)) else []
     while pending:
         container = pending.pop()
         items = container.items() if isinstance(container, dict) else enumerate(container)
         for key, item in items:
-            if isinstance(item, np.ndarray):
-                container[key] = item.tolist()
+            if isinstance(item, (np.ndarray, bytes)):
+                container[key] = _as_json_scalar(item)
             elif isinstance(item, (list, dict)):
                 pending.append(item)
     return value
 
 
+def _as_json_scalar(value: np.ndarray | bytes) -> Any:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    return value.tolist()
+
+
 def _lists_outside_tensors(doc: Any) -> Any:
     """Keep numpy arrays only where a step's tensor values go; lists elsewhere.
 
-    The native reader returns every all-integer or all-float array as a numpy
-    array. Tensor values (``"NAME": [...]`` and ``"NAME": {"content": [...]}`` in a
-    step of "data" or "validation_data") keep that form for _from_list's fast
-    path; everywhere else the loader's checks and messages see json.load's lists
-    (``ndarray.tolist()`` is exactly that list).
+    The native reader returns long all-integer or all-float arrays as numpy
+    arrays and valid "b64" members as bytes. Tensor values (``"NAME": [...]``,
+    ``"NAME": {"content": [...]}``, ``"NAME": {"b64": ...}`` in a step of "data" or
+    "validation_data") keep that form for the fast paths; everywhere else the
+    loader's checks and messages see json.load's values (``ndarray.tolist()`` is
+    exactly that list).
     """
     if not isinstance(doc, dict):
         return _as_lists(doc)
@@ -85,11 +107,22 @@ def _tensor_arrays_only(step: Any) -> Any:
     for name, value in step.items():
         if isinstance(value, dict):
             for key, item in value.items():
-                if key != "content" or not isinstance(item, np.ndarray):
+                if not _is_tensor_payload(key, item):
                     value[key] = _as_lists(item)
         elif isinstance(value, list):
             step[name] = _as_lists(value)
     return step
+
+
+def _is_tensor_payload(key: str, item: Any) -> bool:
+    """Whether a tensor object's member is a natively parsed value to keep."""
+    if key == "b64":
+        return isinstance(item, bytes)
+    if key != "content":
+        return False
+    if isinstance(item, dict):
+        return set(item) == {"b64"} and isinstance(item["b64"], bytes)
+    return isinstance(item, np.ndarray)
 
 
 @dataclass

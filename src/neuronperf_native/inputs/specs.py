@@ -11,10 +11,12 @@ depend on the environment); :func:`bf16_to_float32` and
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -102,6 +104,8 @@ class TensorSpec:
                 )
             dims.append(int(dim))
         object.__setattr__(self, "shape", tuple(dims))
+        if not _fits_numpy(self.shape, self.numpy_dtype.itemsize):
+            raise InputDataError(f"TensorSpec '{self.name}': {_too_large(self.shape)}")
         if not isinstance(self.optional, bool):
             raise InputDataError(f"TensorSpec '{self.name}': optional must be a bool")
 
@@ -158,15 +162,24 @@ def parse_shape_arg(arg: str) -> tuple[str, list[int]]:
     return name.strip(), dims
 
 
-@dataclass
 class _Loc:
-    """Where a value came from, for error messages."""
+    """Where a value came from, for error messages (one per decoded tensor: slots)."""
 
-    file: str
-    stream: int | None = None
-    step: int | None = None
-    tensor: str | None = None
-    section: str = "data"
+    __slots__ = ("file", "section", "step", "stream", "tensor")
+
+    def __init__(
+        self,
+        file: str,
+        stream: int | None = None,
+        step: int | None = None,
+        tensor: str | None = None,
+        section: str = "data",
+    ) -> None:
+        self.file = file
+        self.stream = stream
+        self.step = step
+        self.tensor = tensor
+        self.section = section
 
     def error(self, what: str) -> InputDataError:
         parts = [self.file]
@@ -197,7 +210,7 @@ def _json_kind(value: Any) -> str:
         return "null"
     if isinstance(value, (bool, np.bool_)):
         return "a boolean"
-    if isinstance(value, (int, float, np.number)):
+    if isinstance(value, (int, float, np.number, Decimal)):
         return "a number"
     if isinstance(value, str):
         return "a string"
@@ -214,8 +227,12 @@ def _json_text(value: Any, limit: int = 60) -> str:
     def shown(item: Any) -> Any:  # numpy arrays from the native reader, cut short
         if isinstance(item, np.ndarray):
             return item[: limit // 2].tolist()
+        if isinstance(item, bytes):  # a "b64" member the reader decoded
+            return base64.b64encode(item[:limit]).decode("ascii")
         return repr(item)
 
+    if isinstance(value, Decimal):  # a number literal beyond double's range
+        return str(value)
     try:
         text = json.dumps(value, default=shown, ensure_ascii=False)
     except ValueError:  # a circular value cannot come from JSON; show it as Python does
@@ -255,7 +272,23 @@ def _resolve_shape(
         raise loc.error(
             f"shape {list(shape)} from {origin} disagrees with the model shape {list(spec.shape)}"
         )
+    if not _fits_numpy(shape, spec.numpy_dtype.itemsize):
+        raise loc.error(f"{_too_large(shape)} (from {origin})")
     return shape
+
+
+# numpy's limit: an array's dims multiplied together (zeros as ones) times its
+# itemsize must fit a signed pointer-sized integer.
+_NUMPY_MAX_BYTES = int(np.iinfo(np.intp).max)
+
+
+def _fits_numpy(shape: tuple[int, ...], itemsize: int) -> bool:
+    """Whether numpy can make an array of this shape at all (-1 and 0 count as 1)."""
+    return math.prod(max(d, 1) for d in shape) * itemsize <= _NUMPY_MAX_BYTES
+
+
+def _too_large(shape: tuple[int, ...]) -> str:
+    return f"shape {list(shape)} is too large for any array (numpy's limit is 2**63 bytes)"
 
 
 def _count(shape: tuple[int, ...]) -> int:

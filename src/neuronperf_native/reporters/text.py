@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from neuronperf_native.comparing import VERDICTS
-from neuronperf_native.reporting import _format_cell
+from neuronperf_native.reporting import _format_cell, latency_unit
 
 if TYPE_CHECKING:
     from neuronperf_native.comparing import Comparison, MetricChange
@@ -33,18 +33,16 @@ def config_label(config: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _percent(fraction: float | None) -> str:
+def percent(fraction: float | None) -> str:
+    """+1.23% (or N/A) for a fraction."""
     return "N/A" if fraction is None else f"{fraction * 100:+.2f}%"
 
 
 def _unit_scale(row: MetricChange) -> tuple[str, float]:
-    """(unit, factor): inferences/s for throughput; us for latencies below 0.1 ms."""
+    """(unit, factor): inferences/s for throughput; latencies in ms, or us below 0.1 ms."""
     if row.metric.startswith("throughput"):
         return "inf/s", 1.0
-    values = [v for v in (row.base, row.new) if v is not None]
-    if values and max(values) < 0.1:
-        return "us", 1e3
-    return "ms", 1.0
+    return latency_unit([row.base, row.new])
 
 
 def _cells(row: MetricChange) -> list[str]:
@@ -52,14 +50,14 @@ def _cells(row: MetricChange) -> list[str]:
     scaled = [None if v is None else v * factor for v in (row.base, row.new)]
     interval = "N/A"
     if row.interval is not None:
-        interval = f"[{_percent(row.interval[0])}, {_percent(row.interval[1])}]"
+        interval = f"[{percent(row.interval[0])}, {percent(row.interval[1])}]"
     return [
         config_label(row.config),
         row.metric,
         unit,
         _format_cell(scaled[0]),
         _format_cell(scaled[1]),
-        _percent(row.change),
+        percent(row.change),
         interval,
         row.verdict,
         row.note or "",

@@ -6,10 +6,8 @@
 - `shift_interval(base, new, confidence)`: the Hodges-Lehmann interval for the shift
   new - base that goes with the U test.
 - `difference_interval(base, new, confidence)`: an interval for new - base from each
-  `Estimate`'s own interval (the order-statistic intervals below, or a report's `*_ci`).
-- `_percentile_interval_ns(hist, percentile, confidence)`: a distribution-free interval
-  for a percentile from binomial order statistics, O(buckets) on an HDR histogram.
-  Private: stats.intervals owns the public, autocorrelation-aware one.
+  `Estimate`'s own interval (stats.intervals' order-statistic intervals on the HDR
+  histograms, or a report's `*_ci`).
 
 Samples are taken as independent. Window throughputs and request latencies of one run
 are autocorrelated, so the nominal confidence is optimistic; compare therefore also
@@ -20,21 +18,18 @@ reports carry them.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 
 import numpy as np
 
-from neuronperf_native.engine import Histogram
+from neuronperf_native.stats._checks import check_confidence
+from neuronperf_native.stats._distributions import normal_quantile
 
 __all__ = ["Estimate", "UTest", "difference_interval", "mann_whitney_u", "shift_interval"]
 
 #: Largest pooled sample size for which U's exact null distribution is used (no ties).
 EXACT_MAX_N = 50
-#: Half-width, in standard deviations plus a constant, of the binomial window summed.
-_TAIL_SDS = 40.0
 
 
 @dataclass(frozen=True)
@@ -57,17 +52,9 @@ class Estimate:
     confidence: float
 
 
-def _check_confidence(confidence: float) -> float:
-    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real):
-        raise TypeError(f"confidence must be a number, got {confidence!r}")
-    if not 0.0 < float(confidence) < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
-    return float(confidence)
-
-
 def _z(confidence: float) -> float:
     """Two-sided standard normal quantile: 1.96 for confidence 0.95."""
-    return NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    return normal_quantile(0.5 + check_confidence(confidence) / 2.0)
 
 
 def _sample(name: str, values: Sequence[float]) -> np.ndarray:
@@ -167,7 +154,7 @@ def shift_interval(
     the U test would reject. None when the samples are too small to bound the shift
     at this confidence (e.g. 2 windows each at 0.95).
     """
-    half_alpha = (1.0 - _check_confidence(confidence)) / 2.0
+    half_alpha = (1.0 - check_confidence(confidence)) / 2.0
     x, y = _sample("base", base), _sample("new", new)
     n, m = x.size, y.size
     pooled = np.concatenate([x, y])
@@ -193,67 +180,10 @@ def difference_interval(base: Estimate, new: Estimate, confidence: float) -> tup
     (order statistics) keep their shape. The runs are independent: errors add in
     quadrature.
     """
-    z_out = _z(_check_confidence(confidence))
-    z_base = _z(_check_confidence(base.confidence))
-    z_new = _z(_check_confidence(new.confidence))
+    z_out = _z(confidence)
+    z_base = _z(base.confidence)
+    z_new = _z(new.confidence)
     below = math.hypot((new.value - new.low) / z_new, (base.high - base.value) / z_base)
     above = math.hypot((new.high - new.value) / z_new, (base.value - base.low) / z_base)
     difference = new.value - base.value
     return difference - z_out * below, difference + z_out * above
-
-
-def _rank_bounds(n: int, fraction: float, confidence: float) -> tuple[int, int]:
-    """1-based ranks (l, u) with P(X_(l) <= q <= X_(u)) >= confidence for the
-    `fraction` quantile q of n iid samples; l = 0 or u = n + 1: unbounded on that side.
-
-    The number of samples at or below q is Binomial(n, fraction): l - 1 is the largest
-    k with P(B <= k) <= alpha/2, u - 1 the smallest k with P(B <= k) >= 1 - alpha/2.
-    The exact CDF is summed over the window where the mass is (O(sqrt(n)) terms).
-    """
-    half_alpha = (1.0 - confidence) / 2.0
-    if fraction <= 0.0:
-        return 0, 1
-    if fraction >= 1.0:
-        return n, n + 1
-    mean, sd = n * fraction, math.sqrt(n * fraction * (1.0 - fraction))
-    reach = _TAIL_SDS * (sd + 1.0)
-    first, last = max(0, math.floor(mean - reach)), min(n, math.ceil(mean + reach))
-    ks = np.arange(first, last + 1, dtype=np.float64)
-    log_first = (
-        math.lgamma(n + 1)
-        - math.lgamma(first + 1)
-        - math.lgamma(n - first + 1)
-        + first * math.log(fraction)
-        + (n - first) * math.log1p(-fraction)
-    )
-    steps = np.log(n - ks[:-1]) - np.log(ks[:-1] + 1.0) + math.log(fraction / (1.0 - fraction))
-    log_pmf = log_first + np.concatenate([[0.0], np.cumsum(steps)])
-    cdf = np.cumsum(np.exp(log_pmf))
-    low = np.nonzero(cdf <= half_alpha)[0]
-    lower = first + int(low[-1]) + 1 if low.size else first
-    high = np.nonzero(cdf >= 1.0 - half_alpha)[0]
-    upper = first + int(high[0]) + 1 if high.size else n + 1
-    return lower, upper
-
-
-def _percentile_interval_ns(
-    hist: Histogram, percentile: float, confidence: float
-) -> tuple[float, float] | None:
-    """Distribution-free interval (ns) for a percentile of the histogram's population.
-
-    Order statistics l and u of `_rank_bounds`, read off the cumulative bucket counts:
-    the lowest value of l's bucket and the highest equivalent value of u's bucket, so
-    the histogram's resolution is inside the interval. None when there are too few
-    samples to bound the percentile on both sides (p99.99 of 5,000 requests).
-    """
-    n = hist.count
-    if n == 0:
-        return None
-    lower, upper = _rank_bounds(n, percentile / 100.0, _check_confidence(confidence))
-    if lower < 1 or upper > n:
-        return None
-    buckets = hist.buckets()
-    cumulative = np.cumsum([count for _, _, count in buckets])
-    low_bucket = buckets[int(np.searchsorted(cumulative, lower))]
-    high_bucket = buckets[int(np.searchsorted(cumulative, upper))]
-    return float(low_bucket[0]), float(high_bucket[1])

@@ -1,0 +1,169 @@
+"""
+neuronperf_native's compiled timing engine
+"""
+from __future__ import annotations
+import collections.abc
+import typing
+__all__: list[str] = ['Histogram', 'JsonError', 'NativeModel', 'Pipeline', 'Runner', 'b64decode', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'spin_model', 'unlink_on_parent_death']
+class Histogram:
+    """
+    HDR histogram of integer nanosecond values (HdrHistogram algorithm).
+    
+    Values are kept to `digits` significant decimal digits between `lowest` and
+    `highest`; values above `highest` are recorded as `highest` and counted in
+    `saturated_count`. Percentiles report the highest value equivalent to the
+    bucket that holds the p-th percentile, as HdrHistogram does. Not thread-safe.
+    Encodings are the standard HdrHistogram V2 compressed format (readable by the
+    `hdrhistogram` package); `saturated_count` is not part of that format.
+    """
+    __hash__: typing.ClassVar[None] = None
+    @staticmethod
+    def decode(data: typing.Any) -> Histogram:
+        ...
+    @staticmethod
+    def decode_bytes(data: typing.Any) -> Histogram:
+        ...
+    def __add__(self, arg0: Histogram) -> Histogram:
+        ...
+    def __eq__(self, arg0: typing.Any) -> typing.Any:
+        ...
+    def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: Histogram) -> typing.Any:
+        ...
+    def __init__(self, lowest: typing.SupportsInt | typing.SupportsIndex = 1, highest: typing.SupportsInt | typing.SupportsIndex = 3600000000000, digits: typing.SupportsInt | typing.SupportsIndex = 3) -> None:
+        ...
+    def __repr__(self) -> str:
+        ...
+    def __setstate__(self, arg0: bytes) -> None:
+        ...
+    def buckets(self) -> list:
+        ...
+    def encode(self) -> str:
+        """
+        The V2 compressed encoding as base64 text.
+        """
+    def encode_bytes(self) -> bytes:
+        ...
+    def merge(self, other: Histogram) -> typing.Any:
+        """
+        Add other's counts to this histogram (same settings); returns self.
+        """
+    def percentiles(self, percentiles: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]) -> list[int]:
+        ...
+    def record(self, value: typing.Any) -> None:
+        """
+        Record one integer value (ns).
+        """
+    def record_many(self, values: typing.Any) -> None:
+        """
+        Record every value of an array (integer dtypes, or floats rounded to nearest).
+        """
+    def reset(self) -> None:
+        ...
+    def value_at_percentile(self, percentile: typing.SupportsFloat | typing.SupportsIndex) -> int:
+        ...
+    @property
+    def count(self) -> int:
+        ...
+    @property
+    def digits(self) -> int:
+        ...
+    @property
+    def highest(self) -> int:
+        ...
+    @property
+    def lowest(self) -> int:
+        ...
+    @property
+    def max(self) -> int:
+        ...
+    @property
+    def mean(self) -> float:
+        ...
+    @property
+    def min(self) -> int:
+        ...
+    @property
+    def saturated_count(self) -> int:
+        ...
+    @property
+    def stddev(self) -> float:
+        ...
+class JsonError(ValueError):
+    pass
+class NativeModel:
+    """
+    A model implemented in C++.
+    """
+    def __repr__(self) -> str:
+        ...
+class Pipeline:
+    """
+    A model with its inputs and stages.
+    """
+class Runner:
+    """
+    Runs a pipeline on worker threads (see engine.Runner).
+    """
+    def __init__(self, pipeline: Pipeline, *, workers: typing.SupportsInt | typing.SupportsIndex, duration_s: typing.Any, max_iterations: typing.Any, warmup: typing.SupportsInt | typing.SupportsIndex, window_s: typing.SupportsFloat | typing.SupportsIndex, call_timeout_s: typing.Any, record_timestamps: bool, start_at_ns: typing.SupportsInt | typing.SupportsIndex, request_rate: typing.Any, arrival: str, seed: typing.SupportsInt | typing.SupportsIndex, request_intervals_us: typing.Any, spin_wait_us: typing.SupportsFloat | typing.SupportsIndex = 20.0) -> None:
+        ...
+    def poll_windows(self) -> list:
+        ...
+    def start(self) -> None:
+        ...
+    def stop(self) -> None:
+        ...
+    def wait(self) -> dict:
+        ...
+    @property
+    def done(self) -> bool:
+        ...
+    @property
+    def live_iterations(self) -> int:
+        ...
+def _stop_runs_at_exit(timeout_s: typing.SupportsFloat | typing.SupportsIndex) -> None:
+    """
+    atexit hook: stops active runs and waits for their workers to leave Python.
+    """
+def b64decode(text: str) -> bytes:
+    """
+    Decode standard base64 (whitespace skipped, padding required) to bytes.
+    Raises ValueError naming the invalid character and its position.
+    """
+def clock_read_cost_ns(reads: typing.SupportsInt | typing.SupportsIndex) -> float:
+    ...
+def histogram_record_cost_ns(values: typing.SupportsInt | typing.SupportsIndex) -> float:
+    ...
+def kill_group_on_parent_death(expected_parent: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    Kill this process's group when its parent dies (or now, if it already has).
+    """
+def native_pipeline(model: NativeModel, input_count: typing.SupportsInt | typing.SupportsIndex = -1) -> Pipeline:
+    ...
+def noop_model() -> NativeModel:
+    ...
+def now_ns() -> int:
+    """
+    The engine's monotonic clock (CLOCK_MONOTONIC) in nanoseconds.
+    """
+def python_pipeline(*, model: typing.Any, native: typing.Any, preprocess: typing.Any, postprocess: typing.Any, inputs: collections.abc.Sequence[tuple], iterator: typing.Any, thread_context: typing.Any, gil_slice_ns: typing.SupportsInt | typing.SupportsIndex) -> Pipeline:
+    ...
+def read_json(path: bytes, *, min_typed_array: typing.SupportsInt | typing.SupportsIndex = 16, decode_b64: bool = False, huge_floats_as_decimal: bool = False, prefetch_threads: typing.SupportsInt | typing.SupportsIndex = -1) -> typing.Any:
+    """
+    Parse the JSON file at path (bytes, as os.fsencode gives) like json.load, except
+    that an array of at least min_typed_array integer literals (within int64) or float
+    literals is a numpy int64 / float64 array (float32 when float32 holds every value
+    exactly), and with decode_b64 the valid base64 string value of a "b64" member is
+    bytes; with huge_floats_as_decimal a float literal beyond double's range (json.load:
+    inf) is a decimal.Decimal and its array a list. prefetch_threads: worker threads
+    converting large numeric arrays of large files ahead of the parser (-1: one per
+    idle CPU, at most 3; 0: none); the result is the same. Raises JsonError (a ValueError) for invalid JSON and OSError when the
+    file cannot be read.
+    """
+def spin_model(distribution: str, latency_ns: typing.SupportsInt | typing.SupportsIndex, low_ns: typing.SupportsInt | typing.SupportsIndex, high_ns: typing.SupportsInt | typing.SupportsIndex, second_latency_ns: typing.SupportsInt | typing.SupportsIndex, second_fraction: typing.SupportsFloat | typing.SupportsIndex, sigma: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> NativeModel:
+    ...
+def unlink_on_parent_death(path: str) -> None:
+    """
+    Remove this file when the parent dies, before the group is killed.
+    """

@@ -1,0 +1,90 @@
+"""Statistical stopping in the run loop: end a configuration once its numbers are known.
+
+The copies of a configuration forward each window they close (completions and an
+e2e histogram). StabilityObserver sums them over the copies, window by window, feeds
+complete windows to a stats.StabilityMonitor and ends the configuration as soon as
+the rule holds (settings.stability); the run's duration is the rule's max_s, where
+a configuration ends anyway, reported as not stable.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from neuronperf_native.engine import Histogram
+from neuronperf_native.executors import RunObserver
+from neuronperf_native.planning import Configuration
+from neuronperf_native.stats import StabilityMonitor, StoppingDecision, StoppingRule
+
+log = logging.getLogger("neuronperf_native")
+
+
+class StabilityObserver(RunObserver):
+    """Stops each configuration when its stopping rule holds; remembers the last
+    decision per configuration. Driven from the executor's thread only."""
+
+    wants_histograms = True
+
+    def __init__(self, rule: StoppingRule) -> None:
+        self.rule = rule
+        self.decisions: dict[int, StoppingDecision] = {}
+        self._monitor: StabilityMonitor | None = None
+        self._copies = 1
+        self._pending: dict[int, tuple[int, Histogram, int]] = {}  # index -> sum, merged, copies
+        self._next = 0  # the next window index to hand to the monitor
+        self._fresh = False  # windows arrived since the last decision
+
+    def started(self, configuration: Configuration, start_ns: int) -> None:
+        self._monitor = StabilityMonitor(
+            self.rule, configuration.settings.window_s, batch_size=configuration.batch_size
+        )
+        self._copies = configuration.n_models
+        self._pending = {}
+        self._next = 0
+        self._fresh = False
+
+    def progress(
+        self, configuration: Configuration, copy_id: int, iterations: int, windows: list
+    ) -> None:
+        for index, count, encoded in windows:
+            histogram = Histogram.decode(encoded)
+            total, merged, seen = self._pending.get(index, (0, None, 0))
+            if merged is not None:
+                histogram.merge(merged)
+            self._pending[index] = (total + count, histogram, seen + 1)
+        assert self._monitor is not None
+        while self._pending.get(self._next, (0, None, 0))[2] == self._copies:
+            total, merged, _ = self._pending.pop(self._next)
+            self._monitor.add([total], [merged])
+            self._next += 1
+            self._fresh = True
+
+    def should_stop(self, configuration: Configuration) -> bool:
+        if not self._fresh or self._monitor is None:
+            return False
+        self._fresh = False
+        decision = self._monitor.decide()
+        self.decisions[configuration.index] = decision
+        return decision.stop and decision.stable  # at max_s the duration ends the run
+
+    def report_unstable(self, configuration: Configuration, total: int) -> None:
+        """Logs a warning when a configuration ended without meeting the rule."""
+        decision = self.decisions.get(configuration.index)
+        if decision is not None and decision.stable:
+            return
+        widths = []
+        if decision is not None and decision.throughput is not None:
+            widths.append(f"throughput +-{decision.throughput.rel_half_width:.1%}")
+        if decision is not None and decision.latency is not None:
+            widths.append(f"p{self.rule.percentile:g} +-{decision.latency.rel_half_width:.1%}")
+        known = f" ({', '.join(widths)})" if widths else ""
+        log.warning(
+            "Config %d/%d (%s) not stable after %g s%s: target +-%.1f%% at %g%% confidence",
+            configuration.index + 1,
+            total,
+            configuration.describe(),
+            self.rule.max_s or configuration.settings.duration_s,
+            known,
+            self.rule.rel_ci * 100,
+            self.rule.confidence * 100,
+        )

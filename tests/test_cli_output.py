@@ -1,0 +1,105 @@
+"""Command-line polish: help texts with defaults, flags after any subcommand, run's usage,
+module:Class from the current directory, the compile log naming the index it wrote."""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from neuronperf_native import cli, compiling
+
+
+def _actions(parser, path=()):
+    """(subcommand path, action) for every argument of every (sub)parser."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, subparser in action.choices.items():
+                yield from _actions(subparser, (*path, name))
+        elif not isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+            yield path, action
+
+
+def test_every_option_has_help_naming_its_default():
+    missing, undefaulted = [], []
+    for path, action in _actions(cli._parser()):
+        name = " ".join(
+            [*path, action.option_strings[-1] if action.option_strings else action.dest]
+        )
+        has_default = action.default not in (None, False, argparse.SUPPRESS)
+        if not action.help:
+            missing.append(name)
+        elif action.option_strings and has_default and "default" not in action.help:
+            undefaulted.append(f"{name} (default {action.default!r})")
+    assert missing == [] and undefaulted == []
+    helps = {
+        (" ".join(path), action.option_strings[-1]): action.help
+        for path, action in _actions(cli._parser())
+        if action.option_strings
+    }
+    assert "default 1 and MAX" in helps[("bench", "--n-models")]
+    assert "default 1 and 2" in helps[("bench", "--workers-per-model")]
+    assert "default 1e-05" in helps[("bench", "--rtol")]
+    assert "default 1 2" in helps[("demo", "--workers")]
+
+
+@pytest.mark.parametrize("command", [["demo"], ["report", "r.json"], ["compare", "a", "b"]])
+def test_global_flags_work_after_the_subcommand(command):
+    parser = cli._parser()
+    assert parser.parse_args([*command, "-v"]).verbose is True
+    assert parser.parse_args(["-v", *command]).verbose is True
+    assert parser.parse_args([*command, "-q"]).quiet is True
+    assert parser.parse_args(command).verbose is False
+
+
+def test_run_usage_shows_its_arguments_as_optional(capsys):
+    parser = cli._parser()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["run", "--help"])
+    assert "usage: neuronperf-native run [-h] [-v] [-q] SCRIPT [ARG ...]" in capsys.readouterr().out
+    args = parser.parse_args(["run", "-v", "script.py", "-q", "--its-flag"])
+    assert args.verbose is True and args.script == "script.py"
+    assert args.args == ["-q", "--its-flag"]  # after SCRIPT, everything is the script's
+
+
+def test_module_class_imports_from_the_current_directory(tmp_path):
+    (tmp_path / "local_models.py").write_text(
+        textwrap.dedent(
+            """
+            class Double:
+                def __call__(self, x):
+                    return x * 2
+            """
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    script = shutil.which("neuronperf-native", path=os.path.dirname(sys.executable))
+    assert script is not None  # the console script, whose sys.path[0] is its bin directory
+    out = subprocess.run(
+        [script, "bench", "local_models:Double",
+         "--shape", "X:4", "--duration", "0.3", "--n-models", "1", "--workers-per-model", "1",
+         "-q"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[1].split()[0] == "Double"
+    missing = cli.main(["bench", "no_such_module_here:Model", "--shape", "X:4"])
+    assert missing == cli.EXIT_USAGE
+
+
+def test_compile_names_the_index_it_wrote(tmp_path, monkeypatch, caplog):
+    monkeypatch.chdir(tmp_path)
+    caplog.set_level("INFO", logger="neuronperf_native")
+
+    def compile_fn(model, example, filename, compiler_args):
+        with open(filename, "w") as f:
+            f.write("artifact")
+
+    index = compiling.compile(compile_fn, "net", ["x"], model_name="net")
+    messages = [r.getMessage() for r in caplog.records if r.name == "neuronperf_native"]
+    assert messages[-1] == f"Compiled 1 variant(s); wrote the model index {index}"
+    assert os.path.basename(index).startswith("net_") and index.endswith(".json")
+    assert (tmp_path / index).is_file()
