@@ -8,6 +8,13 @@ from collections.abc import Iterator
 import pytest
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Fleet tests run last: connecting to Ray leaves its (gRPC) threads in this
+    process, after which every local benchmark would start copies in fresh
+    interpreters instead of forking them."""
+    items.sort(key=lambda item: item.get_closest_marker("fleet") is not None)
+
+
 @pytest.fixture
 def sigint_raises() -> Iterator[None]:
     """SIGINT raises KeyboardInterrupt during the test, as in an interactive shell.

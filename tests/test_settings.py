@@ -111,6 +111,14 @@ BAD_VALUES = [
     ("sequence_length_variation", 101, ValueError, "sequence_length_variation must be a perc"),
     ("sequence_id_range", (5, 2), ValueError, "sequence_id_range"),
     ("sequence_kwargs", "no", TypeError, "sequence_kwargs must be a bool"),
+    ("cluster", 6379, TypeError, "cluster must be a str (a Ray address) or None"),
+    ("cluster", "head", ValueError, "cluster must be 'auto', 'ray://HOST:PORT' or 'HOST:PORT'"),
+    ("cluster", "ray://head:99999", ValueError, "cluster must be 'auto', 'ray://HOST:PORT'"),
+    ("cluster", "http://head:80", ValueError, "cluster must be 'auto', 'ray://HOST:PORT'"),
+    ("nodes", 0, ValueError, "nodes must be >= 1, got 0"),
+    ("nodes", "every", ValueError, "nodes must be an int >= 1 or 'all'"),
+    ("nodes", 2.0, TypeError, "nodes must be an int"),
+    ("nodes", 2, ValueError, "nodes=2 runs configurations on several nodes of a Ray cluster"),
 ]
 
 
@@ -126,6 +134,14 @@ def test_every_field_has_a_bad_value_case():
     fields = {f.name for f in dataclasses.fields(BenchmarkSettings)}
     covered = {KEYWORDS.get(k, k) for k, *_ in BAD_VALUES}
     assert fields == covered
+
+
+def test_cluster_addresses_and_node_counts_are_kept():
+    for address in ("auto", "ray://10.0.0.5:10001", "head-node.internal:6379", "[::1]:6379"):
+        assert BenchmarkSettings(cluster=address).cluster == address
+    settings = BenchmarkSettings(cluster="auto", nodes="all")
+    assert BenchmarkSettings.from_json(settings.to_json()) == settings
+    assert BenchmarkSettings.from_keywords(cluster="auto", nodes=3).nodes == 3
 
 
 def test_direct_construction_names_the_field():
@@ -215,6 +231,11 @@ def test_stability_becomes_a_rule_bounded_by_the_duration_with_short_windows():
     assert BenchmarkSettings.from_json(s.to_json()) == s
     rule = BenchmarkSettings.from_keywords(stability={"max_s": 10, "percentile": 90}).stability
     assert (rule.max_s, rule.percentile, rule.rel_ci) == (10.0, 90.0, 0.02)
+
+
+def test_a_latency_slo_search_does_not_run_on_a_cluster():
+    with pytest.raises(ValueError, match="latency_slo_ms searches with probes on this host"):
+        BenchmarkSettings.from_keywords(latency_slo_ms=5, cluster="auto")
 
 
 def test_load_mode_rate_is_specs_name_of_the_open_loop():

@@ -21,7 +21,7 @@ from neuronperf_native._copy import CopySpec, RunSpec
 from neuronperf_native._processes import CopiesOutcome, RunWatch, run_copies
 from neuronperf_native._stopping import StabilityObserver
 from neuronperf_native.engine import _as_args
-from neuronperf_native.executors import ConfigurationResult, LocalExecutor, Observers
+from neuronperf_native.executors import ConfigurationResult, LocalExecutor, Observers, fleet
 from neuronperf_native.executors.base import timers_of
 from neuronperf_native.planning import Configuration, Host, Plan, model_configs, plan
 from neuronperf_native.settings import BenchmarkSettings
@@ -138,17 +138,19 @@ def benchmark(
         dataset_loader_fn=dataset_loader_fn,
         **workload_options,
     )
-    the_plan = plan_of(settings, workload)
-    for line in workload.batch_warnings(list(dict.fromkeys(c.model for c in the_plan))):
-        log.warning("%s", line)
-    if dry_run:
-        return the_plan
-    if settings.latency_slo_ms is not None:
-        results = search.run_search(
-            the_plan, lambda groups: _run_groups(search.progress_plan(the_plan), groups, workload)
-        )
-    else:
-        results = run_plan(the_plan, workload)
+    with fleet.session(settings, workload):  # connected to settings.cluster, when given
+        the_plan = plan_of(settings, workload)
+        for line in workload.batch_warnings(list(dict.fromkeys(c.model for c in the_plan))):
+            log.warning("%s", line)
+        if dry_run:
+            return the_plan
+        if settings.latency_slo_ms is not None:
+            results = search.run_search(
+                the_plan,
+                lambda groups: _run_groups(search.progress_plan(the_plan), groups, workload),
+            )
+        else:
+            results = run_plan(the_plan, workload)
     pairs = [r.pair(with_timers=settings.return_timers) for r in results]
     return pairs if settings.return_timers else reporting.get_reports(pairs)
 
@@ -204,22 +206,25 @@ def _settings(neuronperf: dict[str, Any], extensions: dict[str, Any]) -> Benchma
 def plan_of(settings: BenchmarkSettings, workload: Workload, model_name: str | None = None) -> Plan:
     """The plan of a workload on this machine (reads the model index, queries devices)."""
     configs = model_configs(workload.model_filename, settings, workload.n_inputs)
-    host = Host.local(settings, [c.pipeline_size for c in configs])
+    sizes = [c.pipeline_size for c in configs]
+    host = fleet.cluster_host(settings, sizes) if settings.cluster else Host.local(settings, sizes)
     return plan(settings, configs, host, model_name)
 
 
 def run_plan(the_plan: Plan, workload: Workload) -> list[ConfigurationResult]:
-    """Runs every configuration on this host with progress output; Ctrl-C (or a
-    strict validation failure) ends early with what was measured."""
-    return list(_run_groups(the_plan, the_plan.groups(), workload))
+    """Runs every configuration (on this host, or on settings.cluster) with progress
+    output; Ctrl-C (or a strict validation failure) ends early with what was measured.
+    The results come in plan order (a fleet's finish in any order)."""
+    results = _run_groups(the_plan, the_plan.groups(), workload)
+    return sorted(results, key=lambda r: r.configuration.index)
 
 
 def _run_groups(
     the_plan: Plan, groups: Iterable[Iterable[Configuration]], workload: Workload
 ) -> Iterator[ConfigurationResult]:
-    """Runs the copy groups (LocalExecutor.run_groups: each group's configurations may
-    be chosen one at a time from the previous results) with progress over the_plan,
-    yielding each result as it comes."""
+    """Runs the copy groups with progress over the_plan, yielding each result as it
+    comes: here (LocalExecutor.run_groups: each group's configurations may be chosen
+    one at a time from the previous results), or on the cluster (the whole plan)."""
     settings = the_plan.settings
     progress = _progress.Progress(the_plan, settings.verbosity)
     stability = None if settings.stability is None else StabilityObserver(settings.stability)
@@ -235,8 +240,18 @@ def _run_groups(
     )
     done = 0
     started = time.monotonic()
+    if settings.cluster is not None:
+        if stability is not None:
+            log.warning(
+                "stability on a cluster: nodes send their results at the end of each "
+                "configuration, so each runs to max_s (%g s); the reports still say stable",
+                the_plan[0].duration_s,
+            )
+        runs = fleet.FleetExecutor(workload, settings).run(the_plan, observer)
+    else:
+        runs = LocalExecutor(workload, settings).run_groups(groups, observer)
     try:
-        for result in LocalExecutor(workload, settings).run_groups(groups, observer):
+        for result in runs:
             done += 1
             _log_result(result, len(the_plan))
             if stability is not None and result.status == "finished":

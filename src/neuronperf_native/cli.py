@@ -170,6 +170,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _nodes(text: str) -> int | str:
+    return "all" if text == "all" else _positive_int(text)
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -640,6 +644,8 @@ def _bench_options(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.device_type is not None:
         options["device_type"] = args.device_type
+    if args.ray is not None or args.nodes is not None:
+        options.update(cluster=args.ray, nodes=args.nodes)
     if args.percentile:
         options["percentiles"] = list(dict.fromkeys(args.percentile))
     if args.model_name:
@@ -1208,6 +1214,20 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         "--dry-run",
         action="store_true",
         help="print the configurations that would run and the time estimate; run nothing",
+    )
+    bench.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        metavar="ADDRESS",
+        help="run on a Ray cluster: auto (default), ray://HOST:PORT or HOST:PORT "
+        "(needs the 'ray' extra); configurations spread across its nodes",
+    )
+    bench.add_argument(
+        "--nodes",
+        type=_nodes,
+        metavar="N|all",
+        help="with --ray: run each configuration on N nodes at once, merged (scale-out)",
     )
     bench.add_argument("--csv", metavar="FILE", help="write the reports as CSV")
     bench.add_argument("--json", metavar="FILE", help="write the reports as JSON")

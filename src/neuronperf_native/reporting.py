@@ -292,11 +292,13 @@ def _report(config: Mapping[str, Any], results: Mapping[str, Any], where: str) -
     extra_percentiles = _check_percentiles(config.get("percentiles"), f"{where} config")
     copies = list(results.get("copies", []))
     runs = []
+    run_nodes = []  # the fleet node of each run (None on one host)
     for i, copy in enumerate(copies):
         if "histograms" not in copy:
             continue  # a copy that died before measuring: nothing to merge
         try:
             runs.append(RunResult.from_dict(dict(copy)))
+            run_nodes.append(copy.get("node_id"))
         except (TypeError, ValueError) as exc:
             raise ValueError(
                 f"{where} results copies[{i}] is not a RunResult dict: {exc}"
@@ -365,6 +367,9 @@ def _report(config: Mapping[str, Any], results: Mapping[str, Any], where: str) -
                 float(cost_per_hour) / (report["throughput_avg"] * 3600.0) * 1e6
             )
     report.update(_load_fields(config, runs))
+    if isinstance(config.get("nodes"), list):
+        report["start_skew_ms"] = results.get("start_skew_ms")
+        report["nodes"] = _node_figures(config["nodes"], runs, run_nodes, batch_size)
     return report
 
 
@@ -471,6 +476,31 @@ def _window_histograms(runs: list[RunResult]) -> tuple[list[Histogram], int]:
     return [merged.get(i, Histogram()) for i in range(max(merged) + 1)], span
 
 
+def _node_figures(
+    nodes: list[Any], runs: list[RunResult], run_nodes: list[Any], batch_size: int
+) -> list[dict[str, Any]]:
+    """Per node of a scale-out run: its identity, throughput (its copies' windows
+    summed) and latency p99 (its copies' histograms merged), so a slow host stands out."""
+    figures = []
+    for node in nodes:
+        mine = [
+            run for run, owner in zip(runs, run_nodes, strict=True) if owner == node.get("node_id")
+        ]
+        entry = {**node, "total_infs": None, "throughput_avg": None, "latency_ms_p99": None}
+        if mine:
+            infs = sum(run.iterations for run in mine) * batch_size
+            windows, window_s = _summed_windows(mine)
+            wall_s = max(run.wall_s for run in mine)
+            _, avg, _ = _throughputs(windows, window_s, batch_size, infs, wall_s)
+            e2e = _merge([run.latency for run in mine])
+            entry["total_infs"] = infs
+            entry["throughput_avg"] = avg
+            if e2e is not None and e2e.count:
+                entry["latency_ms_p99"] = _ns_to_ms(e2e.value_at_percentile(99.0))
+        figures.append(entry)
+    return figures
+
+
 def get_reports(results: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> list[dict[str, Any]]:
     """One report dict per `(config, results)` pair that benchmark() produced.
 
@@ -485,7 +515,9 @@ def get_reports(results: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> lis
     request_rate_achieved (requests/s, all copies), requests_due, schedule_lag_ms_p50/
     p99 (due -> started), backlog_max, backlog_end and saturated. Values that were not
     measured (a configuration that failed first; the open-loop keys in closed loop)
-    are None.
+    are None. Fleet runs add `node` (spread) or `n_nodes`, `nodes` (per node: identity,
+    throughput_avg, latency_ms_p99, total_infs, clock offset) and `start_skew_ms`
+    (scale-out: merged over every node).
     """
     if isinstance(results, (str, bytes, Mapping)) or not isinstance(results, Sequence):
         raise TypeError(

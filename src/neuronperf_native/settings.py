@@ -23,6 +23,7 @@ import json
 import math
 import numbers
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -49,6 +50,8 @@ _STABILITY_WINDOW_S = 0.1
 _LOAD_MODES = ("closed", "open", "rate")  # "rate": SPEC 4.3's name of the open loop
 _SLO_SEARCHES = ("binary", "linear")
 _MIN_INTERVAL_US = 0.001  # the engine's finest gap between two requests
+# A Ray cluster address: "auto", "ray://HOST:PORT" (Ray client) or "HOST:PORT" (GCS).
+_CLUSTER_RE = re.compile(r"^(?:auto|(?:ray://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5})$")
 
 # The name errors use for a field: its benchmark() keyword while from_keywords() runs.
 _display_names: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
@@ -214,6 +217,26 @@ def _megabytes(field: str, value: Any) -> float:
     return float(value)
 
 
+def _cluster(field: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{_name(field)} must be a str (a Ray address) or None, got {value!r}")
+    if not _CLUSTER_RE.match(value) or (value != "auto" and int(value.rpartition(":")[2]) > 65535):
+        raise ValueError(
+            f"{_name(field)} must be 'auto', 'ray://HOST:PORT' or 'HOST:PORT', got {value!r}"
+        )
+    return value
+
+
+def _nodes(field: str, value: Any) -> int | str | None:
+    if value is None or value == "all":
+        return value
+    if isinstance(value, str):
+        raise ValueError(f"{_name(field)} must be an int >= 1 or 'all', got {value!r}")
+    return _int(field, value, 1)
+
+
 _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "batch_sizes": _positive_ints,
     "duration_s": lambda f, v: _seconds(f, v, zero_ok=True, maximum=_MAX_DURATION_S),
@@ -266,6 +289,8 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "sequence_length_variation": lambda f, v: v,
     "sequence_id_range": lambda f, v: v,
     "sequence_kwargs": lambda f, v: v,
+    "cluster": _cluster,
+    "nodes": _nodes,
 }
 
 
@@ -465,6 +490,8 @@ class BenchmarkSettings:
     sequence_length_variation: float = 20.0  # percent
     sequence_id_range: tuple[int, int | None] = (1, None)
     sequence_kwargs: bool = True  # pass sequence_id/start/end as keywords
+    cluster: str | None = None  # a Ray cluster to run on: "auto", "ray://HOST:PORT", "HOST:PORT"
+    nodes: int | str | None = None  # scale-out: each configuration on this many nodes ("all")
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -489,6 +516,16 @@ class BenchmarkSettings:
             object.__setattr__(self, "window_s", 1.0 if rule is None else _STABILITY_WINDOW_S)
         object.__setattr__(self, "load_mode", _load_mode(self))
         _check_slo(self)
+        if self.cluster is not None and self.latency_slo_ms is not None:
+            raise ValueError(
+                f"{_name('latency_slo_ms')} searches with probes on this host: it does not "
+                f"run on {_name('cluster')} (run the search on one node of the cluster)"
+            )
+        if self.nodes is not None and self.cluster is None:
+            raise ValueError(
+                f"{_name('nodes')}={self.nodes!r} runs configurations on several nodes of a "
+                f"Ray cluster: pass {_name('cluster')} too"
+            )
 
     # Construction from benchmark()'s keywords ---------------------------------------
 
