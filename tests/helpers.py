@@ -6,6 +6,25 @@ import time
 
 import psutil
 
+#: The config keys SPEC 4.3 requires of every (config, results) pair, but the run's
+#: start_dts / stop_dts, which exist once it ran.
+NEURONPERF_CONFIG_KEYS = (
+    "model_filename",
+    "model_name",
+    "device_type",
+    "instance_type",
+    "batch_size",
+    "n_models",
+    "workers_per_model",
+    "pipeline_size",
+    "n_devices",
+    "performance_level",
+    "multiprocess",
+    "multiinterpreter",
+    "stats_interval",
+    "duration",
+)
+
 
 def model_processes() -> list[psutil.Process]:
     """This process's live descendants, less multiprocessing's resource tracker (which

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import model_processes, no_model_processes
+from helpers import NEURONPERF_CONFIG_KEYS, model_processes, no_model_processes
 
 import neuronperf_native as npf
 from neuronperf_native import benchmarking, devices, model_index, planning
@@ -273,24 +273,7 @@ def test_return_timers_gives_config_results_pairs_with_timers():
     )
     assert len(pairs) == 1
     config, results = pairs[0]
-    for key in (
-        "model_filename",
-        "model_name",
-        "device_type",
-        "instance_type",
-        "batch_size",
-        "n_models",
-        "workers_per_model",
-        "pipeline_size",
-        "n_devices",
-        "performance_level",
-        "multiprocess",
-        "multiinterpreter",
-        "stats_interval",
-        "start_dts",
-        "stop_dts",
-        "duration",
-    ):
+    for key in (*NEURONPERF_CONFIG_KEYS, "start_dts", "stop_dts"):
         assert key in config
     for key in (
         "workers_per_model",

@@ -7,6 +7,7 @@ import logging
 import numpy as np
 import psutil
 import pytest
+from helpers import NEURONPERF_CONFIG_KEYS
 
 import neuronperf_native as npf
 from neuronperf_native import model_index
@@ -118,22 +119,7 @@ def test_configurations_are_immutable_and_describe_themselves():
         c.n_models = 5
     assert c.describe() == "batch_size=4 n_models=2 workers_per_model=3 pipeline_size=1 (m.pt)"
     config = c.config_dict()
-    for key in (
-        "model_filename",
-        "model_name",
-        "device_type",
-        "instance_type",
-        "batch_size",
-        "n_models",
-        "workers_per_model",
-        "pipeline_size",
-        "n_devices",
-        "performance_level",
-        "multiprocess",
-        "multiinterpreter",
-        "stats_interval",
-        "duration",
-    ):
+    for key in NEURONPERF_CONFIG_KEYS:
         assert key in config
     assert (config["duration"], config["n_devices"], config["stats_interval"]) == (3.0, 2, 0.5)
 

@@ -160,28 +160,26 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _positive_int(text: str) -> int:
+def _int_at_least(minimum: int, text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {text}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _int_at_least(1, text)
+
+
+def _non_negative_int(text: str) -> int:
+    return _int_at_least(0, text)
 
 
 def _nodes(text: str) -> int | str:
     return "all" if text == "all" else _positive_int(text)
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
 
 
 def _percentile(text: str) -> float:
@@ -219,16 +217,6 @@ def _range_values(span: tuple[float, float | None, float]) -> list[float]:
         return [start]
     count = math.floor((end - start) / step * (1 + 1e-12)) + 1
     return [float(f"{start + k * step:.12g}") for k in range(count)]
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
 
 
 def _id_range(text: str) -> tuple[int, int | None]:
@@ -1140,7 +1128,7 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
     )
     bench.add_argument(
         "--seed",
-        type=_seed,
+        type=_non_negative_int,
         default=0,
         help="seed of random input data and of Poisson arrivals (>= 0; default 0)",
     )

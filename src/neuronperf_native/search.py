@@ -69,7 +69,27 @@ class Probe:
     ceiling: float | None = None
 
 
-class BinarySearch:
+class _Search:
+    """The probes of a search so far, and whether it was ended early. Not thread-safe."""
+
+    def __init__(self) -> None:
+        self.probes: list[Probe] = []
+        self.stopped: str | None = None  # why the search ended before its resolution
+
+    def record(self, value: float, met: bool, ceiling: float | None = None) -> None:
+        self.probes.append(Probe(value, met, ceiling))
+
+    def stop(self, reason: str) -> None:
+        """Ends the search (a probe failed): no further probe."""
+        self.stopped = reason
+
+    @property
+    def best(self) -> float | None:
+        """The highest value that met the SLO, or None."""
+        return max((p.value for p in self.probes if p.met), default=None)
+
+
+class BinarySearch(_Search):
     """Bracket, then bisect: the highest value in [low, high] that meets the SLO."""
 
     def __init__(
@@ -85,23 +105,10 @@ class BinarySearch:
     ) -> None:
         if not 0 < low <= start <= high:
             raise ValueError(f"need 0 < low <= start <= high, got {low}, {start}, {high}")
+        super().__init__()
         self.start, self.low, self.high = start, low, high
         self.resolution, self.step, self.integer = resolution, step, integer
         self.max_probes = max_probes
-        self.probes: list[Probe] = []
-        self.stopped: str | None = None  # why the search ended before its resolution
-
-    def record(self, value: float, met: bool, ceiling: float | None = None) -> None:
-        self.probes.append(Probe(value, met, ceiling))
-
-    def stop(self, reason: str) -> None:
-        """Ends the search (a probe failed): no further probe."""
-        self.stopped = reason
-
-    @property
-    def best(self) -> float | None:
-        """The highest value that met the SLO, or None."""
-        return max((p.value for p in self.probes if p.met), default=None)
 
     @property
     def bracket(self) -> tuple[float | None, float | None]:
@@ -161,25 +168,14 @@ class BinarySearch:
         return float(min(self.high, max(self.low, rounded)))
 
 
-class LinearSearch:
+class LinearSearch(_Search):
     """The values in order, until the first that misses the SLO."""
 
     def __init__(self, values: Sequence[float]) -> None:
         if not values:
             raise ValueError("a linear search needs values")
+        super().__init__()
         self.values = list(values)
-        self.probes: list[Probe] = []
-        self.stopped: str | None = None
-
-    def record(self, value: float, met: bool, ceiling: float | None = None) -> None:
-        self.probes.append(Probe(value, met, ceiling))
-
-    def stop(self, reason: str) -> None:
-        self.stopped = reason
-
-    @property
-    def best(self) -> float | None:
-        return max((p.value for p in self.probes if p.met), default=None)
 
     def next_value(self) -> float | None:
         if self.stopped or (self.probes and not self.probes[-1].met):

@@ -18,9 +18,10 @@ from neuronperf_native.inputs import InputData
 from neuronperf_native.planning import ModelConfig
 from neuronperf_native.settings import BenchmarkSettings
 
-__all__ = ["Workload"]
+__all__ = ["CALLABLES", "Workload"]
 
-_CALLABLES = (
+#: The user's functions a Workload carries besides load_fn.
+CALLABLES = (
     "env_setup_fn",
     "setup_fn",
     "preprocess_fn",
@@ -76,9 +77,9 @@ class Workload:
         ``input_data`` (an InputData or a source the example inputs describe)."""
         if not callable(load_fn):
             raise TypeError(f"load_fn must be callable, got {type(load_fn).__name__}")
-        for name in _CALLABLES:
+        for name in CALLABLES:
             check_callable(name, callables.get(name))
-        unknown = sorted(set(callables) - set(_CALLABLES))
+        unknown = sorted(set(callables) - set(CALLABLES))
         if unknown:
             raise TypeError(f"benchmark() got unexpected keyword arguments: {unknown}")
         data = _feeds.resolve_input_data(inputs, input_data, settings.input_names)

@@ -34,22 +34,14 @@ from neuronperf_native.executors.base import ConfigurationResult, RunObserver
 from neuronperf_native.executors.local import LocalExecutor
 from neuronperf_native.planning import Configuration, Plan
 from neuronperf_native.settings import BenchmarkSettings
-from neuronperf_native.workload import Workload
+from neuronperf_native.workload import CALLABLES, Workload
 
 # Wall-clock lead between the barrier's answer and the shared start: the answer must
 # reach every node (one Ray call) and each node's copies (a pipe) before it.
 START_LEAD_NS = 200_000_000
 # How often a node waiting at the barrier checks whether it was told to stop.
 _POLL_S = 0.2
-_WORKLOAD_CALLABLES = (
-    "load_fn",
-    "env_setup_fn",
-    "setup_fn",
-    "preprocess_fn",
-    "postprocess_fn",
-    "dataset_loader_fn",
-    "input_transform_fn",
-)
+_WORKLOAD_CALLABLES = ("load_fn", *CALLABLES)
 
 
 def node_identity(settings: BenchmarkSettings) -> dict[str, Any]:
