@@ -446,7 +446,7 @@ def test_an_slo_search_on_a_spin_model_finds_a_rate_below_its_capacity():
 
 def test_bad_load_keywords_fail_before_any_process_starts():
     for keywords, exc, text in [
-        ({"load_mode": "rate"}, ValueError, "load_mode must be one of"),
+        ({"load_mode": "poisson"}, ValueError, "load_mode must be one of"),
         ({"request_rate": -1}, ValueError, "request_rate"),
         ({"load_mode": "closed", "request_rate": 10}, ValueError, "request_rate schedules"),
         ({"arrival": "bursty", "request_rate": 10}, ValueError, "arrival"),
