@@ -24,6 +24,7 @@ import gc
 import itertools
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
 import resource
@@ -365,7 +366,7 @@ def _serve_run(
         forwarder = _Forwarder(conn, runner, run)
         forwarder.start()
         result = runner.wait()
-        forwarder.join()
+        forwarder.finish()
     payload = result.to_dict()
     payload.update(
         copy_id=spec.copy_id,
@@ -413,29 +414,36 @@ class _Forwarder(threading.Thread):
         self._histograms = run.live_histograms
         self._period_s = min(0.2, max(0.02, run.window_s / 2))
         self._p99_ns = 0
+        # finish() wakes the wait at once: the result should not wait a whole period.
+        self._woken, self._wake = multiprocessing.Pipe(duplex=False)
+
+    def finish(self) -> None:
+        """The run has ended: forward what is left and end (joins the thread)."""
+        self._wake.send_bytes(b"")
+        self.join()
+        self._woken.close()
+        self._wake.close()
 
     def run(self) -> None:
-        stop_sent = False
+        listening = True  # to the parent's "stop", until it came
         while True:
             done = self._runner.done
             self._forward()
             if done:
                 return
+            waitables = [self._woken, self._conn] if listening else [self._woken]
             try:
-                if not stop_sent and self._conn.poll(self._period_s):
+                ready = multiprocessing.connection.wait(waitables, timeout=self._period_s)
+                if self._conn in ready:
                     self._conn.recv_bytes()  # "stop": the only command sent mid-run
                     self._runner.stop()
-                    stop_sent = True
-                elif stop_sent:
-                    time.sleep(self._period_s)
+                    listening = False
             except (EOFError, OSError):
                 self._runner.stop()
                 return
 
     def _forward(self) -> None:
-        closed = (
-            self._runner.poll_windows() if hasattr(self._runner, "poll_windows") else []
-        )  # TEMP
+        closed = self._runner.poll_windows()
         windows = [
             [w.index, w.count, w.histogram.encode() if self._histograms else None] for w in closed
         ]
