@@ -46,7 +46,7 @@ def test_version():
 
 
 def test_messages_drop_internal_exception_names():
-    from neuronperf_native.cli import _user_text
+    from neuronperf_native.cli._output import _user_text
 
     text = "model copy 0 failed in validate: neuronperf_native._processes.CopyFailure: no"
     assert _user_text(text) == "model copy 0 failed in validate: no"

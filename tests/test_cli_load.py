@@ -12,6 +12,7 @@ import textwrap
 import pytest
 
 from neuronperf_native import cli
+from neuronperf_native.cli._bench_options import _bench_options
 from neuronperf_native.settings import BenchmarkSettings
 
 MODEL_PY = textwrap.dedent(
@@ -25,7 +26,7 @@ MODEL_PY = textwrap.dedent(
 
 def _options(*argv: str) -> dict:
     args = cli._parser().parse_args(["bench", "m.py:M", *argv])
-    return cli._bench_options(args)
+    return _bench_options(args)
 
 
 def _settings(*argv: str) -> BenchmarkSettings:
