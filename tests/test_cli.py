@@ -92,6 +92,21 @@ def test_bench_stops_on_stability_by_default_and_duration_fixes_the_time(tmp_pat
     assert report["window_s"] == 0.05
 
 
+def test_bench_default_rule_is_five_percent_on_p99_over_at_most_100_windows():
+    from neuronperf_native.cli import _parser
+    from neuronperf_native.cli._bench_options import _timing_options
+
+    args = _parser().parse_args(["bench", "x.py:M"])
+    assert _timing_options(args) == {
+        "duration": 10.0,
+        "stability": {"rel_ci": 0.05, "percentile": 99.0, "max_s": 10.0, "min_s": 1.0},
+    }
+    args = _parser().parse_args(["bench", "x.py:M", "--percentile", "90", "--max-trials", "5"])
+    assert _timing_options(args)["stability"] == {
+        "rel_ci": 0.05, "percentile": 90.0, "max_s": 0.5, "min_s": 0.5,
+    }  # fmt: skip
+
+
 def test_bench_stability_options_exclude_a_fixed_duration():
     out = _cli("bench", "x.py:M", "--duration", "1", "--max-trials", "5")
     assert out.returncode == 2

@@ -54,6 +54,9 @@ def test_a_stationary_model_stops_early_and_is_stable():
     assert low <= report["latency_ms_p50"] <= high and low >= 1.0
     assert report["stability"] == {**rule, "confidence": 0.95}
     assert report["window_s"] == 0.1
+    stopping = report["stopping"]  # the live decision that ended the run, as reported
+    assert stopping["stable"] is True and stopping["reason"] == "within_target"
+    assert 1.0 <= stopping["at_s"] < 30.0
 
 
 def test_a_drifting_model_runs_to_max_s_and_is_reported_unstable(caplog):
@@ -62,6 +65,7 @@ def test_a_drifting_model_runs_to_max_s_and_is_reported_unstable(caplog):
     assert report["status"] == "finished"
     assert report["stable"] is False
     assert report["total_s"] >= 3.0
+    assert report["stopping"]["stable"] is False and report["stopping"]["reason"] != "within_target"
     (warning,) = [r.message for r in caplog.records]
     assert warning.startswith("Config 1/1 (batch_size=1 n_models=1 workers_per_model=1")
     assert "not stable after 3 s" in warning and "target +-2.0% at 95% confidence" in warning
@@ -78,6 +82,7 @@ def test_every_report_carries_intervals_even_at_a_fixed_duration():
         verbosity=0,
     )
     assert report["stability"] is None and report["ci_confidence"] == 0.95
+    assert "stopping" not in report  # no rule ran live: `stable` is judged after the run
     assert isinstance(report["stable"], bool)  # judged by the default rule, nothing cut
     assert report["warmup_dropped_s"] == 0.0
     for p in (50, 90, 95, 99):

@@ -10,6 +10,7 @@ a configuration ends anyway, reported as not stable.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from neuronperf_native.engine import Histogram
 from neuronperf_native.executors import RunObserver
@@ -66,6 +67,14 @@ class StabilityObserver(RunObserver):
         decision = self._monitor.decide()
         self.decisions[configuration.index] = decision
         return decision.stop and decision.stable  # at max_s the duration ends the run
+
+    def verdict(self, configuration: Configuration) -> dict[str, Any] | None:
+        """The rule's last decision on a configuration, JSON-safe: whether it stopped it
+        (stable) or let it run to max_s, after how many seconds; None if none came."""
+        decision = self.decisions.get(configuration.index)
+        if decision is None:
+            return None
+        return {"stable": decision.stable, "reason": decision.reason, "at_s": decision.elapsed_s}
 
     def report_unstable(self, configuration: Configuration, total: int) -> None:
         """Logs a warning when a configuration ended without meeting the rule."""

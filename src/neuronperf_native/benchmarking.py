@@ -255,6 +255,7 @@ def _run_groups(
             done += 1
             _log_result(result, len(the_plan))
             if stability is not None and result.status == "finished":
+                result.results["stopping"] = stability.verdict(result.configuration)
                 stability.report_unstable(result.configuration, len(the_plan))
             progress.finished(result.configuration, result.results["total_s"])
             yield result

@@ -362,6 +362,10 @@ def _report(config: Mapping[str, Any], results: Mapping[str, Any], where: str) -
             if windows and window_s:
                 summary = _statistics(config, runs, e2e, windows, window_s, total_s)
                 report.update(summary.report_fields())
+                stopping = results.get("stopping")
+                if isinstance(stopping, Mapping):  # the rule's decision ended the run: say so
+                    report["stable"] = bool(stopping.get("stable"))
+                    report["stopping"] = dict(stopping)
         if isinstance(cost_per_hour, numbers.Real) and report["throughput_avg"]:
             report["cost_per_1m_inf"] = (
                 float(cost_per_hour) / (report["throughput_avg"] * 3600.0) * 1e6

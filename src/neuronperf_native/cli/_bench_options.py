@@ -15,7 +15,7 @@ from neuronperf_native.cli._common import UsageError, _flatten
 
 # Stability stopping, the bench default (perf_analyzer's defaults would be 10% over
 # 3 windows of 5 s; intervals on 0.1 s windows answer in seconds).
-_DEFAULT_STABILITY_PERCENTAGE = 2.0
+_DEFAULT_STABILITY_PERCENTAGE = 5.0
 _STABILITY_WINDOW_S = 0.1
 _DEFAULT_MAX_TRIALS = 100
 # perf_analyzer's default --max-threads with a request rate.
