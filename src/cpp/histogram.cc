@@ -130,21 +130,8 @@ Histogram::Histogram(int64_t lowest, int64_t highest, int significant_digits)
 }
 
 // Copies only the recorded range, so the copy touches no more pages than the original.
-Histogram::Histogram(const Histogram& other)
-    : lowest_(other.lowest_),
-      highest_(other.highest_),
-      digits_(other.digits_),
-      unit_magnitude_(other.unit_magnitude_),
-      sub_bucket_half_count_magnitude_(other.sub_bucket_half_count_magnitude_),
-      sub_bucket_count_(other.sub_bucket_count_),
-      sub_bucket_half_count_(other.sub_bucket_half_count_),
-      sub_bucket_mask_(other.sub_bucket_mask_),
-      bucket_count_(other.bucket_count_),
-      total_count_(other.total_count_),
-      saturated_count_(other.saturated_count_),
-      min_value_(other.min_value_),
-      max_value_(other.max_value_),
-      counts_(other.counts_.size()) {
+Histogram::Histogram(const Histogram& other) : counts_(other.counts_.size()) {
+  copy_scalars(other);
   const size_t first = other.first_used();
   const size_t end = other.end_used();
   if (end > first) {
@@ -158,26 +145,20 @@ Histogram& Histogram::operator=(const Histogram& other) {
   return *this;
 }
 
-Histogram::Histogram(Histogram&& other) noexcept
-    : lowest_(other.lowest_),
-      highest_(other.highest_),
-      digits_(other.digits_),
-      unit_magnitude_(other.unit_magnitude_),
-      sub_bucket_half_count_magnitude_(other.sub_bucket_half_count_magnitude_),
-      sub_bucket_count_(other.sub_bucket_count_),
-      sub_bucket_half_count_(other.sub_bucket_half_count_),
-      sub_bucket_mask_(other.sub_bucket_mask_),
-      bucket_count_(other.bucket_count_),
-      total_count_(other.total_count_),
-      saturated_count_(other.saturated_count_),
-      min_value_(other.min_value_),
-      max_value_(other.max_value_),
-      counts_(std::move(other.counts_)) {
+Histogram::Histogram(Histogram&& other) noexcept : counts_(std::move(other.counts_)) {
+  copy_scalars(other);
   other.forget_counts();
 }
 
 Histogram& Histogram::operator=(Histogram&& other) noexcept {
   if (this == &other) return *this;
+  copy_scalars(other);
+  counts_ = std::move(other.counts_);
+  other.forget_counts();
+  return *this;
+}
+
+void Histogram::copy_scalars(const Histogram& other) noexcept {
   lowest_ = other.lowest_;
   highest_ = other.highest_;
   digits_ = other.digits_;
@@ -191,9 +172,6 @@ Histogram& Histogram::operator=(Histogram&& other) noexcept {
   saturated_count_ = other.saturated_count_;
   min_value_ = other.min_value_;
   max_value_ = other.max_value_;
-  counts_ = std::move(other.counts_);
-  other.forget_counts();
-  return *this;
 }
 
 void Histogram::forget_counts() noexcept {

@@ -103,7 +103,10 @@ class Histogram {
   static Histogram decode_base64(std::string_view text);
 
  private:
-  void forget_counts() noexcept;  // after a move: nothing recorded, no storage
+  // copy_scalars: every member but counts_; forget_counts: after a move, nothing
+  // recorded and no storage.
+  void copy_scalars(const Histogram& other) noexcept;
+  void forget_counts() noexcept;
   int32_t counts_index(int64_t value) const noexcept;
   // [first, last) counts indices that can be non-zero: empty when nothing was recorded.
   size_t first_used() const noexcept;
