@@ -142,3 +142,31 @@ def test_the_cli_plays_sequences_with_perf_analyzers_flags(tmp_path):
         capture_output=True, text=True, timeout=60, cwd=tmp_path,
     )  # fmt: skip
     assert bad.returncode == 2 and "--sequence-length" in bad.stderr
+
+
+def _validated_streams(tmp_path, lengths):
+    """Streams as _streams_file, with expected outputs Y (the input, echoed)."""
+    from neuronperf_native.inputs import TensorSpec, load_input_data
+
+    data = [[{"X": [100 * s + k]} for k in range(n)] for s, n in enumerate(lengths)]
+    expected = [[{"Y": [100 * s + k]} for k in range(n)] for s, n in enumerate(lengths)]
+    path = tmp_path / "validated.json"
+    path.write_text(json.dumps({"data": data, "validation_data": expected}))
+    return load_input_data(
+        str(path), [TensorSpec("X", "INT32", [1])], [TensorSpec("Y", "INT32", [1])]
+    )
+
+
+def test_expected_outputs_are_not_checked_in_sequences_and_strict_is_refused(tmp_path, caplog):
+    data = _validated_streams(tmp_path, [3, 5])
+    assert data.has_validation_data
+    with pytest.raises(ValueError, match=r"^strict_validation=True: the expected outputs of .*"
+                       r"validated\.json are not checked when playing sequences"):  # fmt: skip
+        _benchmark(tmp_path, input_data=data, sequences=True, strict_validation=True)
+    assert RECORDERS == []
+    with caplog.at_level("WARNING", logger="neuronperf_native"):
+        (report,) = _benchmark(tmp_path, input_data=data, sequences=True, n_models=1)
+    assert report["status"] == "finished", report["error"]
+    assert report["sequences_completed"] > 0 and "validation" not in report
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.endswith("validated.json are not checked when playing sequences")
