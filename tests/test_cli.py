@@ -83,7 +83,7 @@ def _bench_json(tmp_path, *options):
 def test_bench_stops_on_stability_by_default_and_duration_fixes_the_time(tmp_path):
     report = _bench_json(tmp_path, "--max-trials", "30", "--stability-percentage", "50")
     assert report["stability"] == {
-        "rel_ci": 0.5, "percentile": 99.0, "confidence": 0.95, "min_s": 1.0, "max_s": 3.0,
+        "rel_ci": 0.5, "percentile": 50.0, "confidence": 0.95, "min_s": 1.0, "max_s": 3.0,
     }  # fmt: skip
     assert report["window_s"] == 0.1 and report["duration"] == 3.0
     assert report["total_s"] <= 3.5 and isinstance(report["stable"], bool)
@@ -92,14 +92,14 @@ def test_bench_stops_on_stability_by_default_and_duration_fixes_the_time(tmp_pat
     assert report["window_s"] == 0.05
 
 
-def test_bench_default_rule_is_five_percent_on_p99_over_at_most_100_windows():
+def test_bench_default_rule_is_five_percent_on_the_median_over_at_most_100_windows():
     from neuronperf_native.cli import _parser
     from neuronperf_native.cli._bench_options import _timing_options
 
     args = _parser().parse_args(["bench", "x.py:M"])
     assert _timing_options(args) == {
         "duration": 10.0,
-        "stability": {"rel_ci": 0.05, "percentile": 99.0, "max_s": 10.0, "min_s": 1.0},
+        "stability": {"rel_ci": 0.05, "percentile": 50.0, "max_s": 10.0, "min_s": 1.0},
     }
     args = _parser().parse_args(["bench", "x.py:M", "--percentile", "90", "--max-trials", "5"])
     assert _timing_options(args)["stability"] == {

@@ -171,7 +171,10 @@ def test_bench_csv_parsed_back(bench_run):
         "latency_ms_p99.9",
         "latency_ms_p75",
         "throughput_ci",
+        "latency_ms_p50_ci",
         "latency_ms_p99_ci",
+        "latency_ms_p99.9_ci",
+        "latency_ms_p75_ci",
         "stable",
         "measured_s",
         "status",
@@ -186,9 +189,10 @@ def test_bench_csv_parsed_back(bench_run):
             float(r["latency_ms_p50"]) <= float(r["latency_ms_p75"]) <= float(r["latency_ms_p99"])
         )
         assert int(r["total_infs"]) % int(r["batch_size"]) == 0
-        if r["latency_ms_p99_ci"] != "N/A":  # the interval holds the estimate
-            low, high = json.loads(r["latency_ms_p99_ci"])
-            assert low <= float(r["latency_ms_p99"]) <= high
+        for p in ("50", "99", "75"):
+            if r[f"latency_ms_p{p}_ci"] != "N/A":  # the interval holds the estimate
+                low, high = json.loads(r[f"latency_ms_p{p}_ci"])
+                assert low <= float(r[f"latency_ms_p{p}"]) <= high
         assert r["stable"] in ("True", "False")
 
 

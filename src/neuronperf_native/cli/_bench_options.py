@@ -16,6 +16,9 @@ from neuronperf_native.cli._common import UsageError, _flatten
 # Stability stopping, the bench default (perf_analyzer's defaults would be 10% over
 # 3 windows of 5 s; intervals on 0.1 s windows answer in seconds).
 _DEFAULT_STABILITY_PERCENTAGE = 5.0
+# Without --percentile, perf_analyzer judges stability on the average latency: here the
+# median, whose interval the histograms give (the tail gets --percentile 99).
+_DEFAULT_STABILITY_PERCENTILE = 50.0
 _STABILITY_WINDOW_S = 0.1
 _DEFAULT_MAX_TRIALS = 100
 # perf_analyzer's default --max-threads with a request rate.
@@ -193,7 +196,7 @@ def _timing_options(args: argparse.Namespace) -> dict[str, Any]:
     max_s = windows * (window_s or _STABILITY_WINDOW_S)
     rule = {
         "rel_ci": (args.stability_percentage or _DEFAULT_STABILITY_PERCENTAGE) / 100,
-        "percentile": args.percentile[0] if args.percentile else 99.0,
+        "percentile": args.percentile[0] if args.percentile else _DEFAULT_STABILITY_PERCENTILE,
         "max_s": max_s,
         "min_s": min(1.0, max_s),
     }

@@ -172,7 +172,8 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         type=_positive_float,
         metavar="P",
         help="stop a configuration once the confidence intervals of its throughput and of "
-        f"the --percentile latency are within +-P%% (default {_DEFAULT_STABILITY_PERCENTAGE:g})",
+        "the --percentile latency (without --percentile, the median) are within +-P%% "
+        f"(default {_DEFAULT_STABILITY_PERCENTAGE:g})",
     )
     bench.add_argument(
         "--measurement-interval",
@@ -222,7 +223,8 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         action="append",
         metavar="P",
         help="extra latency percentile to report (repeatable); the first one is also the "
-        "percentile stability and --latency-threshold are judged on (default 99)",
+        "percentile stability (default: the median, as perf_analyzer judges it on the "
+        "average) and --latency-threshold (default 99) are judged on",
     )
     bench.add_argument("--model-name", help="name in the reports (default: from MODEL)")
     bench.add_argument(

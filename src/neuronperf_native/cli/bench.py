@@ -204,7 +204,8 @@ def _bench_output(args: argparse.Namespace, npf: Any, reports: list[dict[str, An
             _note(args, _validation_line(report))
     if args.csv:
         extra = _percentile_cols(percentiles, npf.CSV_COLS)
-        stats_cols = ["throughput_ci", "latency_ms_p99_ci", "stable", "measured_s"]
+        intervals = [f"latency_ms_p{p:g}_ci" for p in dict.fromkeys([50.0, 99.0, *percentiles])]
+        stats_cols = ["throughput_ci", *intervals, "stable", "measured_s"]
         load_cols = [c for c in _LOAD_CSV_COLS if any(r.get(c) is not None for r in table)]
         cols = [*npf.CSV_COLS, *extra, *stats_cols, *load_cols, "status"]
         npf.write_csv(table, args.csv, cols=cols)
