@@ -144,29 +144,67 @@ def test_the_cli_plays_sequences_with_perf_analyzers_flags(tmp_path):
     assert bad.returncode == 2 and "--sequence-length" in bad.stderr
 
 
-def _validated_streams(tmp_path, lengths):
-    """Streams as _streams_file, with expected outputs Y (the input, echoed)."""
+class CountsSteps:
+    """Returns its input plus the number of earlier steps of its sequence: the output
+    a step expects only when the sequence's steps arrive in order, flags exact."""
+
+    def __init__(self):
+        self.seen = {}
+
+    def __call__(self, x, *, sequence_id, sequence_start, sequence_end):
+        if sequence_start:
+            self.seen[sequence_id] = 0
+        k = self.seen[sequence_id]
+        self.seen[sequence_id] = k + 1
+        if sequence_end:
+            del self.seen[sequence_id]
+        return x + k
+
+
+def load_counter(model_filename, device_id=0):
+    return CountsSteps()
+
+
+def _validated_streams(tmp_path, lengths, wrong=None):
+    """Streams as _streams_file, with the outputs CountsSteps gives (100 s + 2 k);
+    ``wrong`` = (stream, step) plants a bad expected value there."""
     from neuronperf_native.inputs import TensorSpec, load_input_data
 
     data = [[{"X": [100 * s + k]} for k in range(n)] for s, n in enumerate(lengths)]
-    expected = [[{"Y": [100 * s + k]} for k in range(n)] for s, n in enumerate(lengths)]
+    expected = [[{"Y": [100 * s + 2 * k]} for k in range(n)] for s, n in enumerate(lengths)]
+    if wrong is not None:
+        expected[wrong[0]][wrong[1]]["Y"] = [-1]
     path = tmp_path / "validated.json"
     path.write_text(json.dumps({"data": data, "validation_data": expected}))
-    return load_input_data(
-        str(path), [TensorSpec("X", "INT32", [1])], [TensorSpec("Y", "INT32", [1])]
-    )
+    specs = [TensorSpec("X", "INT32", [1])], [TensorSpec("Y", "INT32", [1])]
+    return load_input_data(str(path), *specs)
 
 
-def test_expected_outputs_are_not_checked_in_sequences_and_strict_is_refused(tmp_path, caplog):
-    data = _validated_streams(tmp_path, [3, 5])
-    assert data.has_validation_data
-    with pytest.raises(ValueError, match=r"^strict_validation=True: the expected outputs of .*"
-                       r"validated\.json are not checked when playing sequences"):  # fmt: skip
-        _benchmark(tmp_path, input_data=data, sequences=True, strict_validation=True)
-    assert RECORDERS == []
-    with caplog.at_level("WARNING", logger="neuronperf_native"):
-        (report,) = _benchmark(tmp_path, input_data=data, sequences=True, n_models=1)
+def _validated_benchmark(tmp_path, data, **options):
+    return npf.benchmark(
+        load_counter, "counter", np.zeros((1, 1), np.int32), input_data=data,
+        input_names=["X"], sequences=True, sequence_length=4, n_models=2,
+        workers_per_model=2, duration=0.5, device_type="cpu", verbosity=0,
+        allow_oversubscription=True, **options,
+    )  # fmt: skip
+
+
+def test_each_stream_is_validated_once_played_whole_as_one_sequence(tmp_path):
+    (report,) = _validated_benchmark(tmp_path, _validated_streams(tmp_path, [3, 5, 2]))
     assert report["status"] == "finished", report["error"]
-    assert report["sequences_completed"] > 0 and "validation" not in report
-    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert warning.endswith("validated.json are not checked when playing sequences")
+    # every step of every stream checked once over the copies, whatever sequence_length
+    assert report["validation"]["steps_checked"] == 3 + 5 + 2
+    assert report["validation"]["mismatches"] == 0
+    assert report["sequences_completed"] > 0  # the timed run still plays sequences
+
+
+def test_a_wrong_step_is_named_and_strict_validation_fails_the_config(tmp_path):
+    data = _validated_streams(tmp_path, [3, 5], wrong=(1, 3))
+    (report,) = _validated_benchmark(tmp_path, data)
+    assert report["status"] == "finished"
+    assert report["validation"]["mismatches"] == 1
+    first = report["validation"]["first_mismatch"]
+    assert (first["stream"], first["step"], first["expected"], first["got"]) == (1, 3, -1, 106)
+    (report,) = _validated_benchmark(tmp_path, data, strict_validation=True)
+    assert report["status"] == "error"
+    assert "stream 1, step 3, output 'Y', index 0: expected -1, got 106" in report["error"]

@@ -269,15 +269,24 @@ def _copy_inputs(spec: CopySpec, model: Any, n_copies: int) -> Any:
     return [_as_args(spec.input_transform_fn(model, args)) for args in items]
 
 
-def _validate(spec: CopySpec, model: Any, inputs: list[tuple], n_copies: int) -> dict[str, Any]:
-    """Runs this copy's share of the output checks (untimed); strict validation fails
-    the copy."""
-    assert spec.validation is not None and spec.feed is not None
-    start = spec.feed.start(spec.copy_id, n_copies)
+def _validate(
+    spec: CopySpec, model: Any, inputs: Any, n_copies: int, player: SequencePlayer | None
+) -> dict[str, Any]:
+    """Runs this copy's share of the output checks (untimed): its batches, or with
+    sequences its streams, each played whole by ``player``. Strict validation fails the
+    copy."""
+    assert spec.validation is not None
     share = spec.validation.for_copy(spec.copy_id, n_copies)
-    tally = share.check(
-        model, lambda index: inputs[(index - start) % len(inputs)], spec.preprocess_fn
-    )
+    if player is not None:
+        tally = share.check_sequences(
+            lambda stream: player.play_stream(model, stream, spec.preprocess_fn)
+        )
+    else:
+        assert spec.feed is not None
+        start = spec.feed.start(spec.copy_id, n_copies)
+        tally = share.check(
+            model, lambda index: inputs[(index - start) % len(inputs)], spec.preprocess_fn
+        )
     if share.strict and tally.mismatches:
         raise CopyFailure(describe_mismatch(tally))
     return tally.to_dict()
@@ -337,21 +346,23 @@ def _serve_run(
     """One run: warm-up, validation, "ready", the shared start, the timed run, "result"."""
     with _phase("warmup"):
         inputs, warmup_hist, warm_player = _warm_up(spec, model, run)
-    player = None
+    player, timed = None, model
     if warm_player is not None:  # timed sequences go on from the warm-up's, ids unique
-        player, model, inputs = _playback(spec, model, run)
+        player, timed, inputs = _playback(spec, model, run)
         player.resume(warm_player)
     validation = validate_s = None
     if run.validate and spec.validation is not None:
         with _phase("validate"):
-            validation, validate_s = _timed_call(_validate, spec, model, inputs, run.n_copies)
+            validation, validate_s = _timed_call(
+                _validate, spec, model, inputs, run.n_copies, player
+            )
     send(conn, {"event": "ready", "warmup_p99_ns": warmup_hist.value_at_percentile(99)})
     message = receive(conn)
     if message.get("cmd") != "start":
         return  # aborted (or stopped) before timing
     with _phase("run"):
         runner = engine.Runner(
-            model,
+            timed,
             inputs,
             workers=run.workers,
             max_iterations=run.max_iterations,

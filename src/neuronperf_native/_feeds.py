@@ -365,11 +365,24 @@ class ValidationPlan:
             args = batch_at(index)
             if preprocess_fn is not None:
                 args = _as_args(preprocess_fn(*args))
-            outputs = self._by_name(model(*args))
-            for row, stream, step, expected in rows:
-                got = {name: _row(value, row) for name, value in outputs.items()}
-                tally.check_step(stream, step, expected, got, self.datatypes)
+            self._compare(tally, model(*args), rows)
         return tally
+
+    def check_sequences(self, play: Callable[[int], list[Any]]) -> ValidationTally:
+        """For a plan of make_sequence_validation: plays each planned stream whole
+        (``play(stream)``: the model's output of each of its steps) and compares them."""
+        tally = ValidationTally(rtol=self.rtol, atol=self.atol)
+        for stream, rows in self.checks:
+            outputs = play(stream)
+            for check in rows:  # (row, stream, step, expected)
+                self._compare(tally, outputs[check[2]], [check])
+        return tally
+
+    def _compare(self, tally: ValidationTally, output: Any, rows: list[tuple]) -> None:
+        outputs = self._by_name(output)
+        for row, stream, step, expected in rows:
+            got = {name: _row(value, row) for name, value in outputs.items()}
+            tally.check_step(stream, step, expected, got, self.datatypes)
 
     def _by_name(self, output: Any) -> dict[str, np.ndarray]:
         """Model outputs by output name: a dict by its keys, a tuple/list by position in
@@ -394,13 +407,7 @@ def make_validation(
     outputs. A step repeated to fill the last batch is checked only once."""
     if not data.has_validation_data:
         return None
-    plan = ValidationPlan(
-        outputs=tuple(s.name for s in data.outputs),
-        datatypes={s.name: s.dtype for s in data.outputs},
-        rtol=rtol,
-        atol=atol,
-        strict=strict,
-    )
+    plan = _empty_plan(data, rtol, atol, strict)
     seen: set[tuple[int, int]] = set()
     for index, picks in enumerate(data.batch_steps(batch_size)):
         rows = []
@@ -408,16 +415,51 @@ def make_validation(
             if (stream, step) in seen:
                 continue
             seen.add((stream, step))
-            expected = {
-                s.name: value
-                for s in data.outputs
-                if (value := data.get_output(stream, step, s.name)) is not None
-            }
-            if expected:
+            if expected := _expected(data, stream, step):
                 rows.append((row, stream, step, expected))
         if rows:
             plan.checks.append((index, rows))
     return plan
+
+
+def make_sequence_validation(
+    data: InputData, rtol: float, atol: float, strict: bool
+) -> ValidationPlan | None:
+    """The validation plan of sequence playback, or None without expected outputs: a
+    stateful model's output at a step depends on the steps before it, so each stream
+    with expected outputs is played whole, in order, as one sequence. ``checks`` holds
+    (stream, rows); row 0 of each step's batch is compared (a step's batch repeats it)."""
+    if not data.has_validation_data:
+        return None
+    plan = _empty_plan(data, rtol, atol, strict)
+    for stream in range(data.num_streams):
+        rows = [
+            (0, stream, step, expected)
+            for step in range(data.num_steps(stream))
+            if (expected := _expected(data, stream, step))
+        ]
+        if rows:
+            plan.checks.append((stream, rows))
+    return plan
+
+
+def _empty_plan(data: InputData, rtol: float, atol: float, strict: bool) -> ValidationPlan:
+    return ValidationPlan(
+        outputs=tuple(s.name for s in data.outputs),
+        datatypes={s.name: s.dtype for s in data.outputs},
+        rtol=rtol,
+        atol=atol,
+        strict=strict,
+    )
+
+
+def _expected(data: InputData, stream: int, step: int) -> dict[str, np.ndarray]:
+    """The expected outputs of one step, by output name (those the data gives)."""
+    return {
+        s.name: value
+        for s in data.outputs
+        if (value := data.get_output(stream, step, s.name)) is not None
+    }
 
 
 def mismatch_location(first: dict[str, Any]) -> str:
@@ -476,6 +518,7 @@ class FeedCache:
         self._feeds: dict[int, Feed] = {}
         self._sequence_feeds: dict[int, SequenceFeed] = {}
         self._plans: dict[int, ValidationPlan | None] = {}
+        self._sequence_plan: ValidationPlan | None = None
         self._segments: list[shared_memory.SharedMemory] = []
 
     def feed(self, batch_size: int) -> Feed | None:
@@ -509,6 +552,14 @@ class FeedCache:
             rtol, atol, strict = self.tolerances
             self._plans[batch_size] = make_validation(self.data, batch_size, rtol, atol, strict)
         return self._plans[batch_size]
+
+    def sequence_plan(self) -> ValidationPlan | None:
+        """The validation plan of sequence playback (the same at every batch size)."""
+        if self.data is None or not self.data.has_validation_data:
+            return None
+        if self._sequence_plan is None:
+            self._sequence_plan = make_sequence_validation(self.data, *self.tolerances)
+        return self._sequence_plan
 
     def close(self) -> None:
         """Releases and removes the shared-memory segments."""

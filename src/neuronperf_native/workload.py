@@ -9,7 +9,6 @@ copies (by fork, pickling for fresh interpreters, or Ray's object store).
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,8 +19,6 @@ from neuronperf_native.planning import ModelConfig
 from neuronperf_native.settings import BenchmarkSettings
 
 __all__ = ["CALLABLES", "Workload"]
-
-log = logging.getLogger("neuronperf_native")
 
 #: The user's functions a Workload carries besides load_fn.
 CALLABLES = (
@@ -98,7 +95,6 @@ class Workload:
                     "InputData as inputs)"
                 )
             sequences.check_data(data)
-            _check_sequence_validation(data, settings.strict_validation)
         if settings.dataset:
             return cls(load_fn, model_filename, dataset=inputs, **callables)
         if data is not None:
@@ -133,17 +129,3 @@ class Workload:
         """How many example inputs there are (None: data or a dataset serve every
         batch size)."""
         return None if self.inputs is None else len(self.inputs)
-
-
-def _check_sequence_validation(data: InputData, strict: bool) -> None:
-    """Sequence mode does not check expected outputs (a stateful model's output depends on
-    its sequence's earlier steps, and the untimed checks play steps alone): say so, and
-    refuse strict_validation, which would otherwise pass without checking anything."""
-    if not data.has_validation_data:
-        return
-    if strict:
-        raise ValueError(
-            f"strict_validation=True: the expected outputs of {data.source} are not "
-            "checked when playing sequences; drop strict_validation or sequences"
-        )
-    log.warning("The expected outputs of %s are not checked when playing sequences", data.source)

@@ -173,6 +173,7 @@ class LocalExecutor:
             return {
                 "sequence_feed": feeds.sequence_feed(batch_size, sequences),
                 "sequences": sequences,
+                "validation": feeds.sequence_plan(),
             }
         return {"feed": feeds.feed(batch_size), "validation": feeds.plan(batch_size)}
 

@@ -385,6 +385,37 @@ class SequencePlayer:
         worker.started_ns = now_ns()
         return length
 
+    def play_stream(
+        self,
+        model: Callable[..., Any],
+        stream: int,
+        preprocess_fn: Callable[..., Any] | None = None,
+    ) -> list[Any]:
+        """Plays stream ``stream`` whole, in order, on the calling thread as one
+        sequence with the player's next id, untimed and not counted (the output checks
+        of a stateful model); returns the model's output of each step."""
+        from neuronperf_native.engine import WithThreadContext, _as_args
+
+        if isinstance(model, WithThreadContext):
+            with model.context():
+                return self.play_stream(model.model, stream, preprocess_fn)
+        sequence_id = self._schedule.sequence_id(self._next_id)
+        self._next_id += 1
+        steps = self._streams[stream]
+        outputs = []
+        for k, args in enumerate(steps):
+            if preprocess_fn is not None:
+                args = _as_args(preprocess_fn(*args))
+            first, last = k == 0, k == len(steps) - 1
+            if self._options.sequence_kwargs:
+                flags = {"sequence_id": sequence_id, "sequence_start": first, "sequence_end": last}
+                outputs.append(model(*args, **flags))
+                continue
+            if self._options.sequence_fn is not None:
+                self._options.sequence_fn(sequence_id, first, last)
+            outputs.append(model(*args))
+        return outputs
+
     def wrap(self, model: Callable[..., Any]) -> Callable[..., Any]:
         """The model as engine.run calls it: each step's tensors plus its flags (as
         keywords, or through sequence_fn), recording each sequence's latency."""
