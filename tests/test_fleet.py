@@ -281,6 +281,20 @@ def test_spread_runs_configurations_in_parallel_each_on_one_node(ray_cluster, mo
 
 
 @needs_ray
+def test_spread_configurations_stop_on_stability_on_their_node(ray_cluster):
+    """Each node judges its configuration's rule on the copies' live windows, as one
+    host does: a stationary spin model stops well before max_s, stable."""
+    rule = {"rel_ci": 0.25, "percentile": 50, "min_s": 1.0, "max_s": 30.0}
+    options = {"batch_sizes": [1, 2, 3], "multiprocess": False, "window_s": 0.1, "duration": 30}
+    reports = _fleet(ray_cluster.address, stability=rule, **options)
+    assert all(r["status"] == "finished" for r in reports), [r["error"] for r in reports]
+    for r in reports:
+        assert r["stable"] is True and r["stopping"]["reason"] == "within_target"
+        assert 1.0 <= r["stopping"]["at_s"] < 30.0 and r["total_s"] < 30.0
+    assert _wait_gone(lambda: _ours(ray_cluster), 10) == []
+
+
+@needs_ray
 def test_a_relative_model_index_ships_its_folder_and_an_absolute_one_is_read(
     ray_cluster, tmp_path, monkeypatch
 ):

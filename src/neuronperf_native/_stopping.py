@@ -69,23 +69,33 @@ class StabilityObserver(RunObserver):
         return decision.stop and decision.stable  # at max_s the duration ends the run
 
     def verdict(self, configuration: Configuration) -> dict[str, Any] | None:
-        """The rule's last decision on a configuration, JSON-safe: whether it stopped it
-        (stable) or let it run to max_s, after how many seconds; None if none came."""
+        """The rule's last decision on a configuration, JSON-safe (it travels from a
+        fleet's nodes): whether it stopped it (stable) or let it run to max_s, after
+        how many seconds, and how wide the intervals were; None if none came."""
         decision = self.decisions.get(configuration.index)
         if decision is None:
             return None
-        return {"stable": decision.stable, "reason": decision.reason, "at_s": decision.elapsed_s}
+        throughput, latency = decision.throughput, decision.latency
+        return {
+            "stable": decision.stable,
+            "reason": decision.reason,
+            "at_s": decision.elapsed_s,
+            "throughput_rel_half_width": None if throughput is None else throughput.rel_half_width,
+            "latency_rel_half_width": None if latency is None else latency.rel_half_width,
+        }
 
-    def report_unstable(self, configuration: Configuration, total: int) -> None:
-        """Logs a warning when a configuration ended without meeting the rule."""
-        decision = self.decisions.get(configuration.index)
-        if decision is not None and decision.stable:
+    def report_unstable(
+        self, configuration: Configuration, verdict: dict[str, Any] | None, total: int
+    ) -> None:
+        """Logs a warning when a configuration ended without meeting the rule (its
+        verdict: from this observer, or from the node that ran it)."""
+        if verdict is not None and verdict["stable"]:
             return
         widths = []
-        if decision is not None and decision.throughput is not None:
-            widths.append(f"throughput +-{decision.throughput.rel_half_width:.1%}")
-        if decision is not None and decision.latency is not None:
-            widths.append(f"p{self.rule.percentile:g} +-{decision.latency.rel_half_width:.1%}")
+        if verdict is not None and verdict["throughput_rel_half_width"] is not None:
+            widths.append(f"throughput +-{verdict['throughput_rel_half_width']:.1%}")
+        if verdict is not None and verdict["latency_rel_half_width"] is not None:
+            widths.append(f"p{self.rule.percentile:g} +-{verdict['latency_rel_half_width']:.1%}")
         known = f" ({', '.join(widths)})" if widths else ""
         log.warning(
             "Config %d/%d (%s) not stable after %g s%s: target +-%.1f%% at %g%% confidence",

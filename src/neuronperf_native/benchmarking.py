@@ -241,10 +241,11 @@ def _run_groups(
     done = 0
     started = time.monotonic()
     if settings.cluster is not None:
-        if stability is not None:
+        if stability is not None and settings.nodes is not None:
             log.warning(
-                "stability on a cluster: nodes send their results at the end of each "
+                "stability with nodes=%s: each node sends its results at the end of a "
                 "configuration, so each runs to max_s (%g s); the reports still say stable",
+                settings.nodes,
                 the_plan[0].duration_s,
             )
         runs = fleet.FleetExecutor(workload, settings).run(the_plan, observer)
@@ -255,8 +256,11 @@ def _run_groups(
             done += 1
             _log_result(result, len(the_plan))
             if stability is not None and result.status == "finished":
-                result.results["stopping"] = stability.verdict(result.configuration)
-                stability.report_unstable(result.configuration, len(the_plan))
+                # a fleet's node stops its configurations itself (spread) and says so
+                verdict = result.results.setdefault(
+                    "stopping", stability.verdict(result.configuration)
+                )
+                stability.report_unstable(result.configuration, verdict, len(the_plan))
             progress.finished(result.configuration, result.results["total_s"])
             yield result
     except KeyboardInterrupt:

@@ -30,7 +30,8 @@ from typing import Any
 
 from neuronperf_native import devices, engine
 from neuronperf_native._processes import CopyFailure, _MainFinder
-from neuronperf_native.executors.base import ConfigurationResult, RunObserver
+from neuronperf_native._stopping import StabilityObserver
+from neuronperf_native.executors.base import ConfigurationResult, Observers, RunObserver
 from neuronperf_native.executors.local import LocalExecutor
 from neuronperf_native.planning import Configuration, Plan
 from neuronperf_native.settings import BenchmarkSettings
@@ -137,6 +138,11 @@ class NodeRunner:
         self.identity = node_identity(settings)
         self._label = describe_node(self.identity)
         self._observer = _NodeObserver(barrier, self._label)
+        # Spread: each configuration runs here whole, so its stopping rule is judged
+        # here, on the copies' live windows (scale-out's need every node's: max_s).
+        self._stability = None
+        if settings.stability is not None and barrier is None:
+            self._stability = StabilityObserver(settings.stability)
         self._barrier = barrier
         if settings.copy_mode != "thread" and settings.start_method != "fork":
             workload = by_value(workload)  # copies will start in fresh interpreters
@@ -163,10 +169,15 @@ class NodeRunner:
         if configurations is not None:
             self.close()
             plan = Plan(tuple(configurations), self._settings)
-            self._results = self._executor.run(plan, self._observer)
+            observer = self._observer
+            if self._stability is not None:
+                observer = Observers(self._observer, self._stability)
+            self._results = self._executor.run(plan, observer)
         result = next(self._results, None)
         if result is None:
             return None
+        if self._stability is not None and result.status == "finished":
+            result.results["stopping"] = self._stability.verdict(result.configuration)
         index = result.configuration.index
         if self._barrier is not None and index not in self._observer.arrived:
             # Failed before the barrier: the other nodes must not wait for this one.
