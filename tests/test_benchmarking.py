@@ -1,5 +1,6 @@
 """npf.benchmark orchestration: configurations, copies, faults, interrupts, timers."""
 
+import faulthandler
 import json
 import os
 import signal
@@ -47,6 +48,7 @@ class CrashesInSecondCopy:
 
 class Aborts:
     def __call__(self, x):
+        faulthandler.disable()  # pytest's handler would dump every thread into the log
         os.abort()
 
 
