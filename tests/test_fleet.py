@@ -225,6 +225,21 @@ def test_scale_out_merges_every_node_exactly(ray_cluster, tmp_path):
 
 
 @needs_ray
+def test_scale_out_stops_every_node_together_on_the_fleets_windows(ray_cluster):
+    """The barrier merges the live windows of every copy on every node and judges the
+    rule on them: all nodes stop early, stable, and the merge stays exact."""
+    rule = {"rel_ci": 0.25, "percentile": 50, "min_s": 1.0, "max_s": 30.0}
+    options = {"multiprocess": False, "window_s": 0.1, "duration": 30}
+    (report,) = _fleet(ray_cluster.address, nodes=3, n_models=2, stability=rule, **options)
+    assert report["status"] == "finished", report["error"]
+    assert report["stable"] is True and report["stopping"]["reason"] == "within_target"
+    assert 1.0 <= report["stopping"]["at_s"] < 30.0 and report["total_s"] < 30.0
+    assert report["n_nodes"] == 3
+    assert sum(n["total_infs"] for n in report["nodes"]) == report["total_infs"]
+    assert _wait_gone(lambda: _ours(ray_cluster), 10) == []
+
+
+@needs_ray
 def test_the_cluster_talks_on_loopback_only(ray_cluster):
     seen = 0
     for process in [psutil.Process(), *ray_cluster.processes()]:

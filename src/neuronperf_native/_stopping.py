@@ -33,8 +33,9 @@ class StabilityObserver(RunObserver):
 
     wants_histograms = True
 
-    def __init__(self, rule: StoppingRule) -> None:
+    def __init__(self, rule: StoppingRule, hosts: int = 1) -> None:
         self.rule = rule
+        self.hosts = hosts  # a window is complete once n_models copies on each host sent it
         self.decisions: dict[int, StoppingDecision] = {}
         self._monitor: StabilityMonitor | None = None
         self._copies = 1
@@ -48,7 +49,7 @@ class StabilityObserver(RunObserver):
         self._monitor = StabilityMonitor(
             self.rule, configuration.settings.window_s, batch_size=configuration.batch_size
         )
-        self._copies = configuration.n_models
+        self._copies = configuration.n_models * self.hosts
         self._pending = {}
         self._next = 0
         self._fresh = False

@@ -241,13 +241,6 @@ def _run_groups(
     done = 0
     started = time.monotonic()
     if settings.cluster is not None:
-        if stability is not None and settings.nodes is not None:
-            log.warning(
-                "stability with nodes=%s: each node sends its results at the end of a "
-                "configuration, so each runs to max_s (%g s); the reports still say stable",
-                settings.nodes,
-                the_plan[0].duration_s,
-            )
         runs = fleet.FleetExecutor(workload, settings).run(the_plan, observer)
     else:
         runs = LocalExecutor(workload, settings).run_groups(groups, observer)

@@ -35,6 +35,7 @@ from neuronperf_native.executors.base import ConfigurationResult, Observers, Run
 from neuronperf_native.executors.local import LocalExecutor
 from neuronperf_native.planning import Configuration, Plan
 from neuronperf_native.settings import BenchmarkSettings
+from neuronperf_native.stats import StoppingRule
 from neuronperf_native.workload import CALLABLES, Workload
 
 # Wall-clock lead between the barrier's answer and the shared start: the answer must
@@ -61,27 +62,62 @@ class Barrier:
 
     arrive() blocks until every node of the configuration has arrived, then answers
     all of them with the same wall-clock start instant: the latest earliest-start of
-    the nodes plus START_LEAD_NS. abort() answers the waiting (and later) arrivals of
-    a configuration with a reason instead: a node failed or the run was cancelled.
+    the nodes plus START_LEAD_NS, and each its rank. abort() answers the waiting (and
+    later) arrivals of a configuration with a reason instead: a node failed or the run
+    was cancelled. With a stopping rule, the nodes send it their copies' live windows
+    (windows()), which it merges over every copy of every node and judges as one host
+    does; its answer tells every node when to stop, and verdict() what it decided.
     """
 
-    def __init__(self, parties: int) -> None:
+    def __init__(self, parties: int, rule: StoppingRule | None = None) -> None:
         self._parties = parties
+        self._rule = rule
         self._lock = threading.Condition()
         self._arrivals: dict[int, list[int]] = {}
         self._answers: dict[int, dict[str, Any]] = {}
+        self._stability: dict[int, tuple[StabilityObserver, Configuration]] = {}
+        self._stopped: set[int] = set()
 
-    def arrive(self, key: int, earliest_wall_ns: int) -> dict[str, Any]:
+    def arrive(
+        self, key: int, earliest_wall_ns: int, configuration: Configuration | None = None
+    ) -> dict[str, Any]:
         with self._lock:
+            rank = len(self._arrivals.get(key, []))
             if key not in self._answers:
                 self._arrivals.setdefault(key, []).append(earliest_wall_ns)
                 if len(self._arrivals[key]) == self._parties:
                     start = max(self._arrivals[key]) + START_LEAD_NS
                     self._answers[key] = {"start_wall_ns": start, "abort": None}
+                    self._judge(key, configuration)
                     self._lock.notify_all()
             while key not in self._answers:
                 self._lock.wait()
-            return self._answers[key]
+            return {**self._answers[key], "rank": rank}
+
+    def _judge(self, key: int, configuration: Configuration | None) -> None:
+        if self._rule is not None and configuration is not None:
+            observer = StabilityObserver(self._rule, hosts=self._parties)
+            observer.started(configuration, 0)
+            self._stability[key] = (observer, configuration)
+
+    def windows(self, key: int, rank: int, copy_id: int, windows: list) -> bool:
+        """One copy's newly closed windows; True once the rule has stopped ``key``."""
+        with self._lock:
+            if key in self._stability and key not in self._stopped:
+                observer, configuration = self._stability[key]
+                global_copy = rank * configuration.n_models + copy_id
+                observer.progress(configuration, global_copy, 0, windows)
+                if observer.should_stop(configuration):
+                    self._stopped.add(key)
+            return key in self._stopped
+
+    def verdict(self, key: int) -> dict[str, Any] | None:
+        """The stopping rule's decision on ``key`` (StabilityObserver.verdict)."""
+        with self._lock:
+            if key not in self._stability:
+                return None
+            observer, configuration = self._stability[key]
+            return observer.verdict(configuration)
 
     def abort(self, key: int, reason: str) -> None:
         with self._lock:
@@ -91,9 +127,10 @@ class Barrier:
 
 class _NodeObserver(RunObserver):
     """The node's RunObserver: stops when the driver says so, and (scale-out) takes
-    the start instant from the barrier."""
+    the start instant from the barrier and, with a stopping rule, sends it the copies'
+    live windows and stops when it says so."""
 
-    def __init__(self, barrier: Any, node: str) -> None:
+    def __init__(self, barrier: Any, node: str, stability: bool = False) -> None:
         self.stop_all = threading.Event()
         self.stopped: set[int] = set()  # configurations to end (stop() may come late)
         self._barrier = barrier
@@ -101,8 +138,27 @@ class _NodeObserver(RunObserver):
         self.arrived: set[int] = set()
         #: configuration index -> (shared start, wall-clock ns; its engine-clock ns here)
         self.starts: dict[int, tuple[int, int]] = {}
+        self.wants_histograms = stability and barrier is not None
+        self._ranks: dict[int, int] = {}  # configuration index -> this node's rank
+        self._verdicts: list[Any] = []  # the barrier's answers to windows() not read yet
+
+    def progress(
+        self, configuration: Configuration, copy_id: int, iterations: int, windows: list
+    ) -> None:
+        rank = self._ranks.get(configuration.index)
+        if self.wants_histograms and windows and rank is not None:
+            ref = self._barrier.windows.remote(configuration.index, rank, copy_id, windows)
+            self._verdicts.append(ref)
 
     def should_stop(self, configuration: Configuration) -> bool:
+        if self._verdicts:
+            import ray
+
+            ready, self._verdicts = ray.wait(
+                self._verdicts, num_returns=len(self._verdicts), timeout=0
+            )
+            if any(ray.get(ready)):
+                self.stopped.add(configuration.index)
         return self.stop_all.is_set() or configuration.index in self.stopped
 
     def choose_start(self, configuration: Configuration, earliest_ns: int) -> int:
@@ -112,13 +168,17 @@ class _NodeObserver(RunObserver):
 
         earliest_wall_ns = time.time_ns() + (earliest_ns - engine.now_ns())
         self.arrived.add(configuration.index)
-        answer_ref = self._barrier.arrive.remote(configuration.index, earliest_wall_ns)
+        answer_ref = self._barrier.arrive.remote(
+            configuration.index, earliest_wall_ns, configuration
+        )
         while not ray.wait([answer_ref], timeout=_POLL_S)[0]:
             if self.should_stop(configuration):
                 raise CopyFailure(f"{self._node}: stopped before the shared start")
         answer = ray.get(answer_ref)
         if answer["abort"] is not None:
             raise CopyFailure(f"{self._node}: not started: {answer['abort']}")
+        self._ranks[configuration.index] = answer["rank"]
+        self._verdicts = []
         start_wall_ns = answer["start_wall_ns"]
         start_ns = engine.now_ns() + (start_wall_ns - time.time_ns())
         self.starts[configuration.index] = (start_wall_ns, start_ns)
@@ -137,7 +197,7 @@ class NodeRunner:
     ) -> None:
         self.identity = node_identity(settings)
         self._label = describe_node(self.identity)
-        self._observer = _NodeObserver(barrier, self._label)
+        self._observer = _NodeObserver(barrier, self._label, settings.stability is not None)
         # Spread: each configuration runs here whole, so its stopping rule is judged
         # here, on the copies' live windows (scale-out's need every node's: max_s).
         self._stability = None
@@ -169,7 +229,7 @@ class NodeRunner:
         if configurations is not None:
             self.close()
             plan = Plan(tuple(configurations), self._settings)
-            observer = self._observer
+            observer: RunObserver = self._observer
             if self._stability is not None:
                 observer = Observers(self._observer, self._stability)
             self._results = self._executor.run(plan, observer)

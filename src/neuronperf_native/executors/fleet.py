@@ -282,7 +282,7 @@ class _Fleet:
             return None
         here = self._here()
         barrier = self.barrier_class.options(num_cpus=0, max_concurrency=count + 4, **here).remote(
-            count
+            count, self.settings.stability
         )
         self.actors.append(barrier)
         actors = [self._runner(barrier, _bundle(group, i), need) for i in range(count)]
@@ -314,6 +314,8 @@ class _Fleet:
                 )
                 first = None
                 merged = _merge.merge(configuration, configuration.config_dict(), outcomes)
+                if self.settings.stability is not None and merged.status == "finished":
+                    merged.results["stopping"] = self._verdict(barrier, configuration)
                 if interrupted:
                     merged.interrupted = True
                     merged.results["status"] = "stopped"
@@ -383,6 +385,16 @@ class _Fleet:
             actor.stop.remote(configuration.index)
 
     # Shared ---------------------------------------------------------------------
+
+    def _verdict(self, barrier: Any, configuration: Configuration) -> dict[str, Any] | None:
+        """The barrier's stopping decision on a scale-out configuration."""
+        try:
+            verdict: dict[str, Any] | None = self.ray.get(
+                barrier.verdict.remote(configuration.index), timeout=_TICK_S * 10
+            )
+        except self.ray.exceptions.RayError:
+            return None
+        return verdict
 
     def _runner(self, barrier: Any, placement: dict[str, Any], need: dict[str, float]) -> Any:
         """A NodeRunner actor holding ``need`` where ``placement`` says."""
