@@ -157,8 +157,11 @@ class _NodeObserver(RunObserver):
             ready, self._verdicts = ray.wait(
                 self._verdicts, num_returns=len(self._verdicts), timeout=0
             )
-            if any(ray.get(ready)):
-                self.stopped.add(configuration.index)
+            try:
+                if any(ray.get(ready)):
+                    self.stopped.add(configuration.index)
+            except ray.exceptions.RayError:
+                pass  # the barrier is gone: the driver ends this configuration
         return self.stop_all.is_set() or configuration.index in self.stopped
 
     def choose_start(self, configuration: Configuration, earliest_ns: int) -> int:
