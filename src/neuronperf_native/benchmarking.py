@@ -249,7 +249,7 @@ def _run_groups(
             done += 1
             _log_result(result, len(the_plan))
             if stability is not None and result.status == "finished":
-                # a fleet's node stops its configurations itself (spread) and says so
+                # on a fleet the node (spread) or the barrier (scale-out) judged it
                 verdict = result.results.setdefault(
                     "stopping", stability.verdict(result.configuration)
                 )

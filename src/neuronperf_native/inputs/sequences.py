@@ -367,6 +367,17 @@ class SequencePlayer:
         its length."""
         stream, length = self._schedule.sequence(self._next)
         self._next += 1
+        worker.sequence_id = self._take_id(worker)
+        worker.steps = itertools.cycle(self._streams[stream])  # the stream, looped
+        worker.timed = worker.played >= self._warmup  # every earlier step was taken
+        worker.played += length
+        worker.left = length
+        worker.first = True
+        worker.started_ns = now_ns()
+        return length
+
+    def _take_id(self, worker: _Worker | None = None) -> int:
+        """The copy's next sequence id for ``worker``."""
         sequence_id = self._schedule.sequence_id(self._next_id)
         self._next_id += 1
         if self._options.sequence_id_range[1] is not None:
@@ -376,14 +387,7 @@ class SequencePlayer:
             while sequence_id in live:
                 sequence_id = self._schedule.sequence_id(self._next_id)
                 self._next_id += 1
-        worker.sequence_id = sequence_id
-        worker.steps = itertools.cycle(self._streams[stream])  # the stream, looped
-        worker.timed = worker.played >= self._warmup  # every earlier step was taken
-        worker.played += length
-        worker.left = length
-        worker.first = True
-        worker.started_ns = now_ns()
-        return length
+        return sequence_id
 
     def play_stream(
         self,
@@ -392,29 +396,26 @@ class SequencePlayer:
         preprocess_fn: Callable[..., Any] | None = None,
     ) -> list[Any]:
         """Plays stream ``stream`` whole, in order, on the calling thread as one
-        sequence with the player's next id, untimed and not counted (the output checks
-        of a stateful model); returns the model's output of each step."""
-        from neuronperf_native.engine import WithThreadContext, _as_args
+        sequence with the player's next id, through the timed run's wrapper (the same
+        flags), untimed and not counted (the output checks of a stateful model);
+        returns the model's output of each step. Not on a thread that plays steps."""
+        from neuronperf_native.engine import _as_args
 
-        if isinstance(model, WithThreadContext):
-            with model.context():
-                return self.play_stream(model.model, stream, preprocess_fn)
-        sequence_id = self._schedule.sequence_id(self._next_id)
-        self._next_id += 1
-        steps = self._streams[stream]
-        outputs = []
-        for k, args in enumerate(steps):
-            if preprocess_fn is not None:
-                args = _as_args(preprocess_fn(*args))
-            first, last = k == 0, k == len(steps) - 1
-            if self._options.sequence_kwargs:
-                flags = {"sequence_id": sequence_id, "sequence_start": first, "sequence_end": last}
-                outputs.append(model(*args, **flags))
-                continue
-            if self._options.sequence_fn is not None:
-                self._options.sequence_fn(sequence_id, first, last)
-            outputs.append(model(*args))
-        return outputs
+        step = self.wrap(model)
+        worker = _Worker()  # not timed: its sequence is not counted
+        worker.sequence_id = self._take_id()
+        self._local.worker = worker
+        try:
+            steps = self._streams[stream]
+            outputs = []
+            for k, args in enumerate(steps):
+                if preprocess_fn is not None:
+                    args = _as_args(preprocess_fn(*args))
+                worker.first, worker.last = k == 0, k == len(steps) - 1
+                outputs.append(step(*args))
+            return outputs
+        finally:
+            del self._local.worker
 
     def wrap(self, model: Callable[..., Any]) -> Callable[..., Any]:
         """The model as engine.run calls it: each step's tensors plus its flags (as
