@@ -25,6 +25,8 @@ struct PythonStages {
   pybind11::object thread_context;            // None, or a callable returning a context manager
                                               // that each worker thread enters once
   int64_t gil_slice_ns = 200'000;             // longest a worker keeps the GIL between calls
+  pybind11::object token_count_fn;            // None, or item -> tokens (streamed runs)
+  std::vector<int64_t> input_tokens;          // each input's prompt length (empty: unknown)
 };
 
 // Tracks this run's workers that wait for the GIL, so a worker holding it across

@@ -40,6 +40,34 @@ py::object timestamps_array(std::vector<int64_t>&& values) {
                               owned->data(), owner);
 }
 
+// Hands the request records to numpy without copying: an (n, 9) int64 array.
+py::object requests_array(std::vector<RequestRecord>&& values) {
+  auto* owned = new std::vector<RequestRecord>(std::move(values));
+  py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<RequestRecord>*>(p); });
+  const auto rows = static_cast<py::ssize_t>(owned->size());
+  return py::array_t<int64_t>(
+      {rows, static_cast<py::ssize_t>(kRequestRecordFields)},
+      {static_cast<py::ssize_t>(sizeof(RequestRecord)), static_cast<py::ssize_t>(sizeof(int64_t))},
+      reinterpret_cast<int64_t*>(owned->data()), owner);
+}
+
+py::dict tokens_dict(TokenStats&& t) {
+  py::dict d;
+  d["ttft"] = py::cast(std::move(t.ttft));
+  d["itl"] = py::cast(std::move(t.itl));
+  d["tpot"] = py::cast(std::move(t.tpot));
+  d["input_tokens"] = py::cast(std::move(t.input_tokens));
+  d["output_tokens"] = py::cast(std::move(t.output_tokens));
+  d["requests"] = t.requests;
+  d["empty_requests"] = t.empty_requests;
+  d["good_requests"] = t.good_requests;
+  d["input_tokens_total"] = t.input_tokens_total;
+  d["output_tokens_total"] = t.output_tokens_total;
+  d["user_rate_sum"] = t.user_rate_sum;
+  d["user_rate_count"] = t.user_rate_count;
+  return d;
+}
+
 py::dict open_loop_dict(const OpenLoopResult& o) {
   py::dict d;
   d["arrival"] = std::string(arrival_name(o.arrival));
@@ -79,6 +107,16 @@ py::dict result_dict(RunResult&& r) {
   d["open_loop"] = r.open_loop ? py::object(open_loop_dict(*r.open_loop)) : py::object(py::none());
   d["timestamps"] =
       r.timestamps_recorded ? timestamps_array(std::move(r.timestamps)) : py::object(py::none());
+  d["tokens"] = r.tokens ? py::object(tokens_dict(std::move(*r.tokens))) : py::object(py::none());
+  py::dict token_windows;
+  for (size_t m = 0; m < r.token_window_histograms.size(); ++m) {
+    py::list hists;
+    for (auto& h : r.token_window_histograms[m]) hists.append(py::cast(std::move(h)));
+    token_windows[py::str(std::string(kTokenMetricNames[m]))] = hists;
+  }
+  d["token_window_histograms"] = token_windows;
+  d["requests"] = r.tokens && !r.requests.empty() ? requests_array(std::move(r.requests))
+                                                  : py::object(py::none());
   return d;
 }
 
@@ -120,7 +158,12 @@ py::list poll_windows(RunnerHandle& handle) {
   }
   py::list out;
   for (auto& w : windows) {
-    out.append(py::make_tuple(w.index, w.start_ns, w.count, py::cast(std::move(w.histogram))));
+    py::dict metrics;
+    for (size_t m = 0; m < w.metrics.size(); ++m) {
+      metrics[py::str(std::string(kTokenMetricNames[m]))] = py::cast(std::move(w.metrics[m]));
+    }
+    out.append(
+        py::make_tuple(w.index, w.start_ns, w.count, py::cast(std::move(w.histogram)), metrics));
   }
   return out;
 }
@@ -190,6 +233,17 @@ void bind_runner(py::module_& m) {
       py::arg("distribution"), py::arg("latency_ns"), py::arg("low_ns"), py::arg("high_ns"),
       py::arg("second_latency_ns"), py::arg("second_fraction"), py::arg("sigma"), py::arg("seed"));
 
+  m.def(
+      "stream_spin_model",
+      [](int64_t first_token_ns, int64_t token_ns, int64_t tokens) {
+        StreamSpinSettings s;
+        s.first_token_ns = first_token_ns;
+        s.token_ns = token_ns;
+        s.tokens = tokens;
+        return std::shared_ptr<NativeModel>(std::make_shared<StreamSpinModel>(s));
+      },
+      py::arg("first_token_ns"), py::arg("token_ns"), py::arg("tokens"));
+
   py::class_<Pipeline, std::shared_ptr<Pipeline>>(m, "Pipeline",
                                                   "A model with its inputs and stages.");
 
@@ -204,7 +258,12 @@ void bind_runner(py::module_& m) {
       "python_pipeline",
       [](py::object model, py::object native, py::object preprocess, py::object postprocess,
          std::vector<py::tuple> inputs, py::object iterator, py::object thread_context,
-         int64_t gil_slice_ns) {
+         int64_t gil_slice_ns, py::object token_count_fn, std::vector<int64_t> input_tokens) {
+        if (!input_tokens.empty() && input_tokens.size() != inputs.size()) {
+          throw py::value_error("input_tokens must hold one count per input (" +
+                                std::to_string(inputs.size()) + "), got " +
+                                std::to_string(input_tokens.size()));
+        }
         PythonStages stages;
         stages.model = std::move(model);
         if (!native.is_none()) stages.native = native.cast<std::shared_ptr<NativeModel>>();
@@ -214,21 +273,32 @@ void bind_runner(py::module_& m) {
         stages.iterator = std::move(iterator);
         stages.thread_context = std::move(thread_context);
         stages.gil_slice_ns = gil_slice_ns;
+        stages.token_count_fn = std::move(token_count_fn);
+        stages.input_tokens = std::move(input_tokens);
         return std::shared_ptr<Pipeline>(std::make_shared<PythonPipeline>(std::move(stages)));
       },
       py::kw_only(), py::arg("model"), py::arg("native"), py::arg("preprocess"),
       py::arg("postprocess"), py::arg("inputs"), py::arg("iterator"), py::arg("thread_context"),
-      py::arg("gil_slice_ns"));
+      py::arg("gil_slice_ns"), py::arg("token_count_fn") = py::none(),
+      py::arg("input_tokens") = std::vector<int64_t>());
 
   py::class_<RunnerHandle>(m, "Runner", "Runs a pipeline on worker threads (see engine.Runner).")
       .def(py::init([](std::shared_ptr<Pipeline> pipeline, int workers, py::object duration_s,
                        py::object max_iterations, int64_t warmup, double window_s,
                        py::object call_timeout_s, bool record_timestamps, int64_t start_at_ns,
                        py::object request_rate, std::string arrival, uint64_t seed,
-                       py::object request_intervals_us, double spin_wait_us) {
+                       py::object request_intervals_us, double spin_wait_us, double burstiness,
+                       bool streaming, py::object goodput_ttft_ms, py::object goodput_tpot_ms,
+                       py::object goodput_e2e_ms, bool record_requests) {
              RunSettings s;
              s.request_rate = optional_arg<double>(request_rate);
              s.arrival = std::move(arrival);
+             s.burstiness = burstiness;
+             s.stream.enabled = streaming;
+             s.stream.goodput_ttft_ms = optional_arg<double>(goodput_ttft_ms);
+             s.stream.goodput_tpot_ms = optional_arg<double>(goodput_tpot_ms);
+             s.stream.goodput_e2e_ms = optional_arg<double>(goodput_e2e_ms);
+             s.stream.record_requests = record_requests;
              s.seed = seed;
              s.request_intervals_us = optional_arg<std::vector<double>>(request_intervals_us);
              s.spin_wait_us = spin_wait_us;
@@ -248,7 +318,10 @@ void bind_runner(py::module_& m) {
            py::arg("max_iterations"), py::arg("warmup"), py::arg("window_s"),
            py::arg("call_timeout_s"), py::arg("record_timestamps"), py::arg("start_at_ns"),
            py::arg("request_rate"), py::arg("arrival"), py::arg("seed"),
-           py::arg("request_intervals_us"), py::arg("spin_wait_us") = kDefaultSpinWaitUs)
+           py::arg("request_intervals_us"), py::arg("spin_wait_us") = kDefaultSpinWaitUs,
+           py::arg("burstiness") = 1.0, py::arg("streaming") = false,
+           py::arg("goodput_ttft_ms") = py::none(), py::arg("goodput_tpot_ms") = py::none(),
+           py::arg("goodput_e2e_ms") = py::none(), py::arg("record_requests") = false)
       .def("start",
            [](RunnerHandle& h) {
              GilReleased nogil;

@@ -37,8 +37,15 @@ std::optional<ArrivalSchedule> make_schedule(const RunSettings& s) {
         "give request_rate or request_intervals_us, not both (request_intervals_us replays its "
         "own gaps)");
   }
-  if (s.arrival != "constant" && s.arrival != "poisson") {
-    throw InvalidArgument("arrival must be 'constant' or 'poisson', got '" + s.arrival + "'");
+  if (s.arrival != "constant" && s.arrival != "poisson" && s.arrival != "gamma") {
+    throw InvalidArgument("arrival must be 'constant', 'poisson' or 'gamma', got '" + s.arrival +
+                          "'");
+  }
+  if (!std::isfinite(s.burstiness) || !(s.burstiness >= 0.01) || s.burstiness > 100) {
+    fail("burstiness", "a finite number in [0.01, 100]", s.burstiness);
+  }
+  if (s.burstiness != 1.0 && s.arrival != "gamma") {
+    fail("burstiness", "1 unless arrival='gamma' (the gamma shape)", s.burstiness);
   }
   if (s.request_rate) {
     const double rate = *s.request_rate;
@@ -47,6 +54,7 @@ std::optional<ArrivalSchedule> make_schedule(const RunSettings& s) {
       requirement << "a finite number of requests per second in (0, " << kMaxRequestRate << "]";
       fail("request_rate", requirement.str().c_str(), rate);
     }
+    if (s.arrival == "gamma") return ArrivalSchedule::gamma(rate, s.burstiness, s.seed);
     return s.arrival == "poisson" ? ArrivalSchedule::poisson(rate, s.seed)
                                   : ArrivalSchedule::constant(rate);
   }
@@ -115,6 +123,7 @@ RunConfig make_run_config(const RunSettings& s, const PipelineTraits& traits) {
   double spin_ns = s.spin_wait_us * 1e3;
   if (c.schedule) spin_ns = std::min(spin_ns, kMaxSpinShare * 1e9 / c.schedule->mean_rate_per_s());
   c.spin_wait_ns = static_cast<int64_t>(std::llround(spin_ns));
+  c.stream = make_stream_config(s.stream);
   if (c.duration_ns == 0 && c.max_iterations == 0 && !traits.finite_input) {
     throw InvalidArgument(
         "no stop condition: give duration_s or max_iterations (or finite inputs such as an "

@@ -8,6 +8,7 @@
 
 #include "pipeline.h"
 #include "scheduler.h"
+#include "stream.h"
 
 namespace npn {
 
@@ -33,10 +34,12 @@ struct RunSettings {
   // Open loop when request_rate or request_intervals_us is given: requests arrive on
   // that schedule from the timing start and at most `workers` are in flight.
   std::optional<double> request_rate;  // requests per second
-  std::string arrival = "constant";    // with request_rate: "constant" or "poisson"
-  uint64_t seed = 0;                   // Poisson: which arrival stream
+  std::string arrival = "constant";    // with request_rate: "constant", "poisson" or "gamma"
+  double burstiness = 1.0;             // gamma: the shape (1: Poisson; < 1: burstier)
+  uint64_t seed = 0;                   // Poisson and gamma: which arrival stream
   std::optional<std::vector<double>> request_intervals_us;  // gaps between requests, looped
   double spin_wait_us = kDefaultSpinWaitUs;  // open loop: spin the end of a wait (capped)
+  StreamSettings stream;                     // streamed responses and their token metrics
 };
 
 // Validated settings in engine units. Build with make_run_config().
@@ -51,6 +54,7 @@ struct RunConfig {
   int64_t start_at_ns;
   std::optional<ArrivalSchedule> schedule;  // set: open loop
   int64_t spin_wait_ns;
+  StreamConfig stream;
 };
 
 // Throws InvalidArgument naming the setting when a value is out of range, or when

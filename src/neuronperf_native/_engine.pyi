@@ -4,7 +4,7 @@ neuronperf_native's compiled timing engine
 from __future__ import annotations
 import collections.abc
 import typing
-__all__: list[str] = ['Histogram', 'JsonError', 'NativeModel', 'Pipeline', 'Runner', 'b64decode', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'spin_model', 'unlink_on_parent_death']
+__all__: list[str] = ['Histogram', 'JsonError', 'NativeModel', 'Pipeline', 'Runner', 'b64decode', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'spin_model', 'stream_spin_model', 'unlink_on_parent_death']
 class Histogram:
     """
     HDR histogram of integer nanosecond values (HdrHistogram algorithm).
@@ -106,7 +106,7 @@ class Runner:
     """
     Runs a pipeline on worker threads (see engine.Runner).
     """
-    def __init__(self, pipeline: Pipeline, *, workers: typing.SupportsInt | typing.SupportsIndex, duration_s: typing.Any, max_iterations: typing.Any, warmup: typing.SupportsInt | typing.SupportsIndex, window_s: typing.SupportsFloat | typing.SupportsIndex, call_timeout_s: typing.Any, record_timestamps: bool, start_at_ns: typing.SupportsInt | typing.SupportsIndex, request_rate: typing.Any, arrival: str, seed: typing.SupportsInt | typing.SupportsIndex, request_intervals_us: typing.Any, spin_wait_us: typing.SupportsFloat | typing.SupportsIndex = 20.0) -> None:
+    def __init__(self, pipeline: Pipeline, *, workers: typing.SupportsInt | typing.SupportsIndex, duration_s: typing.Any, max_iterations: typing.Any, warmup: typing.SupportsInt | typing.SupportsIndex, window_s: typing.SupportsFloat | typing.SupportsIndex, call_timeout_s: typing.Any, record_timestamps: bool, start_at_ns: typing.SupportsInt | typing.SupportsIndex, request_rate: typing.Any, arrival: str, seed: typing.SupportsInt | typing.SupportsIndex, request_intervals_us: typing.Any, spin_wait_us: typing.SupportsFloat | typing.SupportsIndex = 20.0, burstiness: typing.SupportsFloat | typing.SupportsIndex = 1.0, streaming: bool = False, goodput_ttft_ms: typing.Any = None, goodput_tpot_ms: typing.Any = None, goodput_e2e_ms: typing.Any = None, record_requests: bool = False) -> None:
         ...
     def poll_windows(self) -> list:
         ...
@@ -147,7 +147,7 @@ def now_ns() -> int:
     """
     The engine's monotonic clock (CLOCK_MONOTONIC) in nanoseconds.
     """
-def python_pipeline(*, model: typing.Any, native: typing.Any, preprocess: typing.Any, postprocess: typing.Any, inputs: collections.abc.Sequence[tuple], iterator: typing.Any, thread_context: typing.Any, gil_slice_ns: typing.SupportsInt | typing.SupportsIndex) -> Pipeline:
+def python_pipeline(*, model: typing.Any, native: typing.Any, preprocess: typing.Any, postprocess: typing.Any, inputs: collections.abc.Sequence[tuple], iterator: typing.Any, thread_context: typing.Any, gil_slice_ns: typing.SupportsInt | typing.SupportsIndex, token_count_fn: typing.Any = None, input_tokens: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = []) -> Pipeline:
     ...
 def read_json(path: bytes, *, min_typed_array: typing.SupportsInt | typing.SupportsIndex = 16, decode_b64: bool = False, huge_floats_as_decimal: bool = False, prefetch_threads: typing.SupportsInt | typing.SupportsIndex = -1) -> typing.Any:
     """
@@ -162,6 +162,8 @@ def read_json(path: bytes, *, min_typed_array: typing.SupportsInt | typing.Suppo
     file cannot be read.
     """
 def spin_model(distribution: str, latency_ns: typing.SupportsInt | typing.SupportsIndex, low_ns: typing.SupportsInt | typing.SupportsIndex, high_ns: typing.SupportsInt | typing.SupportsIndex, second_latency_ns: typing.SupportsInt | typing.SupportsIndex, second_fraction: typing.SupportsFloat | typing.SupportsIndex, sigma: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> NativeModel:
+    ...
+def stream_spin_model(first_token_ns: typing.SupportsInt | typing.SupportsIndex, token_ns: typing.SupportsInt | typing.SupportsIndex, tokens: typing.SupportsInt | typing.SupportsIndex) -> NativeModel:
     ...
 def unlink_on_parent_death(path: str) -> None:
     """

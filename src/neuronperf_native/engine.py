@@ -20,6 +20,7 @@ import numpy as np
 
 from neuronperf_native import _engine
 from neuronperf_native._engine import Histogram, NativeModel, now_ns
+from neuronperf_native.streaming import TOKEN_METRICS, StreamOptions, TokenMetrics
 
 __all__ = [
     "ARRIVALS",
@@ -31,6 +32,8 @@ __all__ = [
     "NativeModel",
     "RunResult",
     "Runner",
+    "StreamOptions",
+    "TokenMetrics",
     "Window",
     "WithThreadContext",
     "native_model",
@@ -41,8 +44,8 @@ __all__ = [
 #: Timed stages, in the order an iteration passes through them (e2e spans all).
 #: schedule_lag (open loop only): from when a request was due to when a worker began it.
 STAGES = ("schedule_lag", "gil_wait", "input", "preprocess", "infer", "postprocess", "e2e")
-#: Request arrival patterns of the open loop (with request_rate).
-ARRIVALS = ("constant", "poisson")
+#: Request arrival patterns of the open loop (with request_rate); gamma takes `burstiness`.
+ARRIVALS = ("constant", "poisson", "gamma")
 #: Most workers a run may have (each is a thread with a 1 MiB stack).
 MAX_WORKERS = 4096
 #: Highest open-loop request rate (requests per second).
@@ -60,8 +63,8 @@ def _stop_runs_at_exit() -> None:
 
 #: Version of the dict layout produced by RunResult.to_dict(); from_dict() reads
 #: every version listed in READABLE_SCHEMAS (keys a version lacks get defaults).
-RESULT_SCHEMA = 2
-READABLE_SCHEMAS = (1, 2)
+RESULT_SCHEMA = 3
+READABLE_SCHEMAS = (1, 2, 3)
 #: Percentiles summarised in RunResult.to_dict()["latency"].
 SUMMARY_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9, 99.99)
 
@@ -91,13 +94,19 @@ class Window:
     """One closed throughput window of a run, as Runner.poll_windows() delivers it.
 
     The window spans [start_ns, start_ns + window_s): `count` iterations of all
-    workers completed in it, and `histogram` holds their e2e latencies (ns).
+    workers completed in it, and `histogram` holds their e2e latencies (ns). Streamed
+    runs add `metrics`: the TTFT, ITL and TPOT histograms of the same requests.
     """
 
     index: int
     start_ns: int
     count: int
     histogram: Histogram
+    metrics: dict[str, Histogram] = dataclasses.field(default_factory=dict)
+
+    def latency(self, metric: str = "e2e") -> Histogram:
+        """The window's histogram of `metric`: "e2e", or a token metric in streamed runs."""
+        return self.histogram if metric == "e2e" else self.metrics[metric]
 
 
 class RunResult:
@@ -126,6 +135,9 @@ class RunResult:
         window_histograms: list[Histogram] | None = None,
         window_histogram_span: int = 1,
         open_loop: dict[str, Any] | None = None,
+        tokens: TokenMetrics | None = None,
+        token_window_histograms: dict[str, list[Histogram]] | None = None,
+        requests: np.ndarray | None = None,
     ) -> None:
         self.status = status
         self.stop_reason = stop_reason
@@ -147,6 +159,12 @@ class RunResult:
         self.cpu_s = cpu_ns / 1e9
         self._open = dict(open_loop) if open_loop else None
         self._timestamps = timestamps
+        #: Streamed runs: the token metrics of all workers (None otherwise).
+        self.tokens = tokens
+        #: Streamed runs: per token metric, window histograms as window_histograms.
+        self.token_window_histograms = dict(token_window_histograms or {})
+        #: With record_requests: (n, 9) int64 records (streaming.REQUEST_FIELDS).
+        self.requests = requests
 
     @property
     def error(self) -> str | None:
@@ -169,6 +187,19 @@ class RunResult:
     def latency(self) -> Histogram:
         """End-to-end latency histogram (ns) of all workers."""
         return self._stages["e2e"]
+
+    @property
+    def streaming(self) -> bool:
+        """Whether responses were streamed (tokens holds their metrics)."""
+        return self.tokens is not None
+
+    def metric_window_histograms(self, metric: str = "e2e") -> list[Histogram]:
+        """The window histograms of "e2e" or (streamed runs) a token metric."""
+        if metric == "e2e":
+            return self.window_histograms
+        if metric not in TOKEN_METRICS or not self.streaming:
+            raise ValueError(f"no window histograms of {metric!r} (token metrics: streaming)")
+        return self.token_window_histograms.get(metric, [])
 
     @property
     def load_mode(self) -> str:
@@ -307,12 +338,22 @@ class RunResult:
             "latency": summary,
             "histograms": {name: hist.encode() for name, hist in self._stages.items()},
             "warmup_histogram": self.warmup.encode(),
+            "tokens": self.tokens.to_dict() if self.tokens is not None else None,
+            "token_window_histograms": {
+                metric: [h.encode() for h in hists]
+                for metric, hists in self.token_window_histograms.items()
+            },
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], boundaries: np.ndarray | None = None) -> RunResult:
+    def from_dict(
+        cls,
+        data: dict[str, Any],
+        boundaries: np.ndarray | None = None,
+        requests: np.ndarray | None = None,
+    ) -> RunResult:
         """Rebuilds a result from to_dict() output (e.g. sent by a model process), with
-        its raw stage boundaries when they were sent separately."""
+        its raw stage boundaries and request records when they were sent separately."""
         if not isinstance(data, dict):
             raise TypeError(f"data must be a dict from RunResult.to_dict(), got {type(data)}")
         if data.get("schema") not in READABLE_SCHEMAS:
@@ -349,6 +390,12 @@ class RunResult:
                     if data.get("load_mode") == "open"
                     else None
                 ),
+                tokens=TokenMetrics.from_dict(data["tokens"]) if data.get("tokens") else None,
+                token_window_histograms={
+                    metric: [Histogram.decode(h) for h in hists]
+                    for metric, hists in (data.get("token_window_histograms") or {}).items()
+                },
+                requests=requests,
             )
         except KeyError as missing:
             raise ValueError(f"result dict is missing key {missing}") from None
@@ -385,9 +432,17 @@ def _is_number(value: Any) -> bool:
 
 
 def _check_open_loop(
-    request_rate: Any, arrival: Any, seed: Any, request_intervals_us: Any
+    request_rate: Any, arrival: Any, seed: Any, request_intervals_us: Any, burstiness: Any = 1.0
 ) -> list[float] | None:
     """Validates the open-loop arguments; returns the intervals as floats (or None)."""
+    if not _is_number(burstiness):
+        raise TypeError(f"burstiness must be a number, got {burstiness!r}")
+    if not (math.isfinite(burstiness) and 0.01 <= burstiness <= 100):
+        raise ValueError(f"burstiness must be a finite number in [0.01, 100], got {burstiness!r}")
+    if burstiness != 1 and arrival != "gamma":
+        raise ValueError(
+            f"burstiness shapes gamma arrivals: it needs arrival='gamma', got {arrival!r}"
+        )
     if request_rate is not None:
         if not _is_number(request_rate):
             raise TypeError(
@@ -500,8 +555,41 @@ class WithThreadContext:
             return self.model(*args)
 
 
+def _stream_options(stream: Any) -> StreamOptions | None:
+    if stream is None or stream is False:
+        return None
+    if stream is True:
+        return StreamOptions()
+    if not isinstance(stream, StreamOptions):
+        raise TypeError(f"stream must be a StreamOptions, True or None, got {stream!r}")
+    return stream
+
+
+def _input_tokens(input_tokens: Any, arg_list: list[tuple]) -> list[int]:
+    """Each round-robin input's prompt length (a streamed run's input tokens)."""
+    if input_tokens is None:
+        return []
+    if not arg_list:
+        raise ValueError("input_tokens counts the prompts of a list of inputs (not an iterator)")
+    counts = list(input_tokens)
+    if len(counts) != len(arg_list):
+        raise ValueError(
+            f"input_tokens must hold one count per input ({len(arg_list)}), got {len(counts)}"
+        )
+    for i, n in enumerate(counts):
+        _check_int(f"input_tokens[{i}]", n, 0)
+    return [int(n) for n in counts]
+
+
 def _make_pipeline(
-    model: Any, inputs: Any, preprocess: Any, postprocess: Any, gil_slice_us: float
+    model: Any,
+    inputs: Any,
+    preprocess: Any,
+    postprocess: Any,
+    gil_slice_us: float,
+    stream: StreamOptions | None = None,
+    token_count_fn: Any = None,
+    input_tokens: Any = None,
 ) -> Any:
     thread_context = None
     if isinstance(model, WithThreadContext):
@@ -512,13 +600,22 @@ def _make_pipeline(
     _check_callable("preprocess", preprocess)
     _check_callable("postprocess", postprocess)
     _check_seconds("gil_slice_us", gil_slice_us)
+    _check_callable("token_count_fn", token_count_fn)
+    if stream is None and (token_count_fn is not None or input_tokens is not None):
+        raise ValueError("token_count_fn and input_tokens count streamed tokens: pass stream=")
+    if stream is not None and postprocess is not None:
+        raise ValueError(
+            "postprocess does not apply to streamed responses (the engine draws the stream)"
+        )
     arg_list, iterator = _split_inputs(inputs)
+    counts = _input_tokens(input_tokens, arg_list)
     if (
         native is not None
         and iterator is None
         and preprocess is None
         and postprocess is None
         and thread_context is None
+        and not counts
     ):
         return _engine.native_pipeline(native)
     return _engine.python_pipeline(
@@ -530,6 +627,8 @@ def _make_pipeline(
         iterator=iterator,
         thread_context=thread_context,
         gil_slice_ns=round(gil_slice_us * 1e3),
+        token_count_fn=token_count_fn,
+        input_tokens=counts,
     )
 
 
@@ -562,6 +661,10 @@ class Runner:
         seed: int = 0,
         request_intervals_us: Sequence[float] | None = None,
         spin_wait_us: float = 20.0,
+        burstiness: float = 1.0,
+        stream: StreamOptions | bool | None = None,
+        token_count_fn: Callable[[Any], int] | None = None,
+        input_tokens: Sequence[int] | None = None,
     ) -> None:
         _check_int("workers", workers, 1)
         if workers > MAX_WORKERS:
@@ -574,12 +677,22 @@ class Runner:
         _check_int("start_at_ns", start_at_ns, 0, optional=True)
         if not isinstance(record_timestamps, bool):
             raise TypeError(f"record_timestamps must be a bool, got {record_timestamps!r}")
-        intervals = _check_open_loop(request_rate, arrival, seed, request_intervals_us)
+        intervals = _check_open_loop(request_rate, arrival, seed, request_intervals_us, burstiness)
+        options = _stream_options(stream)
         if not _is_number(spin_wait_us):
             raise TypeError(f"spin_wait_us must be a number of microseconds, got {spin_wait_us!r}")
         if not 0 <= spin_wait_us <= 1e6:
             raise ValueError(f"spin_wait_us must be in [0, 1e6] microseconds, got {spin_wait_us!r}")
-        pipeline = _make_pipeline(model, inputs, preprocess, postprocess, gil_slice_us)
+        pipeline = _make_pipeline(
+            model,
+            inputs,
+            preprocess,
+            postprocess,
+            gil_slice_us,
+            stream=options,
+            token_count_fn=token_count_fn,
+            input_tokens=input_tokens,
+        )
         self._runner = _engine.Runner(
             pipeline,
             workers=int(workers),
@@ -595,6 +708,8 @@ class Runner:
             seed=int(seed),
             request_intervals_us=intervals,
             spin_wait_us=float(spin_wait_us),
+            burstiness=float(burstiness),
+            **(options.engine_kwargs() if options is not None else {}),
         )
 
     def start(self) -> None:
@@ -663,6 +778,9 @@ class Runner:
             window_histograms=raw["window_histograms"],
             window_histogram_span=raw["window_histogram_span"],
             open_loop=raw["open_loop"],
+            tokens=TokenMetrics.from_engine(raw["tokens"]) if raw["tokens"] is not None else None,
+            token_window_histograms=raw["token_window_histograms"],
+            requests=raw["requests"],
         )
 
     def run(self) -> RunResult:
@@ -690,6 +808,10 @@ def run(
     seed: int = 0,
     request_intervals_us: Sequence[float] | None = None,
     spin_wait_us: float = 20.0,
+    burstiness: float = 1.0,
+    stream: StreamOptions | bool | None = None,
+    token_count_fn: Callable[[Any], int] | None = None,
+    input_tokens: Sequence[int] | None = None,
 ) -> RunResult:
     """Runs `model` on `workers` threads and measures every iteration.
 
@@ -719,6 +841,19 @@ def run(
     backlog_max, backlog_end and saturated. duration_s ends the schedule: requests
     due later are not issued, and none is started after it. A worker waiting for
     a request sleeps (clock_nanosleep) and spins only its last spin_wait_us.
+    arrival="gamma" draws gaps from a gamma distribution of shape `burstiness` with
+    the same mean (vLLM's and AIPerf's bursty arrivals: 1 is Poisson, lower is burstier).
+
+    Streamed responses, with stream=True or a StreamOptions (goodput SLOs,
+    record_requests): the model's call returns an iterator (a generator or any
+    iterable); each worker draws its items one by one, stamping each as next() returns,
+    holding the GIL only while Python runs (and at most gil_slice_us between items while
+    others wait). An int item is one token, a 1-D list/tuple of ints or integer numpy
+    array its length, an empty str/list none (not an item), anything else one, unless
+    token_count_fn(item) says. input_tokens: each input's prompt length. The result's
+    `tokens` holds TTFT (first item, from when the request was due), ITL (gaps between
+    items), TPOT ((last - first item) / (tokens - 1)), token counts and goodput; e2e
+    latency ends when the stream does. postprocess does not apply.
     """
     return Runner(
         model,
@@ -739,6 +874,10 @@ def run(
         seed=seed,
         request_intervals_us=request_intervals_us,
         spin_wait_us=spin_wait_us,
+        burstiness=burstiness,
+        stream=stream,
+        token_count_fn=token_count_fn,
+        input_tokens=input_tokens,
     ).run()
 
 
@@ -753,21 +892,35 @@ def native_model(
     second_latency_ns: int | None = None,
     second_fraction: float = 0.1,
     sigma: float = 0.25,
+    first_token_ns: int | None = None,
+    token_ns: int | None = None,
+    tokens: int | None = None,
 ) -> NativeModel:
-    """A native (C++) model that runs without the GIL: "noop" or "spin".
+    """A native (C++) model that runs without the GIL: "noop", "spin" or "stream".
 
     spin busy-waits per call, drawing its latency per worker from a seeded stream:
     fixed (latency_ns), uniform (low_ns..high_ns), bimodal (latency_ns, or
     second_latency_ns with probability second_fraction), lognormal (median
     latency_ns, shape sigma).
+
+    stream answers a streamed run with `tokens` one-token items, the first
+    first_token_ns after the call starts and then one every token_ns (due times from
+    the call's start, busy-waited); zero delays stream as fast as the engine stamps.
     """
+    if kind == "stream":
+        stream_values = {"first_token_ns": first_token_ns, "token_ns": token_ns, "tokens": tokens}
+        for name, value in stream_values.items():
+            if value is None:
+                raise ValueError(f"the stream model needs {name}")
+            _check_int(name, value, 1 if name == "tokens" else 0)
+        return _engine.stream_spin_model(int(first_token_ns), int(token_ns), int(tokens))  # type: ignore[arg-type]
     if kind == "noop":
         given = [n for n, v in (("latency_ns", latency_ns), ("low_ns", low_ns)) if v is not None]
         if given:
             raise ValueError(f"the noop model takes no parameters, got {', '.join(given)}")
         return _engine.noop_model()
     if kind != "spin":
-        raise ValueError(f"kind must be 'noop' or 'spin', got {kind!r}")
+        raise ValueError(f"kind must be 'noop', 'spin' or 'stream', got {kind!r}")
     if distribution not in _SPIN_DISTRIBUTIONS:
         raise ValueError(
             f"distribution must be one of {', '.join(_SPIN_DISTRIBUTIONS)}, got {distribution!r}"
