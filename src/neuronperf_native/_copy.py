@@ -42,6 +42,8 @@ from neuronperf_native._feeds import Feed, ValidationPlan, describe_mismatch
 from neuronperf_native._schedule import CopySchedule, split_schedule
 from neuronperf_native.engine import _as_args
 from neuronperf_native.inputs import SequenceFeed, SequenceOptions, SequencePlayer
+from neuronperf_native.prompts import Prompts
+from neuronperf_native.streaming import StreamOptions
 
 
 @dataclasses.dataclass
@@ -68,6 +70,9 @@ class CopySpec:
     validation: ValidationPlan | None = None  # the expected outputs (all copies' checks)
     sequence_feed: SequenceFeed | None = None  # every step of every stream, for sequences
     sequences: SequenceOptions | None = None  # play sequences (with sequence_feed)
+    prompts: Prompts | None = None  # generative models: the requests' prompts, in place of inputs
+    request_fn: Callable[..., Any] | None = None  # (input_ids, max_new_tokens) -> the arguments
+    token_count_fn: Callable[[Any], int] | None = None  # streamed item -> tokens
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,9 +94,22 @@ class RunSpec:
     arrival: str = "constant"
     seed: int = 0
     request_intervals_us: list[float] | None = None
+    burstiness: float = 1.0
+    # Streamed responses (streaming.StreamOptions); window_metric: the latency whose window
+    # histograms go to the parent live ("e2e", or a token metric for stability).
+    streaming: bool = False
+    goodput: dict[str, float] | None = None
+    record_requests: bool = False
+    window_metric: str = "e2e"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def stream(self) -> StreamOptions | None:
+        """The engine's stream options of this run (None: not streamed)."""
+        if not self.streaming:
+            return None
+        return StreamOptions(goodput=self.goodput, record_requests=self.record_requests)
 
     def schedule(self, copy_id: int) -> CopySchedule | None:
         """This copy's share of the open-loop schedule (None: closed loop)."""
@@ -104,6 +122,7 @@ class RunSpec:
             self.request_intervals_us,
             self.n_copies,
             copy_id,
+            self.burstiness,
         )
 
     def longest_gap_s(self) -> float:
@@ -258,11 +277,21 @@ def _dataset_items(spec: CopySpec, model: Any, n_copies: int) -> Iterator[tuple]
             return
 
 
+def _copy_prompts(spec: CopySpec, n_copies: int) -> Prompts | None:
+    """This copy's rotation of the prompts (copies start at different prompts)."""
+    if spec.prompts is None:
+        return None
+    return spec.prompts.rotated(spec.copy_id * len(spec.prompts) // n_copies)
+
+
 def _copy_inputs(spec: CopySpec, model: Any, n_copies: int) -> Any:
     """The engine inputs of this copy when n_copies run together: a list of argument
-    tuples (its own rotation of the input data), or its share of the dataset."""
+    tuples (its own rotation of the input data or prompts), or its share of the dataset."""
     if spec.dataset is not None:
         return _dataset_items(spec, model, n_copies)
+    prompts = _copy_prompts(spec, n_copies)
+    if prompts is not None:
+        return prompts.arguments(spec.request_fn)
     items = spec.inputs if spec.feed is None else spec.feed.for_copy(spec.copy_id, n_copies)
     if spec.input_transform_fn is None:
         return items
@@ -292,8 +321,19 @@ def _validate(
     return tally.to_dict()
 
 
-def _stages(spec: CopySpec) -> dict[str, Any]:
-    return {"preprocess": spec.preprocess_fn, "postprocess": spec.postprocess_fn}
+def _stages(spec: CopySpec, run: RunSpec) -> dict[str, Any]:
+    """The engine keywords of the pipeline's stages, and of a streamed run."""
+    stages = {"preprocess": spec.preprocess_fn, "postprocess": spec.postprocess_fn}
+    stream = run.stream()
+    if stream is None:
+        return stages
+    prompts = _copy_prompts(spec, run.n_copies)
+    return {
+        **stages,
+        "stream": stream,
+        "token_count_fn": spec.token_count_fn,
+        "input_tokens": prompts.input_tokens if prompts is not None else None,
+    }
 
 
 def _warm_up(
@@ -316,7 +356,7 @@ def _warm_up(
         duration_s=run.duration_s,
         warmup=0,
         call_timeout_s=run.call_timeout_s,
-        **_stages(spec),
+        **_stages(spec, run),
     )
     if warm.status != "finished":
         raise CopyFailure(warm.error or f"warm-up ended with status {warm.status}")
@@ -371,7 +411,7 @@ def _serve_run(
             call_timeout_s=run.call_timeout_s,
             record_timestamps=run.record_timestamps,
             **_start_and_schedule(run, spec.copy_id, message["start_at_ns"]),
-            **_stages(spec),
+            **_stages(spec, run),
         )
         runner.start()
         forwarder = _Forwarder(conn, runner, run)
@@ -391,9 +431,13 @@ def _serve_run(
     timestamps = result.boundaries
     if timestamps is not None:
         payload["timestamps_shape"] = list(timestamps.shape)
+    if result.requests is not None:
+        payload["requests_shape"] = list(result.requests.shape)
     send(conn, {"event": "result", "result": payload})
     if timestamps is not None:
         conn.send_bytes(np.ascontiguousarray(timestamps).tobytes())
+    if result.requests is not None:
+        conn.send_bytes(np.ascontiguousarray(result.requests).tobytes())
 
 
 def _start_and_schedule(run: RunSpec, copy_id: int, start_at_ns: int) -> dict[str, Any]:
@@ -423,6 +467,7 @@ class _Forwarder(threading.Thread):
         self._conn = conn
         self._runner = runner
         self._histograms = run.live_histograms
+        self._metric = run.window_metric
         self._period_s = min(0.2, max(0.02, run.window_s / 2))
         self._p99_ns = 0
         # finish() wakes the wait at once: the result should not wait a whole period.
@@ -456,7 +501,8 @@ class _Forwarder(threading.Thread):
     def _forward(self) -> None:
         closed = self._runner.poll_windows()
         windows = [
-            [w.index, w.count, w.histogram.encode() if self._histograms else None] for w in closed
+            [w.index, w.count, w.latency(self._metric).encode() if self._histograms else None]
+            for w in closed
         ]
         if closed:  # the latest window's p99 is enough for the parent's hung-copy rule
             self._p99_ns = max(self._p99_ns, closed[-1].histogram.value_at_percentile(99))

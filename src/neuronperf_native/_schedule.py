@@ -7,7 +7,8 @@ its share so that the copies' requests together are the configuration's schedule
 - constant rate R: the requests of one schedule at R, dealt round-robin: copy i runs
   at R/n from i/R after the shared start (the copies interleave, never burst together);
 - Poisson rate R: copy i draws its own Poisson stream at R/n from seed + i (merged
-  independent Poisson streams are a Poisson stream at R);
+  independent Poisson streams are a Poisson stream at R); gamma likewise, each copy's
+  stream with the burstiness asked (merged, the bursts of different copies interleave);
 - intervals (looped): request k is due at the sum of the first k intervals; copy i
   serves requests i, i + n, i + 2n, ...: it starts at request i's time and its gaps
   are sums of n consecutive intervals, which repeat after L / gcd(L, n) gaps.
@@ -35,6 +36,7 @@ class CopySchedule:
     seed: int
     request_intervals_us: tuple[float, ...] | None
     offset_ns: int
+    burstiness: float = 1.0
 
     def engine_kwargs(self) -> dict[str, object]:
         """The engine.Runner keywords of this schedule."""
@@ -43,6 +45,7 @@ class CopySchedule:
             "arrival": self.arrival,
             "seed": self.seed,
             "request_intervals_us": self.request_intervals_us,
+            "burstiness": self.burstiness,
         }
 
 
@@ -53,6 +56,7 @@ def split_schedule(
     request_intervals_us: tuple[float, ...] | list[float] | None,
     n_copies: int,
     copy_id: int,
+    burstiness: float = 1.0,
 ) -> CopySchedule:
     """Copy ``copy_id``'s share (0 <= copy_id < n_copies) of a configuration's schedule."""
     if not 0 <= copy_id < n_copies:
@@ -64,8 +68,8 @@ def split_schedule(
         return CopySchedule(None, "constant", 0, gaps, round(offset_us * 1e3))
     if request_rate is None:
         raise ValueError("an open-loop schedule needs request_rate or request_intervals_us")
-    if arrival == "poisson":
-        return CopySchedule(request_rate / n_copies, arrival, seed + copy_id, None, 0)
+    if arrival in ("poisson", "gamma"):
+        return CopySchedule(request_rate / n_copies, arrival, seed + copy_id, None, 0, burstiness)
     return CopySchedule(
         request_rate / n_copies, arrival, 0, None, round(copy_id * 1e9 / request_rate)
     )
@@ -90,7 +94,7 @@ def last_offset_s(
     n_copies: int,
 ) -> float:
     """Seconds after the shared start at which the last copy's first request is due."""
-    if n_copies == 1 or (request_intervals_us is None and arrival == "poisson"):
+    if n_copies == 1 or (request_intervals_us is None and arrival in ("poisson", "gamma")):
         return 0.0
     return (
         split_schedule(

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from neuronperf_native import _progress, reporting, search
+from neuronperf_native import _progress, reporting, request_log, search
 from neuronperf_native._copy import CopySpec, RunSpec
 from neuronperf_native._processes import CopiesOutcome, RunWatch, run_copies
 from neuronperf_native._stopping import StabilityObserver
@@ -34,7 +34,13 @@ BENCHMARK_SECS = 120
 
 _VERBOSITY_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
 # Keywords that go into the Workload rather than the settings.
-_WORKLOAD_KEYWORDS = ("input_data", "input_transform_fn", "sequence_fn")
+_WORKLOAD_KEYWORDS = (
+    "input_data",
+    "input_transform_fn",
+    "sequence_fn",
+    "request_fn",
+    "token_count_fn",
+)
 # Keywords of features that are not available yet.
 _PENDING = ("eval_metrics",)
 
@@ -144,13 +150,16 @@ def benchmark(
             log.warning("%s", line)
         if dry_run:
             return the_plan
-        if settings.latency_slo_ms is not None:
+        if settings.searches_slo:
             results = search.run_search(
                 the_plan,
                 lambda groups: _run_groups(search.progress_plan(the_plan), groups, workload),
             )
         else:
             results = run_plan(the_plan, workload)
+    if settings.export_requests is not None:
+        count = request_log.write_requests(settings.export_requests, results)
+        log.info("Wrote %d request records to %s", count, settings.export_requests)
     pairs = [r.pair(with_timers=settings.return_timers) for r in results]
     return pairs if settings.return_timers else reporting.get_reports(pairs)
 
@@ -231,7 +240,7 @@ def _run_groups(
     observer = Observers(progress, *([stability] if stability is not None else []))
     log.info(
         "Benchmarking %s%d configuration(s) of %s for %s s each; estimated time %s%.0f s",
-        "about " if settings.latency_slo_ms is not None and settings.slo_search == "binary" else "",
+        "about " if settings.searches_slo and settings.slo_search == "binary" else "",
         len(the_plan),
         the_plan[0].model_name,
         f"{settings.duration_s:g}" if stability is None else f"up to {the_plan[0].duration_s:g}",

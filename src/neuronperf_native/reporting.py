@@ -24,14 +24,17 @@ from typing import Any
 
 import numpy as np
 
-from neuronperf_native import stats
+from neuronperf_native import stats, token_metrics
 from neuronperf_native._files import atomic_write_text
 from neuronperf_native.engine import Histogram, RunResult
 from neuronperf_native.inputs import SequenceStats
+from neuronperf_native.streaming import TOKEN_METRICS
 
 __all__ = [
     "CSV_COLS",
     "PRINT_COLS",
+    "STREAM_CSV_COLS",
+    "STREAM_PRINT_COLS",
     "ReportFileError",
     "get_reports",
     "print_reports",
@@ -81,6 +84,32 @@ PRINT_COLS = [
     "batch_size",
     "model_filename",
 ]
+
+#: Columns a streamed run adds to print_reports() (after throughput_avg) and write_csv():
+#: what vLLM's bench serve and AIPerf users read first.
+STREAM_PRINT_COLS = [
+    "output_tokens_per_s",
+    "output_tokens_per_s_per_user",
+    "ttft_ms_p50",
+    "ttft_ms_p99",
+    "itl_ms_p50",
+    "itl_ms_p99",
+    "tpot_ms_p50",
+    "tpot_ms_p99",
+]
+STREAM_CSV_COLS = [
+    "requests_streamed",
+    "output_tokens_per_s",
+    "output_tokens_per_s_per_user",
+    "input_tokens_per_request_avg",
+    "output_tokens_per_request_avg",
+    *(f"{m}_ms_{s}" for m in ("ttft", "itl", "tpot") for s in ("mean", "p50", "p90", "p99")),
+    *(f"{m}_ms_p99_ci" for m in ("ttft", "itl", "tpot")),
+    "goodput",
+    "goodput_fraction",
+]
+#: Columns of goodput, when SLOs were given.
+GOODPUT_COLS = ["goodput", "goodput_fraction"]
 
 #: Latency percentiles every report carries (plus the config's extra `percentiles`).
 LATENCY_PERCENTILES = (0.0, 50.0, 90.0, 95.0, 99.0, 99.9, 100.0)
@@ -371,10 +400,39 @@ def _report(config: Mapping[str, Any], results: Mapping[str, Any], where: str) -
                 float(cost_per_hour) / (report["throughput_avg"] * 3600.0) * 1e6
             )
     report.update(_load_fields(config, runs))
+    report.update(_token_fields(config, runs, results, extra_percentiles))
     if isinstance(config.get("nodes"), list):
         report["start_skew_ms"] = results.get("start_skew_ms")
         report["nodes"] = _node_figures(config["nodes"], runs, run_nodes, batch_size)
     return report
+
+
+def _token_fields(
+    config: Mapping[str, Any],
+    runs: list[RunResult],
+    results: Mapping[str, Any],
+    extra_percentiles: list[float],
+) -> dict[str, Any]:
+    """A streamed run's token keys (token_metrics.token_fields) over all copies; the
+    live stopping decision, when there was one, stays the report's `stable`."""
+    if not config.get("streaming") and not any(run.streaming for run in runs):
+        return {}
+    windows, window_s = _summed_windows(runs)
+    total_s = results.get("total_s")
+    if total_s is None and runs:
+        total_s = max(run.wall_s for run in runs)
+    fields = token_metrics.token_fields(
+        config,
+        runs,
+        windows,
+        window_s,
+        {metric: _window_histograms(runs, metric) for metric in TOKEN_METRICS},
+        list(dict.fromkeys((*LATENCY_PERCENTILES, *extra_percentiles))),
+        float(total_s) if _is_number(total_s) and float(total_s) > 0 else None,  # type: ignore[arg-type]
+    )
+    if isinstance(results.get("stopping"), Mapping):
+        fields.pop("stable", None)
+    return fields
 
 
 #: Report keys of the open loop (None in closed loop, and when nothing was measured).
@@ -462,11 +520,12 @@ def _statistics(
     )
 
 
-def _window_histograms(runs: list[RunResult]) -> tuple[list[Histogram], int]:
-    """The copies' window histograms merged window by window (aligned on the shared
-    clock as the window counts are), with the widest span any copy used; [] when a
-    copy has none (results saved before they existed)."""
-    if not runs or not all(run.window_histograms for run in runs):
+def _window_histograms(runs: list[RunResult], metric: str = "e2e") -> tuple[list[Histogram], int]:
+    """The copies' window histograms of `metric` ("e2e", or a streamed run's token
+    metric) merged window by window (aligned on the shared clock as the window counts
+    are), with the widest span any copy used; [] when a copy has none (results saved
+    before they existed)."""
+    if not runs or not all(run.metric_window_histograms(metric) for run in runs):
         return [], 1
     span = max(run.window_histogram_span for run in runs)
     window_ns = runs[0].window_s * 1e9
@@ -474,7 +533,7 @@ def _window_histograms(runs: list[RunResult]) -> tuple[list[Histogram], int]:
     merged: dict[int, Histogram] = {}
     for run in runs:
         offset = round((run.start_ns - start) / window_ns)
-        for j, histogram in enumerate(run.window_histograms):
+        for j, histogram in enumerate(run.metric_window_histograms(metric)):
             index = (offset + j * run.window_histogram_span) // span
             merged.setdefault(index, Histogram()).merge(histogram)
     return [merged.get(i, Histogram()) for i in range(max(merged) + 1)], span
@@ -620,8 +679,10 @@ def _column_unit(col: str, values: Sequence[Any]) -> tuple[str, float]:
         unit, factor = latency_unit(values)
         name = col.replace("_ms_p", "_p") if "_ms_p" in col else col[:-3]
         return f"{name} ({unit})", factor
-    if col.startswith("request_rate"):
+    if col.startswith("request_rate") or col == "goodput":
         return f"{col} (req/s)", 1.0
+    if col.startswith("output_tokens_per_s"):
+        return col.replace("_per_s", "/s").replace("_per_user", "/user").replace("_", " "), 1.0
     if col.startswith("throughput_") and col != "throughput_timeline":
         return f"{col} (inf/s)", 1.0
     if "_percent" in col:
@@ -674,6 +735,22 @@ def _table(
     return "\n".join(lines) + "\n"
 
 
+def _streams(reports: Sequence[Mapping[str, Any]]) -> bool:
+    return any(r.get("requests_streamed") is not None for r in reports)
+
+
+def _with_stream_cols(cols: Any, default: list[str], reports: Sequence[Mapping[str, Any]]) -> Any:
+    """The default columns gain the token columns when a report streamed (print: after
+    throughput_avg; CSV: at the end); columns the caller chose stay as they are."""
+    if cols is not default or not _streams(reports):
+        return cols
+    goodput = GOODPUT_COLS if any(r.get("goodput") is not None for r in reports) else []
+    if default is CSV_COLS:
+        return [*cols, *(c for c in STREAM_CSV_COLS if c not in GOODPUT_COLS), *goodput]
+    at = cols.index("throughput_avg") + 1
+    return [*cols[:at], *STREAM_PRINT_COLS, *goodput, *cols[at:]]
+
+
 def print_reports(
     reports: Sequence[Mapping[str, Any]],
     cols: Sequence[str] = PRINT_COLS,
@@ -689,7 +766,7 @@ def print_reports(
     unit in its header and prints latencies in us where a column's are below 0.1 ms.
     """
     checked = _check_reports(reports)
-    columns = _check_cols(cols, checked)
+    columns = _check_cols(_with_stream_cols(cols, PRINT_COLS, checked), checked)
     if sort_by is not None:
         if not isinstance(sort_by, str):
             raise TypeError(f"sort_by must be a column name or None, got {sort_by!r}")
@@ -738,7 +815,7 @@ def write_csv(
     local time.
     """
     checked = _check_reports(reports)
-    columns = _check_cols(cols, checked)
+    columns = _check_cols(_with_stream_cols(cols, CSV_COLS, checked), checked)
     path = _check_filename(filename) or _default_filename(checked, "csv")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

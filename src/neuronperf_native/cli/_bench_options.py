@@ -12,6 +12,7 @@ from typing import Any
 
 from neuronperf_native.cli._args import _range_values
 from neuronperf_native.cli._common import UsageError, _flatten
+from neuronperf_native.cli._generative import generative_options, stability_metric
 
 # Stability stopping, the bench default (perf_analyzer's defaults would be 10% over
 # 3 windows of 5 s; intervals on 0.1 s windows answer in seconds).
@@ -54,6 +55,7 @@ def _bench_options(args: argparse.Namespace) -> dict[str, Any]:
         "atol": args.atol,
         "strict_validation": args.strict_validation,
         "shared_memory": args.shared_memory,
+        **generative_options(args),
     }
     if args.device_type is not None:
         options["device_type"] = args.device_type
@@ -111,6 +113,10 @@ def _copies(
     loop has 1 copy (or --n-models) x --max-threads workers (default 4)."""
     workers = _flatten(args.workers_per_model)
     n_models = _flatten(args.n_models)
+    if args.max_concurrency is not None:
+        if args.max_threads is not None:
+            raise UsageError("give --max-concurrency or --max-threads (the same), not both")
+        args.max_threads = args.max_concurrency
     if args.max_threads is not None:
         if not opened:
             raise UsageError(
@@ -140,8 +146,8 @@ def _open_loop_options(args: argparse.Namespace, rates: list[float] | None) -> d
         options["request_intervals"] = args.request_intervals
         if args.request_distribution is not None:
             raise UsageError("--request-distribution does not apply to --request-intervals")
-    if args.request_distribution == "poisson":
-        options.update(arrival="poisson", seed=args.seed)
+    if args.request_distribution in ("poisson", "gamma"):
+        options.update(arrival=args.request_distribution, seed=args.seed)
     return options
 
 
@@ -151,23 +157,28 @@ def _threshold_options(
     rates: list[float] | None,
     opened: bool,
 ) -> dict[str, Any]:
-    """--latency-threshold: step through the range (stopping at the first miss), or
-    with --binary-search bisect within it (or bracket from a single start value)."""
-    if args.latency_threshold is None:
+    """--latency-threshold (or --min-goodput-fraction): step through the range (stopping
+    at the first miss), or with --binary-search bisect within it (or bracket from a
+    single start value)."""
+    if args.latency_threshold is None and args.min_goodput_fraction is None:
         if args.binary_search:
             raise UsageError("--binary-search needs --latency-threshold MS")
         return {}
-    options: dict[str, Any] = {"latency_slo_ms": args.latency_threshold}
-    if args.percentile:
-        options["slo_percentile"] = args.percentile[0]
+    if args.latency_threshold is not None and args.min_goodput_fraction is not None:
+        raise UsageError("give --latency-threshold or --min-goodput-fraction, not both")
+    options: dict[str, Any] = {}
+    if args.latency_threshold is not None:
+        options["latency_slo_ms"] = args.latency_threshold
+        if args.percentile:
+            options["slo_percentile"] = args.percentile[0]
     span = args.request_rate_range if opened else args.concurrency_range
     values = rates if opened else concurrency
     if not args.binary_search:
         if values is None or len(values) < 2:
             raise UsageError(
-                "--latency-threshold steps through a --request-rate-range or "
-                "--concurrency-range (START:END:STEP) and stops at the first over the "
-                "threshold: give a range, or --binary-search"
+                "--latency-threshold (--min-goodput-fraction) steps through a "
+                "--request-rate-range or --concurrency-range (START:END:STEP) and stops at "
+                "the first that misses it: give a range, or --binary-search"
             )
         return {**options, "slo_search": "linear"}
     if span is not None:
@@ -199,5 +210,6 @@ def _timing_options(args: argparse.Namespace) -> dict[str, Any]:
         "percentile": args.percentile[0] if args.percentile else _DEFAULT_STABILITY_PERCENTILE,
         "max_s": max_s,
         "min_s": min(1.0, max_s),
+        **stability_metric(args),
     }
     return {**options, "duration": max_s, "stability": rule}

@@ -95,6 +95,7 @@ class ConfigurationResult:
     config: dict[str, Any]
     results: dict[str, Any]
     timestamps: list[np.ndarray | None] = dataclasses.field(default_factory=list)
+    requests: list[np.ndarray | None] = dataclasses.field(default_factory=list)  # streaming
     interrupted: bool = False
     strict_validation_failed: bool = False
 
@@ -129,6 +130,7 @@ class ConfigurationResult:
             config,
             results,
             timestamps=[c.timestamps for c in outcome.copies if c.result is not None],
+            requests=[c.requests for c in outcome.copies if c.result is not None],
             interrupted=outcome.interrupted,
             strict_validation_failed=any(c.phase == "validate" and c.error for c in outcome.copies),
         )

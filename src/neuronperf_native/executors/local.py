@@ -160,6 +160,9 @@ class LocalExecutor:
                 dataset=w.dataset,
                 dataset_loader_fn=w.dataset_loader_fn,
                 loop_dataset=self.settings.loop_dataset,
+                prompts=w.prompts,
+                request_fn=w.request_fn,
+                token_count_fn=w.token_count_fn,
                 **self._data_of(model.batch_size, feeds),
             )
             for copy_id in range(first, configuration.n_models)
@@ -212,6 +215,7 @@ class LocalExecutor:
             record_timestamps=s.return_timers,
             live_histograms=observer.wants_histograms,
             **_schedule_of(configuration),
+            **_stream_of(s),
         )
         start_dts = time.strftime("%Y%m%d-%H%M%S")
         outcome = group.run(run, ready_timeout_s=s.load_timeout_s, watch=watch)
@@ -245,6 +249,21 @@ def _schedule_of(configuration: Configuration) -> dict[str, Any]:
         "arrival": s.arrival,
         "seed": s.seed,
         "request_intervals_us": intervals,
+        "burstiness": s.burstiness,
+    }
+
+
+def _stream_of(settings: BenchmarkSettings) -> dict[str, Any]:
+    """RunSpec keywords of streamed responses (none without streaming)."""
+    stream = settings.stream_options()
+    if stream is None:
+        return {}
+    rule = settings.stability
+    return {
+        "streaming": True,
+        "goodput": dict(stream.goodput) if stream.goodput else None,
+        "record_requests": stream.record_requests,
+        "window_metric": rule.metric if rule is not None else "e2e",
     }
 
 
