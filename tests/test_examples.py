@@ -90,3 +90,42 @@ def test_readme_sequences_example_runs(tmp_path):
     assert out.returncode == 0, out.stderr
     completed, p99_ms = out.stdout.split()
     assert int(completed) > 0 and float(p99_ms) > 0
+
+
+GENERATIVE = ROOT / "examples" / "generative.py"
+
+
+def test_readme_generative_example_is_the_example_file():
+    assert _readme_block_after("examples/generative.py") == GENERATIVE.read_text()
+
+
+def test_generative_example_runs():
+    pytest.importorskip("transformers")
+    out = subprocess.run(
+        [sys.executable, str(GENERATIVE), "0.3"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    header, *rows = out.stdout.strip().splitlines()
+    columns = header.split()
+    assert {"ttft_ms_p50", "itl_ms_p99", "output_tokens_per_s", "goodput"} <= set(columns)
+    assert len(rows) == 2
+    good = columns.index("goodput_fraction")
+    assert all(0 <= float(row.split()[good]) <= 1 for row in rows)
+
+
+def test_readme_generative_cli_runs(tmp_path):
+    pytest.importorskip("transformers")
+    out = subprocess.run(
+        [
+            sys.executable, "-m", "neuronperf_native", "bench", f"{GENERATIVE}:TinyLlama",
+            "--streaming", "--synthetic-input-tokens-mean", "16", "--output-tokens-mean", "8",
+            "--vocab-size", "512", "--concurrency-range", "1:2", "--goodput", "ttft:200",
+            "tpot:50", "--duration", "0.3",
+        ],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "ttft_p50 (ms)" in out.stdout.splitlines()[0]

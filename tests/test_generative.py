@@ -29,16 +29,17 @@ PROMPT = np.array([5, 17, 33, 2, 90, 41], dtype=np.int64)
 
 
 def greedy_reference(model, n):
-    """The greedy continuation by generate() itself, no streaming."""
+    """The greedy continuation by generate() itself, no streaming, EOS not special (the
+    adapters stream fixed lengths, as vLLM's ignore_eos)."""
     ids = torch.as_tensor(PROMPT)[None]
     with torch.inference_mode():
         out = model.generate(
             ids,
             attention_mask=torch.ones_like(ids),
             max_new_tokens=n,
-            min_new_tokens=n,
             do_sample=False,
             pad_token_id=0,
+            eos_token_id=None,
         )
     return out[0, len(PROMPT) :].tolist()
 

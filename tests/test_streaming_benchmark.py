@@ -314,3 +314,24 @@ def test_cli_refuses_goodput_without_streaming():
     )  # fmt: skip
     assert result.returncode == 2
     assert "--goodput measures streamed responses: add --streaming" in result.stderr
+
+
+def test_html_report_adds_the_token_charts(tmp_path):
+    reports = run(
+        Echo,
+        multiprocess=False,
+        workers_per_model=[1, 2],
+        synthetic_input_tokens_mean=4,
+        output_tokens_mean=4,
+        duration=0.5,
+    )
+    path = npf.write_html(reports, str(tmp_path / "report.html"))
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    for title in (
+        "Output tokens/s vs TTFT p99",
+        "Tokens/s: system vs per user",
+        "TTFT percentiles",
+        "ITL percentiles",
+    ):
+        assert title in text
