@@ -23,10 +23,10 @@ def test_defaults():
         "confidence": 0.95,
         "min_s": 1.0,
         "max_s": None,
-        "metric": "e2e",
     }
     assert parse_stability(rule.to_dict()) == rule
-    assert parse_stability({"metric": "ttft", "percentile": 90}).metric == "ttft"
+    ttft = parse_stability({"metric": "ttft", "percentile": 90})
+    assert ttft.metric == "ttft" and ttft.to_dict()["metric"] == "ttft"
     with pytest.raises(ValueError, match="stability metric must be one of e2e, ttft, itl, tpot"):
         StoppingRule(metric="latency")
 

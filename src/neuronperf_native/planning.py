@@ -261,13 +261,15 @@ class Plan:
             axis = "request rate" if s.load_mode == "open" else "concurrency (workers)"
             how = "in order until one misses" if s.slo_search == "linear" else "bracket, bisect"
             target = (
-                f"p{s.slo_percentile:g} <= {s.latency_slo_ms:g} ms"
+                f"latency SLO search: the highest {axis} whose p{s.slo_percentile:g} <= "
+                f"{s.latency_slo_ms:g} ms"
                 if s.latency_slo_ms is not None
-                else f"goodput_fraction >= {s.min_goodput_fraction:g}"
+                else f"goodput SLO search: the highest {axis} whose goodput_fraction >= "
+                f"{s.min_goodput_fraction:g}"
             )
             lines.append(
-                f"SLO search: the highest {axis} whose {target} ({how}); the configurations "
-                "above are the first probes, later ones depend on what they measure"
+                f"{target} ({how}); the configurations above are the first probes, later "
+                "ones depend on what they measure"
             )
         return "\n".join(lines)
 

@@ -35,20 +35,52 @@ def add_generative_args(bench: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--streaming", action="store_true", help="the model streams its response: token metrics"
     )
-    group.add_argument("--synthetic-input-tokens-mean", type=_positive_int, metavar="N")
-    group.add_argument("--synthetic-input-tokens-stddev", type=float, metavar="X", default=0.0)
     group.add_argument(
-        "--output-tokens-mean", type=_positive_int, metavar="N", help="tokens to generate"
-    )
-    group.add_argument("--output-tokens-stddev", type=float, metavar="X", default=0.0)
-    group.add_argument(
-        "--num-prompts", type=_positive_int, metavar="N", default=100, help="synthetic prompts"
+        "--synthetic-input-tokens-mean",
+        type=_positive_int,
+        metavar="N",
+        help="synthetic prompts of N tokens on average (seeded)",
     )
     group.add_argument(
-        "--vocab-size", type=_positive_int, metavar="N", default=32_000, help="synthetic ids"
+        "--synthetic-input-tokens-stddev",
+        type=float,
+        metavar="X",
+        default=0.0,
+        help="their standard deviation (default 0)",
     )
     group.add_argument(
-        "--random-seed", type=int, metavar="N", default=0, help="seed of the prompt draws"
+        "--output-tokens-mean",
+        type=_positive_int,
+        metavar="N",
+        help="tokens to generate per request (max_new_tokens), on average",
+    )
+    group.add_argument(
+        "--output-tokens-stddev",
+        type=float,
+        metavar="X",
+        default=0.0,
+        help="their standard deviation (default 0)",
+    )
+    group.add_argument(
+        "--num-prompts",
+        type=_positive_int,
+        metavar="N",
+        default=100,
+        help="synthetic prompts the requests cycle through (default 100)",
+    )
+    group.add_argument(
+        "--vocab-size",
+        type=_positive_int,
+        metavar="N",
+        default=32_000,
+        help="synthetic token ids are drawn from [0, N) (default 32000)",
+    )
+    group.add_argument(
+        "--random-seed",
+        type=int,
+        metavar="N",
+        default=0,
+        help="seed of the prompt draws (default 0)",
     )
     group.add_argument(
         "--input-file",

@@ -91,8 +91,12 @@ class StoppingRule:
             set_(self, "max_s", max_s)
 
     def to_dict(self) -> dict[str, Any]:
-        """The rule as the dict form parse_stability() accepts."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """The rule as the dict form parse_stability() accepts (metric only when it is a
+        token metric, so e2e rules keep the form saved reports have)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.metric == "e2e":
+            del out["metric"]
+        return out
 
 
 _KEYS = tuple(f.name for f in fields(StoppingRule))
