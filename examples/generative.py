@@ -1,27 +1,26 @@
-"""Stream a tiny Llama (random weights from a config: nothing downloaded) and read its
-TTFT, ITL, TPOT, tokens/s and goodput. The class is also a CLI model:
-neuronperf-native bench examples/generative.py:TinyLlama --streaming ..."""
+"""Stream the tiny Llama of examples/tiny_llama.py and read its TTFT, ITL, TPOT, tokens/s
+and goodput. Build it first (random weights, a tokenizer trained here, no download):
+python examples/tiny_llama.py tiny. TinyLlama loads the folder TINY_LLAMA names (default
+./tiny) and is also a CLI model: neuronperf-native bench examples/generative.py:TinyLlama"""
 
+import os
 import sys
 
-import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import AutoModelForCausalLM
 
 import neuronperf_native as npf
 from neuronperf_native.generative import HFDecodeLoop
 
+MODEL_DIR = os.environ.get("TINY_LLAMA", "tiny")
+
 
 class TinyLlama:
     """model(input_ids, max_new_tokens) -> an iterator of token ids (prefill + KV-cache
-    decode loop); swap in HFGenerateStream(model) to stream generate() itself."""
+    decode loop); HFGenerateStream(model) would stream generate() itself."""
 
     def __init__(self) -> None:
-        config = LlamaConfig(
-            vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-        )  # fmt: skip
-        torch.manual_seed(0)
-        self.stream = HFDecodeLoop(LlamaForCausalLM(config).eval())
+        model = AutoModelForCausalLM.from_pretrained(MODEL_DIR, local_files_only=True)
+        self.stream = HFDecodeLoop(model.eval())
 
     def __call__(self, input_ids, max_new_tokens):
         return self.stream(input_ids, max_new_tokens)
@@ -35,7 +34,7 @@ if __name__ == "__main__":
         streaming=True,
         synthetic_input_tokens_mean=64,
         output_tokens_mean=32,
-        vocab_size=512,
+        vocab_size=1000,  # ids below the tokenizer's ~2,000
         goodput={"ttft": 200, "tpot": 50},  # ms: requests meeting both count in goodput
         n_models=[1],
         workers_per_model=[1, 2],
