@@ -29,25 +29,18 @@ py::dict error_dict(const ErrorInfo& e) {
   return d;
 }
 
-// Hands the timestamp buffer to numpy without copying: the array owns the vector.
-py::object timestamps_array(std::vector<int64_t>&& values) {
-  auto* owned = new std::vector<int64_t>(std::move(values));
-  py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<int64_t>*>(p); });
-  const auto rows = static_cast<py::ssize_t>(owned->size() / kBoundaryCount);
-  return py::array_t<int64_t>({rows, static_cast<py::ssize_t>(kBoundaryCount)},
-                              {static_cast<py::ssize_t>(kBoundaryCount * sizeof(int64_t)),
-                               static_cast<py::ssize_t>(sizeof(int64_t))},
-                              owned->data(), owner);
-}
-
-// Hands the request records to numpy without copying: an (n, 9) int64 array.
-py::object requests_array(std::vector<RequestRecord>&& values) {
-  auto* owned = new std::vector<RequestRecord>(std::move(values));
-  py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<RequestRecord>*>(p); });
-  const auto rows = static_cast<py::ssize_t>(owned->size());
+// Hands a buffer of int64 values (T: int64_t, or a struct of int64 fields) to numpy
+// without copying, as rows of `columns` values: the array owns the vector.
+template <class T>
+py::object rows_array(std::vector<T>&& values, int columns) {
+  static_assert(sizeof(T) % sizeof(int64_t) == 0);
+  auto* owned = new std::vector<T>(std::move(values));
+  py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  const size_t row_bytes = static_cast<size_t>(columns) * sizeof(int64_t);
+  const auto rows = static_cast<py::ssize_t>(owned->size() * sizeof(T) / row_bytes);
   return py::array_t<int64_t>(
-      {rows, static_cast<py::ssize_t>(kRequestRecordFields)},
-      {static_cast<py::ssize_t>(sizeof(RequestRecord)), static_cast<py::ssize_t>(sizeof(int64_t))},
+      {rows, static_cast<py::ssize_t>(columns)},
+      {static_cast<py::ssize_t>(row_bytes), static_cast<py::ssize_t>(sizeof(int64_t))},
       reinterpret_cast<int64_t*>(owned->data()), owner);
 }
 
@@ -105,8 +98,8 @@ py::dict result_dict(RunResult&& r) {
   d["window_histogram_span"] = r.window_histogram_span;
   d["cpu_ns"] = r.cpu_ns;
   d["open_loop"] = r.open_loop ? py::object(open_loop_dict(*r.open_loop)) : py::object(py::none());
-  d["timestamps"] =
-      r.timestamps_recorded ? timestamps_array(std::move(r.timestamps)) : py::object(py::none());
+  d["timestamps"] = r.timestamps_recorded ? rows_array(std::move(r.timestamps), kBoundaryCount)
+                                          : py::object(py::none());
   d["tokens"] = r.tokens ? py::object(tokens_dict(std::move(*r.tokens))) : py::object(py::none());
   py::dict token_windows;
   for (size_t m = 0; m < r.token_window_histograms.size(); ++m) {
@@ -115,8 +108,9 @@ py::dict result_dict(RunResult&& r) {
     token_windows[py::str(std::string(kTokenMetricNames[m]))] = hists;
   }
   d["token_window_histograms"] = token_windows;
-  d["requests"] = r.tokens && !r.requests.empty() ? requests_array(std::move(r.requests))
-                                                  : py::object(py::none());
+  d["requests"] = r.tokens && !r.requests.empty()
+                      ? rows_array(std::move(r.requests), kRequestRecordFields)
+                      : py::object(py::none());
   return d;
 }
 

@@ -194,27 +194,21 @@ def test_bad_generative_settings_are_one_line_before_work(kwargs, error, text):
 
 
 def test_prompt_sources(tmp_path):
-    synthetic = PromptOptions(
-        synthetic_input_tokens_mean=20,
-        synthetic_input_tokens_stddev=5,
-        output_tokens_mean=10,
-        num_prompts=300,
-        vocab_size=50,
-        prompt_seed=3,
-    ).build()
+    options = {
+        "synthetic_input_tokens_mean": 20,
+        "synthetic_input_tokens_stddev": 5,
+        "output_tokens_mean": 10,
+        "num_prompts": 300,
+        "vocab_size": 50,
+        "prompt_seed": 3,
+    }
+    synthetic = PromptOptions(**options).build()
     assert len(synthetic) == 300
     lengths = synthetic.input_tokens
     assert min(lengths) >= 1 and abs(sum(lengths) / 300 - 20) < 1.5
     assert all(ids.min() >= 0 and ids.max() < 50 for ids in synthetic.input_ids)
     assert set(synthetic.max_new_tokens) == {10}
-    again = PromptOptions(
-        synthetic_input_tokens_mean=20,
-        synthetic_input_tokens_stddev=5,
-        output_tokens_mean=10,
-        num_prompts=300,
-        vocab_size=50,
-        prompt_seed=3,
-    ).build()
+    again = PromptOptions(**options).build()
     assert all((a == b).all() for a, b in zip(synthetic.input_ids, again.input_ids, strict=True))
     lines = tmp_path / "p.jsonl"
     lines.write_text('{"input_ids": [1, 2, 3], "output_tokens": 4}\n\n{"input_ids": [5]}\n')

@@ -197,19 +197,27 @@ def verdict(report: Mapping[str, Any], target_ms: float, percentile: float) -> d
         "latency_ms_ci": interval,
         "decided_by": None,
     }
+    if _unmeasurable(report, out):
+        return out
+    if latency is None:
+        out["decided_by"] = "no latency measured"
+        return out
+    met = latency <= target_ms
+    sure = interval is not None and (interval[1] <= target_ms if met else interval[0] > target_ms)
+    out.update(met=met, confident=sure, decided_by="interval" if sure else "estimate")
+    return out
+
+
+def _unmeasurable(report: Mapping[str, Any], out: dict[str, Any]) -> bool:
+    """A probe whose figures cannot decide (not finished: unknown; saturated: a
+    confident miss) says so in `out`; True then."""
     if report.get("status") != "finished":
         out["decided_by"] = f"status {report.get('status')}"
-    elif report.get("saturated"):
+        return True
+    if report.get("saturated"):
         out.update(confident=True, decided_by="saturated")
-    elif latency is None:
-        out["decided_by"] = "no latency measured"
-    else:
-        met = latency <= target_ms
-        sure = interval is not None and (
-            interval[1] <= target_ms if met else interval[0] > target_ms
-        )
-        out.update(met=met, confident=sure, decided_by="interval" if sure else "estimate")
-    return out
+        return True
+    return False
 
 
 def goodput_verdict(report: Mapping[str, Any], target: float) -> dict[str, Any]:
@@ -224,16 +232,14 @@ def goodput_verdict(report: Mapping[str, Any], target: float) -> dict[str, Any]:
         "goodput_fraction_ci": interval,
         "decided_by": None,
     }
-    if report.get("status") != "finished":
-        out["decided_by"] = f"status {report.get('status')}"
-    elif report.get("saturated"):
-        out.update(confident=True, decided_by="saturated")
-    elif fraction is None:
+    if _unmeasurable(report, out):
+        return out
+    if fraction is None:
         out["decided_by"] = "no request measured"
-    else:
-        met = fraction >= target
-        sure = interval is not None and (interval[0] >= target if met else interval[1] < target)
-        out.update(met=met, confident=sure, decided_by="interval" if sure else "estimate")
+        return out
+    met = fraction >= target
+    sure = interval is not None and (interval[0] >= target if met else interval[1] < target)
+    out.update(met=met, confident=sure, decided_by="interval" if sure else "estimate")
     return out
 
 
