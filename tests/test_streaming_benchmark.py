@@ -329,3 +329,24 @@ def test_html_report_adds_the_token_charts(tmp_path):
         "ITL percentiles",
     ):
         assert title in text
+
+
+class Keywords:
+    """A model taking its prompt as keywords (a request_fn maps prompts to them)."""
+
+    def __call__(self, request):
+        yield from range(request["n"])
+
+
+def test_request_fn_maps_each_prompt_to_the_call():
+    (report,) = run(
+        Keywords,
+        multiprocess=False,
+        synthetic_input_tokens_mean=5,
+        output_tokens_mean=3,
+        request_fn=lambda ids, n: {"ids": ids, "n": n},
+        duration=0.5,
+    )
+    assert report["status"] == "finished", report["error"]
+    assert report["output_tokens_per_request_avg"] == 3
+    assert report["input_tokens_per_request_avg"] == 5
