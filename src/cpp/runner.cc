@@ -40,7 +40,10 @@ void count_reason(std::map<std::string, int64_t>& reasons, const std::string& re
   auto it = reasons.find(reason);
   if (it != reasons.end()) {
     it->second += n;
-  } else if (reasons.size() < kMaxFailureReasons) {
+    return;
+  }
+  const size_t kept = reasons.size() - reasons.count(kOtherReasons);
+  if (kept < kMaxFailureReasons) {
     reasons.emplace(reason, n);
   } else {
     reasons[kOtherReasons] += n;
@@ -573,7 +576,7 @@ RunResult merge_results(Shared& sh) {
     r.worker_iterations.push_back(w->iterations.load(std::memory_order_relaxed));
     r.abandoned_workers += w->abandoned ? 1 : 0;
     r.requests_failed += w->failed;
-    for (const auto& [reason, n] : w->failures) count_reason(r.failure_reasons, reason, n);
+    for (const auto& [why, n] : w->failures) count_reason(r.failure_reasons, why, n);
     r.timestamps.insert(r.timestamps.end(), w->timestamps.begin(), w->timestamps.end());
   }
   r.windows = sh.windows.counts();
