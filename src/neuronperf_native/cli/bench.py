@@ -73,10 +73,15 @@ def _table_cols(percentiles: Sequence[float], reports: Sequence[dict[str, Any]] 
         load = ["schedule_lag_ms_p99", "backlog_max", "saturated"]
     if any(r.get("slo") for r in reports):
         load += ["slo_met", "slo_best"]
-    if any(r.get("requests_failed") or r.get("service_kind") for r in reports):
+    if any(r.get("requests_failed") or _served(r) for r in reports):
         load.append("requests_failed")
     cols = [*head, *_percentile_cols(percentiles, head), *load]
     return [*cols, *PRINT_COLS[3:-1], "stable", "status"]
+
+
+def _served(report: dict[str, Any]) -> bool:
+    """A served model's report (its model_filename is the server's URL)."""
+    return str(report.get("model_filename") or "").startswith(("http://", "https://"))
 
 
 def _flat_slo(reports: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

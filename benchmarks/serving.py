@@ -1,0 +1,246 @@
+"""Served models side by side: our client vs perf_analyzer, vLLM's bench and AIPerf.
+
+One run each, same server, same load; the figures are printed, never asserted. The
+servers and peers come from benchmarks/serving_setup.sh (venvs under $PEERS, default
+.peers/); start the servers first:
+
+    $PEERS/triton/bin/python benchmarks/serving_triton.py           # Triton on :8000
+    $PEERS/vllm/bin/python -m vllm.entrypoints.openai.api_server \\
+        --model tiny-llama --served-model-name tiny --port 8100 ...  # vLLM on :8100
+
+    python benchmarks/serving.py triton-cpu      # client CPU per request at 1,000 req/s
+    python benchmarks/serving.py triton-latency  # p50 and throughput at one rate
+    python benchmarks/serving.py triton-max-rate # highest rate each client holds
+    python benchmarks/serving.py stall           # a 1 s stall in open-loop p95 (CO check)
+    python benchmarks/serving.py vllm            # TTFT/ITL/tokens per second vs the peers
+    python benchmarks/serving.py stamps          # TTFT/ITL error against a stamping server
+
+CPU is user + system time of every process of a client (ours: the CLI and its model
+copy; perf_analyzer: its one process), sampled with psutil over the same steady
+seconds of each run. Machine load from other jobs inflates both sides alike; compare
+the ratios, not the absolute numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+PEERS = Path(os.environ.get("PEERS", ROOT / ".peers"))
+TRITON = os.environ.get("TRITON_URL", "127.0.0.1:8000")
+VLLM = os.environ.get("VLLM_URL", "127.0.0.1:8100")
+OURS = [sys.executable, "-m", "neuronperf_native"]
+
+
+def _perf_analyzer() -> tuple[list[str], dict[str, str]]:
+    """perf_analyzer from the tritonclient wheel, with the CUDA runtime it links on the
+    library path."""
+    site = next((PEERS / "triton" / "lib").glob("python3*/site-packages"))
+    env = dict(os.environ)
+    cuda = site / "nvidia" / "cuda_runtime" / "lib"
+    env["LD_LIBRARY_PATH"] = f"{cuda}:{env.get('LD_LIBRARY_PATH', '')}"
+    return [str(PEERS / "triton" / "bin" / "perf_analyzer")], env
+
+
+def _tree_cpu_s(process: psutil.Process) -> float:
+    """User + system seconds of a process and its live descendants."""
+    total = 0.0
+    for p in [process, *process.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def _cpu_between(command: list[str], env: dict[str, str] | None, t0: float, t1: float) -> float:
+    """Runs command and returns its process tree's CPU seconds between t0 and t1 s after
+    its start (it must still run at t1); the command is then waited for."""
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    watched = psutil.Process(process.pid)
+    start = time.monotonic()
+    time.sleep(t0)
+    cpu0 = _tree_cpu_s(watched)
+    time.sleep(t1 - t0 - (time.monotonic() - start - t0))
+    cpu1 = _tree_cpu_s(watched)
+    if process.poll() is not None:
+        raise RuntimeError(f"{command[0]} ended before {t1} s: lengthen its run")
+    process.wait()
+    return cpu1 - cpu0
+
+
+def triton_cpu(args: argparse.Namespace) -> None:
+    """Client CPU per request at a fixed rate against the same model (target: ours at
+    most 0.5x perf_analyzer's)."""
+    rate, t0, t1 = args.rate, 5.0, 20.0
+    ours = [*OURS, "bench", "-m", args.model, "-u", TRITON, "--request-rate", str(rate)]
+    ours += ["--duration", "22", "-q"]
+    pa, env = _perf_analyzer()
+    pa += ["-m", args.model, "-u", TRITON, "--request-rate-range", str(rate)]
+    pa += ["-p", "22000", "--max-trials", "1", "--stability-percentage", "999"]
+    rows = []
+    for name, command, environment in (("ours", ours, None), ("perf_analyzer", pa, env)):
+        cpu = _cpu_between(command, environment, t0, t1)
+        rows.append((name, cpu / ((t1 - t0) * rate) * 1e6, cpu))
+    print(f"client CPU per request at {rate:g} req/s, model {args.model} on {TRITON}:")
+    for name, us, cpu in rows:
+        print(f"  {name:14s} {us:8.1f} us  ({cpu:.2f} s of CPU in {t1 - t0:g} s)")
+    print(f"  ratio ours / perf_analyzer: {rows[0][1] / rows[1][1]:.2f} (target <= 0.5)")
+
+
+def _ours_report(command: list[str]) -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "reports.json"
+        subprocess.run([*command, "--json", str(out), "-q"], check=True, capture_output=True)
+        return json.loads(out.read_text())
+
+
+def _perf_analyzer_csv(extra: list[str]) -> list[dict[str, str]]:
+    pa, env = _perf_analyzer()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "pa.csv"
+        subprocess.run([*pa, *extra, "-f", str(out)], env=env, check=True, capture_output=True)
+        with out.open() as f:
+            return list(csv.DictReader(f))
+
+
+def triton_latency(args: argparse.Namespace) -> None:
+    """p50 latency and throughput at one rate, ours vs perf_analyzer (target: within 5%)."""
+    rate = str(args.rate)
+    (ours,) = _ours_report(
+        [
+            *OURS,
+            "bench",
+            "-m",
+            args.model,
+            "-u",
+            TRITON,
+            "--request-rate",
+            rate,
+            "--duration",
+            "10",
+        ]
+    )
+    (pa,) = _perf_analyzer_csv(
+        [
+            "-m",
+            args.model,
+            "-u",
+            TRITON,
+            "--request-rate-range",
+            rate,
+            "-p",
+            "4000",
+            "--max-trials",
+            "3",
+            "--stability-percentage",
+            "999",
+        ]
+    )
+    pa_p50 = float(pa["p50 latency"]) / 1e3
+    pa_tput = float(pa["Inferences/Second"])
+    print(f"{args.model} at {rate} req/s on {TRITON}:")
+    print(f"  {'':14s} {'p50 ms':>8s} {'req/s':>8s}")
+    print(f"  {'ours':14s} {ours['latency_ms_p50']:8.3f} {ours['throughput_avg']:8.1f}")
+    print(f"  {'perf_analyzer':14s} {pa_p50:8.3f} {pa_tput:8.1f}")
+    print(
+        f"  ours / perf_analyzer: p50 {ours['latency_ms_p50'] / pa_p50:.3f}, "
+        f"throughput {ours['throughput_avg'] / pa_tput:.3f} (target within 5%)"
+    )
+
+
+def triton_max_rate(args: argparse.Namespace) -> None:
+    """The highest rate each client holds (achieved >= 95% of the target, backlog not
+    growing), stepping up; which side saturated is read from the CPU of each."""
+    rates = [int(r) for r in args.rates.split(",")]
+    server = _server_process(8000)
+    print(f"{args.model} on {TRITON}: achieved req/s per target (server CPU cores busy)")
+    for rate in rates:
+        cpu0 = _tree_cpu_s(server) if server else 0.0
+        start = time.monotonic()
+        (ours,) = _ours_report(
+            [
+                *OURS,
+                "bench",
+                "-m",
+                args.model,
+                "-u",
+                TRITON,
+                "--request-rate",
+                str(rate),
+                "--duration",
+                "5",
+                "--max-threads",
+                "16",
+            ]
+        )
+        busy = (_tree_cpu_s(server) - cpu0) / (time.monotonic() - start) if server else 0.0
+        (pa,) = _perf_analyzer_csv(
+            [
+                "-m",
+                args.model,
+                "-u",
+                TRITON,
+                "--request-rate-range",
+                str(rate),
+                "-p",
+                "2000",
+                "--max-threads",
+                "16",
+                "--max-trials",
+                "3",
+                "--stability-percentage",
+                "999",
+            ]
+        )
+        print(
+            f"  {rate:6d}: ours {ours['request_rate_achieved']:8.1f} "
+            f"(saturated={ours['saturated']}, server {busy:.2f} cores)  "
+            f"perf_analyzer {float(pa['Inferences/Second']):8.1f}"
+        )
+
+
+def _server_process(port: int) -> psutil.Process | None:
+    """The process listening on 127.0.0.1:port (its tree is the server's CPU)."""
+    for connection in psutil.net_connections(kind="tcp"):
+        listening = connection.status == psutil.CONN_LISTEN and connection.laddr.port == port
+        if listening and connection.pid:
+            return psutil.Process(connection.pid)
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    cpu = sub.add_parser("triton-cpu", help=triton_cpu.__doc__)
+    cpu.add_argument("--model", default="identity")
+    cpu.add_argument("--rate", type=float, default=1000.0)
+    cpu.set_defaults(run=triton_cpu)
+    latency = sub.add_parser("triton-latency", help=triton_latency.__doc__)
+    latency.add_argument("--model", default="sleep")
+    latency.add_argument("--rate", type=int, default=200)
+    latency.set_defaults(run=triton_latency)
+    top = sub.add_parser("triton-max-rate", help=triton_max_rate.__doc__)
+    top.add_argument("--model", default="identity")
+    top.add_argument("--rates", default="500,1000,2000,3000,4000")
+    top.set_defaults(run=triton_max_rate)
+    args = parser.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
