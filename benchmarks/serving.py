@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -118,42 +119,31 @@ def _perf_analyzer_csv(extra: list[str]) -> list[dict[str, str]]:
             return list(csv.DictReader(f))
 
 
+def _ours_triton(model: str, rate: float, seconds: float, *extra: str) -> dict[str, Any]:
+    """Our report of `model` on the Triton server at a request rate."""
+    options = f"-m {model} -u {TRITON} --request-rate {rate:g} --duration {seconds:g}"
+    (report,) = _ours_report([*OURS, "bench", *options.split(), *extra])
+    return report
+
+
+def _pa_triton(model: str, rate: float, window_ms: int, *extra: str) -> dict[str, str]:
+    """perf_analyzer's CSV row for `model` at a request rate: 3 windows (its least for a
+    measurement), with any spread accepted."""
+    options = (
+        f"-m {model} -u {TRITON} --request-rate-range {rate:g} -p {window_ms} "
+        "--max-trials 3 --stability-percentage 999"
+    )
+    (row,) = _perf_analyzer_csv([*options.split(), *extra])
+    return row
+
+
 def triton_latency(args: argparse.Namespace) -> None:
     """p50 latency and throughput at one rate, ours vs perf_analyzer (target: within 5%)."""
-    rate = str(args.rate)
-    (ours,) = _ours_report(
-        [
-            *OURS,
-            "bench",
-            "-m",
-            args.model,
-            "-u",
-            TRITON,
-            "--request-rate",
-            rate,
-            "--duration",
-            "10",
-        ]
-    )
-    (pa,) = _perf_analyzer_csv(
-        [
-            "-m",
-            args.model,
-            "-u",
-            TRITON,
-            "--request-rate-range",
-            rate,
-            "-p",
-            "4000",
-            "--max-trials",
-            "3",
-            "--stability-percentage",
-            "999",
-        ]
-    )
+    ours = _ours_triton(args.model, args.rate, 10.0)
+    pa = _pa_triton(args.model, args.rate, 4000)
     pa_p50 = float(pa["p50 latency"]) / 1e3
     pa_tput = float(pa["Inferences/Second"])
-    print(f"{args.model} at {rate} req/s on {TRITON}:")
+    print(f"{args.model} at {args.rate:g} req/s on {TRITON}:")
     print(f"  {'':14s} {'p50 ms':>8s} {'req/s':>8s}")
     print(f"  {'ours':14s} {ours['latency_ms_p50']:8.3f} {ours['throughput_avg']:8.1f}")
     print(f"  {'perf_analyzer':14s} {pa_p50:8.3f} {pa_tput:8.1f}")
@@ -167,46 +157,14 @@ def triton_max_rate(args: argparse.Namespace) -> None:
     """The highest rate each client holds (achieved >= 95% of the target, backlog not
     growing), stepping up; which side saturated is read from the CPU of each."""
     rates = [int(r) for r in args.rates.split(",")]
-    server = _server_process(8000)
+    server = _server_process(int(TRITON.rsplit(":", 1)[1]))
     print(f"{args.model} on {TRITON}: achieved req/s per target (server CPU cores busy)")
     for rate in rates:
         cpu0 = _tree_cpu_s(server) if server else 0.0
         start = time.monotonic()
-        (ours,) = _ours_report(
-            [
-                *OURS,
-                "bench",
-                "-m",
-                args.model,
-                "-u",
-                TRITON,
-                "--request-rate",
-                str(rate),
-                "--duration",
-                "5",
-                "--max-threads",
-                "16",
-            ]
-        )
+        ours = _ours_triton(args.model, rate, 5.0, "--max-threads", "16")
         busy = (_tree_cpu_s(server) - cpu0) / (time.monotonic() - start) if server else 0.0
-        (pa,) = _perf_analyzer_csv(
-            [
-                "-m",
-                args.model,
-                "-u",
-                TRITON,
-                "--request-rate-range",
-                str(rate),
-                "-p",
-                "2000",
-                "--max-threads",
-                "16",
-                "--max-trials",
-                "3",
-                "--stability-percentage",
-                "999",
-            ]
-        )
+        pa = _pa_triton(args.model, rate, 2000, "--max-threads", "16")
         print(
             f"  {rate:6d}: ours {ours['request_rate_achieved']:8.1f} "
             f"(saturated={ours['saturated']}, server {busy:.2f} cores)  "
@@ -226,36 +184,14 @@ def _vllm_bench(url: str, tokenizer: str, concurrency: int, prompts: int) -> dic
         "p = argparse.ArgumentParser(); add_cli_args(p); main(p.parse_args())"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        command = [
-            str(PEERS / "vllm" / "bin" / "python"),
-            "-c",
-            code,
-            "--backend",
-            "openai",
-            "--base-url",
-            f"http://{url}",
-            "--model",
-            "tiny",
-            "--tokenizer",
-            tokenizer,
-            "--dataset-name",
-            "random",
-            "--random-input-len",
-            str(_INPUT_TOKENS),
-            "--random-output-len",
-            str(_OUTPUT_TOKENS),
-            "--num-prompts",
-            str(prompts),
-            "--max-concurrency",
-            str(concurrency),
-            "--ignore-eos",
-            "--save-result",
-            "--result-dir",
-            tmp,
-            "--result-filename",
-            "vllm.json",
-            "--disable-tqdm",
-        ]
+        options = (
+            f"--backend openai --base-url http://{url} --model tiny --tokenizer {tokenizer} "
+            f"--dataset-name random --random-input-len {_INPUT_TOKENS} "
+            f"--random-output-len {_OUTPUT_TOKENS} --num-prompts {prompts} "
+            f"--max-concurrency {concurrency} --ignore-eos --save-result --result-dir {tmp} "
+            "--result-filename vllm.json --disable-tqdm"
+        )
+        command = [str(PEERS / "vllm" / "bin" / "python"), "-c", code, *options.split()]
         subprocess.run(command, check=True, capture_output=True)
         return json.loads((Path(tmp) / "vllm.json").read_text())
 
@@ -265,33 +201,14 @@ def _aiperf(url: str, concurrency: int, prompts: int) -> dict[str, dict[str, flo
     tokenizer is loaded by hub name: the tiny Llama in $PEERS/hub as local/tiny."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(PEERS / "hub"))
     with tempfile.TemporaryDirectory() as tmp:
-        command = [
-            str(PEERS / "aiperf" / "bin" / "aiperf"),
-            "profile",
-            "-m",
-            "tiny",
-            "-u",
-            url,
-            "--endpoint-type",
-            "completions",
-            "--streaming",
-            "--concurrency",
-            str(concurrency),
-            "--request-count",
-            str(prompts),
-            "--synthetic-input-tokens-mean",
-            str(_INPUT_TOKENS),
-            "--output-tokens-mean",
-            str(_OUTPUT_TOKENS),
-            "--tokenizer",
-            "local/tiny",
-            "--extra-inputs",
-            "ignore_eos:true",
-            "--artifact-dir",
-            tmp,
-            "--ui-type",
-            "none",
-        ]
+        options = (
+            f"profile -m tiny -u {url} --endpoint-type completions --streaming "
+            f"--concurrency {concurrency} --request-count {prompts} "
+            f"--synthetic-input-tokens-mean {_INPUT_TOKENS} --output-tokens-mean "
+            f"{_OUTPUT_TOKENS} --tokenizer local/tiny --extra-inputs ignore_eos:true "
+            f"--artifact-dir {tmp} --ui-type none"
+        )
+        command = [str(PEERS / "aiperf" / "bin" / "aiperf"), *options.split()]
         subprocess.run(command, env=env, check=True, capture_output=True)
         with (Path(tmp) / "profile_export_aiperf.csv").open() as f:
             rows = list(csv.reader(f))
@@ -305,148 +222,82 @@ def _aiperf(url: str, concurrency: int, prompts: int) -> dict[str, dict[str, flo
 
 
 def _ours_streaming(url: str, tokenizer: str, concurrency: int, seconds: float) -> dict:
-    (report,) = _ours_report(
-        [
-            *OURS,
-            "bench",
-            "--service-kind",
-            "openai",
-            "-u",
-            url,
-            "-m",
-            "tiny",
-            "--streaming",
-            "--concurrency",
-            str(concurrency),
-            "--synthetic-input-tokens-mean",
-            str(_INPUT_TOKENS),
-            "--output-tokens-mean",
-            str(_OUTPUT_TOKENS),
-            "--tokenizer",
-            tokenizer,
-            "--duration",
-            str(seconds),
-        ]
+    options = (
+        f"--service-kind openai -u {url} -m tiny --streaming --concurrency {concurrency} "
+        f"--synthetic-input-tokens-mean {_INPUT_TOKENS} --output-tokens-mean {_OUTPUT_TOKENS} "
+        f"--tokenizer {tokenizer} --duration {seconds:g}"
     )
+    (report,) = _ours_report([*OURS, "bench", *options.split()])
     return report
+
+
+def _figures(client: str, url: str, concurrency: int, args: argparse.Namespace) -> tuple:
+    """(TTFT p50, TTFT p99, ITL p50, ITL p99, output tokens/s, tokens per request) that
+    one client reports for the same streamed load on url."""
+    tokenizer = str(PEERS / "tiny-llama")
+    if client == "ours":
+        r = _ours_streaming(url, tokenizer, concurrency, args.seconds)
+        keys = ("ttft_ms_p50", "ttft_ms_p99", "itl_ms_p50", "itl_ms_p99")
+        return (*(r[k] for k in keys), r["output_tokens_per_s"], r["output_tokens_per_request_avg"])
+    if client == "vLLM bench":
+        b = _vllm_bench(url, tokenizer, concurrency, args.prompts)
+        keys = ("median_ttft_ms", "p99_ttft_ms", "median_itl_ms", "p99_itl_ms")
+        per_request = b["total_output_tokens"] / b["completed"]
+        return (*(b[k] for k in keys), b["output_throughput"], per_request)
+    a = _aiperf(url, concurrency, args.prompts)
+    ttft, itl = a["Time to First Token (ms)"], a["Inter Token Latency (ms)"]
+    tput = a["Output Token Throughput (tokens/sec)"]["value"]
+    per_request = a["Output Sequence Length (tokens)"]["avg"]
+    return (ttft["p50"], ttft["p99"], itl["p50"], itl["p99"], tput, per_request)
+
+
+_CLIENTS = ("ours", "vLLM bench", "AIPerf")
+_TRUTH_KEYS = ("ttft_ms_p50", "ttft_ms_p99", "itl_ms_p50", "itl_ms_p99")
 
 
 def vllm(args: argparse.Namespace) -> None:
     """vLLM serving the tiny Llama, 32 input / 32 output tokens at a concurrency: TTFT,
     ITL, output tokens/s and tokens per request from ours, vLLM's bench and AIPerf."""
-    tokenizer = str(PEERS / "tiny-llama")
-    n, prompts = args.concurrency, args.prompts
-    ours = _ours_streaming(VLLM, tokenizer, n, args.seconds)
-    bench = _vllm_bench(VLLM, tokenizer, n, prompts)
-    perf = _aiperf(VLLM, n, prompts)
-    rows = [
-        (
-            "ours",
-            ours["ttft_ms_p50"],
-            ours["itl_ms_p50"],
-            ours["output_tokens_per_s"],
-            ours["output_tokens_per_request_avg"],
-        ),
-        (
-            "vLLM bench",
-            bench["median_ttft_ms"],
-            bench["median_itl_ms"],
-            bench["output_throughput"],
-            bench["total_output_tokens"] / bench["completed"],
-        ),
-        (
-            "AIPerf",
-            perf["Time to First Token (ms)"]["p50"],
-            perf["Inter Token Latency (ms)"]["p50"],
-            perf["Output Token Throughput (tokens/sec)"]["value"],
-            perf["Output Sequence Length (tokens)"]["avg"],
-        ),
-    ]
-    print(f"vLLM on {VLLM}, concurrency {n}, {_INPUT_TOKENS} in / {_OUTPUT_TOKENS} out:")
-    print(f"  {'':12s} {'TTFT p50 ms':>12s} {'ITL p50 ms':>11s} {'out tok/s':>10s} {'tok/req':>8s}")
-    for name, ttft, itl, tput, per in rows:
-        print(f"  {name:12s} {ttft:12.2f} {itl:11.3f} {tput:10.1f} {per:8.1f}")
+    rows = [(name, _figures(name, VLLM, args.concurrency, args)) for name in _CLIENTS]
+    print(f"vLLM on {VLLM}, concurrency {args.concurrency}, 32 in / 32 out tokens:")
+    print(f"  {'':12s} {'TTFT p50':>9s} {'ITL p50':>8s} {'out tok/s':>10s} {'tok/req':>8s}")
+    for name, f in rows:
+        print(f"  {name:12s} {f[0]:9.2f} {f[2]:8.3f} {f[4]:10.1f} {f[5]:8.1f}")
 
 
-def _reset_truth(url: str) -> None:
-    subprocess.run(["curl", "-sf", "-X", "POST", f"http://{url}/reset"], check=True)
-
-
-def _truth(url: str) -> dict[str, float]:
-    out = subprocess.run(["curl", "-sf", f"http://{url}/stats"], check=True, capture_output=True)
-    return json.loads(out.stdout)
+def _call(url: str, method: str = "GET") -> dict[str, Any]:
+    request = urllib.request.Request(f"http://{url}", method=method)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"{}")
 
 
 def stamps(args: argparse.Namespace) -> None:
     """Against the stamping server (benchmarks/serving_reference.py, started here): each
-    client's TTFT and ITL percentiles minus what the server really sent."""
+    client's TTFT and ITL percentiles minus what the server really sent (ms)."""
     url = f"127.0.0.1:{args.port}"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "serving_reference.py"),
-            "--port",
-            str(args.port),
-            "--ttft-ms",
-            "20",
-            "--itl-ms",
-            "5",
-        ]
-    )
+    reference = ROOT / "benchmarks" / "serving_reference.py"
+    command = [sys.executable, str(reference), "--port", str(args.port)]
+    server = subprocess.Popen([*command, "--ttft-ms", "20", "--itl-ms", "5"])
+    rows = []
     try:
         for _ in range(100):
-            if (
-                subprocess.run(
-                    ["curl", "-sf", f"http://{url}/stats"], capture_output=True
-                ).returncode
-                == 0
-            ):
+            try:
+                _call(f"{url}/stats")
                 break
-            time.sleep(0.1)
-        tokenizer = str(PEERS / "tiny-llama")
-        n = args.concurrency
-        results = []
-        _reset_truth(url)
-        ours = _ours_streaming(url, tokenizer, n, args.seconds)
-        results.append(
-            (
-                "ours",
-                ours["ttft_ms_p50"],
-                ours["ttft_ms_p99"],
-                ours["itl_ms_p50"],
-                ours["itl_ms_p99"],
-                _truth(url),
-            )
-        )
-        if not args.ours_only:
-            _reset_truth(url)
-            bench = _vllm_bench(url, tokenizer, n, args.prompts)
-            results.append(
-                (
-                    "vLLM bench",
-                    bench["median_ttft_ms"],
-                    bench["p99_ttft_ms"],
-                    bench["median_itl_ms"],
-                    bench["p99_itl_ms"],
-                    _truth(url),
-                )
-            )
-            _reset_truth(url)
-            perf = _aiperf(url, n, args.prompts)
-            ttft, itl = perf["Time to First Token (ms)"], perf["Inter Token Latency (ms)"]
-            results.append(
-                ("AIPerf", ttft["p50"], ttft["p99"], itl["p50"], itl["p99"], _truth(url))
-            )
+            except OSError:
+                time.sleep(0.1)
+        for name in _CLIENTS[:1] if args.ours_only else _CLIENTS:
+            _call(f"{url}/reset", "POST")
+            figures = _figures(name, url, args.concurrency, args)
+            rows.append((name, figures, _call(f"{url}/stats")))
     finally:
         server.terminate()
         server.wait()
-    print(f"error against the stamping server (client minus sent, ms), {n} concurrent streams:")
+    print(f"client minus stamping server (ms), {args.concurrency} concurrent streams:")
     print(f"  {'':12s} {'TTFT p50':>9s} {'TTFT p99':>9s} {'ITL p50':>9s} {'ITL p99':>9s}")
-    for name, t50, t99, i50, i99, truth in results:
-        print(
-            f"  {name:12s} {t50 - truth['ttft_ms_p50']:9.3f} {t99 - truth['ttft_ms_p99']:9.3f} "
-            f"{i50 - truth['itl_ms_p50']:9.3f} {i99 - truth['itl_ms_p99']:9.3f}"
-        )
+    for name, f, truth in rows:
+        errors = [f[k] - truth[key] for k, key in enumerate(_TRUTH_KEYS)]
+        print(f"  {name:12s} " + " ".join(f"{e:9.3f}" for e in errors))
 
 
 def _server_process(port: int) -> psutil.Process | None:
