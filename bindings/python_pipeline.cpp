@@ -68,19 +68,35 @@ int64_t default_token_count(PyObject* item) {
   PyBuffer_Release(&view);
   return tokens;
 }
+PyObject* request_failed_type = nullptr;  // set at import, before any run
 
 PyObject* checked(PyObject* result) {
   if (result == nullptr) throw_python_error();
   return result;
 }
 
-// Calls fn(*args) where args is a tuple.
-PyObject* call_with_tuple(PyObject* fn, PyObject* args) {
-  return checked(PyObject_Vectorcall(fn, &PyTuple_GET_ITEM(args, 0),
-                                     static_cast<size_t>(PyTuple_GET_SIZE(args)), nullptr));
+// A model call's result, or RequestFailed when it raised the request-failed type
+// (one request failed; the run goes on), or the Python error otherwise.
+PyObject* checked_call(PyObject* result) {
+  if (result != nullptr) return result;
+  if (request_failed_type == nullptr || !PyErr_ExceptionMatches(request_failed_type)) {
+    throw_python_error();
+  }
+  py::error_already_set error;
+  throw RequestFailed(py::str(error.value()));
 }
 
+PyObject* vectorcall(PyObject* fn, PyObject* args) {
+  return PyObject_Vectorcall(fn, &PyTuple_GET_ITEM(args, 0),
+                             static_cast<size_t>(PyTuple_GET_SIZE(args)), nullptr);
+}
+
+// Calls fn(*args) where args is a tuple.
+PyObject* call_with_tuple(PyObject* fn, PyObject* args) { return checked(vectorcall(fn, args)); }
+
 }  // namespace
+
+void set_request_failed_type(PyObject* type) { request_failed_type = type; }
 
 // A thread state for this worker, unless the interpreter is exiting.
 PyThreadState* new_thread_state(PyInterpreterState* interpreter) {
@@ -181,7 +197,7 @@ class PythonWorker final : public WorkerPipeline {
       retake(state);
       return;
     }
-    PyObject* output = call_with_tuple(stages_.model.ptr(), args_);
+    PyObject* output = checked_call(vectorcall(stages_.model.ptr(), args_));
     if (stages_.postprocess.is_none()) {
       Py_DECREF(output);
     } else {
@@ -200,7 +216,7 @@ class PythonWorker final : public WorkerPipeline {
       retake(state);
       return;
     }
-    PyObject* iterator = stream_of(call_with_tuple(stages_.model.ptr(), args_));
+    PyObject* iterator = stream_of(checked_call(vectorcall(stages_.model.ptr(), args_)));
     try {
       while (PyObject* item = PyIter_Next(iterator)) {
         const int64_t at = npn::now_ns();
@@ -215,7 +231,7 @@ class PythonWorker final : public WorkerPipeline {
         sink.item_at(tokens, at);
         slice_check(at);
       }
-      if (PyErr_Occurred()) throw_python_error();
+      if (PyErr_Occurred()) checked_call(nullptr);  // the stream raised: it failed
     } catch (...) {
       if (held_) Py_DECREF(iterator);
       throw;

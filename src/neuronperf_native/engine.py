@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from neuronperf_native import _engine
-from neuronperf_native._engine import Histogram, NativeModel, now_ns
+from neuronperf_native._engine import Histogram, NativeModel, RequestFailed, now_ns
 from neuronperf_native.streaming import TOKEN_METRICS, StreamOptions, TokenMetrics
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "STAGES",
     "Histogram",
     "NativeModel",
+    "RequestFailed",
     "RunResult",
     "Runner",
     "StreamOptions",
@@ -138,6 +139,8 @@ class RunResult:
         tokens: TokenMetrics | None = None,
         token_window_histograms: dict[str, list[Histogram]] | None = None,
         requests: np.ndarray | None = None,
+        requests_failed: int = 0,
+        failure_reasons: dict[str, int] | None = None,
     ) -> None:
         self.status = status
         self.stop_reason = stop_reason
@@ -165,6 +168,11 @@ class RunResult:
         self.token_window_histograms = dict(token_window_histograms or {})
         #: With record_requests: (n, 9) int64 records (streaming.REQUEST_FIELDS).
         self.requests = requests
+        #: Timed requests whose call raised RequestFailed (no latency recorded for
+        #: them), and their count per reason (at most 32 reasons; the rest under
+        #: "other reasons").
+        self.requests_failed = requests_failed
+        self.failure_reasons = dict(failure_reasons or {})
 
     @property
     def error(self) -> str | None:
@@ -325,6 +333,8 @@ class RunResult:
             "iterations": self.iterations,
             "per_worker_iterations": list(self.per_worker_iterations),
             "abandoned_workers": self.abandoned_workers,
+            "requests_failed": self.requests_failed,
+            "failure_reasons": dict(self.failure_reasons),
             "start_ns": self.start_ns,
             "end_ns": self.end_ns,
             "wall_s": self.wall_s,
@@ -377,6 +387,8 @@ class RunResult:
                 warmup=Histogram.decode(data["warmup_histogram"]),
                 per_worker_iterations=data["per_worker_iterations"],
                 abandoned_workers=data["abandoned_workers"],
+                requests_failed=data.get("requests_failed", 0),
+                failure_reasons=data.get("failure_reasons"),
                 start_ns=data["start_ns"],
                 end_ns=data["end_ns"],
                 window_ns=round(data["window_s"] * 1e9),
@@ -781,6 +793,8 @@ class Runner:
             tokens=TokenMetrics.from_engine(raw["tokens"]) if raw["tokens"] is not None else None,
             token_window_histograms=raw["token_window_histograms"],
             requests=raw["requests"],
+            requests_failed=raw["requests_failed"],
+            failure_reasons=raw["failure_reasons"],
         )
 
     def run(self) -> RunResult:

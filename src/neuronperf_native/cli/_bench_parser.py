@@ -22,6 +22,7 @@ from neuronperf_native.cli._bench_options import (
 )
 from neuronperf_native.cli._generative import add_generative_args
 from neuronperf_native.cli._models import FRAMEWORKS
+from neuronperf_native.cli._served import add_served_args
 from neuronperf_native.cli.bench import _bench
 
 
@@ -93,7 +94,9 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
     bench.add_argument(
         "model",
         metavar="MODEL",
-        help="a model file, model index (.json), SavedModel directory, or module:Class",
+        nargs="?",
+        help="a model file, model index (.json), SavedModel directory, or module:Class "
+        "(none with -u: a served model)",
     )
     bench.add_argument("--framework", choices=FRAMEWORKS, help="default: from MODEL")
     bench.add_argument(
@@ -219,6 +222,7 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
     bench.add_argument("--device-type", help="neuron, cpu or gpu (default: the framework's)")
     _add_load_options(bench)
     add_generative_args(bench)
+    add_served_args(bench)
     bench.add_argument(
         "--percentile",
         type=_percentile,
@@ -228,7 +232,11 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         "percentile stability (default: the median, as perf_analyzer judges it on the "
         "average) and --latency-threshold (default 99) are judged on",
     )
-    bench.add_argument("--model-name", help="name in the reports (default: from MODEL)")
+    bench.add_argument(
+        "-m",
+        "--model-name",
+        help="name in the reports (default: from MODEL); with -u, the served model",
+    )
     bench.add_argument(
         "--dry-run",
         action="store_true",
