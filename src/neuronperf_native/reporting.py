@@ -595,7 +595,9 @@ def get_reports(results: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> lis
     measured (a configuration that failed first; the open-loop keys in closed loop)
     are None. Fleet runs add `node` (spread) or `n_nodes`, `nodes` (per node: identity,
     throughput_avg, latency_ms_p99, total_infs, clock offset) and `start_skew_ms`
-    (scale-out: merged over every node).
+    (scale-out: merged over every node). Streamed runs add the token keys
+    (token_metrics.token_fields: ttft/itl/tpot_ms_pXX with their _ci, token rates and
+    averages, goodput and goodput_fraction with SLOs).
     """
     if isinstance(results, (str, bytes, Mapping)) or not isinstance(results, Sequence):
         raise TypeError(
@@ -779,6 +781,8 @@ def print_reports(
     `cols` (missing values last), otherwise they keep the given (run) order. Missing
     values print as N/A. `units=True` (the command line's tables) names each column's
     unit in its header and prints latencies in us where a column's are below 0.1 ms.
+    With the default `cols`, streamed runs add STREAM_PRINT_COLS after throughput_avg
+    (and goodput, goodput_fraction with SLOs).
     """
     checked = _check_reports(reports)
     columns = _check_cols(_with_stream_cols(cols, PRINT_COLS, checked), checked)
@@ -827,7 +831,7 @@ def write_csv(
 
     Floats keep full precision; missing values are written as N/A. The file is
     replaced atomically. Without a filename, one is made from the model name and the
-    local time.
+    local time. With the default `cols`, streamed runs add STREAM_CSV_COLS.
     """
     checked = _check_reports(reports)
     columns = _check_cols(_with_stream_cols(cols, CSV_COLS, checked), checked)
