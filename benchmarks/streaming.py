@@ -126,11 +126,12 @@ def _tiny_llama():
 
 
 class _Ids:
-    """A stand-in tokenizer for TextIteratorStreamer: each token decodes to one word,
-    so every generated token is one chunk."""
+    """A stand-in tokenizer for TextIteratorStreamer: each token decodes to one word and
+    a space, so the streamer (which holds text back until a word ends) hands over every
+    token as its own chunk the moment it is produced."""
 
     def decode(self, ids, **_kwargs):
-        return "".join(f" t{i}" for i in np.asarray(ids).reshape(-1).tolist())
+        return "".join(f"t{i} " for i in np.asarray(ids).reshape(-1).tolist())
 
 
 def _hand_loop(model, prompt, new_tokens, rounds):
