@@ -12,8 +12,8 @@ import pytest
 import neuronperf_native as npf
 from neuronperf_native import engine, planning, reporting, search
 from neuronperf_native._schedule import split_schedule
-from neuronperf_native.executors import ConfigurationResult
 from neuronperf_native.planning import Host, ModelConfig, plan
+from neuronperf_native.run import ConfigurationResult
 from neuronperf_native.search import BinarySearch, LinearSearch, verdict
 from neuronperf_native.settings import BenchmarkSettings
 

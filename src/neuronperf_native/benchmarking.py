@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import inspect
 import logging
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from neuronperf_native import _progress, reporting, search
-from neuronperf_native._copy import CopySpec, RunSpec
-from neuronperf_native._processes import CopiesOutcome, RunWatch, run_copies
-from neuronperf_native._stopping import StabilityObserver
+from neuronperf_native import reporting, search
+from neuronperf_native._verbosity import set_verbosity
+from neuronperf_native.copies.parent import CopiesOutcome, RunWatch, run_copies
+from neuronperf_native.copies.protocol import CopySpec, RunSpec
 from neuronperf_native.engine import _as_args
-from neuronperf_native.executors import ConfigurationResult, LocalExecutor, Observers, fleet
-from neuronperf_native.executors.base import timers_of
+from neuronperf_native.executors import LocalExecutor, fleet
 from neuronperf_native.planning import Configuration, Host, Plan, model_configs, plan
+from neuronperf_native.run import ConfigurationResult, Observers, timers_of
+from neuronperf_native.run.progress import Progress
+from neuronperf_native.run.stopping import StabilityObserver
 from neuronperf_native.settings import BenchmarkSettings
 from neuronperf_native.workload import Workload
 
@@ -32,35 +33,10 @@ log = logging.getLogger("neuronperf_native")
 #: Default seconds per configuration (NeuronPerf's default).
 BENCHMARK_SECS = 120
 
-_VERBOSITY_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
 # Keywords that go into the Workload rather than the settings.
 _WORKLOAD_KEYWORDS = ("input_data", "input_transform_fn", "sequence_fn")
 # Keywords of features that are not available yet.
 _PENDING = ("eval_metrics",)
-
-
-def set_verbosity(verbosity: int) -> None:
-    """0: warnings only, 1: progress (default), 2: debug.
-
-    Logs go to the `neuronperf_native` logger; when the application has configured no
-    logging at all, a stderr handler is added so progress is visible by default.
-    """
-    if verbosity not in _VERBOSITY_LEVELS:
-        raise ValueError(f"verbosity must be 0, 1 or 2, got {verbosity!r}")
-    log.setLevel(_VERBOSITY_LEVELS[verbosity])
-    if not log.handlers and not logging.getLogger().handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(_OneLineUnlessDebug("%(asctime)s %(name)s %(levelname)s: %(message)s"))
-        log.addHandler(handler)
-
-
-class _OneLineUnlessDebug(logging.Formatter):
-    """A record's first line (a failing configuration: which one, the copy, phase and
-    cause), with the traceback that follows only at verbosity 2."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        return text if log.getEffectiveLevel() <= logging.DEBUG else text.partition("\n")[0]
 
 
 def benchmark(
@@ -226,7 +202,7 @@ def _run_groups(
     comes: here (LocalExecutor.run_groups: each group's configurations may be chosen
     one at a time from the previous results), or on the cluster (the whole plan)."""
     settings = the_plan.settings
-    progress = _progress.Progress(the_plan, settings.verbosity)
+    progress = Progress(the_plan, settings.verbosity)
     stability = None if settings.stability is None else StabilityObserver(settings.stability)
     observer = Observers(progress, *([stability] if stability is not None else []))
     log.info(

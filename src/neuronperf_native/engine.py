@@ -20,6 +20,7 @@ import numpy as np
 
 from neuronperf_native import _engine
 from neuronperf_native._engine import Histogram, NativeModel, now_ns
+from neuronperf_native._numbers import is_number
 
 __all__ = [
     "ARRIVALS",
@@ -380,16 +381,12 @@ def _check_seconds(name: str, value: Any, optional: bool = False) -> None:
         raise ValueError(f"{name} must be a positive finite number of seconds, got {value!r}")
 
 
-def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
-
-
 def _check_open_loop(
     request_rate: Any, arrival: Any, seed: Any, request_intervals_us: Any
 ) -> list[float] | None:
     """Validates the open-loop arguments; returns the intervals as floats (or None)."""
     if request_rate is not None:
-        if not _is_number(request_rate):
+        if not is_number(request_rate):
             raise TypeError(
                 f"request_rate must be a number of requests per second, got {request_rate!r}"
             )
@@ -425,7 +422,7 @@ def _check_open_loop(
         raise ValueError("request_intervals_us must not be empty")
     intervals = []
     for i, value in enumerate(request_intervals_us):
-        if not _is_number(value):
+        if not is_number(value):
             raise TypeError(f"request_intervals_us[{i}] must be a number, got {value!r}")
         if not (math.isfinite(value) and value >= 0.001):
             raise ValueError(
@@ -575,7 +572,7 @@ class Runner:
         if not isinstance(record_timestamps, bool):
             raise TypeError(f"record_timestamps must be a bool, got {record_timestamps!r}")
         intervals = _check_open_loop(request_rate, arrival, seed, request_intervals_us)
-        if not _is_number(spin_wait_us):
+        if not is_number(spin_wait_us):
             raise TypeError(f"spin_wait_us must be a number of microseconds, got {spin_wait_us!r}")
         if not 0 <= spin_wait_us <= 1e6:
             raise ValueError(f"spin_wait_us must be in [0, 1e6] microseconds, got {spin_wait_us!r}")

@@ -12,9 +12,9 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from neuronperf_native import _feeds
 from neuronperf_native.engine import _as_args
 from neuronperf_native.inputs import InputData
+from neuronperf_native.inputs.arguments import resolve_input_data
 from neuronperf_native.planning import ModelConfig
 from neuronperf_native.settings import BenchmarkSettings
 
@@ -82,7 +82,7 @@ class Workload:
         unknown = sorted(set(callables) - set(CALLABLES))
         if unknown:
             raise TypeError(f"benchmark() got unexpected keyword arguments: {unknown}")
-        data = _feeds.resolve_input_data(inputs, input_data, settings.input_names)
+        data = resolve_input_data(inputs, input_data, settings.input_names)
         if data is not None and settings.dataset:
             raise ValueError(
                 "input data and a dataset (dataset_loader_fn / dataset=True) exclude each other"

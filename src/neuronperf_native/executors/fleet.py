@@ -33,10 +33,11 @@ import time
 from collections.abc import Generator, Iterator
 from typing import Any
 
-from neuronperf_native._processes import CopiesOutcome
+from neuronperf_native.copies.parent import CopiesOutcome
 from neuronperf_native.executors import _cluster, _merge, _node
-from neuronperf_native.executors.base import ConfigurationResult, RunObserver
+from neuronperf_native.executors._outcome import configuration_result
 from neuronperf_native.planning import Configuration, Plan, model_configs
+from neuronperf_native.run import ConfigurationResult, RunObserver
 from neuronperf_native.settings import BenchmarkSettings
 from neuronperf_native.workload import Workload
 
@@ -523,7 +524,7 @@ def _failed(
         config["instance_type"] = identity["instance_type"]
     config["start_dts"] = config["stop_dts"] = time.strftime("%Y%m%d-%H%M%S")
     outcome = CopiesOutcome([], error=reason)
-    return ConfigurationResult.from_outcome(configuration, config, outcome, [], [])
+    return configuration_result(configuration, config, outcome, [], [])
 
 
 def _first_line(error: Exception) -> str:

@@ -20,11 +20,13 @@ from typing import Any
 
 import psutil
 
-from neuronperf_native import _feeds, _fork_safety, devices
-from neuronperf_native._copy import CopySpec, RunSpec
-from neuronperf_native._processes import CopiesOutcome, CopyFailure, CopyGroup, CopyPool, RunWatch
-from neuronperf_native.executors.base import ConfigurationResult, RunObserver
+from neuronperf_native import _fork_safety, devices
+from neuronperf_native.copies.feeds import FeedCache
+from neuronperf_native.copies.parent import CopiesOutcome, CopyGroup, CopyPool, RunWatch
+from neuronperf_native.copies.protocol import CopyFailure, CopySpec, RunSpec
+from neuronperf_native.executors._outcome import configuration_result
 from neuronperf_native.planning import Configuration, Plan, keeps_interpreters
+from neuronperf_native.run import ConfigurationResult, RunObserver
 from neuronperf_native.settings import BenchmarkSettings
 from neuronperf_native.workload import Workload
 
@@ -75,7 +77,7 @@ class LocalExecutor:
         copies stay loaded."""
         observer = observer or RunObserver()
         s = self.settings
-        feeds = _feeds.FeedCache(
+        feeds = FeedCache(
             self.workload.data,
             s.input_names,
             by_name=s.feed_by_name,
@@ -95,7 +97,7 @@ class LocalExecutor:
     def _run_group(
         self,
         members: Iterable[Configuration],
-        feeds: _feeds.FeedCache,
+        feeds: FeedCache,
         observer: RunObserver,
         pool: CopyPool | None,
     ) -> Iterator[ConfigurationResult]:
@@ -135,7 +137,7 @@ class LocalExecutor:
         self,
         configuration: Configuration,
         config: dict[str, Any],
-        feeds: _feeds.FeedCache,
+        feeds: FeedCache,
         first: int,
     ) -> list[CopySpec]:
         """Specs of copies first .. n_models - 1 of a configuration's model config."""
@@ -165,7 +167,7 @@ class LocalExecutor:
             for copy_id in range(first, configuration.n_models)
         ]
 
-    def _data_of(self, batch_size: int, feeds: _feeds.FeedCache) -> dict[str, Any]:
+    def _data_of(self, batch_size: int, feeds: FeedCache) -> dict[str, Any]:
         """The CopySpec fields for input data at batch_size: its batches and expected
         outputs, or every step of every stream when playing sequences."""
         sequences = self.settings.sequence_options(self.workload.sequence_fn)
@@ -228,9 +230,7 @@ class LocalExecutor:
         config = dict(config)
         config["start_dts"] = outcome.start_dts or time.strftime("%Y%m%d-%H%M%S")
         config["stop_dts"] = time.strftime("%Y%m%d-%H%M%S")
-        return ConfigurationResult.from_outcome(
-            configuration, config, outcome, sampler.cpu, sampler.mem
-        )
+        return configuration_result(configuration, config, outcome, sampler.cpu, sampler.mem)
 
 
 def _schedule_of(configuration: Configuration) -> dict[str, Any]:

@@ -6,7 +6,7 @@ warms them up, waits until all are ready, releases them at one shared start inst
 (engine clock), watches them while they run (progress, hung copies, memory), and
 collects their results. Every phase has a timeout; a copy that dies or hangs is
 reported with its exit code, signal or silence, and close() leaves no copy behind.
-The copy's side of the conversation is _copy.py.
+The copy's side of the conversation is copies/child.py; both speak copies/protocol.py.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ import numpy as np
 import psutil
 
 from neuronperf_native import engine
-from neuronperf_native._copy import CopySpec, RunSpec, copy_main, receive, send
 from neuronperf_native._fork_safety import fork_warning_suppressed
+from neuronperf_native.copies.child import copy_main
+from neuronperf_native.copies.protocol import CopyFailure, CopySpec, RunSpec, receive, send
 
 # Lead time between "all copies are ready" and the shared timing start, so every
 # copy has received the start time before it arrives.
@@ -43,10 +44,6 @@ _SILENCE_P99S = 20
 # ... and so is one still busy this long after the end of its duration.
 _OVERRUN_S = 10.0
 _TICK_S = 0.2
-
-
-class CopyFailure(Exception):
-    """A copy failed, died or hung; the message names it and the cause."""
 
 
 class CopyHung(CopyFailure):
