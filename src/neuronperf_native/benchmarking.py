@@ -19,7 +19,7 @@ from neuronperf_native import reporting, search
 from neuronperf_native._verbosity import set_verbosity
 from neuronperf_native.copies.parent import CopiesOutcome, RunWatch, run_copies
 from neuronperf_native.copies.protocol import CopySpec, RunSpec
-from neuronperf_native.engine import _as_args
+from neuronperf_native.engine import RunOptions, _as_args
 from neuronperf_native.executors import LocalExecutor, fleet
 from neuronperf_native.planning import Configuration, Host, Plan, model_configs, plan
 from neuronperf_native.run import ConfigurationResult, Observers, timers_of
@@ -322,12 +322,14 @@ class Benchmarker(threading.Thread):
             postprocess_fn=postprocess_fn,
         )
         self._run = RunSpec(
-            workers=workers_per_model,
-            warmup_iterations=settings.warmup_iterations,
-            duration_s=settings.duration_s,
-            window_s=settings.window_s,
-            call_timeout_s=settings.call_timeout_s,
-            record_timestamps=True,
+            RunOptions(
+                workers=workers_per_model,
+                warmup=settings.warmup_iterations,
+                duration_s=settings.duration_s,
+                window_s=settings.window_s,
+                call_timeout_s=settings.call_timeout_s,
+                record_timestamps=True,
+            )
         )
         self._outcome: CopiesOutcome | None = None
         self._stop_requested = threading.Event()

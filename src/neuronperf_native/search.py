@@ -39,7 +39,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from neuronperf_native import analysis, stats
+from neuronperf_native import reporting, stats
 from neuronperf_native.engine import MAX_REQUEST_RATE as _MAX_RATE
 from neuronperf_native.engine import MAX_WORKERS as _MAX_WORKERS
 from neuronperf_native.planning import Configuration, Plan, check_schedule
@@ -342,7 +342,7 @@ def _decide(
 ) -> None:
     s = result.configuration.settings
     assert s.latency_slo_ms is not None  # a search plan's
-    report = analysis.get_reports([result.pair()])[0]
+    report = reporting.get_reports([result.pair()])[0]
     decision = verdict(report, s.latency_slo_ms, s.slo_percentile)
     value = _value(result.configuration, axis)
     ceiling = capacity_bound(report) if axis == "request_rate" else None

@@ -212,16 +212,19 @@ def _warm_up(
     player = None
     if spec.sequences is not None:
         player, model, inputs = _playback(spec, model, run)
-    if run.warmup_iterations == 0:
+    o = run.options
+    if o.warmup == 0:
         return inputs, engine.Histogram(), player
     warm = engine.run(
         model,
         inputs,
-        workers=run.workers,
-        max_iterations=run.workers * run.warmup_iterations,
-        duration_s=run.duration_s,
-        warmup=0,
-        call_timeout_s=run.call_timeout_s,
+        engine.RunOptions(
+            workers=o.workers,
+            max_iterations=o.workers * o.warmup,
+            duration_s=o.duration_s,
+            warmup=0,
+            call_timeout_s=o.call_timeout_s,
+        ),
         **_stages(spec),
     )
     if warm.status != "finished":
@@ -240,8 +243,8 @@ def _playback(spec: CopySpec, model: Any, run: RunSpec) -> tuple[SequencePlayer,
         steps = [_as_args(spec.input_transform_fn(model, args)) for args in feed.steps]
         feed = SequenceFeed(steps, feed.lengths, feed.batch_size)
     player = SequencePlayer(
-        feed, spec.sequences, copy_id=spec.copy_id, n_copies=run.n_copies, workers=run.workers,
-        warmup=0,
+        feed, spec.sequences, copy_id=spec.copy_id, n_copies=run.n_copies,
+        workers=run.options.workers, warmup=0,
     )  # fmt: skip
     return player, player.wrap(model), player.inputs()
 
@@ -267,18 +270,8 @@ def _serve_run(
     if message.get("cmd") != "start":
         return  # aborted (or stopped) before timing
     with _phase("run"):
-        runner = engine.Runner(
-            timed,
-            inputs,
-            workers=run.workers,
-            max_iterations=run.max_iterations,
-            warmup=0,
-            window_s=run.window_s,
-            call_timeout_s=run.call_timeout_s,
-            record_timestamps=run.record_timestamps,
-            **_start_and_schedule(run, spec.copy_id, message["start_at_ns"]),
-            **_stages(spec),
-        )
+        options = run.copy_options(spec.copy_id, message["start_at_ns"])
+        runner = engine.Runner(timed, inputs, options, **_stages(spec))
         runner.start()
         forwarder = _Forwarder(conn, runner, run)
         forwarder.start()
@@ -302,23 +295,6 @@ def _serve_run(
         conn.send_bytes(np.ascontiguousarray(timestamps).tobytes())
 
 
-def _start_and_schedule(run: RunSpec, copy_id: int, start_at_ns: int) -> dict[str, Any]:
-    """Engine keywords for the start, duration and (open loop) this copy's schedule:
-    a copy whose first request is due later starts later by as much and ends with the
-    others."""
-    schedule = run.schedule(copy_id)
-    if schedule is None:
-        return {"duration_s": run.duration_s, "start_at_ns": start_at_ns}
-    duration_s = run.duration_s
-    if duration_s is not None:
-        duration_s -= schedule.offset_ns / 1e9  # > 0: planning.check_schedule
-    return {
-        "duration_s": duration_s,
-        "start_at_ns": start_at_ns + schedule.offset_ns,
-        **schedule.engine_kwargs(),
-    }
-
-
 class _Forwarder(threading.Thread):
     """While a run goes: forwards its closed windows (counts, and histograms when the
     parent wants them) and live iteration count to the parent, and stops the run when
@@ -329,7 +305,7 @@ class _Forwarder(threading.Thread):
         self._conn = conn
         self._runner = runner
         self._histograms = run.live_histograms
-        self._period_s = min(0.2, max(0.02, run.window_s / 2))
+        self._period_s = min(0.2, max(0.02, run.options.window_s / 2))
         self._p99_ns = 0
         # finish() wakes the wait at once: the result should not wait a whole period.
         self._woken, self._wake = multiprocessing.Pipe(duplex=False)

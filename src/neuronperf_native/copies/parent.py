@@ -358,9 +358,10 @@ class CopyGroup:
         """Waits for every result, forwarding progress; ends the run when the watch
         says so, and fails it when a copy hangs, overruns or outgrows max_rss_mb."""
         overrun_at = None
-        if run.duration_s is not None:
+        options = run.options
+        if options.duration_s is not None:
             start_s = time.monotonic() + (outcome.start_ns - engine.now_ns()) / 1e9
-            overrun_at = start_s + run.duration_s + (run.call_timeout_s or 0.0) + _OVERRUN_S
+            overrun_at = start_s + options.duration_s + (options.call_timeout_s or 0.0) + _OVERRUN_S
 
         def tick() -> None:
             watch.on_tick()

@@ -20,6 +20,7 @@ from typing import Any
 from neuronperf_native._schedule import CopySchedule, split_schedule
 from neuronperf_native.copies.feeds import Feed
 from neuronperf_native.copies.validation import ValidationPlan
+from neuronperf_native.engine import RunOptions
 from neuronperf_native.inputs import SequenceFeed, SequenceOptions
 
 
@@ -51,49 +52,62 @@ class CopySpec:
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
-    """One timed run of a loaded copy (JSON-safe: it crosses the pipe as a dict)."""
+    """One timed run of the loaded copies (JSON-safe: it crosses the pipe as a dict).
 
-    workers: int = 1
+    ``options`` is the engine run of the n_copies together: workers and warm-up
+    iterations per copy (each copy warms up before the shared start), and in open loop
+    the schedule of all copies together, which each copy serves its share of
+    (copy_options)."""
+
+    options: RunOptions
     n_copies: int = 1  # copies running together: each serves its share of the inputs
-    warmup_iterations: int = 1
-    duration_s: float | None = None
-    max_iterations: int | None = None
-    window_s: float = 1.0
-    call_timeout_s: float | None = None
-    record_timestamps: bool = False
     validate: bool = True  # run the copy's share of the output checks first
     live_histograms: bool = False  # forward each closed window's histogram
-    # Open loop: the schedule of all n_copies together (each copy serves its share).
-    request_rate: float | None = None
-    arrival: str = "constant"
-    seed: int = 0
-    request_intervals_us: list[float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {
+            "options": self.options.to_dict(),
+            "n_copies": self.n_copies,
+            "validate": self.validate,
+            "live_histograms": self.live_histograms,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        return cls(**{**data, "options": RunOptions.from_dict(data["options"])})
 
     def schedule(self, copy_id: int) -> CopySchedule | None:
         """This copy's share of the open-loop schedule (None: closed loop)."""
-        if self.request_rate is None and self.request_intervals_us is None:
+        o = self.options
+        if o.request_rate is None and o.request_intervals_us is None:
             return None
         return split_schedule(
-            self.request_rate,
-            self.arrival,
-            self.seed,
-            self.request_intervals_us,
-            self.n_copies,
-            copy_id,
+            o.request_rate, o.arrival, o.seed, o.request_intervals_us, self.n_copies, copy_id
+        )
+
+    def copy_options(self, copy_id: int, start_at_ns: int) -> RunOptions:
+        """The timed run of copy ``copy_id`` (warmed up already) from the shared start
+        instant: in open loop its share of the schedule, a copy whose first request is
+        due later starting later by as much and ending with the others."""
+        schedule = self.schedule(copy_id)
+        if schedule is None:
+            return self.options.replace(warmup=0, start_at_ns=start_at_ns)
+        duration_s = self.options.duration_s
+        if duration_s is not None:
+            duration_s -= schedule.offset_ns / 1e9  # > 0: planning.check_schedule
+        return self.options.replace(
+            warmup=0,
+            duration_s=duration_s,
+            start_at_ns=start_at_ns + schedule.offset_ns,
+            **schedule.engine_kwargs(),
         )
 
     def longest_gap_s(self) -> float:
         """An upper bound of one copy's gap between two scheduled requests (0 closed)."""
-        if self.request_intervals_us is not None:
-            return self.n_copies * max(self.request_intervals_us) / 1e6
-        return self.n_copies / self.request_rate if self.request_rate else 0.0
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
-        return cls(**data)
+        o = self.options
+        if o.request_intervals_us is not None:
+            return self.n_copies * max(o.request_intervals_us) / 1e6
+        return self.n_copies / o.request_rate if o.request_rate else 0.0
 
 
 class CopyFailure(Exception):

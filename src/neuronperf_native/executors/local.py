@@ -204,16 +204,9 @@ class LocalExecutor:
             max_rss_mb=s.max_rss_mb,
         )
         run = RunSpec(
-            workers=configuration.workers_per_model,
+            configuration.run_options(),
             n_copies=configuration.n_models,
-            warmup_iterations=s.warmup_iterations,
-            duration_s=configuration.duration_s,
-            max_iterations=s.max_iterations,
-            window_s=s.window_s,
-            call_timeout_s=s.call_timeout_s,
-            record_timestamps=s.return_timers,
             live_histograms=observer.wants_histograms,
-            **_schedule_of(configuration),
         )
         start_dts = time.strftime("%Y%m%d-%H%M%S")
         outcome = group.run(run, ready_timeout_s=s.load_timeout_s, watch=watch)
@@ -231,21 +224,6 @@ class LocalExecutor:
         config["start_dts"] = outcome.start_dts or time.strftime("%Y%m%d-%H%M%S")
         config["stop_dts"] = time.strftime("%Y%m%d-%H%M%S")
         return configuration_result(configuration, config, outcome, sampler.cpu, sampler.mem)
-
-
-def _schedule_of(configuration: Configuration) -> dict[str, Any]:
-    """RunSpec keywords of an open-loop configuration: the schedule of all its copies
-    together (each copy serves its share: _schedule.split_schedule)."""
-    s = configuration.settings
-    if configuration.load_mode != "open":
-        return {}
-    intervals = list(s.request_intervals) if s.request_intervals is not None else None
-    return {
-        "request_rate": configuration.request_rate,
-        "arrival": s.arrival,
-        "seed": s.seed,
-        "request_intervals_us": intervals,
-    }
 
 
 def start_method(settings: BenchmarkSettings, workload: Workload) -> str:
