@@ -226,7 +226,8 @@ def test_a_configuration_that_failed_in_new_is_a_regression():
     assert comparison.regressed and comparison.failed[0]["status"] == "error"
 
 
-def test_comparison_table_golden():
+def golden_comparison():
+    """Two seeded runs: one configuration slower, one the same, one only in base."""
     rng = np.random.default_rng(2)
     base_ns = rng.lognormal(np.log(50_000), 0.2, 4000)
     base = [
@@ -238,7 +239,11 @@ def test_comparison_table_golden():
         synthetic(windows(800, 10, seed=1), base_ns * 1.25),
         synthetic(windows(2010, 10, seed=1), base_ns * 2, batch_size=4, stable=False),
     ]
-    comparison = npf.compare(base, new, metrics=["throughput_avg", "latency_ms_p50"])
+    return npf.compare(base, new, metrics=["throughput_avg", "latency_ms_p50"])
+
+
+def test_comparison_table_golden():
+    comparison = golden_comparison()
     assert comparison_table(comparison) == (GOLDEN / "compare_table.txt").read_text()
     assert comparison.to_dict()["rows"][0]["verdict"] == "slower"
 

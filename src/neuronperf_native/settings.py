@@ -41,6 +41,8 @@ SETTINGS_SCHEMA = 1
 #: benchmark() keyword -> settings field, where the two differ (the field has its unit).
 KEYWORDS = {"duration": "duration_s", "stats_interval": "stats_interval_s"}
 
+#: Default seconds per configuration (NeuronPerf's default).
+BENCHMARK_SECS = 120
 _MAX_DURATION_S = 86_400.0  # one day
 _MAX_BATCH_SIZE = 2**31 - 1
 _MIN_WINDOW_S = 0.001
@@ -431,7 +433,7 @@ class BenchmarkSettings:
 
     # NeuronPerf's benchmark() parameters.
     batch_sizes: tuple[int, ...] | None = None
-    duration_s: float = 120.0
+    duration_s: float = float(BENCHMARK_SECS)
     n_models: tuple[int, ...] | None = None
     pipeline_sizes: tuple[int, ...] | None = None
     performance_levels: tuple[int, ...] | None = None

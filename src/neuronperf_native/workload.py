@@ -4,6 +4,11 @@ Settings are plain values (validated, serializable); a Workload holds what canno
 be: load_fn, the model (file or class), example inputs, input data or a dataset,
 and the user's setup/pre/post-processing functions. Executors hand it to the model
 copies (by fork, pickling for fresh interpreters, or Ray's object store).
+
+Its target kind says what is benchmarked and so which executors run it
+(executors.create): "model", a model each copy loads with load_fn. A target that is
+not a loaded model copy (a served endpoint that requests go to) is a kind of its own,
+with its executor behind the same protocol (executors/base.py).
 """
 
 from __future__ import annotations
@@ -123,6 +128,11 @@ class Workload:
                     f"{config.batch_size} inferences per call"
                 )
         return lines
+
+    @property
+    def target_kind(self) -> str:
+        """What is benchmarked: "model" (each copy loads one with load_fn)."""
+        return "model"
 
     @property
     def n_inputs(self) -> int | None:

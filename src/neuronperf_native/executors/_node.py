@@ -236,7 +236,7 @@ class NodeRunner:
             observer: RunObserver = self._observer
             if self._stability is not None:
                 observer = Observers(self._observer, self._stability)
-            self._results = self._executor.run(plan, observer)
+            self._results = self._executor.run(plan.groups(), observer)
         result = next(self._results, None)
         if result is None:
             return None

@@ -25,7 +25,8 @@ from neuronperf_native.copies.feeds import FeedCache
 from neuronperf_native.copies.parent import CopiesOutcome, CopyGroup, CopyPool, RunWatch
 from neuronperf_native.copies.protocol import CopyFailure, CopySpec, RunSpec
 from neuronperf_native.executors._outcome import configuration_result
-from neuronperf_native.planning import Configuration, Plan, keeps_interpreters
+from neuronperf_native.executors.base import Executor, ends_benchmark
+from neuronperf_native.planning import Configuration, keeps_interpreters
 from neuronperf_native.run import ConfigurationResult, RunObserver
 from neuronperf_native.settings import BenchmarkSettings
 from neuronperf_native.workload import Workload
@@ -55,27 +56,22 @@ class _Sampler:
             self._next += self.interval_s
 
 
-class LocalExecutor:
+class LocalExecutor(Executor):
     """Runs configurations here, in processes, fresh interpreters or threads."""
 
     def __init__(self, workload: Workload, settings: BenchmarkSettings) -> None:
+        super().__init__()
         self.workload = workload
         self.settings = settings
         self.mode = start_method(settings, workload)
 
-    def run(self, plan: Plan, observer: RunObserver | None = None) -> Iterator[ConfigurationResult]:
-        """Yields one result per configuration, in plan order; stops early (after
-        yielding it) at an interrupted configuration or a strict validation failure."""
-        return self.run_groups(plan.groups(), observer)
-
-    def run_groups(
+    def run(
         self, groups: Iterable[Iterable[Configuration]], observer: RunObserver | None = None
     ) -> Iterator[ConfigurationResult]:
-        """As run(), for copy groups given one configuration at a time: each group's
-        next configuration is taken only after its previous result was yielded, so a
-        caller may choose it from that result (an adaptive search) while the group's
-        copies stay loaded."""
-        observer = observer or RunObserver()
+        """Yields one result per configuration, in order. Each group's next configuration
+        is taken only after its previous result was yielded, so a caller may choose it
+        from that result (an adaptive search) while the group's copies stay loaded."""
+        observer = self.observing(observer)
         s = self.settings
         feeds = FeedCache(
             self.workload.data,
@@ -91,7 +87,7 @@ class LocalExecutor:
             for members in groups:
                 for result in self._run_group(members, feeds, observer, kept):
                     yield result
-                    if _ends_benchmark(result):
+                    if ends_benchmark(result):
                         return
 
     def _run_group(
@@ -269,7 +265,3 @@ def _unpicklable(workload: Workload) -> str | None:
 class _Discard:
     def write(self, data: bytes) -> int:
         return len(data)
-
-
-def _ends_benchmark(result: ConfigurationResult) -> bool:
-    return result.interrupted or result.strict_validation_failed
