@@ -18,6 +18,7 @@ from typing import Any
 from neuronperf_native import executors, reporting, search
 from neuronperf_native._verbosity import set_verbosity
 from neuronperf_native.executors import Executor, fleet
+from neuronperf_native.executors.benchmarker import Benchmarker as Benchmarker  # NeuronPerf's name
 from neuronperf_native.planning import Configuration, Host, Plan, model_configs, plan
 from neuronperf_native.run import ConfigurationResult, Observers
 from neuronperf_native.run.progress import Progress
