@@ -101,19 +101,6 @@ def format_cell(value: Any) -> str:
     return str(value)
 
 
-def format_csv_cell(value: Any) -> str:
-    """Text for a CSV cell: None as N/A; floats as the shortest text that reads back as
-    the value at 15 significant digits (all a double holds in decimal), so arithmetic
-    noise such as 22.130000000000003 is written 22.13."""
-    if is_missing(value):
-        return "N/A"
-    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
-        if isinstance(value, numbers.Integral):
-            return str(int(value))
-        return repr(float(f"{float(value):.15g}"))
-    return format_cell(value)
-
-
 def latency_unit(values_ms: Sequence[Any]) -> tuple[str, float]:
     """(unit, factor from ms) for a column of latencies: us when every value present is
     below 0.1 ms, else ms."""
