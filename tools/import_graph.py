@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("copies",),
     ("executors",),
     ("reporters", "reporting"),
-    ("search", "benchmarking", "compiling"),
+    ("search", "benchmarking", "compiling", "serving"),
     ("cpu", "torch", "tensorflow", "mxnet", "launcher"),
     ("__init__",),
     ("cli", "__main__", "_spawn_alias"),

@@ -6,9 +6,10 @@ and the user's setup/pre/post-processing functions. Executors hand it to the mod
 copies (by fork, pickling for fresh interpreters, or Ray's object store).
 
 Its target kind says what is benchmarked and so which executors run it
-(executors.create): "model", a model each copy loads with load_fn. A target that is
-not a loaded model copy (a served endpoint that requests go to) is a kind of its own,
-with its executor behind the same protocol (executors/base.py).
+(executors.create): "model", a callable each copy loads with load_fn: a model, or a
+served endpoint's client (targets/, serving.py), whose copies are client processes. A
+target that cannot be driven as a callable in a copy would be a kind of its own, with
+its executor behind the same protocol (executors/base.py).
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ class Workload:
 
     @property
     def target_kind(self) -> str:
-        """What is benchmarked: "model" (each copy loads one with load_fn)."""
+        """What is benchmarked: "model" (each copy loads a callable with load_fn)."""
         return "model"
 
     @property

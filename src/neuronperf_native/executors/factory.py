@@ -25,7 +25,9 @@ def _model_executor(workload: Workload, settings: BenchmarkSettings) -> Executor
     return LocalExecutor(workload, settings)
 
 
-# Target kind (Workload.target_kind) -> its executor. A served endpoint goes here.
+# Target kind (Workload.target_kind) -> its executor. A served endpoint is a "model"
+# target (its load_fn builds a client); a target that is not a callable in a copy
+# would add its kind here.
 _BY_TARGET: dict[str, Callable[[Workload, BenchmarkSettings], Executor]] = {
     "model": _model_executor,
 }
