@@ -4,15 +4,20 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <array>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <type_traits>
 
 #include "bindings.h"
 #include "calibration.h"
 #include "clock.h"
+#include "errors.h"
 #include "interpreter_exit.h"
 #include "native_models.h"
 #include "python_pipeline.h"
+#include "stage.h"
 
 namespace py = pybind11;
 
@@ -197,9 +202,60 @@ py::dict wait_for(RunnerHandle& handle) {
   return d;
 }
 
-template <class T>
-std::optional<T> optional_arg(const py::object& value) {
-  return value.is_none() ? std::nullopt : std::optional<T>(value.cast<T>());
+// The RunSettings of a Python object with one attribute per setting (engine.RunOptions,
+// whose types are checked in Python); a value that no C++ field can hold (an int beyond
+// its range) is an InvalidArgument naming the setting.
+// The StreamSettings of a streaming.StreamOptions (its goodput SLOs keyed ttft_ms,
+// tpot_ms, e2e_ms), or of None: not streamed.
+StreamSettings stream_settings_of(const py::object& options) {
+  StreamSettings s;
+  if (options.is_none()) return s;
+  s.enabled = true;
+  s.record_requests = options.attr("record_requests").cast<bool>();
+  const py::object goodput = options.attr("goodput");
+  if (goodput.is_none()) return s;
+  const py::dict slo = goodput.cast<py::dict>();
+  auto ms = [&](const char* key) -> std::optional<double> {
+    if (!slo.contains(key)) return std::nullopt;
+    return slo[key].cast<double>();
+  };
+  s.goodput_ttft_ms = ms("ttft_ms");
+  s.goodput_tpot_ms = ms("tpot_ms");
+  s.goodput_e2e_ms = ms("e2e_ms");
+  return s;
+}
+
+RunSettings settings_of(const py::handle& options) {
+  RunSettings s;
+  for_each_setting(s, [&](const char* name, auto& field) {
+    py::object value = options.attr(name);
+    try {
+      using Field = std::decay_t<decltype(field)>;
+      if constexpr (std::is_same_v<Field, StreamSettings>) {
+        field = stream_settings_of(value);
+      } else {
+        field = value.cast<Field>();
+      }
+    } catch (const py::cast_error&) {
+      throw InvalidArgument(std::string(name) + " is out of the engine's range, got " +
+                            std::string(py::repr(value)));
+    }
+  });
+  return s;
+}
+
+py::tuple setting_names() {
+  py::list names;
+  RunSettings s;
+  for_each_setting(s, [&](const char* name, auto&) { names.append(name); });
+  return py::tuple(names);
+}
+
+template <size_t N>
+py::tuple names_of(const std::array<std::string_view, N>& names) {
+  py::list out;
+  for (std::string_view name : names) out.append(std::string(name));
+  return py::tuple(out);
 }
 
 }  // namespace
@@ -283,46 +339,25 @@ void bind_runner(py::module_& m) {
       py::arg("gil_slice_ns"), py::arg("token_count_fn") = py::none(),
       py::arg("input_tokens") = std::vector<int64_t>());
 
+  m.attr("RUN_SETTINGS_FIELDS") = setting_names();
+  m.attr("MAX_WORKERS") = kMaxWorkers;
+  m.attr("MAX_REQUEST_RATE") = kMaxRequestRate;
+  m.attr("DEFAULT_SPIN_WAIT_US") = kDefaultSpinWaitUs;
+  m.attr("ARRIVALS") = names_of(kArrivalNames);
+  m.attr("STAGES") = names_of(kStageNames);
+  m.def(
+      "check_run_settings",
+      [](const py::object& options) { check_run_settings(settings_of(options)); },
+      py::arg("options"),
+      "Raises ValueError naming the first setting of options (engine.RunOptions) out of range.");
+
   py::class_<RunnerHandle>(m, "Runner", "Runs a pipeline on worker threads (see engine.Runner).")
-      .def(py::init([](std::shared_ptr<Pipeline> pipeline, int workers, py::object duration_s,
-                       py::object max_iterations, int64_t warmup, double window_s,
-                       py::object call_timeout_s, bool record_timestamps, int64_t start_at_ns,
-                       py::object request_rate, std::string arrival, uint64_t seed,
-                       py::object request_intervals_us, double spin_wait_us, double burstiness,
-                       bool streaming, py::object goodput_ttft_ms, py::object goodput_tpot_ms,
-                       py::object goodput_e2e_ms, bool record_requests) {
-             RunSettings s;
-             s.request_rate = optional_arg<double>(request_rate);
-             s.arrival = std::move(arrival);
-             s.burstiness = burstiness;
-             s.stream.enabled = streaming;
-             s.stream.goodput_ttft_ms = optional_arg<double>(goodput_ttft_ms);
-             s.stream.goodput_tpot_ms = optional_arg<double>(goodput_tpot_ms);
-             s.stream.goodput_e2e_ms = optional_arg<double>(goodput_e2e_ms);
-             s.stream.record_requests = record_requests;
-             s.seed = seed;
-             s.request_intervals_us = optional_arg<std::vector<double>>(request_intervals_us);
-             s.spin_wait_us = spin_wait_us;
-             s.workers = workers;
-             s.duration_s = optional_arg<double>(duration_s);
-             s.max_iterations = optional_arg<int64_t>(max_iterations);
-             s.warmup = warmup;
-             s.window_s = window_s;
-             s.call_timeout_s = optional_arg<double>(call_timeout_s);
-             s.record_timestamps = record_timestamps;
-             s.start_at_ns = start_at_ns;
+      .def(py::init([](std::shared_ptr<Pipeline> pipeline, const py::object& options) {
              auto handle = std::make_unique<RunnerHandle>();
-             handle->runner = std::make_unique<Runner>(std::move(pipeline), s);
+             handle->runner = std::make_unique<Runner>(std::move(pipeline), settings_of(options));
              return handle;
            }),
-           py::arg("pipeline"), py::kw_only(), py::arg("workers"), py::arg("duration_s"),
-           py::arg("max_iterations"), py::arg("warmup"), py::arg("window_s"),
-           py::arg("call_timeout_s"), py::arg("record_timestamps"), py::arg("start_at_ns"),
-           py::arg("request_rate"), py::arg("arrival"), py::arg("seed"),
-           py::arg("request_intervals_us"), py::arg("spin_wait_us") = kDefaultSpinWaitUs,
-           py::arg("burstiness") = 1.0, py::arg("streaming") = false,
-           py::arg("goodput_ttft_ms") = py::none(), py::arg("goodput_tpot_ms") = py::none(),
-           py::arg("goodput_e2e_ms") = py::none(), py::arg("record_requests") = false)
+           py::arg("pipeline"), py::arg("options"))
       .def("start",
            [](RunnerHandle& h) {
              GilReleased nogil;

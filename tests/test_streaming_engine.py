@@ -5,6 +5,7 @@ bounds from sleeps, per-request records against the histograms), never as absolu
 timings, so the tests hold on a loaded machine.
 """
 
+import json
 import time
 
 import numpy as np
@@ -286,7 +287,7 @@ def test_a_stream_that_raises_keeps_what_was_measured():
         ({"stream": "yes"}, "stream must be"),
         ({"stream": StreamOptions(goodput={"ttft": 1}), "token_count_fn": 3}, "token_count_fn"),
         ({"arrival": "gamma", "request_rate": 10, "burstiness": 0}, "burstiness"),
-        ({"request_rate": 10, "burstiness": 2.0}, "needs arrival='gamma'"),
+        ({"request_rate": 10, "burstiness": 2.0}, "1 unless arrival='gamma'"),
     ],
 )
 def test_bad_stream_arguments_are_refused_before_work(kwargs, message):
@@ -320,3 +321,16 @@ def test_goodput_accepts_vllm_and_aiperf_names():
         "tpot_ms": 3.4,
     }
     assert parse_goodput({"request_latency": 5}) == {"e2e_ms": 5.0}
+
+
+def test_run_options_hold_the_stream_group_and_cross_a_pipe():
+    options = engine.RunOptions(
+        max_iterations=3, stream=StreamOptions(goodput={"ttft": 5}, record_requests=True)
+    )
+    back = engine.RunOptions.from_dict(json.loads(json.dumps(options.to_dict())))
+    assert back == options
+    assert back.stream.goodput == {"ttft_ms": 5.0}
+    assert engine.RunOptions(stream=True).stream == StreamOptions()
+    r = engine.run(tokens_of([1, 2]), None, options)
+    assert r.tokens.good_requests + 0 <= r.tokens.requests == 3
+    assert r.requests.shape == (3, len(REQUEST_FIELDS))

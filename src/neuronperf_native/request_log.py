@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from neuronperf_native._files import atomic_write_text
-from neuronperf_native.executors import ConfigurationResult
+from neuronperf_native.run.results import ConfigurationResult
 from neuronperf_native.streaming import request_records
 
 __all__ = ["write_requests"]
