@@ -283,7 +283,10 @@ class _OpenAIHandler(_Handler):
         continuous = (request.get("stream_options") or {}).get("continuous_usage_stats")
         for k in range(n):
             time.sleep(self.owner.ttft_s if k == 0 else self.owner.itl_s)
-            choice = {"index": 0, "delta": {"content": "x"}} if chat else {"index": 0, "text": "x"}
+            text = "" if k in self.owner.held_back else "x"  # e.g. part of a character
+            choice = (
+                {"index": 0, "delta": {"content": text}} if chat else {"index": 0, "text": text}
+            )
             event: dict[str, Any] = {"id": "c", "choices": [choice]}
             if continuous:
                 event["usage"] = {"prompt_tokens": 4, "completion_tokens": k + 1}
@@ -302,7 +305,8 @@ class _OpenAIHandler(_Handler):
 
 class OpenAIServer(TestServer):
     """The model "tiny": max_tokens tokens, the first after ttft_s, then one per itl_s;
-    malformed_event=k sends a broken event in place of token k."""
+    malformed_event=k sends a broken event in place of token k; the tokens numbered in
+    held_back come with empty text (their usage still counts them)."""
 
     handler = _OpenAIHandler
 
@@ -312,8 +316,10 @@ class OpenAIServer(TestServer):
         ttft_s: float = 0.02,
         itl_s: float = 0.002,
         malformed_event: int | None = None,
+        held_back: tuple[int, ...] = (),
     ) -> None:
         super().__init__(faults)
+        self.held_back = held_back
         self.ttft_s = ttft_s
         self.itl_s = itl_s
         self.malformed_event = malformed_event
