@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -119,7 +120,12 @@ class TestServer:
 
     handler: type[_Handler] = _Handler
 
-    def __init__(self, faults: dict[Any, Any] | None = None, stall_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        faults: dict[Any, Any] | None = None,
+        stall_s: float = 1.0,
+        tls: tuple[str, str] | None = None,
+    ) -> None:
         self.faults = dict(faults or {})
         self.stall_s = stall_s
         self.stalled_until = 0.0
@@ -128,11 +134,17 @@ class TestServer:
         self._lock = threading.Lock()
         handler = type("Handler", (self.handler,), {"owner": self})
         self._server = _Server(("127.0.0.1", 0), handler)
+        if tls is not None:  # (certificate file, key file): https
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.scheme = "https" if tls else "http"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"127.0.0.1:{self._server.server_address[1]}"
+        address = f"127.0.0.1:{self._server.server_address[1]}"
+        return address if self.scheme == "http" else f"https://{address}"
 
     def count(self) -> int:
         with self._lock:

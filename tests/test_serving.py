@@ -8,7 +8,9 @@ the client's wire format, what is counted, and what fails before the run.
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -188,6 +190,28 @@ def test_unknown_models_and_mismatched_inputs_fail_before_the_run(tmp_path: Path
         with pytest.raises(EndpointError, match="INPUT0"):
             serving.benchmark(server.url, "add", str(short), **SHORT)
         assert server.requests == 0  # nothing was sent to infer
+
+
+def _self_signed(tmp_path: Path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, made by openssl."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    options = "-x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
+    options += " -addext subjectAltName=IP:127.0.0.1"
+    command = ["openssl", "req", *options.split(), "-keyout", str(key), "-out", str(cert)]
+    subprocess.run(command, check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+def test_https_verifies_the_server_certificate_unless_told_not_to(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    with V2Server(tls=(cert, key)) as server:
+        with pytest.raises(EndpointError, match=rf"cannot reach {server.url}: .*certificate"):
+            serving.benchmark(server.url, "add", **SHORT)
+        (trusted,) = serving.benchmark(server.url, "add", ca_file=cert, **SHORT)
+        (unverified,) = serving.benchmark(server.url, "add", verify_ssl=False, **SHORT)
+    assert trusted["status"] == unverified["status"] == "finished"
+    assert trusted["requests_failed"] == unverified["requests_failed"] == 0
 
 
 @pytest.mark.slow
