@@ -172,9 +172,10 @@ class OpenAIClient:
                     raise RequestFailed(f"error event: {str(reason)[:160]}")
                 text = _choice_text(message, self._chat)
                 total = (message.get("usage") or {}).get("completion_tokens")
-                counted = isinstance(total, int) and not isinstance(total, bool)
-                continuous = continuous or (counted and bool(message.get("choices")))
-                if counted and continuous:
+                if not isinstance(total, int) or isinstance(total, bool):
+                    total = None
+                continuous = continuous or (total is not None and bool(message.get("choices")))
+                if total is not None and continuous:
                     n, seen = max(0, total - seen), max(seen, total)  # the server's count
                 elif text:
                     n = self._text_tokens(text)
