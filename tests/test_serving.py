@@ -325,10 +325,6 @@ def test_bench_u_prints_a_table_and_unreachable_is_one_line(
     assert "-u needs -m NAME" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(
-    "streaming" not in npf.BenchmarkSettings.__dataclass_fields__,
-    reason="needs the engine's streaming (generative models)",
-)
 def test_bench_streams_an_openai_endpoint_with_token_latencies(tmp_path: Path) -> None:
     """The served generative benchmark end to end: the server sends the first token
     after 20 ms and the next ones every 2 ms; TTFT and ITL cannot be less, every request

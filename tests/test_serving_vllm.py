@@ -24,10 +24,6 @@ VLLM_PYTHON = PEERS / "vllm" / "bin" / "python"
 pytestmark = [
     pytest.mark.vllm,
     pytest.mark.skipif(not VLLM_PYTHON.exists(), reason=f"no vLLM venv at {VLLM_PYTHON}"),
-    pytest.mark.skipif(
-        "streaming" not in npf.BenchmarkSettings.__dataclass_fields__,
-        reason="needs the engine's streaming (generative models)",
-    ),
 ]
 
 
