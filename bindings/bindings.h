@@ -10,6 +10,7 @@ void bind_histogram(pybind11::module_& m);
 void bind_json_reader(pybind11::module_& m);
 void bind_process(pybind11::module_& m);
 void bind_runner(pybind11::module_& m);
+void bind_served(pybind11::module_& m);  // only where the engine is built with libcurl
 void bind_interpreter_exit(pybind11::module_& m);
 
 }  // namespace npn::bindings

@@ -23,5 +23,8 @@ PYBIND11_MODULE(_engine, m) {
   npn::bindings::bind_json_reader(m);
   npn::bindings::bind_process(m);
   npn::bindings::bind_runner(m);
+#ifdef NPN_SERVED
+  npn::bindings::bind_served(m);
+#endif
   npn::bindings::bind_interpreter_exit(m);
 }

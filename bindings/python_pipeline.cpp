@@ -8,39 +8,12 @@
 
 #include "clock.h"
 #include "interpreter_exit.h"
+#include "python_errors.h"
 
 namespace py = pybind11;
 
 namespace npn::bindings {
 namespace {
-
-std::string type_name(PyObject* type) {
-  py::handle t(type);
-  std::string module = py::str(t.attr("__module__"));
-  std::string name = py::str(t.attr("__qualname__"));
-  return module == "builtins" ? name : module + "." + name;
-}
-
-// Turns the pending Python exception into a StageError carrying its type,
-// message and formatted traceback. Called with the GIL held.
-[[noreturn]] void throw_python_error() {
-  py::error_already_set error;
-  std::string type = type_name(error.type().ptr());
-  std::string message = py::str(error.value());
-  std::string traceback;
-  try {
-    // An error raised by C code before any Python frame ran (a call with the wrong
-    // arguments) has no traceback object: None stands for it.
-    py::object trace =
-        error.trace() ? py::reinterpret_borrow<py::object>(error.trace()) : py::object(py::none());
-    py::object lines = py::module_::import("traceback")
-                           .attr("format_exception")(error.type(), error.value(), trace);
-    traceback = py::str(py::str("").attr("join")(lines));
-  } catch (const py::error_already_set&) {
-    traceback = type + ": " + message;
-  }
-  throw StageError(std::move(type), std::move(message), std::move(traceback));
-}
 
 [[noreturn]] void throw_stage_error(const char* type, std::string message) {
   throw StageError(type, message, std::string(type) + ": " + message);
@@ -72,24 +45,6 @@ int64_t default_token_count(PyObject* item) {
   PyBuffer_Release(&view);
   return tokens;
 }
-PyObject* request_failed_type = nullptr;  // set at import, before any run
-
-PyObject* checked(PyObject* result) {
-  if (result == nullptr) throw_python_error();
-  return result;
-}
-
-// A model call's result, or RequestFailed when it raised the request-failed type
-// (one request failed; the run goes on), or the Python error otherwise.
-PyObject* checked_call(PyObject* result) {
-  if (result != nullptr) return result;
-  if (request_failed_type == nullptr || !PyErr_ExceptionMatches(request_failed_type)) {
-    throw_python_error();
-  }
-  py::error_already_set error;
-  throw RequestFailed(py::str(error.value()));
-}
-
 PyObject* vectorcall(PyObject* fn, PyObject* args) {
   return PyObject_Vectorcall(fn, &PyTuple_GET_ITEM(args, 0),
                              static_cast<size_t>(PyTuple_GET_SIZE(args)), nullptr);
@@ -99,8 +54,6 @@ PyObject* vectorcall(PyObject* fn, PyObject* args) {
 PyObject* call_with_tuple(PyObject* fn, PyObject* args) { return checked(vectorcall(fn, args)); }
 
 }  // namespace
-
-void set_request_failed_type(PyObject* type) { request_failed_type = type; }
 
 // A thread state for this worker, unless the interpreter is exiting.
 PyThreadState* new_thread_state(PyInterpreterState* interpreter) {

@@ -16,6 +16,7 @@
 #include "errors.h"
 #include "interpreter_exit.h"
 #include "native_models.h"
+#include "python_errors.h"
 #include "python_pipeline.h"
 #include "stage.h"
 

@@ -305,7 +305,10 @@ class _OpenAIHandler(_Handler):
             if self.owner.malformed_event == k:
                 self._chunk(b"data: {broken\n\n")
                 break
-            self._chunk(f"data: {json.dumps(event)}\n\n".encode())
+            data = f"data: {json.dumps(event)}\n\n".encode()
+            if self.owner.send_times is not None:
+                self.owner.send_times.append(time.monotonic_ns())
+            self._chunk(data)
         else:
             self._chunk(b"data: [DONE]\n\n")
         self._chunk(b"")
@@ -318,7 +321,8 @@ class _OpenAIHandler(_Handler):
 class OpenAIServer(TestServer):
     """The model "tiny": max_tokens tokens, the first after ttft_s, then one per itl_s;
     malformed_event=k sends a broken event in place of token k; the tokens numbered in
-    held_back come with empty text (their usage still counts them)."""
+    held_back come with empty text (their usage still counts them); send_times, a list,
+    gets CLOCK_MONOTONIC (ns) just before each event is written."""
 
     handler = _OpenAIHandler
 
@@ -329,9 +333,11 @@ class OpenAIServer(TestServer):
         itl_s: float = 0.002,
         malformed_event: int | None = None,
         held_back: tuple[int, ...] = (),
+        send_times: list[int] | None = None,
     ) -> None:
         super().__init__(faults)
         self.held_back = held_back
+        self.send_times = send_times
         self.ttft_s = ttft_s
         self.itl_s = itl_s
         self.malformed_event = malformed_event

@@ -8,6 +8,7 @@ the client's wire format, what is counted, and what fails before the run.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -17,10 +18,6 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
-
-pytest.importorskip("pycurl")
-pytest.importorskip("sseclient")
-
 from servers import OpenAIServer, V2Server
 
 import neuronperf_native as npf
@@ -278,26 +275,70 @@ def test_openai_completions_send_token_ids_and_ignore_eos() -> None:
     assert "stream" not in first
 
 
-def test_openai_streams_yield_each_events_tokens_and_fail_on_malformed_events() -> None:
+def _openai_client(url: str, streaming: bool = True):
     from neuronperf_native.targets.openai_compat import OpenAIClient
 
-    with OpenAIServer(ttft_s=0.0, itl_s=0.0, held_back=(1, 4)) as server:
-        client = OpenAIClient(Endpoint(server.url, "tiny", service_kind="openai"), streaming=True)
-        try:
-            items = list(client(np.array([1, 2]), 5))
-            # one token per event, from the running usage: held-back text counts too
-            assert items == [[0]] * 5
-        finally:
-            client.close()
-    with OpenAIServer(ttft_s=0.0, itl_s=0.0, malformed_event=2) as server:
-        client = OpenAIClient(Endpoint(server.url, "tiny", service_kind="openai"), streaming=True)
-        try:
-            stream = client(np.array([1, 2]), 5)
-            assert next(stream) == [0] and next(stream) == [0]
-            with pytest.raises(engine.RequestFailed, match="malformed event"):
-                next(stream)
-        finally:
-            client.close()
+    return OpenAIClient(Endpoint(url, "tiny", service_kind="openai"), streaming=streaming)
+
+
+def test_a_streamed_answers_events_take_the_stamp_of_the_chunk_that_completed_them() -> None:
+    client = _openai_client("127.0.0.1:1")
+    events = [
+        b'data: {"choices": [{"text": "a"}], "usage": {"completion_tokens": 1}}\n\n',
+        b'data: {"choices": [{"text": ""}], "usage": {"completion_tokens": 2}}\n\n',
+        b'data: {"choices": [{"text": "bc"}], "usage": {"completion_tokens": 4}}\n\n',
+        b"data: [DONE]\n\n",
+    ]
+    body = b"".join(events)
+    # chunk 1 ends inside event 1; chunk 2 completes it and holds event 2 (held-back
+    # text: its usage still counts); chunk 3 holds event 3 but for its last newline
+    ends = [10, len(events[0]) + len(events[1]), len(body) - len(events[3]) - 1, len(body)]
+    chunks = list(zip(ends, [100, 200, 300, 400], strict=True))
+    assert client.decode_stream(body, chunks) == [(200, 1), (200, 1), (400, 2)]
+    with pytest.raises(engine.RequestFailed, match="without \\[DONE\\]"):
+        client.decode_stream(body[: ends[1]], chunks[:2])
+    broken = events[0] + b"data: {broken\n\n" + events[3]
+    with pytest.raises(engine.RequestFailed, match=re.escape("malformed event: '{broken'")):
+        client.decode_stream(broken, [(len(broken), 1)])
+    error = b'data: {"error": {"message": "overloaded"}}\n\n'
+    with pytest.raises(engine.RequestFailed, match=r"error event: .*overloaded"):
+        client.decode_stream(error, [(len(error), 1)])
+    with pytest.raises(TypeError, match="read by the engine itself"):
+        client(np.array([1, 2]), 5)  # a streamed call outside the engine would stamp late
+
+
+def test_streamed_items_are_stamped_on_arrival_not_when_the_answer_ends() -> None:
+    """The engine sends the request natively and each event keeps its chunk's arrival:
+    never before the server sent it, and the first long before the server sent the last."""
+    sent: list[int] = []
+    stamped: list[int] = []
+    with OpenAIServer(ttft_s=0.0, itl_s=0.1, send_times=sent) as server:
+        client = _openai_client(server.url)
+        decode = client.decode_stream
+
+        def recording(body: bytes, chunks: list) -> list:
+            items = decode(body, chunks)
+            stamped.extend(at for at, _ in items)
+            return items
+
+        client.decode_stream = recording  # type: ignore[method-assign]
+        options = engine.RunOptions(max_iterations=1, warmup=0, stream=True)
+        result = engine.run(client, [(np.array([1, 2]), 5)], options)
+        client.close()
+    assert result.status == "finished" and result.tokens.output_tokens_total == 5
+    assert len(stamped) == len(sent) == 5
+    assert all(at >= t for at, t in zip(stamped, sent, strict=True))
+    assert stamped[0] < sent[-1]  # 0.4 s before the last event: stamped as it came
+
+
+def test_without_libcurl_a_served_target_names_the_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from neuronperf_native import _engine
+
+    monkeypatch.delattr(_engine, "HttpConnection")
+    with pytest.raises(EndpointError, match="apt-get install libcurl4-openssl-dev"):
+        serving.benchmark("127.0.0.1:1", "add", **SHORT)
 
 
 def test_bench_u_prints_a_table_and_unreachable_is_one_line(

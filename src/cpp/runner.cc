@@ -391,7 +391,11 @@ class Worker {
       b[6] = now_ns();
       ++st_.failed;
       std::string reason = e.what();
-      if (reason.size() > kMaxReasonChars) reason.resize(kMaxReasonChars);
+      if (reason.size() > kMaxReasonChars) {
+        size_t cut = kMaxReasonChars;  // back to a character's first byte (UTF-8)
+        while (cut > 0 && (static_cast<unsigned char>(reason[cut]) & 0xC0) == 0x80) --cut;
+        reason.resize(cut);
+      }
       count_reason(st_.failures, reason, 1);
       return Outcome::kFailed;
     }

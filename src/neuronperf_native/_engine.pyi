@@ -4,7 +4,7 @@ neuronperf_native's compiled timing engine
 from __future__ import annotations
 import collections.abc
 import typing
-__all__: list[str] = ['ARRIVALS', 'DEFAULT_SPIN_WAIT_US', 'Histogram', 'JsonError', 'MAX_REQUEST_RATE', 'MAX_WORKERS', 'NativeModel', 'Pipeline', 'RUN_SETTINGS_FIELDS', 'RequestFailed', 'Runner', 'STAGES', 'b64decode', 'check_run_settings', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'spin_model', 'stream_spin_model', 'unlink_on_parent_death']
+__all__: list[str] = ['ARRIVALS', 'DEFAULT_SPIN_WAIT_US', 'Histogram', 'HttpConnection', 'HttpError', 'HttpOptions', 'HttpResponse', 'JsonError', 'MAX_REQUEST_RATE', 'MAX_WORKERS', 'NativeModel', 'Pipeline', 'RUN_SETTINGS_FIELDS', 'RequestFailed', 'Runner', 'STAGES', 'b64decode', 'check_run_settings', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'served_model', 'spin_model', 'stream_spin_model', 'unlink_on_parent_death']
 class Histogram:
     """
     HDR histogram of integer nanosecond values (HdrHistogram algorithm).
@@ -126,6 +126,49 @@ class Runner:
     @property
     def live_iterations(self) -> int:
         ...
+class HttpError(OSError):
+    pass
+class HttpOptions:
+    """
+    How to reach a server (targets.Endpoint's options).
+    """
+    def __init__(self, *, headers: collections.abc.Sequence[str], connect_timeout_ms: typing.SupportsInt | typing.SupportsIndex, request_timeout_ms: typing.SupportsInt | typing.SupportsIndex, verify_peer: bool, ca_file: str, cert_file: str, key_file: str) -> None:
+        ...
+class HttpResponse:
+    """
+    The answer of one HTTP exchange.
+    """
+    def failure(self) -> str:
+        """
+        'HTTP 503: <the start of the body>': a reason for a failed request.
+        """
+    def header(self, name: str) -> str | None:
+        """
+        The value of the last header called name (any case), or None.
+        """
+    @property
+    def body(self) -> bytes:
+        ...
+    @property
+    def headers(self) -> bytes:
+        ...
+    @property
+    def status(self) -> int:
+        ...
+class HttpConnection:
+    """
+    One keep-alive libcurl connection (one thread at a time).
+    """
+    def __init__(self, options: HttpOptions) -> None:
+        ...
+    def close(self) -> None:
+        """
+        Closes the connection.
+        """
+    def request(self, url: str, body: bytes | None, headers: collections.abc.Sequence[str]) -> HttpResponse:
+        """
+        GET (body None) or POST body, with the GIL released: its HttpResponse. Raises HttpError when the exchange did not complete.
+        """
 def _stop_runs_at_exit(timeout_s: typing.SupportsFloat | typing.SupportsIndex) -> None:
     """
     atexit hook: stops active runs and waits for their workers to leave Python.
@@ -168,6 +211,10 @@ def read_json(path: bytes, *, min_typed_array: typing.SupportsInt | typing.Suppo
     converting large numeric arrays of large files ahead of the parser (-1: one per
     idle CPU, at most 3; 0: none); the result is the same. Raises JsonError (a ValueError) for invalid JSON and OSError when the
     file cannot be read.
+    """
+def served_model(*, options: HttpOptions, url: str, requests: collections.abc.Sequence[tuple[bytes, collections.abc.Sequence[str], typing.SupportsInt | typing.SupportsIndex]], answer: str, decoder: typing.Any) -> NativeModel:
+    """
+    A NativeModel that POSTs requests, a list of (body, headers, input_tokens), to url round-robin; answer ('status', 'kserve', 'openai') says what completes a request, decoder(body, chunks) reads a streamed answer's items (None: not streamed).
     """
 def spin_model(distribution: str, latency_ns: typing.SupportsInt | typing.SupportsIndex, low_ns: typing.SupportsInt | typing.SupportsIndex, high_ns: typing.SupportsInt | typing.SupportsIndex, second_latency_ns: typing.SupportsInt | typing.SupportsIndex, second_fraction: typing.SupportsFloat | typing.SupportsIndex, sigma: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> NativeModel:
     ...

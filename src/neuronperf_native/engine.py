@@ -667,15 +667,12 @@ def _make_pipeline(
         )
     arg_list, iterator = _split_inputs(inputs)
     counts = _input_tokens(input_tokens, arg_list)
-    if (
-        native is not None
-        and iterator is None
-        and preprocess is None
-        and postprocess is None
-        and thread_context is None
-        and not counts
-    ):
-        return _engine.native_pipeline(native)
+    plain = iterator is None and preprocess is None and postprocess is None
+    if plain and thread_context is None:
+        if native is None and callable(getattr(model, "native_model", None)):
+            return _engine.native_pipeline(model.native_model(arg_list, counts))
+        if native is not None and not counts:
+            return _engine.native_pipeline(native)
     return _engine.python_pipeline(
         model=None if native is not None else _fast_callable(model),
         native=native,
@@ -819,6 +816,9 @@ def run(
 
     model: any Python callable, or a NativeModel (native_model()), optionally in a
         WithThreadContext that each worker thread enters once (e.g. inference mode).
+        A callable with a method native_model(inputs, input_tokens) -> NativeModel (a
+        served endpoint's client, targets/) runs as that NativeModel when inputs is a
+        list and there is no preprocess or postprocess: no Python per request.
     inputs: a list of argument tuples served round-robin (a non-tuple item is one
         argument), an iterator/iterable of them (shared by the workers; running out
         ends the run cleanly), or None to call the model with no arguments.

@@ -14,6 +14,7 @@ from typing import Any
 from neuronperf_native import benchmarking
 from neuronperf_native.inputs import InputData, InputDataError, load_input_data
 from neuronperf_native.targets import Endpoint, EndpointError
+from neuronperf_native.targets._http import require_http_client
 from neuronperf_native.targets.kserve import KServeClient, ModelMetadata, fetch_metadata
 from neuronperf_native.targets.openai_compat import OpenAIClient, check_openai_model
 
@@ -126,6 +127,7 @@ def connect(url: str, model_name: str, **options: Any) -> tuple[Endpoint, ModelM
     """The endpoint, checked: reachable within its connect timeout, serving the model
     (and for Triton/KServe its metadata). EndpointError otherwise."""
     endpoint = Endpoint(url, model_name, **options)
+    require_http_client()
     if endpoint.protocol == "grpc":
         raise EndpointError("-i grpc is not supported yet: use the HTTP port (-i http)")
     if endpoint.service_kind == "openai":

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the C++ engine tests three ways: plain (-O2), with
 # AddressSanitizer + UndefinedBehaviorSanitizer, and with ThreadSanitizer.
-# Needs cmake, a C++17 compiler, zlib and doctest (Debian: doctest-dev zlib1g-dev).
+# Needs cmake, a C++17 compiler, zlib, libcurl and doctest (Debian: doctest-dev zlib1g-dev
+# libcurl4-openssl-dev).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${NPN_CPP_BUILD_DIR:-$root/build/cpp-tests}"

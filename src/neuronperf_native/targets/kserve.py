@@ -6,7 +6,8 @@ model config (max_batch_size > 0) where the server shows it, else from the metad
 model whose every input's first dimension is -1 batches); any other -1 needs --shape.
 Requests carry tensors in Triton's binary tensor extension by default (perf_analyzer's
 default too) or as JSON lists; responses are read in either form. Each distinct input
-tuple is encoded once and its body reused, as perf_analyzer prepares its requests.
+tuple is encoded once and its body reused, as perf_analyzer prepares its requests; the
+engine sends them natively (native_model()), checking each answer's status and JSON head.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from neuronperf_native.engine import RequestFailed
+from neuronperf_native import _engine
+from neuronperf_native.engine import NativeModel, RequestFailed
 from neuronperf_native.inputs import TensorSpec
 from neuronperf_native.inputs.specs import bf16_to_float32
-from neuronperf_native.targets._curl import Connection, Connections, Response, TransportError
+from neuronperf_native.targets._http import Connection, Connections, TransportError, http_options
 from neuronperf_native.targets.endpoint import Endpoint, EndpointError
 
 __all__ = ["KServeClient", "ModelMetadata", "TensorMeta", "fetch_metadata"]
@@ -138,7 +140,7 @@ def fetch_metadata(endpoint: Endpoint) -> ModelMetadata:
     )
 
 
-def _max_batch_size(response: Response) -> int | None:
+def _max_batch_size(response: _engine.HttpResponse) -> int | None:
     """max_batch_size of a Triton model config answer; None when there is none."""
     if response.status != 200:
         return None
@@ -263,23 +265,26 @@ class V2Outputs(Mapping[str, np.ndarray]):
         return len(self._decode())
 
 
-def parse_response(response: Response, batching: bool) -> V2Outputs:
+def parse_response(response: _engine.HttpResponse, batching: bool) -> V2Outputs:
     """The outputs of a 200 response; RequestFailed when it is malformed."""
+    body = response.body
     length = response.header(_HEADER_LENGTH)
     try:
-        offset = len(response.body) if length is None else int(length)
-        head = json.loads(response.body[:offset])
+        offset = len(body) if length is None else int(length)
+        head = json.loads(body[:offset])
     except ValueError:
         raise RequestFailed("malformed response: not JSON") from None
     if not isinstance(head, dict) or not isinstance(head.get("outputs", []), list):
         raise RequestFailed("malformed response: not a v2 infer response")
-    return V2Outputs(head, response.body, offset, batching)
+    return V2Outputs(head, body, offset, batching)
 
 
 class KServeClient:
-    """The model a copy calls: one v2 infer request per call, on this worker's own
-    connection. A failed exchange (no connection, reset, timeout, HTTP status other
-    than 200, malformed body) raises RequestFailed: counted, never timed."""
+    """The model a copy runs: natively in timed runs (native_model(): no Python per
+    request), or called, one v2 infer request per call on this thread's own connection,
+    for the output checks and runs the engine drives through Python. A failed exchange
+    (no connection, reset, timeout, HTTP status other than 200, malformed body) is a
+    RequestFailed: counted, never timed."""
 
     def __init__(self, endpoint: Endpoint, metadata: ModelMetadata, binary: bool = True) -> None:
         self.endpoint = endpoint
@@ -298,6 +303,22 @@ class KServeClient:
         if len(self._requests) < _CACHED_REQUESTS:
             self._requests[key] = (arrays, body, headers)  # the arrays keep their ids
         return body, headers
+
+    def native_model(
+        self, inputs: Sequence[tuple], input_tokens: Sequence[int] = ()
+    ) -> NativeModel:
+        """The engine's model of this endpoint for these argument tuples: each encoded
+        once, sent round-robin by each worker over its own connection."""
+        if not inputs:
+            raise ValueError("a served model needs inputs to send")
+        requests = [(*self._request(tuple(arrays)), -1) for arrays in inputs]
+        return _engine.served_model(
+            options=http_options(self.endpoint),
+            url=self._url,
+            requests=requests,
+            answer="kserve",
+            decoder=None,
+        )
 
     def __call__(self, *arrays: Any) -> V2Outputs:
         body, headers = self._request(arrays)

@@ -7,13 +7,15 @@ servers take a list of ids as the prompt; with a tokenizer, the decoded text);
 chat completions send text, so they need a tokenizer from a local path. With
 `ignore_eos` (vLLM's extension) the server generates exactly max_new_tokens.
 
-Streamed, the call returns an iterator that yields, per server-sent event that
-carries tokens, that event's tokens (the engine stamps each on arrival): the growth of
-the server's running usage when it sends one (`stream_options.continuous_usage_stats`;
+The engine sends the requests natively (native_model()) and stamps each piece of a
+streamed answer as libcurl hands it over; once the answer is in, decode_stream() reads
+its server-sent events with sseclient-py, and each event that carries tokens is an
+item stamped with the arrival of the piece that completed it. Its tokens are the growth
+of the server's running usage when it sends one (`stream_options.continuous_usage_stats`;
 an event whose text is held back, such as part of a character, still counts), else the
-local tokenizer's count of the event's text, else one per event with text. Events are parsed by
-sseclient-py; a non-200 answer, an `error` event, malformed JSON or a stream that
-ends without [DONE] raises RequestFailed (counted, never timed).
+local tokenizer's count of the event's text, else one per event with text. A non-200
+answer, an `error` event, malformed JSON or a stream that ends without [DONE] is a
+RequestFailed (counted, never timed).
 """
 
 from __future__ import annotations
@@ -24,20 +26,15 @@ from typing import Any
 
 import numpy as np
 
-from neuronperf_native.engine import RequestFailed
-from neuronperf_native.targets._curl import Connection, Connections, TransportError
+from neuronperf_native import _engine
+from neuronperf_native.engine import NativeModel, RequestFailed
+from neuronperf_native.targets._http import Connection, Connections, TransportError, http_options
 from neuronperf_native.targets.endpoint import Endpoint, EndpointError
 
 __all__ = ["OpenAIClient", "check_openai_model"]
 
 _CACHED_REQUESTS = 4096
 _JSON = ["Content-Type: application/json", "Accept: text/event-stream"]
-#: Token lists handed to the engine, one per count (an item's length is its tokens).
-_TOKENS = [[0] * n for n in range(64)]
-
-
-def _tokens(n: int) -> list[int]:
-    return _TOKENS[n] if n < len(_TOKENS) else [0] * n
 
 
 def check_openai_model(endpoint: Endpoint) -> None:
@@ -63,6 +60,17 @@ def check_openai_model(endpoint: Endpoint) -> None:
         )
 
 
+def _sseclient() -> Any:
+    try:
+        import sseclient
+    except ImportError:
+        raise EndpointError(
+            "streamed OpenAI answers are read with sseclient-py: "
+            "pip install 'neuronperf-native[serving]'"
+        ) from None
+    return sseclient
+
+
 def _load_tokenizer(path: str | None) -> Any:
     if path is None:
         return None
@@ -72,7 +80,8 @@ def _load_tokenizer(path: str | None) -> Any:
 
 
 class OpenAIClient:
-    """One completion request per call on this worker's own connection."""
+    """The model a copy runs: natively (native_model()), or, not streamed, one
+    completion request per call on this thread's own connection."""
 
     def __init__(
         self,
@@ -95,6 +104,7 @@ class OpenAIClient:
                 "chat completions send text: give a tokenizer (a local path) to decode the "
                 "prompts' token ids"
             )
+        self._sse: Any = _sseclient() if streaming else None
         self._tokenizer = _load_tokenizer(tokenizer)
         self._url = endpoint.path(endpoint.endpoint or "")
         self._connections = Connections(endpoint)
@@ -126,13 +136,36 @@ class OpenAIClient:
             self._bodies[key] = (input_ids, raw)
         return raw
 
+    def native_model(
+        self, inputs: Sequence[tuple], input_tokens: Sequence[int] = ()
+    ) -> NativeModel:
+        """The engine's model of this endpoint for these (input_ids, max_new_tokens)
+        requests with their prompt lengths: each body encoded once, sent round-robin by
+        each worker over its own connection; streamed answers read by decode_stream."""
+        if not inputs:
+            raise ValueError("a served model needs inputs to send")
+        counts = list(input_tokens) or [-1] * len(inputs)
+        requests = [
+            (self.request_body(*args), _JSON, n) for args, n in zip(inputs, counts, strict=True)
+        ]
+        return _engine.served_model(
+            options=http_options(self.endpoint),
+            url=self._url,
+            requests=requests,
+            answer="status" if self.streaming else "openai",
+            decoder=self.decode_stream if self.streaming else None,
+        )
+
     def __call__(self, input_ids: Any, max_new_tokens: int) -> Any:
-        body = self.request_body(input_ids, max_new_tokens)
-        connection = self._connections.get()
+        """One completion, not streamed: the server's count of its tokens (or None)."""
         if self.streaming:
-            return self._events(connection.stream(self._url, body, _JSON))
+            raise TypeError(
+                "a streamed OpenAI endpoint is read by the engine itself (each chunk stamped "
+                "natively): run it with a list of inputs and no preprocess_fn"
+            )
+        body = self.request_body(input_ids, max_new_tokens)
         try:
-            response = connection.request(self._url, body, _JSON)
+            response = self._connections.get().request(self._url, body, _JSON)
         except TransportError as error:
             raise RequestFailed(str(error)) from None
         if response.status != 200:
@@ -150,45 +183,50 @@ class OpenAIClient:
             return 1
         return len(self._tokenizer.encode(text, add_special_tokens=False)) or 1
 
-    def _events(self, chunks: Iterator[bytes]) -> Iterator[list[int]]:
-        """Yields each event's tokens; RequestFailed on a failure anywhere in the stream."""
-        import sseclient
+    def decode_stream(
+        self, body: bytes, chunks: Sequence[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
+        """The items of a streamed answer as (at_ns, tokens): each event that carries
+        tokens, stamped with the arrival of the chunk (end offset in body, at_ns) that
+        completed it. RequestFailed when the stream is malformed or reports an error."""
+        arrived = [0]  # the stamp of the chunk sseclient read last
 
+        def pieces() -> Iterator[bytes]:
+            start = 0
+            for end, at_ns in chunks:
+                arrived[0] = at_ns
+                yield body[start:end]
+                start = end
+
+        items: list[tuple[int, int]] = []
         seen = 0
         continuous = False  # the server sends its running usage with each choice
-        done = False
-        try:
-            for event in sseclient.SSEClient(chunks).events():
-                data = event.data
-                if data.strip() == "[DONE]":
-                    done = True
-                    break
-                try:
-                    message = json.loads(data)
-                except ValueError:
-                    raise RequestFailed(f"malformed event: {data[:80]!r}") from None
-                if not isinstance(message, dict) or "error" in message:
-                    reason = message.get("error") if isinstance(message, dict) else message
-                    raise RequestFailed(f"error event: {str(reason)[:160]}")
-                text = _choice_text(message, self._chat)
-                total = (message.get("usage") or {}).get("completion_tokens")
-                if not isinstance(total, int) or isinstance(total, bool):
-                    total = None
-                continuous = continuous or (total is not None and bool(message.get("choices")))
-                if total is not None and continuous:
-                    n, seen = max(0, total - seen), max(seen, total)  # the server's count
-                elif text:
-                    n = self._text_tokens(text)
-                    seen += n
-                else:
-                    continue
-                if n == 0:
-                    continue
-                yield _tokens(n)
-        except TransportError as error:
-            raise RequestFailed(str(error)) from None
-        if not done:
-            raise RequestFailed("the stream ended without [DONE]")
+        for event in self._sse.SSEClient(pieces()).events():
+            data = event.data
+            if data.strip() == "[DONE]":
+                return items
+            try:
+                message = json.loads(data)
+            except ValueError:
+                raise RequestFailed(f"malformed event: {data[:80]!r}") from None
+            if not isinstance(message, dict) or "error" in message:
+                reason = message.get("error") if isinstance(message, dict) else message
+                raise RequestFailed(f"error event: {str(reason)[:160]}")
+            text = _choice_text(message, self._chat)
+            total = (message.get("usage") or {}).get("completion_tokens")
+            if not isinstance(total, int) or isinstance(total, bool):
+                total = None
+            continuous = continuous or (total is not None and bool(message.get("choices")))
+            if total is not None and continuous:
+                n, seen = max(0, total - seen), max(seen, total)  # the server's count
+            elif text:
+                n = self._text_tokens(text)
+                seen += n
+            else:
+                continue
+            if n:
+                items.append((arrived[0], n))
+        raise RequestFailed("the stream ended without [DONE]")
 
     def close(self) -> None:
         """Closes every worker's connection."""
