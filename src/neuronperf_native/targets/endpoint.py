@@ -26,7 +26,7 @@ __all__ = [
 
 #: --service-kind values: a KServe v2 / Triton server, or an OpenAI-compatible one.
 SERVICE_KINDS = ("triton", "openai")
-#: -i/--protocol values (gRPC: Triton's ModelInfer; needs the 'grpc' extra).
+#: -i/--protocol values (gRPC: KServe v2's ModelInfer and Triton's ModelStreamInfer).
 PROTOCOLS = ("http", "grpc")
 #: The OpenAI-compatible paths --endpoint may name.
 OPENAI_ENDPOINTS = ("v1/completions", "v1/chat/completions")
@@ -126,6 +126,8 @@ class Endpoint:
             raise EndpointError("a gRPC url is HOST:PORT (TLS over gRPC is not supported)")
         if port is None and self.protocol == "grpc":
             raise EndpointError(f"url {self.url!r} needs a port")
+        if self.protocol == "grpc" and parts.path.strip("/"):
+            raise EndpointError(f"a gRPC url is HOST:PORT, got {self.url!r}")
         if parts.query or parts.fragment:
             raise EndpointError(f"url {self.url!r} must not carry a query or fragment")
         return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
