@@ -13,6 +13,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -33,6 +35,8 @@ import neuronperf_native as npf
 from neuronperf_native import engine, serving
 from neuronperf_native.targets import Endpoint, EndpointError, kserve_grpc
 from neuronperf_native.targets.kserve_grpc import KServeGrpcClient, fetch_metadata
+
+pytestmark = pytest.mark.grpc  # run late: gRPC's threads stay in the process (conftest.py)
 
 SHORT = {"duration": 0.5, "verbosity": 0, "protocol": "grpc"}
 IN_THREADS = {**SHORT, "multiprocess": False}
@@ -225,6 +229,8 @@ def test_streaming_needs_grpc_and_a_decoupled_model_needs_streaming() -> None:
             serving.benchmark(server.url, "stream", "zero", shapes={"PROMPT": [3]}, **SHORT)
         with pytest.raises(EndpointError, match="applies to -i http"):
             serving.benchmark(server.url, "add", binary_data=False, **SHORT)
+        with pytest.raises(EndpointError, match="request_timeout_s bounds one ModelInfer"):
+            serving.benchmark(server.url, "add", streaming=True, request_timeout_s=1, **SHORT)
         assert server.requests == 0
     with V2Server() as http, pytest.raises(EndpointError, match="-i grpc"):
         serving.benchmark(http.url, "add", streaming=True)
@@ -301,6 +307,8 @@ def test_unknown_models_and_mismatched_inputs_fail_before_the_run(tmp_path: Path
         assert server.requests == 0  # nothing was sent to infer
     with pytest.raises(EndpointError, match="a gRPC url is HOST:PORT"):
         serving.benchmark("127.0.0.1:8001/v2", "add", **SHORT)
+    with pytest.raises(EndpointError, match="apply to https"):
+        serving.benchmark("127.0.0.1:8001", "add", ca_file=__file__, **SHORT)
 
 
 @pytest.mark.parametrize("streaming", [False, True])
@@ -395,16 +403,16 @@ def test_bench_i_grpc_prints_tables_and_unreachable_is_one_line(
 
 
 def test_the_checked_in_descriptor_is_the_proto_compiled(tmp_path: Path) -> None:
-    """kserve_v2.desc is what grpc_tools' protoc makes of kserve_v2.proto today."""
-    protoc = pytest.importorskip("grpc_tools.protoc")
+    """kserve_v2.desc is what grpc_tools' protoc makes of kserve_v2.proto today (in a
+    process of its own: its bundled libprotobuf crashes beside TensorFlow's)."""
+    pytest.importorskip("grpc_tools")
     from google.protobuf import descriptor_pb2
 
     folder = Path(__file__).resolve().parents[1] / "src" / "neuronperf_native" / "targets"
     out = tmp_path / "kserve_v2.desc"
-    status = protoc.main(
-        ["protoc", f"-I{folder}", f"--descriptor_set_out={out}", str(folder / "kserve_v2.proto")]
-    )
-    assert status == 0
+    protoc = [sys.executable, "-m", "grpc_tools.protoc", f"-I{folder}"]
+    protoc += [f"--descriptor_set_out={out}", str(folder / "kserve_v2.proto")]
+    subprocess.run(protoc, check=True)
     fresh = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
     checked_in = descriptor_pb2.FileDescriptorSet.FromString(
         (folder / "kserve_v2.desc").read_bytes()

@@ -102,6 +102,8 @@ class Endpoint:
         object.__setattr__(self, "headers", headers)
         for name in ("ca_file", "cert_file", "key_file"):
             object.__setattr__(self, name, _file(name, getattr(self, name)))
+        if self.protocol == "grpc" and (self.ca_file or self.cert_file or self.key_file):
+            raise EndpointError("the --ssl-https-* files apply to https: gRPC here is without TLS")
         for name in ("connect_timeout_s", "request_timeout_s"):
             value = getattr(self, name)
             if value is None and name == "request_timeout_s":
