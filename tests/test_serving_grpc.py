@@ -28,6 +28,7 @@ pytest.importorskip("grpc")
 
 import grpc
 from grpc_servers import GrpcV2Server
+from helpers import assert_a_stall_fills_the_open_loop_tail
 from servers import V2Server
 from test_serving import _add_data, _closed_port
 
@@ -358,19 +359,7 @@ def test_a_stall_shows_in_the_open_loop_latency() -> None:
     """Coordinated omission over gRPC: the server stalls 1 s once; requests due
     meanwhile count from when they were due, so the stall fills the tail."""
     with GrpcV2Server(faults={40: "stall"}, stall_s=1.0) as server:
-        (report,) = serving.benchmark(
-            server.url,
-            "add",
-            load_mode="open",
-            request_rate=[40.0],
-            workers_per_model=[4],
-            duration=3.0,
-            verbosity=0,
-            protocol="grpc",
-        )
-    assert report["status"] == "finished"
-    assert report["latency_ms_p100"] >= 1000.0
-    assert report["latency_ms_p95"] >= 400.0
+        assert_a_stall_fills_the_open_loop_tail(server.url, protocol="grpc")
 
 
 def test_bench_i_grpc_prints_tables_and_unreachable_is_one_line(
