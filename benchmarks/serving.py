@@ -11,6 +11,8 @@ servers and peers come from benchmarks/serving_setup.sh (venvs under $PEERS, def
     python benchmarks/serving.py triton-cpu      # client CPU per request at 1,000 req/s
     python benchmarks/serving.py triton-latency  # p50 and throughput at one rate
     python benchmarks/serving.py triton-max-rate # highest rate each client holds
+    python benchmarks/serving.py triton-cpu -i grpc  # the same over gRPC (:8001), ...
+    python benchmarks/serving.py triton-stream   # a decoupled model over ModelStreamInfer
     python benchmarks/serving.py stall           # a 1 s stall in open-loop p95 (CO check)
     python benchmarks/serving.py vllm            # TTFT/ITL/tokens per second vs the peers
     python benchmarks/serving.py stamps          # TTFT/ITL error against a stamping server
@@ -42,6 +44,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = Path(os.environ.get("PEERS", ROOT / ".peers"))
 TRITON = os.environ.get("TRITON_URL", "127.0.0.1:8000")
+TRITON_GRPC = os.environ.get("TRITON_GRPC_URL", "127.0.0.1:8001")
 VLLM = os.environ.get("VLLM_URL", "127.0.0.1:8100")
 OURS = [sys.executable, "-m", "neuronperf_native"]
 
@@ -102,16 +105,22 @@ def _cpu_between(
     return cpu1 - cpu0, served1 - served0
 
 
+def _triton(args: argparse.Namespace) -> list[str]:
+    """-u and -i of the Triton server for --protocol (both clients take the same)."""
+    return ["-u", TRITON_GRPC if args.protocol == "grpc" else TRITON, "-i", args.protocol]
+
+
 def triton_cpu(args: argparse.Namespace) -> None:
     """Client CPU per completed request at a fixed rate against the same model, ours and
     perf_analyzer taking turns (target: ours at most 0.5x perf_analyzer's)."""
     rate, t0, t1 = args.rate, 5.0, 20.0
-    ours = [*OURS, "bench", "-m", args.model, "-u", TRITON, "--request-rate", str(rate)]
+    ours = [*OURS, "bench", "-m", args.model, *_triton(args), "--request-rate", str(rate)]
     ours += ["--duration", "22", "-q"]
     pa, env = _perf_analyzer()
-    pa += ["-m", args.model, "-u", TRITON, "--request-rate-range", str(rate)]
+    pa += ["-m", args.model, *_triton(args), "--request-rate-range", str(rate)]
     pa += ["-p", "22000", "--max-trials", "1", "--stability-percentage", "999"]
-    print(f"client CPU per completed request at {rate:g} req/s, model {args.model} on {TRITON}:")
+    where = " ".join(_triton(args))
+    print(f"client CPU per completed request at {rate:g} req/s, model {args.model} on {where}:")
     ratios = []
     for turn in range(args.turns):
         us = {}
@@ -142,31 +151,35 @@ def _perf_analyzer_csv(extra: list[str]) -> list[dict[str, str]]:
             return list(csv.DictReader(f))
 
 
-def _ours_triton(model: str, rate: float, seconds: float, *extra: str) -> dict[str, Any]:
-    """Our report of `model` on the Triton server at a request rate."""
-    options = f"-m {model} -u {TRITON} --request-rate {rate:g} --duration {seconds:g}"
-    (report,) = _ours_report([*OURS, "bench", *options.split(), *extra])
+def _ours_triton(
+    server: list[str], model: str, rate: float, seconds: float, *extra: str
+) -> dict[str, Any]:
+    """Our report of `model` on the Triton server (-u, -i) at a request rate."""
+    options = f"-m {model} --request-rate {rate:g} --duration {seconds:g}"
+    (report,) = _ours_report([*OURS, "bench", *server, *options.split(), *extra])
     return report
 
 
-def _pa_triton(model: str, rate: float, window_ms: int, *extra: str) -> dict[str, str]:
+def _pa_triton(
+    server: list[str], model: str, rate: float, window_ms: int, *extra: str
+) -> dict[str, str]:
     """perf_analyzer's CSV row for `model` at a request rate: 3 windows (its least for a
     measurement), with any spread accepted."""
     options = (
-        f"-m {model} -u {TRITON} --request-rate-range {rate:g} -p {window_ms} "
+        f"-m {model} --request-rate-range {rate:g} -p {window_ms} "
         "--max-trials 3 --stability-percentage 999"
     )
-    (row,) = _perf_analyzer_csv([*options.split(), *extra])
+    (row,) = _perf_analyzer_csv([*server, *options.split(), *extra])
     return row
 
 
 def triton_latency(args: argparse.Namespace) -> None:
     """p50 latency and throughput at one rate, ours vs perf_analyzer (target: within 5%)."""
-    ours = _ours_triton(args.model, args.rate, 10.0)
-    pa = _pa_triton(args.model, args.rate, 4000)
+    ours = _ours_triton(_triton(args), args.model, args.rate, 10.0)
+    pa = _pa_triton(_triton(args), args.model, args.rate, 4000)
     pa_p50 = float(pa["p50 latency"]) / 1e3
     pa_tput = float(pa["Inferences/Second"])
-    print(f"{args.model} at {args.rate:g} req/s on {TRITON}:")
+    print(f"{args.model} at {args.rate:g} req/s on {' '.join(_triton(args))}:")
     print(f"  {'':14s} {'p50 ms':>8s} {'req/s':>8s}")
     print(f"  {'ours':14s} {ours['latency_ms_p50']:8.3f} {ours['throughput_avg']:8.1f}")
     print(f"  {'perf_analyzer':14s} {pa_p50:8.3f} {pa_tput:8.1f}")
@@ -180,19 +193,43 @@ def triton_max_rate(args: argparse.Namespace) -> None:
     """The highest rate each client holds (achieved >= 95% of the target, backlog not
     growing), stepping up; which side saturated is read from the CPU of each."""
     rates = [int(r) for r in args.rates.split(",")]
-    server = _server_process(int(TRITON.rsplit(":", 1)[1]))
-    print(f"{args.model} on {TRITON}: achieved req/s per target (server CPU cores busy)")
+    url = _triton(args)[1]
+    server = _server_process(int(url.rsplit(":", 1)[1]))
+    print(f"{args.model} on {url}: achieved req/s per target (server CPU cores busy)")
     for rate in rates:
         cpu0 = _tree_cpu_s(server) if server else 0.0
         start = time.monotonic()
-        ours = _ours_triton(args.model, rate, 5.0, "--max-threads", "16")
+        ours = _ours_triton(_triton(args), args.model, rate, 5.0, "--max-threads", "16")
         busy = (_tree_cpu_s(server) - cpu0) / (time.monotonic() - start) if server else 0.0
-        pa = _pa_triton(args.model, rate, 2000, "--max-threads", "16")
+        pa = _pa_triton(_triton(args), args.model, rate, 2000, "--max-threads", "16")
         print(
             f"  {rate:6d}: ours {ours['request_rate_achieved']:8.1f} "
             f"(saturated={ours['saturated']}, server {busy:.2f} cores)  "
             f"perf_analyzer {float(pa['Inferences/Second']):8.1f}"
         )
+
+
+def triton_stream(args: argparse.Namespace) -> None:
+    """The decoupled model `tokens` (8 responses 1 ms apart per request) over gRPC's
+    ModelStreamInfer at a concurrency: ours vs perf_analyzer --streaming, latency to a
+    request's last response and requests/s (ours also stamps each response: TTFT, ITL)."""
+    server = ["-u", TRITON_GRPC, "-i", "grpc", "--streaming", "-m", "tokens"]
+    ours = _ours_report(
+        [*OURS, "bench", *server, "--concurrency", str(args.concurrency), "--duration", "10"]
+    )[0]
+    window = ["-p", "4000", "--max-trials", "3", "--stability-percentage", "999"]
+    pa = _perf_analyzer_csv([*server, "--concurrency-range", str(args.concurrency), *window])[0]
+    pa_p50 = float(pa["p50 latency"]) / 1e3
+    pa_tput, pa_responses = float(pa["Inferences/Second"]), float(pa["Response Throughput"])
+    print(f"tokens (decoupled) at concurrency {args.concurrency} on {TRITON_GRPC}, streamed:")
+    print(
+        f"  {'':14s} {'p50 ms':>8s} {'req/s':>8s} {'resp/s':>8s} {'TTFT p50':>9s} {'ITL p50':>8s}"
+    )
+    print(
+        f"  {'ours':14s} {ours['latency_ms_p50']:8.3f} {ours['throughput_avg']:8.1f} "
+        f"{ours['output_tokens_per_s']:8.1f} {ours['ttft_ms_p50']:9.3f} {ours['itl_ms_p50']:8.3f}"
+    )
+    print(f"  {'perf_analyzer':14s} {pa_p50:8.3f} {pa_tput:8.1f} {pa_responses:8.1f}")
 
 
 # The generative load both scenarios below give every client.
@@ -451,6 +488,11 @@ def main() -> None:
     top.add_argument("--model", default="identity")
     top.add_argument("--rates", default="500,1000,2000,3000,4000")
     top.set_defaults(run=triton_max_rate)
+    for triton in (cpu, latency, top):
+        triton.add_argument("--protocol", "-i", choices=("http", "grpc"), default="http")
+    stream = sub.add_parser("triton-stream", help=triton_stream.__doc__)
+    stream.add_argument("--concurrency", type=int, default=4)
+    stream.set_defaults(run=triton_stream)
     gen = sub.add_parser("vllm", help=vllm.__doc__)
     gen.add_argument("--concurrency", type=int, default=4)
     gen.add_argument("--prompts", type=int, default=128)

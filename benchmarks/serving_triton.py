@@ -1,6 +1,7 @@
 """A Triton server (PyTriton's bundled tritonserver) with the models benchmarks/serving.py
-loads: `sleep` (FP32 [16] in, the same out, 1 ms per request; batches up to 8) and
-`identity` (no work: the fastest v2 server here, for the client's own ceiling).
+loads: `sleep` (FP32 [16] in, the same out, 1 ms per request; batches up to 8),
+`identity` (no work: the fastest v2 server here, for the client's own ceiling), and
+`tokens` (decoupled: 8 responses per request, 1 ms apart, over gRPC's ModelStreamInfer).
 
     python3.12 benchmarks/serving_triton.py [--http-port 8000] [--grpc-port 8001]
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterator
 
 import numpy as np
 from pytriton.decorators import batch
@@ -20,6 +22,7 @@ from pytriton.model_config import ModelConfig, Tensor
 from pytriton.triton import Triton, TritonConfig, TritonSecurityConfig
 
 SLEEP_S = 0.001
+TOKENS = 8
 
 
 @batch
@@ -31,6 +34,13 @@ def _sleep(INPUT0: np.ndarray) -> dict[str, np.ndarray]:
 @batch
 def _identity(INPUT0: np.ndarray) -> dict[str, np.ndarray]:
     return {"OUTPUT0": INPUT0}
+
+
+@batch
+def _tokens(INPUT0: np.ndarray) -> Iterator[dict[str, np.ndarray]]:
+    for _ in range(TOKENS):
+        time.sleep(SLEEP_S)
+        yield {"OUTPUT0": INPUT0}
 
 
 def main() -> None:
@@ -55,7 +65,9 @@ def main() -> None:
     with Triton(config=config, security_config=security) as triton:
         triton.bind(model_name="sleep", infer_func=_sleep, **tensors)
         triton.bind(model_name="identity", infer_func=_identity, **tensors)
-        print(f"serving sleep and identity on 127.0.0.1:{args.http_port}", flush=True)
+        decoupled = {**tensors, "config": ModelConfig(max_batch_size=8, decoupled=True)}
+        triton.bind(model_name="tokens", infer_func=_tokens, **decoupled)
+        print(f"serving sleep, identity and tokens on 127.0.0.1:{args.http_port}", flush=True)
         triton.serve()
 
 

@@ -9,10 +9,16 @@ import pytest
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Fleet tests run last: connecting to Ray leaves its (gRPC) threads in this
-    process, after which every local benchmark would start copies in fresh
-    interpreters instead of forking them."""
-    items.sort(key=lambda item: item.get_closest_marker("fleet") is not None)
+    """gRPC tests run late and fleet tests last: a gRPC channel or server (ours, or
+    Ray's when connecting to it) leaves gRPC's threads in this process, after which
+    every local benchmark would start copies in fresh interpreters instead of forking
+    them."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("fleet") is not None,
+            item.get_closest_marker("grpc") is not None,
+        )
+    )
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import psutil
 
@@ -47,3 +48,25 @@ def no_model_processes(within_s: float = 5.0) -> bool:
     while model_processes() and time.monotonic() < deadline:
         time.sleep(0.05)
     return model_processes() == []
+
+
+def assert_a_stall_fills_the_open_loop_tail(url: str, **endpoint: Any) -> None:
+    """Coordinated omission over the network: the served model "add" at `url`, whose
+    server stalls 1 s on its 40th request, is loaded at 40 req/s for 3 s; requests due
+    meanwhile count from when they were due, so the stall fills the tail."""
+    from neuronperf_native import serving
+
+    (report,) = serving.benchmark(
+        url,
+        "add",
+        load_mode="open",
+        request_rate=[40.0],
+        workers_per_model=[4],
+        duration=3.0,
+        verbosity=0,
+        **endpoint,
+    )
+    assert report["status"] == "finished"
+    assert report["latency_ms_p100"] >= 1000.0
+    # 1 s of 3 s of requests waited for the stall to end: at least the top 5% by far
+    assert report["latency_ms_p95"] >= 400.0

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
+from helpers import assert_a_stall_fills_the_open_loop_tail
 from servers import OpenAIServer, V2Server
 
 import neuronperf_native as npf
@@ -232,19 +233,7 @@ def test_a_stall_shows_in_the_open_loop_latency() -> None:
     """Coordinated omission over the network: the server stalls 1 s once; requests due
     meanwhile count from when they were due, so the stall fills the tail."""
     with V2Server(faults={40: "stall"}, stall_s=1.0) as server:
-        (report,) = serving.benchmark(
-            server.url,
-            "add",
-            load_mode="open",
-            request_rate=[40.0],
-            workers_per_model=[4],
-            duration=3.0,
-            verbosity=0,
-        )
-    assert report["status"] == "finished"
-    assert report["latency_ms_p100"] >= 1000.0
-    # 1 s of 3 s of requests waited for the stall to end: at least the top 5% by far
-    assert report["latency_ms_p95"] >= 400.0
+        assert_a_stall_fills_the_open_loop_tail(server.url)
 
 
 def test_connections_are_closed_when_the_call_returns() -> None:

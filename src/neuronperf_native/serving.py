@@ -127,13 +127,35 @@ def connect(url: str, model_name: str, **options: Any) -> tuple[Endpoint, ModelM
     """The endpoint, checked: reachable within its connect timeout, serving the model
     (and for Triton/KServe its metadata). EndpointError otherwise."""
     endpoint = Endpoint(url, model_name, **options)
-    require_http_client()
-    if endpoint.protocol == "grpc":
-        raise EndpointError("-i grpc is not supported yet: use the HTTP port (-i http)")
+    if endpoint.protocol == "http":
+        require_http_client()
     if endpoint.service_kind == "openai":
         check_openai_model(endpoint)
         return endpoint, None
+    if endpoint.protocol == "grpc":
+        from neuronperf_native.targets import kserve_grpc  # grpcio: the serving extra
+
+        return endpoint, kserve_grpc.fetch_metadata(endpoint)
     return endpoint, fetch_metadata(endpoint)
+
+
+def _triton_client(
+    endpoint: Endpoint, metadata: ModelMetadata, binary_data: bool, streaming: bool
+) -> Any:
+    """The client of a Triton / KServe v2 target: over HTTP (ModelInfer as JSON or
+    binary tensors) or gRPC (ModelInfer, or ModelStreamInfer when streaming)."""
+    if endpoint.protocol == "http":
+        if streaming:
+            raise EndpointError(
+                "a Triton model streams its responses over gRPC (ModelStreamInfer): "
+                "use its gRPC port with -i grpc"
+            )
+        return KServeClient(endpoint, metadata, binary=binary_data)
+    if not binary_data:
+        raise EndpointError("binary_data=False (JSON tensors) applies to -i http")
+    from neuronperf_native.targets.kserve_grpc import KServeGrpcClient
+
+    return KServeGrpcClient(endpoint, metadata, streaming=streaming)
 
 
 def benchmark(
@@ -156,7 +178,9 @@ def benchmark(
     ("random", "zero", a directory, perf_analyzer JSON files, or an InputData) for
     the model's inputs as its metadata declares them (`shapes` for variable dims);
     expected outputs in the data are checked as in-process. `binary_data=False`
-    sends JSON tensors. OpenAI-compatible (service_kind="openai", endpoint
+    sends JSON tensors (HTTP). With protocol="grpc" the requests are ModelInfer calls,
+    or with `streaming=True` ModelStreamInfer, each response an item the engine
+    stamps (a decoupled model's need it). OpenAI-compatible (service_kind="openai", endpoint
     "v1/completions" or "v1/chat/completions"): `inputs` is one (input_ids,
     max_new_tokens) request, or None with the generative prompt options (none given:
     DEFAULT_PROMPT; synthetic ids below the tokenizer's vocabulary size, else below
@@ -196,9 +220,12 @@ def benchmark(
             "string_data": string_data,
             "seed": seed,
         }
+        client = _triton_client(
+            endpoint, metadata, binary_data, bool(kwargs.get("streaming", False))
+        )
         data = _triton_data(endpoint, metadata, inputs, options)
-        client = KServeClient(endpoint, metadata, binary=binary_data)
     try:
-        return benchmarking.benchmark(_ClientLoader(client), endpoint.url, data, **kwargs)
+        where = endpoint.host_port if endpoint.protocol == "grpc" else endpoint.url
+        return benchmarking.benchmark(_ClientLoader(client), where, data, **kwargs)
     finally:
         client.close()  # copies in threads used this client; processes closed theirs

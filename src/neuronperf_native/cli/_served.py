@@ -17,8 +17,8 @@ def add_served_args(bench: argparse.ArgumentParser) -> None:
         "Triton/KServe v2: input shapes and datatypes come from the server's model "
         "metadata, --input-data and --shape feed them as with perf_analyzer. OpenAI: "
         "the prompts come from the generative options. Requests that fail (HTTP errors, "
-        "resets, malformed answers) are counted in requests_failed with their reasons, "
-        "never timed.",
+        "gRPC statuses, resets, malformed answers) are counted in requests_failed with "
+        "their reasons, never timed.",
     )
     served.add_argument("-u", "--url", metavar="HOST:PORT", help="the server (http[s]:// too)")
     served.add_argument(
@@ -26,7 +26,8 @@ def add_served_args(bench: argparse.ArgumentParser) -> None:
         "--protocol",
         choices=("http", "grpc"),
         default="http",
-        help="the protocol to the server (default http)",
+        help="the protocol to the server (default http); grpc: KServe v2 gRPC (Triton's port "
+        "8001), with --streaming over ModelStreamInfer (decoupled models)",
     )
     served.add_argument(
         "--service-kind",

@@ -26,7 +26,7 @@ __all__ = [
 
 #: --service-kind values: a KServe v2 / Triton server, or an OpenAI-compatible one.
 SERVICE_KINDS = ("triton", "openai")
-#: -i/--protocol values (gRPC: Triton's ModelInfer; needs the 'grpc' extra).
+#: -i/--protocol values (gRPC: KServe v2's ModelInfer and Triton's ModelStreamInfer).
 PROTOCOLS = ("http", "grpc")
 #: The OpenAI-compatible paths --endpoint may name.
 OPENAI_ENDPOINTS = ("v1/completions", "v1/chat/completions")
@@ -102,6 +102,8 @@ class Endpoint:
         object.__setattr__(self, "headers", headers)
         for name in ("ca_file", "cert_file", "key_file"):
             object.__setattr__(self, name, _file(name, getattr(self, name)))
+        if self.protocol == "grpc" and (self.ca_file or self.cert_file or self.key_file):
+            raise EndpointError("the --ssl-https-* files apply to https: gRPC here is without TLS")
         for name in ("connect_timeout_s", "request_timeout_s"):
             value = getattr(self, name)
             if value is None and name == "request_timeout_s":
@@ -126,6 +128,8 @@ class Endpoint:
             raise EndpointError("a gRPC url is HOST:PORT (TLS over gRPC is not supported)")
         if port is None and self.protocol == "grpc":
             raise EndpointError(f"url {self.url!r} needs a port")
+        if self.protocol == "grpc" and parts.path.strip("/"):
+            raise EndpointError(f"a gRPC url is HOST:PORT, got {self.url!r}")
         if parts.query or parts.fragment:
             raise EndpointError(f"url {self.url!r} must not carry a query or fragment")
         return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
