@@ -11,6 +11,7 @@
 #include "calibration.h"
 #include "clock.h"
 #include "interpreter_exit.h"
+#include "interval_trace.h"
 #include "native_models.h"
 #include "python_pipeline.h"
 
@@ -225,13 +226,19 @@ void bind_runner(py::module_& m) {
                        py::object max_iterations, int64_t warmup, double window_s,
                        py::object call_timeout_s, bool record_timestamps, int64_t start_at_ns,
                        py::object request_rate, std::string arrival, uint64_t seed,
-                       py::object request_intervals_us, double spin_wait_us) {
+                       py::object request_trace, int64_t share_index, int64_t share_count,
+                       double spin_wait_us, bool learn_wakeup) {
              RunSettings s;
              s.request_rate = optional_arg<double>(request_rate);
              s.arrival = std::move(arrival);
              s.seed = seed;
-             s.request_intervals_us = optional_arg<std::vector<double>>(request_intervals_us);
+             if (!request_trace.is_none()) {
+               s.request_trace = request_trace.cast<std::shared_ptr<IntervalTrace>>();
+             }
+             s.share_index = share_index;
+             s.share_count = share_count;
              s.spin_wait_us = spin_wait_us;
+             s.learn_wakeup = learn_wakeup;
              s.workers = workers;
              s.duration_s = optional_arg<double>(duration_s);
              s.max_iterations = optional_arg<int64_t>(max_iterations);
@@ -247,8 +254,9 @@ void bind_runner(py::module_& m) {
            py::arg("pipeline"), py::kw_only(), py::arg("workers"), py::arg("duration_s"),
            py::arg("max_iterations"), py::arg("warmup"), py::arg("window_s"),
            py::arg("call_timeout_s"), py::arg("record_timestamps"), py::arg("start_at_ns"),
-           py::arg("request_rate"), py::arg("arrival"), py::arg("seed"),
-           py::arg("request_intervals_us"), py::arg("spin_wait_us") = kDefaultSpinWaitUs)
+           py::arg("request_rate"), py::arg("arrival"), py::arg("seed"), py::arg("request_trace"),
+           py::arg("share_index") = 0, py::arg("share_count") = 1,
+           py::arg("spin_wait_us") = kDefaultSpinWaitUs, py::arg("learn_wakeup") = true)
       .def("start",
            [](RunnerHandle& h) {
              GilReleased nogil;

@@ -65,7 +65,7 @@ def test_request_intervals_are_read_from_the_file(tmp_path):
     path = tmp_path / "gaps.txt"
     path.write_text("100\n300\n")
     s = _settings("--request-intervals", str(path))
-    assert s.load_mode == "open" and s.request_intervals == (100.0, 300.0)
+    assert s.load_mode == "open" and s.request_intervals.intervals_us().tolist() == [100, 300]
     assert s.request_rate is None
 
 

@@ -7,6 +7,7 @@ import math
 import pytest
 
 import neuronperf_native as npf
+from neuronperf_native.engine import IntervalTrace
 from neuronperf_native.settings import KEYWORDS, BenchmarkSettings
 
 # (keyword as benchmark() takes it, bad value, exception, text the message must hold)
@@ -320,9 +321,14 @@ def test_interval_files_are_read_into_microseconds_at_validation(tmp_path):
     path.write_text("100\n2.5\n\n1000  \n")
     s = BenchmarkSettings.from_keywords(request_intervals=path)
     assert s.load_mode == "open"
-    assert s.request_intervals == (100.0, 2.5, 1000.0)
-    assert BenchmarkSettings.from_json(s.to_json()) == s  # serializable: the values, not the file
+    assert s.request_intervals.intervals_us().tolist() == [100.0, 2.5, 1000.0]
+    assert s.request_intervals == IntervalTrace.of([100, 2.5, 1000])
+    assert s.to_dict()["request_intervals"] == str(path)  # serializable: the file, read again
+    assert BenchmarkSettings.from_json(s.to_json()) == s
     assert BenchmarkSettings.from_keywords(request_intervals=str(path)) == s
+    listed = BenchmarkSettings.from_keywords(request_intervals=[100, 2.5, 1000])
+    assert listed.to_dict()["request_intervals"] == [100.0, 2.5, 1000.0]
+    assert BenchmarkSettings.from_json(listed.to_json()) == listed == s
 
 
 @pytest.mark.parametrize(
@@ -330,9 +336,11 @@ def test_interval_files_are_read_into_microseconds_at_validation(tmp_path):
     [
         ("", "holds no intervals"),
         ("\n  \n", "holds no intervals"),
-        ("100\nabc\n", "line 2: 'abc' is not a number of microseconds"),
-        ("100\n-3\n", "line 2 must be a finite number of microseconds"),
-        ("nan\n", "line 1 must be a finite number"),
+        ("100\nabc\n", "line 2 ('abc') is not a number of microseconds"),
+        ("100\n-3\n", "line 2 (-3) must be a finite number of microseconds"),
+        ("NaN\n", "line 1 (NaN) must be a finite number"),
+        ("1e30\n", "line 1 (1e30) must be a finite number of microseconds in [0.001, 1e+13]"),
+        ("1\n" + "9" * 80 + "\n", "line 2 is longer than 64 characters"),
     ],
 )
 def test_bad_interval_files_name_the_file_and_line(tmp_path, text, message):

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "interval_trace.h"
 #include "pipeline.h"
 #include "scheduler.h"
 
@@ -15,8 +16,9 @@ namespace npn {
 inline constexpr int kMaxWorkers = 4096;
 // Highest open-loop rate: 10 ns between requests.
 inline constexpr double kMaxRequestRate = 1e8;
-// How much of an open-loop worker's wait for a request is spun rather than slept, and
-// the most of one core all workers' spinning may take (the spin shrinks at high rates).
+// How much of an open-loop worker's wait for a request is always spun rather than slept
+// (beyond its learned wake-up lateness, see WakeupMargin), and the most of one core all
+// workers' spinning may take (the margin shrinks at high rates).
 inline constexpr double kDefaultSpinWaitUs = 20.0;
 inline constexpr double kMaxSpinShare = 0.1;
 
@@ -30,13 +32,20 @@ struct RunSettings {
   std::optional<double> call_timeout_s;   // watchdog: an iteration running longer is a timeout
   bool record_timestamps = false;         // keep b0..b6 of every iteration
   int64_t start_at_ns = 0;                // start timing no earlier than this (shared clock)
-  // Open loop when request_rate or request_intervals_us is given: requests arrive on
-  // that schedule from the timing start and at most `workers` are in flight.
+  // Open loop when request_rate, request_intervals_us or request_trace is given:
+  // requests arrive on that schedule from the timing start and at most `workers` are
+  // in flight.
   std::optional<double> request_rate;  // requests per second
   std::string arrival = "constant";    // with request_rate: "constant" or "poisson"
   uint64_t seed = 0;                   // Poisson: which arrival stream
   std::optional<std::vector<double>> request_intervals_us;  // gaps between requests, looped
+  std::shared_ptr<const IntervalTrace> request_trace;       // or the same, already built
+  // Replayed intervals: serve the trace's requests share_index, share_index +
+  // share_count, ... (the other shares are other processes').
+  int64_t share_index = 0;
+  int64_t share_count = 1;
   double spin_wait_us = kDefaultSpinWaitUs;  // open loop: spin the end of a wait (capped)
+  bool learn_wakeup = true;  // open loop: wake early by each worker's learned lateness
 };
 
 // Validated settings in engine units. Build with make_run_config().
@@ -50,7 +59,9 @@ struct RunConfig {
   bool record_timestamps;
   int64_t start_at_ns;
   std::optional<ArrivalSchedule> schedule;  // set: open loop
-  int64_t spin_wait_ns;
+  int64_t spin_wait_ns;                     // always spun at the end of a wait
+  int64_t spin_cap_ns;                      // the most a wait may spin
+  bool learn_wakeup;
 };
 
 // Throws InvalidArgument naming the setting when a value is out of range, or when

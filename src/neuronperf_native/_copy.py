@@ -84,32 +84,34 @@ class RunSpec:
     record_timestamps: bool = False
     validate: bool = True  # run the copy's share of the output checks first
     live_histograms: bool = False  # forward each closed window's histogram
-    # Open loop: the schedule of all n_copies together (each copy serves its share).
+    # Open loop: the schedule of all n_copies together (each copy serves its share):
+    # a rate, or replayed intervals, mapped from the parent's shared trace file.
     request_rate: float | None = None
     arrival: str = "constant"
     seed: int = 0
-    request_intervals_us: list[float] | None = None
+    request_trace: str | None = None
+    trace_max_interval_s: float = 0.0  # the trace's longest interval
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def schedule(self, copy_id: int) -> CopySchedule | None:
         """This copy's share of the open-loop schedule (None: closed loop)."""
-        if self.request_rate is None and self.request_intervals_us is None:
+        if self.request_rate is None and self.request_trace is None:
             return None
         return split_schedule(
             self.request_rate,
             self.arrival,
             self.seed,
-            self.request_intervals_us,
+            self.request_trace,
             self.n_copies,
             copy_id,
         )
 
     def longest_gap_s(self) -> float:
         """An upper bound of one copy's gap between two scheduled requests (0 closed)."""
-        if self.request_intervals_us is not None:
-            return self.n_copies * max(self.request_intervals_us) / 1e6
+        if self.request_trace is not None:
+            return self.n_copies * self.trace_max_interval_s
         return self.n_copies / self.request_rate if self.request_rate else 0.0
 
     @classmethod
@@ -156,7 +158,10 @@ def copy_main(
                 send(conn, {"event": "loaded"})
             elif command["cmd"] == "run":  # stray stop/abort messages of an ended run are dropped
                 phase = "warmup"
-                _serve_run(spec, model, times, RunSpec.from_dict(command["run"]), conn)
+                run = RunSpec.from_dict(command["run"])
+                if in_process and run.request_trace is not None:
+                    _remove_file_with_parent(run.request_trace)
+                _serve_run(spec, model, times, run, conn)
     except _Phase as failure:
         _report_error(conn, failure.phase, failure.__cause__ or failure)
     except BaseException as error:
@@ -211,7 +216,17 @@ def _remove_with_parent(spec: CopySpec) -> None:
     """The shared-memory segment this copy maps goes when the parent does (the parent
     removes it itself when it ends normally)."""
     if spec.feed is not None and spec.feed.shared is not None:
-        _engine.unlink_on_parent_death(spec.feed.shared.path)
+        _remove_file_with_parent(spec.feed.shared.path)
+
+
+_REMOVED_WITH_PARENT: set[str] = set()  # files this copy process has registered
+
+
+def _remove_file_with_parent(path: str) -> None:
+    """Registers a shared file this copy maps (once) to go when the parent does."""
+    if path not in _REMOVED_WITH_PARENT:
+        _engine.unlink_on_parent_death(path)
+        _REMOVED_WITH_PARENT.add(path)
 
 
 def _timed_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:

@@ -3,8 +3,10 @@ neuronperf_native's compiled timing engine
 """
 from __future__ import annotations
 import collections.abc
+import numpy
+import numpy.typing
 import typing
-__all__: list[str] = ['Histogram', 'JsonError', 'NativeModel', 'Pipeline', 'Runner', 'b64decode', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'spin_model', 'unlink_on_parent_death']
+__all__: list[str] = ['Histogram', 'IntervalTrace', 'JsonError', 'MAX_INTERVAL_US', 'MAX_TRACE_INTERVALS', 'MAX_TRACE_LINE_BYTES', 'MIN_INTERVAL_US', 'NativeModel', 'Pipeline', 'Runner', 'b64decode', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'spin_model', 'unlink_on_parent_death']
 class Histogram:
     """
     HDR histogram of integer nanosecond values (HdrHistogram algorithm).
@@ -90,6 +92,42 @@ class Histogram:
     @property
     def stddev(self) -> float:
         ...
+class IntervalTrace:
+    """
+    Replayed request intervals (see engine.IntervalTrace).
+    """
+    @staticmethod
+    def map(path: str) -> IntervalTrace:
+        ...
+    @staticmethod
+    def of_us(intervals_us: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], name: str) -> IntervalTrace:
+        ...
+    @staticmethod
+    def read_text(path: str, max_intervals: typing.SupportsInt | typing.SupportsIndex = 100000000) -> IntervalTrace:
+        ...
+    def __getstate__(self) -> bytes:
+        ...
+    def __len__(self) -> int:
+        ...
+    def __setstate__(self, arg0: bytes) -> None:
+        ...
+    def arrival_ns(self, index: typing.SupportsInt | typing.SupportsIndex) -> int:
+        ...
+    def arrived_by(self, t_ns: typing.SupportsInt | typing.SupportsIndex) -> int:
+        ...
+    def offsets_ns(self) -> numpy.typing.NDArray[numpy.int64]:
+        ...
+    def write(self, path: str) -> None:
+        ...
+    @property
+    def cycle_ns(self) -> int:
+        ...
+    @property
+    def digest(self) -> int:
+        ...
+    @property
+    def max_interval_ns(self) -> int:
+        ...
 class JsonError(ValueError):
     pass
 class NativeModel:
@@ -106,7 +144,7 @@ class Runner:
     """
     Runs a pipeline on worker threads (see engine.Runner).
     """
-    def __init__(self, pipeline: Pipeline, *, workers: typing.SupportsInt | typing.SupportsIndex, duration_s: typing.Any, max_iterations: typing.Any, warmup: typing.SupportsInt | typing.SupportsIndex, window_s: typing.SupportsFloat | typing.SupportsIndex, call_timeout_s: typing.Any, record_timestamps: bool, start_at_ns: typing.SupportsInt | typing.SupportsIndex, request_rate: typing.Any, arrival: str, seed: typing.SupportsInt | typing.SupportsIndex, request_intervals_us: typing.Any, spin_wait_us: typing.SupportsFloat | typing.SupportsIndex = 20.0) -> None:
+    def __init__(self, pipeline: Pipeline, *, workers: typing.SupportsInt | typing.SupportsIndex, duration_s: typing.Any, max_iterations: typing.Any, warmup: typing.SupportsInt | typing.SupportsIndex, window_s: typing.SupportsFloat | typing.SupportsIndex, call_timeout_s: typing.Any, record_timestamps: bool, start_at_ns: typing.SupportsInt | typing.SupportsIndex, request_rate: typing.Any, arrival: str, seed: typing.SupportsInt | typing.SupportsIndex, request_trace: typing.Any, share_index: typing.SupportsInt | typing.SupportsIndex = 0, share_count: typing.SupportsInt | typing.SupportsIndex = 1, spin_wait_us: typing.SupportsFloat | typing.SupportsIndex = 20.0, learn_wakeup: bool = True) -> None:
         ...
     def poll_windows(self) -> list:
         ...
@@ -167,3 +205,7 @@ def unlink_on_parent_death(path: str) -> None:
     """
     Remove this file when the parent dies, before the group is killed.
     """
+MAX_INTERVAL_US: float = 10000000000000.0
+MAX_TRACE_INTERVALS: int = 100000000
+MAX_TRACE_LINE_BYTES: int = 64
+MIN_INTERVAL_US: float = 0.001

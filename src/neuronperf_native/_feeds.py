@@ -20,6 +20,7 @@ import mmap
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing import shared_memory
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from neuronperf_native.engine import _as_args
+from neuronperf_native.engine import IntervalTrace, _as_args
 from neuronperf_native.inputs import (
     InputData,
     InputDataError,
@@ -206,6 +207,31 @@ def share_batches(batches: list[tuple]) -> tuple[SharedBatches, shared_memory.Sh
         )
     del target  # release the exported buffer so the segment can be closed
     return SharedBatches(segment.name, layout), segment
+
+
+def share_trace(trace: IntervalTrace) -> str:
+    """Writes a trace of replayed intervals once for the copies to map and returns its
+    path: in /dev/shm, named as a segment so that a dead benchmark's is swept, or in
+    the temp directory when /dev/shm is missing or too small (a container's 64 MiB).
+    The caller removes it."""
+    sweep_stale_segments()
+    name = _new_segment_name()
+    if os.path.isdir(_SHM_DIR):
+        path = os.path.join(_SHM_DIR, name)
+        try:
+            trace.write(path)
+            return path
+        except ValueError:  # no room: the temp directory's file is cached in memory too
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+    path = os.path.join(tempfile.gettempdir(), name)
+    try:
+        trace.write(path)
+    except ValueError:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    return path
 
 
 def _new_segment_name() -> str:
@@ -520,6 +546,7 @@ class FeedCache:
         self._plans: dict[int, ValidationPlan | None] = {}
         self._sequence_plan: ValidationPlan | None = None
         self._segments: list[shared_memory.SharedMemory] = []
+        self._traces: dict[IntervalTrace, str] = {}
 
     def feed(self, batch_size: int) -> Feed | None:
         """The Feed at ``batch_size``; its batches lie in shared memory when asked."""
@@ -561,12 +588,22 @@ class FeedCache:
             self._sequence_plan = make_sequence_validation(self.data, *self.tolerances)
         return self._sequence_plan
 
+    def trace_file(self, trace: IntervalTrace) -> str:
+        """The file the copies map ``trace`` from (written on first use)."""
+        if trace not in self._traces:
+            self._traces[trace] = share_trace(trace)
+        return self._traces[trace]
+
     def close(self) -> None:
-        """Releases and removes the shared-memory segments."""
+        """Releases and removes the shared-memory segments and trace files."""
         for segment in self._segments:
             segment.close()
             segment.unlink()
         self._segments.clear()
+        for path in self._traces.values():
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        self._traces.clear()
 
     def __enter__(self) -> FeedCache:
         return self

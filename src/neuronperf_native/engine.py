@@ -12,6 +12,7 @@ import collections.abc
 import dataclasses
 import functools
 import math
+import os
 import types
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -23,11 +24,15 @@ from neuronperf_native._engine import Histogram, NativeModel, now_ns
 
 __all__ = [
     "ARRIVALS",
+    "MAX_INTERVAL_US",
     "MAX_REQUEST_RATE",
+    "MAX_TRACE_INTERVALS",
     "MAX_WORKERS",
+    "MIN_INTERVAL_US",
     "RESULT_SCHEMA",
     "STAGES",
     "Histogram",
+    "IntervalTrace",
     "NativeModel",
     "RunResult",
     "Runner",
@@ -47,6 +52,12 @@ ARRIVALS = ("constant", "poisson")
 MAX_WORKERS = 4096
 #: Highest open-loop request rate (requests per second).
 MAX_REQUEST_RATE = 1e8
+#: Bounds of one replayed interval, in microseconds, and the most intervals a trace
+#: may hold (its text has one per line, each line at most MAX_TRACE_LINE_BYTES).
+MIN_INTERVAL_US: float = _engine.MIN_INTERVAL_US
+MAX_INTERVAL_US: float = _engine.MAX_INTERVAL_US
+MAX_TRACE_INTERVALS: int = _engine.MAX_TRACE_INTERVALS
+MAX_TRACE_LINE_BYTES: int = _engine.MAX_TRACE_LINE_BYTES
 #: At interpreter exit, active runs are stopped and their workers waited for this long
 #: before finalization; a call stuck longer keeps its thread, which never touches
 #: Python again (exiting mid-run never aborts the process).
@@ -98,6 +109,107 @@ class Window:
     start_ns: int
     count: int
     histogram: Histogram
+
+
+class IntervalTrace:
+    """Replayed request intervals (perf_analyzer's --request-intervals), held natively.
+
+    Request k of the looped trace arrives at the sum of its first k + 1 intervals
+    after the schedule's start: the first one interval after it, as perf_analyzer
+    sends it. read() parses a text file (one interval in microseconds per line) in
+    C++, bounded (MAX_TRACE_INTERVALS, lines of at most MAX_TRACE_LINE_BYTES) and
+    validated before anything runs; model copies map the written form of one trace
+    instead of each holding a copy. Immutable; equal traces compare equal; pickles
+    as its written form (8 bytes per interval).
+    """
+
+    __slots__ = ("_native", "source")
+
+    def __init__(self, native: Any, source: str | None = None) -> None:
+        self._native = native
+        self.source = source  # the text file it was read from, or None
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str], max_intervals: int | None = None) -> IntervalTrace:
+        """The intervals of a text file; ValueError naming the file and line of the
+        first bad one (or that it holds more than max_intervals)."""
+        text = os.fspath(path)
+        limit = MAX_TRACE_INTERVALS if max_intervals is None else max_intervals
+        _check_int("max_intervals", limit, 1)
+        return cls(_engine.IntervalTrace.read_text(text, min(limit, MAX_TRACE_INTERVALS)), text)
+
+    @classmethod
+    def of(cls, intervals_us: Any, name: str = "intervals_us") -> IntervalTrace:
+        """From a sequence (or numpy array) of microseconds; errors name `name`[i]."""
+        if isinstance(intervals_us, IntervalTrace):
+            return intervals_us
+        if isinstance(intervals_us, (str, bytes)) or not isinstance(
+            intervals_us, (collections.abc.Sequence, np.ndarray)
+        ):
+            raise TypeError(
+                f"{name} must be a sequence of microseconds, got {type(intervals_us).__name__}"
+            )
+        values = np.asarray(intervals_us) if len(intervals_us) else np.zeros(0)
+        if values.ndim != 1 or values.dtype.kind not in "iuf":
+            for i, value in enumerate(intervals_us):
+                if not _is_number(value):
+                    raise TypeError(f"{name}[{i}] must be a number, got {value!r}")
+            raise TypeError(f"{name} must be a flat sequence of microseconds")
+        return cls(_engine.IntervalTrace.of_us(values.astype(np.float64, copy=False), name))
+
+    @classmethod
+    def map(cls, path: str) -> IntervalTrace:
+        """A trace written by write(), mapped read-only (shared with other mappers)."""
+        return cls(_engine.IntervalTrace.map(path))
+
+    def write(self, path: str) -> None:
+        """Writes the form map() reads."""
+        self._native.write(path)
+
+    def __len__(self) -> int:
+        return len(self._native)
+
+    @property
+    def cycle_s(self) -> float:
+        """The sum of the intervals: the schedule repeats after it."""
+        return self._native.cycle_ns / 1e9
+
+    @property
+    def max_interval_s(self) -> float:
+        return self._native.max_interval_ns / 1e9
+
+    @property
+    def mean_us(self) -> float:
+        return self._native.cycle_ns / len(self) / 1e3
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the written form."""
+        return 64 + 8 * (len(self) + 1)
+
+    def arrival_s(self, index: int) -> float:
+        """When request `index` (0-based) of the looped trace arrives, in seconds."""
+        return self._native.arrival_ns(index) / 1e9
+
+    def intervals_us(self) -> np.ndarray:
+        """The intervals, in microseconds."""
+        return np.diff(self._native.offsets_ns()) / 1e3
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, IntervalTrace):
+            return NotImplemented
+        a, b = self._native, other._native
+        return (len(a), a.cycle_ns, a.digest) == (len(b), b.cycle_ns, b.digest)
+
+    def __hash__(self) -> int:
+        return hash((len(self), self._native.digest))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (IntervalTrace, (self._native, self.source))
+
+    def __repr__(self) -> str:
+        where = f" from {self.source!r}" if self.source else ""
+        return f"<IntervalTrace {len(self)} intervals{where}, mean {self.mean_us:g} us>"
 
 
 class RunResult:
@@ -385,9 +497,9 @@ def _is_number(value: Any) -> bool:
 
 
 def _check_open_loop(
-    request_rate: Any, arrival: Any, seed: Any, request_intervals_us: Any
-) -> list[float] | None:
-    """Validates the open-loop arguments; returns the intervals as floats (or None)."""
+    request_rate: Any, arrival: Any, seed: Any, request_intervals_us: Any, share: Any
+) -> IntervalTrace | None:
+    """Validates the open-loop arguments; returns the intervals as a trace (or None)."""
     if request_rate is not None:
         if not _is_number(request_rate):
             raise TypeError(
@@ -408,32 +520,22 @@ def _check_open_loop(
     if seed >= 2**64:
         raise ValueError(f"seed must be < 2**64, got {seed!r}")
     if request_intervals_us is None:
+        if share is not None:
+            raise ValueError("intervals_share applies to request_intervals_us")
         return None
     if request_rate is not None:
         raise ValueError(
             "give request_rate or request_intervals_us, not both "
             "(request_intervals_us replays its own gaps)"
         )
-    if isinstance(request_intervals_us, (str, bytes)) or not isinstance(
-        request_intervals_us, (collections.abc.Sequence, np.ndarray)
-    ):
-        raise TypeError(
-            "request_intervals_us must be a sequence of microseconds, got "
-            f"{type(request_intervals_us).__name__}"
-        )
-    if len(request_intervals_us) == 0:
-        raise ValueError("request_intervals_us must not be empty")
-    intervals = []
-    for i, value in enumerate(request_intervals_us):
-        if not _is_number(value):
-            raise TypeError(f"request_intervals_us[{i}] must be a number, got {value!r}")
-        if not (math.isfinite(value) and value >= 0.001):
-            raise ValueError(
-                f"request_intervals_us[{i}] must be a finite number of microseconds >= 0.001, "
-                f"got {value!r}"
-            )
-        intervals.append(float(value))
-    return intervals
+    if share is not None:
+        if not (isinstance(share, tuple) and len(share) == 2):
+            raise TypeError(f"intervals_share must be (index, count), got {share!r}")
+        _check_int("intervals_share count", share[1], 1)
+        _check_int("intervals_share index", share[0], 0)
+        if share[0] >= share[1]:
+            raise ValueError(f"intervals_share index must be < its count, got {share!r}")
+    return IntervalTrace.of(request_intervals_us, "request_intervals_us")
 
 
 def _check_callable(name: str, value: Any) -> None:
@@ -560,8 +662,10 @@ class Runner:
         request_rate: float | None = None,
         arrival: str = "constant",
         seed: int = 0,
-        request_intervals_us: Sequence[float] | None = None,
+        request_intervals_us: Sequence[float] | IntervalTrace | None = None,
+        intervals_share: tuple[int, int] | None = None,
         spin_wait_us: float = 20.0,
+        learn_wakeup: bool = True,
     ) -> None:
         _check_int("workers", workers, 1)
         if workers > MAX_WORKERS:
@@ -574,7 +678,11 @@ class Runner:
         _check_int("start_at_ns", start_at_ns, 0, optional=True)
         if not isinstance(record_timestamps, bool):
             raise TypeError(f"record_timestamps must be a bool, got {record_timestamps!r}")
-        intervals = _check_open_loop(request_rate, arrival, seed, request_intervals_us)
+        intervals = _check_open_loop(
+            request_rate, arrival, seed, request_intervals_us, intervals_share
+        )
+        if not isinstance(learn_wakeup, bool):
+            raise TypeError(f"learn_wakeup must be a bool, got {learn_wakeup!r}")
         if not _is_number(spin_wait_us):
             raise TypeError(f"spin_wait_us must be a number of microseconds, got {spin_wait_us!r}")
         if not 0 <= spin_wait_us <= 1e6:
@@ -593,8 +701,11 @@ class Runner:
             request_rate=None if request_rate is None else float(request_rate),
             arrival=arrival,
             seed=int(seed),
-            request_intervals_us=intervals,
+            request_trace=None if intervals is None else intervals._native,
+            share_index=intervals_share[0] if intervals_share else 0,
+            share_count=intervals_share[1] if intervals_share else 1,
             spin_wait_us=float(spin_wait_us),
+            learn_wakeup=learn_wakeup,
         )
 
     def start(self) -> None:
@@ -688,8 +799,10 @@ def run(
     request_rate: float | None = None,
     arrival: str = "constant",
     seed: int = 0,
-    request_intervals_us: Sequence[float] | None = None,
+    request_intervals_us: Sequence[float] | IntervalTrace | None = None,
+    intervals_share: tuple[int, int] | None = None,
     spin_wait_us: float = 20.0,
+    learn_wakeup: bool = True,
 ) -> RunResult:
     """Runs `model` on `workers` threads and measures every iteration.
 
@@ -711,14 +824,19 @@ def run(
     Closed loop (the default): each worker issues its next request when its previous
     one completes. Open loop, with request_rate (requests/s; arrival "constant" or
     "poisson", drawn from the stream `seed`) or request_intervals_us (the gaps between
-    requests, replayed in order and looped; perf_analyzer's --request-intervals):
-    requests arrive on that schedule from the timing start, `workers` may be in
-    flight, and requests that find every worker busy wait in order (the backlog). e2e
-    latency counts from when a request was due (no coordinated omission); the wait
-    for a worker is also reported as the "schedule_lag" stage, with achieved_rate,
-    backlog_max, backlog_end and saturated. duration_s ends the schedule: requests
-    due later are not issued, and none is started after it. A worker waiting for
-    a request sleeps (clock_nanosleep) and spins only its last spin_wait_us.
+    requests in microseconds, a list or an IntervalTrace, replayed in order and looped,
+    the first request one interval after the start; perf_analyzer's
+    --request-intervals; intervals_share=(i, n) serves only the trace's requests i,
+    i + n, ...): requests arrive on that schedule from the timing start, `workers` may
+    be in flight, and requests that find every worker busy wait in order (the
+    backlog). e2e latency counts from when a request was due (no coordinated
+    omission); the wait for a worker is also reported as the "schedule_lag" stage,
+    with achieved_rate, backlog_max, backlog_end and saturated. duration_s ends the
+    schedule: requests due later are not issued, none is started after it, and the
+    run lasts the whole duration even when its last request came early. A worker
+    waiting for a request sleeps (clock_nanosleep) until its learned wake-up lateness
+    before the due time (learn_wakeup; a running estimate per worker), then spins the
+    rest plus spin_wait_us.
     """
     return Runner(
         model,
@@ -738,7 +856,9 @@ def run(
         arrival=arrival,
         seed=seed,
         request_intervals_us=request_intervals_us,
+        intervals_share=intervals_share,
         spin_wait_us=spin_wait_us,
+        learn_wakeup=learn_wakeup,
     ).run()
 
 

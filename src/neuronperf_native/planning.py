@@ -14,11 +14,10 @@ import dataclasses
 import itertools
 import os
 from collections.abc import Iterator, Sequence
-from statistics import fmean
 from typing import Any
 
 from neuronperf_native import devices, model_index
-from neuronperf_native._schedule import last_offset_s
+from neuronperf_native._schedule import first_request_s
 from neuronperf_native.settings import BenchmarkSettings
 
 __all__ = [
@@ -154,12 +153,16 @@ class Configuration:
         out: dict[str, Any] = {
             "load_mode": self.load_mode,
             "request_rate": self.request_rate,
-            "arrival": ("intervals" if intervals else s.arrival) if opened else None,
+            "arrival": ("intervals" if intervals is not None else s.arrival) if opened else None,
             "seed": s.seed if opened and s.arrival == "poisson" else None,
             "request_intervals": None,
         }
-        if intervals:
-            out["request_intervals"] = {"count": len(intervals), "mean_us": fmean(intervals)}
+        if intervals is not None:
+            out["request_intervals"] = {
+                "count": len(intervals),
+                "mean_us": intervals.mean_us,
+                "file": intervals.source,
+            }
         return out
 
     def describe(self) -> str:
@@ -437,7 +440,7 @@ def check_schedule(configuration: Configuration) -> None:
     if configuration.load_mode != "open" or duration_s is None:
         return
     rate, intervals = configuration.request_rate, s.request_intervals
-    if last_offset_s(rate, s.arrival, intervals, n) < duration_s:
+    if first_request_s(rate, s.arrival, intervals, n) < duration_s:
         return
     if intervals is None:
         raise ValueError(
@@ -445,8 +448,9 @@ def check_schedule(configuration: Configuration) -> None:
             f"{n} model copies it is dealt to (n_models={n})"
         )
     raise ValueError(
-        f"request_intervals: the first {n} requests span more than the {duration_s:g} s "
-        f"duration, so some of the {n} model copies (n_models={n}) would get none"
+        f"request_intervals: the first {n} requests are not all due within the "
+        f"{duration_s:g} s duration, so some of the {n} model copies (n_models={n}) would "
+        "get none"
     )
 
 

@@ -24,11 +24,13 @@ import math
 import numbers
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from neuronperf_native import devices
-from neuronperf_native.engine import ARRIVALS, MAX_REQUEST_RATE
+from neuronperf_native.engine import ARRIVALS, MAX_REQUEST_RATE, IntervalTrace
 from neuronperf_native.inputs.sequences import SequenceOptions
 from neuronperf_native.stats import StoppingRule, parse_stability
 
@@ -49,7 +51,6 @@ _START_METHODS = ("auto", "fork", "spawn")
 _STABILITY_WINDOW_S = 0.1
 _LOAD_MODES = ("closed", "open", "rate")  # "rate": SPEC 4.3's name of the open loop
 _SLO_SEARCHES = ("binary", "linear")
-_MIN_INTERVAL_US = 0.001  # the engine's finest gap between two requests
 # A Ray cluster address: "auto", "ray://HOST:PORT" (Ray client) or "HOST:PORT" (GCS).
 _CLUSTER_RE = re.compile(r"^(?:auto|(?:ray://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5})$")
 
@@ -343,54 +344,21 @@ def _rates(field: str, value: Any) -> tuple[float, ...] | None:
     return tuple(_rate(field, v) for v in values)
 
 
-def _interval(where: str, value: Any) -> float:
-    if not _is_number(value):
-        raise TypeError(f"{where} must be a number of microseconds, got {value!r}")
-    if not (math.isfinite(value) and value >= _MIN_INTERVAL_US):
-        raise ValueError(
-            f"{where} must be a finite number of microseconds >= {_MIN_INTERVAL_US:g}, "
-            f"got {value!r}"
-        )
-    return float(value)
-
-
-def _intervals(field: str, value: Any) -> tuple[float, ...] | None:
+def _intervals(field: str, value: Any) -> IntervalTrace | None:
     """A file of intervals (perf_analyzer's --request-intervals: one per line, in
-    microseconds) or a list of them -> a tuple, so the settings stay serializable."""
-    if value is None:
-        return None
+    microseconds), a list of them or an IntervalTrace -> an IntervalTrace, read natively
+    and validated here (bounded: MAX_TRACE_INTERVALS, lines of MAX_TRACE_LINE_BYTES)."""
+    if value is None or isinstance(value, IntervalTrace):
+        return value
     if isinstance(value, (str, os.PathLike)):
-        return _interval_file(field, os.fspath(value))
+        try:
+            return IntervalTrace.read(value)
+        except ValueError as error:
+            raise ValueError(f"{_name(field)}: {error}") from None
     if isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
         raise TypeError(f"{_name(field)} must be a file or a list of microseconds, got {value!r}")
-    values = list(value)
-    if not values:
-        raise ValueError(f"{_name(field)} must not be empty")
-    return tuple(_interval(f"{_name(field)}[{i}]", v) for i, v in enumerate(values))
-
-
-def _interval_file(field: str, path: str) -> tuple[float, ...]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"{_name(field)}: cannot read {path}: {error}") from None
-    out = []
-    for number, line in enumerate(lines, 1):
-        text = line.strip()
-        if not text:
-            continue  # blank lines (a trailing newline) hold no interval
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(
-                f"{_name(field)}: {path} line {number}: {text[:40]!r} is not a number of "
-                "microseconds"
-            ) from None
-        out.append(_interval(f"{_name(field)}: {path} line {number}", value))
-    if not out:
-        raise ValueError(f"{_name(field)}: {path} holds no intervals (one per line, in us)")
-    return tuple(out)
+    values = value if isinstance(value, (Sequence, np.ndarray)) else list(value)
+    return IntervalTrace.of(values, _name(field))
 
 
 def _milliseconds(field: str, value: Any) -> float:
@@ -477,7 +445,7 @@ class BenchmarkSettings:
     request_rate: tuple[float, ...] | None = None  # requests/s of a configuration; list: an axis
     arrival: str = "constant"  # or "poisson" (open loop)
     seed: int = 0  # of the Poisson arrivals (copy i draws from seed + i)
-    request_intervals: tuple[float, ...] | None = None  # us between requests (a file, or a list)
+    request_intervals: IntervalTrace | None = None  # us between requests (a file, or a list)
     # Latency-SLO search: the highest rate (open) or concurrency (closed) meeting it.
     latency_slo_ms: float | None = None
     slo_percentile: float = 99.0
@@ -571,6 +539,8 @@ class BenchmarkSettings:
             value = getattr(self, field.name)
             if isinstance(value, StoppingRule):
                 value = value.to_dict()
+            if isinstance(value, IntervalTrace):  # its file (read again), or the list
+                value = value.source or value.intervals_us().tolist()
             out[field.name] = list(value) if isinstance(value, tuple) else value
         return out
 

@@ -116,7 +116,7 @@ class LocalExecutor:
                         if isinstance(failure, KeyboardInterrupt):
                             return
                         continue
-                outcome, sampler = self._run_one(group, configuration, observer)
+                outcome, sampler = self._run_one(group, configuration, observer, feeds)
                 yield self._result(configuration, config, outcome, sampler)
                 if outcome.failed:
                     group.discard()
@@ -178,7 +178,11 @@ class LocalExecutor:
         return {"feed": feeds.feed(batch_size), "validation": feeds.plan(batch_size)}
 
     def _run_one(
-        self, group: CopyGroup, configuration: Configuration, observer: RunObserver
+        self,
+        group: CopyGroup,
+        configuration: Configuration,
+        observer: RunObserver,
+        feeds: _feeds.FeedCache,
     ) -> tuple[CopiesOutcome, _Sampler]:
         s = self.settings
         sampler = _Sampler(s.stats_interval_s)
@@ -211,7 +215,7 @@ class LocalExecutor:
             call_timeout_s=s.call_timeout_s,
             record_timestamps=s.return_timers,
             live_histograms=observer.wants_histograms,
-            **_schedule_of(configuration),
+            **_schedule_of(configuration, feeds),
         )
         start_dts = time.strftime("%Y%m%d-%H%M%S")
         outcome = group.run(run, ready_timeout_s=s.load_timeout_s, watch=watch)
@@ -233,18 +237,20 @@ class LocalExecutor:
         )
 
 
-def _schedule_of(configuration: Configuration) -> dict[str, Any]:
+def _schedule_of(configuration: Configuration, feeds: _feeds.FeedCache) -> dict[str, Any]:
     """RunSpec keywords of an open-loop configuration: the schedule of all its copies
-    together (each copy serves its share: _schedule.split_schedule)."""
+    together (each copy serves its share: _schedule.split_schedule); replayed intervals
+    as the file the copies map (written once per benchmark)."""
     s = configuration.settings
     if configuration.load_mode != "open":
         return {}
-    intervals = list(s.request_intervals) if s.request_intervals is not None else None
+    trace = s.request_intervals
     return {
         "request_rate": configuration.request_rate,
         "arrival": s.arrival,
         "seed": s.seed,
-        "request_intervals_us": intervals,
+        "request_trace": None if trace is None else feeds.trace_file(trace),
+        "trace_max_interval_s": 0.0 if trace is None else trace.max_interval_s,
     }
 
 
