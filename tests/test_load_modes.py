@@ -16,7 +16,7 @@ from neuronperf_native._schedule import split_schedule
 from neuronperf_native.engine import IntervalTrace
 from neuronperf_native.executors import ConfigurationResult
 from neuronperf_native.planning import Host, ModelConfig, plan
-from neuronperf_native.search import BinarySearch, LinearSearch, verdict
+from neuronperf_native.search import BinarySearch, LinearSearch, RangeBisection, verdict
 from neuronperf_native.settings import BenchmarkSettings
 
 HOST = Host({1: 4}, instance_type="test")
@@ -285,6 +285,41 @@ def test_linear_search_stops_after_the_first_miss():
     assert s.best == 2000.0
     first_misses = LinearSearch([1000.0, 2000.0])
     assert _drive(first_misses, answer=10.0) == [1000.0] and first_misses.best is None
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "step", "integer", "answer", "expected"),
+    [
+        # perf_analyzer's path: start, end, then midpoints while wider than step
+        (1.0, 8.0, 1.0, True, 2.0, [1.0, 8.0, 4.0, 2.0, 3.0]),
+        (1.0, 8.0, 1.0, True, 0.5, [1.0]),  # start misses: nothing meets
+        (1.0, 8.0, 1.0, True, 9.0, [1.0, 8.0]),  # end meets: end is the answer
+        (100.0, 1000.0, 100.0, False, 420.0, [100.0, 1000.0, 550.0, 325.0, 437.5, 381.25]),
+        (1.0, 2.0, 1.0, True, 1.5, [1.0, 2.0]),  # a bracket no wider than step
+    ],
+)
+def test_a_range_bisection_takes_perf_analyzers_path(low, high, step, integer, answer, expected):
+    s = RangeBisection(low, high, step=step, integer=integer)
+    values = _drive(s, answer=answer)
+    assert values == expected
+    assert len(values) == len(set(values))  # never a level twice
+    assert s.best == max((v for v in values if v <= answer), default=None)
+
+
+def test_api_levels_and_ranges_choose_their_search():
+    listed = BenchmarkSettings.from_keywords(latency_slo_ms=5, workers_per_model=[1, 2, 3])
+    assert listed.slo_search == "linear"  # a list is walked in order, as perf_analyzer's
+    single = BenchmarkSettings.from_keywords(latency_slo_ms=5, load_mode="open", request_rate=50)
+    assert single.slo_search == "binary"
+    ranged = BenchmarkSettings.from_keywords(latency_slo_ms=5, slo_range=(1, 16, 1))
+    assert ranged.slo_search == "binary"
+    assert BenchmarkSettings.from_keywords().slo_search is None
+    (members,) = search._model_groups(plan(ranged, MODEL, HOST))
+    assert isinstance(search.new_search(members), RangeBisection)
+    (members,) = search._model_groups(plan(listed, MODEL, HOST))
+    assert isinstance(search.new_search(members), LinearSearch)
+    (members,) = search._model_groups(plan(single, MODEL, HOST))
+    assert isinstance(search.new_search(members), BinarySearch)
 
 
 def _report(**values):

@@ -50,9 +50,12 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
 
     base = os.path.basename(path)
     _remove_stale_temps(directory, base)
-    fd, tmp_path = tempfile.mkstemp(
-        dir=directory, prefix=f".{base}.{os.getpid()}@{socket.gethostname()}.", suffix=".tmp"
-    )
+    try:
+        fd, tmp_path = tempfile.mkstemp(
+            dir=directory, prefix=f".{base}.{os.getpid()}@{socket.gethostname()}.", suffix=".tmp"
+        )
+    except OSError as error:  # said of the destination, not of a temporary name
+        raise OSError(error.errno, error.strerror, path) from None
     with _writing_lock:
         _writing.add(os.path.basename(tmp_path))
     try:
@@ -62,6 +65,10 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
             os.fsync(f.fileno())
             os.fchmod(f.fileno(), mode)
         os.replace(tmp_path, path)
+    except OSError as error:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_path)
+        raise OSError(error.errno, error.strerror, path) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_path)

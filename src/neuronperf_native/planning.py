@@ -18,7 +18,7 @@ from typing import Any
 
 from neuronperf_native import devices, model_index
 from neuronperf_native._schedule import first_request_s
-from neuronperf_native.settings import BenchmarkSettings
+from neuronperf_native.settings import BenchmarkSettings, name_of
 
 __all__ = [
     "Configuration",
@@ -382,12 +382,17 @@ def plan(
         or os.path.splitext(os.path.basename(str(configs[0].filename)))[0]
     )
     configurations: list[Configuration] = []
+    axes = [_axes(settings, model, host.max_copies.get(model.pipeline_size)) for model in configs]
+    _check_size(axes)
+    sequences = settings.sequence_options()
     for group, model in enumerate(configs):
         most = host.max_copies.get(model.pipeline_size)
-        n_models, workers, rates = _axes(settings, model, most)
+        n_models, workers, rates = axes[group]
         _check_fits(settings, model, n_models, most)
         loaded = 0
         for copies, worker_count, rate in itertools.product(n_models, workers, rates):
+            if sequences.active:  # refused now rather than found at the warm-up
+                sequences.check_concurrency(worker_count, copies, name_of("sequence_id_range"))
             reused = loaded if settings.reuse_copies else 0
             configuration = Configuration(
                 index=len(configurations),
@@ -409,6 +414,20 @@ def plan(
 
 #: The first probe of an open-loop SLO search without a given rate or range (requests/s).
 SLO_START_RATE = 100.0
+#: The most configurations a plan may hold (model configs x n_models x workers_per_model
+#: x request_rate): a larger one is a typo or a range meant as a search.
+MAX_CONFIGURATIONS = 10_000
+
+
+def _check_size(axes: Sequence[tuple[Sequence[Any], Sequence[Any], Sequence[Any]]]) -> None:
+    """Refuses a plan of more than MAX_CONFIGURATIONS, counted before it is made."""
+    total = sum(len(n) * len(w) * len(r) for n, w, r in axes)
+    if total > MAX_CONFIGURATIONS:
+        raise ValueError(
+            f"the plan holds {total:,} configurations (model configs x n_models x "
+            f"workers_per_model x request_rate), more than {MAX_CONFIGURATIONS:,}: give fewer "
+            "values, or search with latency_slo_ms"
+        )
 
 
 def _axes(
