@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import run_cli
 
 from neuronperf_native import cli
 
@@ -43,14 +44,7 @@ BENCH = ["bench", "models.py:Sleep", "--shape", "X:4", "--n-models", "1"]
 QUICK = ["--workers-per-model", "1", "--duration", "0.3", "-q"]
 
 
-def _cli(*args: str, cwd: os.PathLike[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "neuronperf_native", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-    )
+_cli = run_cli
 
 
 @pytest.fixture

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from helpers import run_cli
 
 from neuronperf_native import cli
 from neuronperf_native.cli._bench_options import _bench_options
@@ -174,13 +173,19 @@ def test_contradicting_or_unbounded_load_options_are_usage_errors(argv, message)
             "--max-threads sets the requests in flight of a request rate",
             {"workers_per_model": [3], "n_models": [1]},
         ),
+        (
+            ["--request-intervals", "f.txt", "--request-distribution", "poisson"],
+            "--request-distribution applies to a request rate (perf_analyzer ignores it "
+            "without --request-rate-range): ignored with --request-intervals",
+            {"request_intervals": "f.txt", "load_mode": "open"},
+        ),
     ],
 )
 def test_perf_analyzer_command_lines_run_with_one_warning(argv, warning, expected, capsys):
     options = _options(*argv)
     for key, value in expected.items():
         assert options[key] == value
-    assert "arrival" not in options and options.get("load_mode") is None
+    assert "arrival" not in options
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"warning: {warning}")
 
@@ -222,14 +227,7 @@ def test_bad_values_name_the_option(argv, message, capsys):
 # End to end, through a subprocess ----------------------------------------------------
 
 
-def _cli(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "neuronperf_native", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-    )
+_cli = run_cli
 
 
 def _header_and_rows(stdout: str) -> tuple[list[str], list[list[str]]]:

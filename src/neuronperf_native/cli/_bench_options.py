@@ -123,10 +123,11 @@ def _load_options(args: argparse.Namespace) -> dict[str, Any]:
     options = _copies(args, concurrency, opened)
     if opened:
         options.update(_open_loop_options(args, rates))
-    elif args.request_distribution is not None:
+    if args.request_distribution is not None and rates is None:
+        mode = "with --request-intervals" if opened else "in concurrency mode"
         _warn(
             "--request-distribution applies to a request rate (perf_analyzer ignores it "
-            "without --request-rate-range): ignored in concurrency mode"
+            f"without --request-rate-range): ignored {mode}"
         )
     levels = rates if opened else options["workers_per_model"]
     return {**options, **_threshold_options(args, threshold, levels, opened)}
@@ -138,7 +139,6 @@ _EXCLUSIVE = (
     ("--request-rate", "--request-rate-range"),
     ("--request-intervals", "--request-rate"),
     ("--request-intervals", "--request-rate-range"),
-    ("--request-intervals", "--request-distribution"),
     ("--concurrency", "--request-rate"),
     ("--concurrency", "--request-rate-range"),
     ("--concurrency", "--request-intervals"),
@@ -157,7 +157,6 @@ def _refuse_combinations(args: argparse.Namespace) -> None:
         "--request-rate": args.request_rate is not None,
         "--request-rate-range": args.request_rate_range is not None,
         "--request-intervals": args.request_intervals is not None,
-        "--request-distribution": args.request_distribution is not None,
         "--latency-threshold": bool(args.latency_threshold),
         "--binary-search": args.binary_search,
     }
@@ -182,7 +181,6 @@ _WHY = {
     ("--request-rate", "--request-rate-range"): "give the rates one way",
     ("--request-intervals", "--request-rate"): "the intervals replay their own rate",
     ("--request-intervals", "--request-rate-range"): "the intervals replay their own rate",
-    ("--request-intervals", "--request-distribution"): "the intervals replay their own gaps",
     ("--latency-threshold", "--request-intervals"): (
         "the threshold searches a rate or a concurrency; the intervals replay fixed gaps"
     ),
@@ -249,7 +247,7 @@ def _open_loop_options(args: argparse.Namespace, rates: list[float] | None) -> d
         options["request_rate"] = rates
     else:
         options["request_intervals"] = args.request_intervals
-    if args.request_distribution == "poisson":
+    if args.request_distribution == "poisson" and rates is not None:
         options.update(arrival="poisson", seed=args.seed)
     return options
 
