@@ -113,6 +113,18 @@ def test_settings_errors_name_the_options_typed(tmp_path):
         (["--concurrency", "5000"], "error: --concurrency must be <= 4096, got 5000"),
         (["--nodes", "2"], "error: --nodes 2 runs each configuration on several nodes of a Ray"),
         (["--stability-percentage", "1e9"], "argument --stability-percentage: must be a perc"),
+        (  # found only at the warm-up before issue 22
+            [
+                "--sequences",
+                "--sequence-length",
+                "3",
+                "--sequence-id-range",
+                "1:2",
+                "--concurrency",
+                "4",
+            ],
+            "error: --sequence-id-range 1:2 holds 1 id(s), fewer than the 4 sequences live",
+        ),
     ):
         out = subprocess.run(
             [sys.executable, "-m", "neuronperf_native", "bench", "m.py:M", "--shape", "X:4",
