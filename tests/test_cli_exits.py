@@ -217,3 +217,19 @@ def test_one_window_runs_get_the_same_answer_against_themselves_and_each_other(f
         rows[pair] = row
     for row in rows.values():
         assert "unknown" in row and "too few windows (0, 0) to decide" in row
+
+
+def test_report_files_are_bounded_and_refused_at_once(tmp_path, monkeypatch, capsys):
+    from neuronperf_native import reporting
+
+    # /dev/zero never ends: before issue 22 `report` read it until memory ran out
+    assert cli.main(["report", "/dev/zero"]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("error: /dev/zero: not saved reports (write_json writes a JSON list")
+    assert cli.main(["compare", "/dev/zero", "/dev/zero"]) == cli.EXIT_USAGE
+    assert "not saved reports" in capsys.readouterr().err
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps([{"model_name": "m", "batch_size": 1, "status": "finished"}] * 50))
+    monkeypatch.setattr(reporting, "MAX_REPORT_FILE_CHARS", 1000)
+    assert cli.main(["report", str(big)]) == cli.EXIT_USAGE
+    assert "larger than 1,000 characters, the most a report file may be" in capsys.readouterr().err
