@@ -27,6 +27,10 @@ struct PythonStages {
   int64_t gil_slice_ns = 200'000;             // longest a worker keeps the GIL between calls
 };
 
+// The Python exception type that a model raises for one failed request (set once at
+// module import): the pipeline turns it into npn::RequestFailed.
+void set_request_failed_type(PyObject* type);
+
 // Tracks this run's workers that wait for the GIL, so a worker holding it across
 // iterations hands it over promptly. Shared by the workers of one pipeline.
 struct GilArbiter {

@@ -220,7 +220,7 @@ def test_one_window_runs_get_the_same_answer_against_themselves_and_each_other(f
 
 
 def test_report_files_are_bounded_and_refused_at_once(tmp_path, monkeypatch, capsys):
-    from neuronperf_native import reporting
+    from neuronperf_native.analysis import saved
 
     # /dev/zero never ends: before issue 22 `report` read it until memory ran out
     assert cli.main(["report", "/dev/zero"]) == cli.EXIT_USAGE
@@ -230,6 +230,6 @@ def test_report_files_are_bounded_and_refused_at_once(tmp_path, monkeypatch, cap
     assert "not saved reports" in capsys.readouterr().err
     big = tmp_path / "big.json"
     big.write_text(json.dumps([{"model_name": "m", "batch_size": 1, "status": "finished"}] * 50))
-    monkeypatch.setattr(reporting, "MAX_REPORT_FILE_CHARS", 1000)
+    monkeypatch.setattr(saved, "MAX_REPORT_FILE_CHARS", 1000)
     assert cli.main(["report", str(big)]) == cli.EXIT_USAGE
     assert "larger than 1,000 characters, the most a report file may be" in capsys.readouterr().err

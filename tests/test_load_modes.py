@@ -3,6 +3,7 @@ copies, the reports' load keys, and the latency-SLO search (pure decisions and e
 end). The engine's own open-loop behaviour is tested in test_open_loop.py."""
 
 import dataclasses
+import json
 import math
 import os
 import time
@@ -11,11 +12,12 @@ import numpy as np
 import pytest
 
 import neuronperf_native as npf
-from neuronperf_native import _feeds, engine, planning, reporting, search
+from neuronperf_native import analysis, engine, planning, reporting, search
 from neuronperf_native._schedule import split_schedule
+from neuronperf_native.copies import feeds
 from neuronperf_native.engine import IntervalTrace
-from neuronperf_native.executors import ConfigurationResult
 from neuronperf_native.planning import Host, ModelConfig, plan
+from neuronperf_native.run import ConfigurationResult
 from neuronperf_native.search import BinarySearch, LinearSearch, RangeBisection, verdict
 from neuronperf_native.settings import BenchmarkSettings
 
@@ -116,7 +118,7 @@ def test_a_constant_rate_is_one_schedule_dealt_round_robin(n_copies):
     single = _constant_times_ns(rate, 0, duration_ns)
     dealt = []
     for i in range(n_copies):
-        share = split_schedule(rate, "constant", 0, None, n_copies, i)
+        share = split_schedule(rate, "constant", 0, False, n_copies, i)
         assert share.request_rate == pytest.approx(rate / n_copies)
         assert share.offset_ns == round(i * 1e9 / rate)
         dealt.append(
@@ -128,7 +130,7 @@ def test_a_constant_rate_is_one_schedule_dealt_round_robin(n_copies):
 
 
 def test_poisson_copies_draw_their_own_streams_at_their_share_of_the_rate():
-    shares = [split_schedule(900.0, "poisson", 5, None, 3, i) for i in range(3)]
+    shares = [split_schedule(900.0, "poisson", 5, False, 3, i) for i in range(3)]
     assert [s.seed for s in shares] == [5, 6, 7]
     assert all(s.request_rate == pytest.approx(300.0) and s.offset_ns == 0 for s in shares)
     assert all(s.arrival == "poisson" for s in shares)
@@ -144,22 +146,20 @@ def test_request_intervals_are_dealt_so_the_copies_replay_the_file_together(
     path = str(tmp_path / "trace")
     trace.write(path)
     whole = engine.run(
-        engine.native_model("noop"),
-        max_iterations=60,
-        request_intervals_us=trace,
-        record_timestamps=True,
+        engine.native_model("noop"), max_iterations=60, request_trace=path, record_timestamps=True
     )
     single = np.sort(whole.boundaries[:, 0]) - whole.start_ns
     dealt = []
     for i in range(n_copies):
-        share = split_schedule(None, "constant", 0, path, n_copies, i)
+        share = split_schedule(None, "constant", 0, True, n_copies, i)
         assert share.request_rate is None and share.offset_ns == 0
         assert share.share == (i, n_copies)
         r = engine.run(
             engine.native_model("noop"),
             max_iterations=60 // n_copies,
             record_timestamps=True,
-            **share.engine_kwargs(),  # maps the one written trace
+            request_trace=path,  # every share maps the one written trace
+            **share.engine_kwargs(),
         )
         dealt.append(r.boundaries[:, 0] - r.start_ns)
     assert np.sort(np.concatenate(dealt)).tolist() == single.tolist()
@@ -167,7 +167,7 @@ def test_request_intervals_are_dealt_so_the_copies_replay_the_file_together(
 
 def test_split_schedule_checks_the_copy():
     with pytest.raises(ValueError, match="copy_id must be in"):
-        split_schedule(10.0, "constant", 0, None, 2, 2)
+        split_schedule(10.0, "constant", 0, False, 2, 2)
 
 
 # Reports ----------------------------------------------------------------------------
@@ -422,7 +422,7 @@ def test_low_rates_run_their_duration_and_too_few_requests_give_no_rate(caplog):
     assert time.monotonic() - started >= 2 * 2  # each configuration ran its duration
     assert slow["total_infs"] == 1 and slow["total_s"] == pytest.approx(2.0, abs=0.01)
     assert slow["throughput_avg"] is None and slow["request_rate_achieved"] is None
-    assert slow["ci_flags"]["throughput_avg"] == reporting.TOO_FEW
+    assert slow["ci_flags"]["throughput_avg"] == analysis.TOO_FEW
     assert "1 request(s) completed in 2 s, too few to estimate a rate" in caplog.text
     assert three["total_infs"] == 6 and three["total_s"] == pytest.approx(2.0, abs=0.01)
     assert three["throughput_avg"] == pytest.approx(3.0, rel=1e-3)
@@ -435,13 +435,13 @@ def test_a_long_trace_is_shared_by_the_copies_not_copied(tmp_path, monkeypatch):
     path = tmp_path / "trace.txt"
     path.write_text("100\n" * 1_000_000)
     written = []
-    real = _feeds.share_trace
+    real = feeds.share_trace
 
     def share(trace):
         written.append(real(trace))
         return written[-1]
 
-    monkeypatch.setattr(_feeds, "share_trace", share)
+    monkeypatch.setattr(feeds, "share_trace", share)
     (report,) = _bench(
         1, duration=0.5, n_models=2, workers_per_model=1, request_intervals=str(path)
     )
@@ -580,3 +580,17 @@ def test_probe_configurations_keep_the_group():
     probe = search._probe(first, "request_rate", 250.0, 7, first=False)
     assert (probe.index, probe.request_rate, probe.loads, probe.group) == (7, 250.0, 0, first.group)
     assert dataclasses.replace(first, request_rate=250.0, index=7, loads=0) == probe
+
+
+def test_a_copy_runs_its_share_of_the_schedule_from_the_run_spec():
+    from neuronperf_native.copies.protocol import RunSpec
+
+    options = engine.RunOptions(workers=2, warmup=3, duration_s=1.0, request_rate=1000.0)
+    run = RunSpec(options, n_copies=4)
+    assert RunSpec.from_dict(json.loads(json.dumps(run.to_dict()))) == run
+    copy = run.copy_options(1, start_at_ns=5_000_000)
+    assert (copy.request_rate, copy.warmup, copy.workers) == (250.0, 0, 2)
+    assert copy.start_at_ns == 6_000_000  # request 1 of 1000/s is due 1 ms after the start
+    assert copy.duration_s == pytest.approx(0.999)  # and the copy ends with the others
+    closed = RunSpec(engine.RunOptions(workers=2, duration_s=1.0)).copy_options(0, 7)
+    assert closed == engine.RunOptions(workers=2, duration_s=1.0, warmup=0, start_at_ns=7)

@@ -12,8 +12,6 @@
 namespace npn {
 namespace {
 
-constexpr double kMaxSeconds = 1e7;  // ~116 days: keeps nanosecond arithmetic far from overflow
-
 template <class T>
 void fail(const char* name, const char* requirement, T value) {
   std::ostringstream out;
@@ -39,10 +37,11 @@ std::optional<ArrivalSchedule> trace_schedule(const RunSettings& s) {
     throw InvalidArgument("share_index must be in [0, share_count) with share_count >= 1, got " +
                           std::to_string(s.share_index) + " of " + std::to_string(s.share_count));
   }
-  std::shared_ptr<const IntervalTrace> trace = s.request_trace;
+  std::shared_ptr<const IntervalTrace> trace;
   if (s.request_intervals_us) {
     trace = IntervalTrace::of_us(*s.request_intervals_us, "request_intervals_us");
   }
+  if (s.request_trace) trace = IntervalTrace::map(*s.request_trace);
   if (!trace) {
     if (s.share_count != 1) throw InvalidArgument("share_count applies to replayed intervals");
     return std::nullopt;
@@ -52,7 +51,7 @@ std::optional<ArrivalSchedule> trace_schedule(const RunSettings& s) {
 
 // The open-loop schedule the settings ask for, or none (closed loop).
 std::optional<ArrivalSchedule> make_schedule(const RunSettings& s) {
-  if (s.arrival != "constant" && s.arrival != "poisson") {
+  if (std::find(kArrivalNames.begin(), kArrivalNames.end(), s.arrival) == kArrivalNames.end()) {
     throw InvalidArgument("arrival must be 'constant' or 'poisson', got '" + s.arrival + "'");
   }
   std::optional<ArrivalSchedule> replayed = trace_schedule(s);
@@ -84,9 +83,8 @@ std::optional<ArrivalSchedule> make_schedule(const RunSettings& s) {
   return replayed;
 }
 
-}  // namespace
-
-RunConfig make_run_config(const RunSettings& s, const PipelineTraits& traits) {
+// The settings in engine units; InvalidArgument naming the first one out of range.
+RunConfig convert(const RunSettings& s) {
   RunConfig c{};
   if (s.workers < 1 || s.workers > kMaxWorkers) {
     fail("workers", ("in [1, " + std::to_string(kMaxWorkers) + "]").c_str(), s.workers);
@@ -122,6 +120,15 @@ RunConfig make_run_config(const RunSettings& s, const PipelineTraits& traits) {
   c.spin_wait_ns =
       std::min(c.spin_cap_ns, static_cast<int64_t>(std::llround(s.spin_wait_us * 1e3)));
   c.learn_wakeup = s.learn_wakeup;
+  return c;
+}
+
+}  // namespace
+
+void check_run_settings(const RunSettings& settings) { static_cast<void>(convert(settings)); }
+
+RunConfig make_run_config(const RunSettings& s, const PipelineTraits& traits) {
+  RunConfig c = convert(s);
   if (c.duration_ns == 0 && c.max_iterations == 0 && !traits.finite_input) {
     throw InvalidArgument(
         "no stop condition: give duration_s or max_iterations (or finite inputs such as an "

@@ -1,9 +1,11 @@
 // User run settings, validated once into the internal configuration the runner uses.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "interval_trace.h"
@@ -14,6 +16,9 @@ namespace npn {
 
 // Workers a run may have: each is a thread (with a 1 MiB stack).
 inline constexpr int kMaxWorkers = 4096;
+// The longest time a setting may give (~116 days): keeps nanosecond arithmetic far from
+// overflow.
+inline constexpr double kMaxSeconds = 1e7;
 // Highest open-loop rate: 10 ns between requests.
 inline constexpr double kMaxRequestRate = 1e8;
 // How much of an open-loop worker's wait for a request is always spun rather than slept
@@ -21,6 +26,8 @@ inline constexpr double kMaxRequestRate = 1e8;
 // workers' spinning may take (the margin shrinks at high rates).
 inline constexpr double kDefaultSpinWaitUs = 20.0;
 inline constexpr double kMaxSpinShare = 0.1;
+// The request arrival patterns RunSettings::arrival may name (with request_rate).
+inline constexpr std::array<std::string_view, 2> kArrivalNames = {"constant", "poisson"};
 
 // What a caller asks for; names and units match the Python keywords.
 struct RunSettings {
@@ -39,7 +46,9 @@ struct RunSettings {
   std::string arrival = "constant";    // with request_rate: "constant" or "poisson"
   uint64_t seed = 0;                   // Poisson: which arrival stream
   std::optional<std::vector<double>> request_intervals_us;  // gaps between requests, looped
-  std::shared_ptr<const IntervalTrace> request_trace;       // or the same, already built
+  // Or the same from a file written by IntervalTrace::write, mapped (shared with every
+  // process that maps it; nothing is copied).
+  std::optional<std::string> request_trace;
   // Replayed intervals: serve the trace's requests share_index, share_index +
   // share_count, ... (the other shares are other processes').
   int64_t share_index = 0;
@@ -47,6 +56,30 @@ struct RunSettings {
   double spin_wait_us = kDefaultSpinWaitUs;  // open loop: spin the end of a wait (capped)
   bool learn_wakeup = true;  // open loop: wake early by each worker's learned lateness
 };
+
+// Calls visit(name, field) for each field of RunSettings in declaration order: the one
+// list of setting names, through which the bindings read a Python RunOptions field for
+// field. A field added above must be added here (the Python tests compare the lists).
+template <class Settings, class Visit>
+void for_each_setting(Settings& s, Visit&& visit) {
+  visit("workers", s.workers);
+  visit("duration_s", s.duration_s);
+  visit("max_iterations", s.max_iterations);
+  visit("warmup", s.warmup);
+  visit("window_s", s.window_s);
+  visit("call_timeout_s", s.call_timeout_s);
+  visit("record_timestamps", s.record_timestamps);
+  visit("start_at_ns", s.start_at_ns);
+  visit("request_rate", s.request_rate);
+  visit("arrival", s.arrival);
+  visit("seed", s.seed);
+  visit("request_intervals_us", s.request_intervals_us);
+  visit("request_trace", s.request_trace);
+  visit("share_index", s.share_index);
+  visit("share_count", s.share_count);
+  visit("spin_wait_us", s.spin_wait_us);
+  visit("learn_wakeup", s.learn_wakeup);
+}
 
 // Validated settings in engine units. Build with make_run_config().
 struct RunConfig {
@@ -67,5 +100,9 @@ struct RunConfig {
 // Throws InvalidArgument naming the setting when a value is out of range, or when
 // nothing would ever stop the run (no duration, no max_iterations, endless inputs).
 RunConfig make_run_config(const RunSettings& settings, const PipelineTraits& traits);
+
+// Throws InvalidArgument naming the first setting out of range: every check of
+// make_run_config but the stop condition, which depends on the pipeline's inputs.
+void check_run_settings(const RunSettings& settings);
 
 }  // namespace npn

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Histogram', 'IntervalTrace', 'JsonError', 'MAX_INTERVAL_US', 'MAX_TRACE_INTERVALS', 'MAX_TRACE_LINE_BYTES', 'MIN_INTERVAL_US', 'NativeModel', 'Pipeline', 'Runner', 'b64decode', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'spin_model', 'unlink_on_parent_death']
+__all__: list[str] = ['ARRIVALS', 'DEFAULT_SPIN_WAIT_US', 'Histogram', 'IntervalTrace', 'JsonError', 'MAX_INTERVAL_US', 'MAX_REQUEST_RATE', 'MAX_SECONDS', 'MAX_TRACE_INTERVALS', 'MAX_TRACE_LINE_BYTES', 'MAX_WORKERS', 'MIN_INTERVAL_US', 'NativeModel', 'Pipeline', 'RUN_SETTINGS_FIELDS', 'RequestFailed', 'Runner', 'STAGES', 'b64decode', 'check_run_settings', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'spin_model', 'unlink_on_parent_death']
 class Histogram:
     """
     HDR histogram of integer nanosecond values (HdrHistogram algorithm).
@@ -130,6 +130,10 @@ class IntervalTrace:
         ...
 class JsonError(ValueError):
     pass
+class RequestFailed(Exception):
+    """
+    Raised by a model (a served endpoint's client) when one request failed: the run counts it under its message in requests_failed, records no latency, and goes on.
+    """
 class NativeModel:
     """
     A model implemented in C++.
@@ -144,7 +148,7 @@ class Runner:
     """
     Runs a pipeline on worker threads (see engine.Runner).
     """
-    def __init__(self, pipeline: Pipeline, *, workers: typing.SupportsInt | typing.SupportsIndex, duration_s: typing.Any, max_iterations: typing.Any, warmup: typing.SupportsInt | typing.SupportsIndex, window_s: typing.SupportsFloat | typing.SupportsIndex, call_timeout_s: typing.Any, record_timestamps: bool, start_at_ns: typing.SupportsInt | typing.SupportsIndex, request_rate: typing.Any, arrival: str, seed: typing.SupportsInt | typing.SupportsIndex, request_trace: typing.Any, share_index: typing.SupportsInt | typing.SupportsIndex = 0, share_count: typing.SupportsInt | typing.SupportsIndex = 1, spin_wait_us: typing.SupportsFloat | typing.SupportsIndex = 20.0, learn_wakeup: bool = True) -> None:
+    def __init__(self, pipeline: Pipeline, options: typing.Any) -> None:
         ...
     def poll_windows(self) -> list:
         ...
@@ -168,6 +172,10 @@ def b64decode(text: str) -> bytes:
     """
     Decode standard base64 (whitespace skipped, padding required) to bytes.
     Raises ValueError naming the invalid character and its position.
+    """
+def check_run_settings(options: typing.Any) -> None:
+    """
+    Raises ValueError naming the first setting of options (engine.RunOptions) out of range.
     """
 def clock_read_cost_ns(reads: typing.SupportsInt | typing.SupportsIndex) -> float:
     ...
@@ -205,7 +213,14 @@ def unlink_on_parent_death(path: str) -> None:
     """
     Remove this file when the parent dies, before the group is killed.
     """
+ARRIVALS: tuple = ('constant', 'poisson')
+DEFAULT_SPIN_WAIT_US: float = 20.0
 MAX_INTERVAL_US: float = 10000000000000.0
+MAX_REQUEST_RATE: float = 100000000.0
+MAX_SECONDS: float = 10000000.0
 MAX_TRACE_INTERVALS: int = 100000000
 MAX_TRACE_LINE_BYTES: int = 64
+MAX_WORKERS: int = 4096
 MIN_INTERVAL_US: float = 0.001
+RUN_SETTINGS_FIELDS: tuple = ('workers', 'duration_s', 'max_iterations', 'warmup', 'window_s', 'call_timeout_s', 'record_timestamps', 'start_at_ns', 'request_rate', 'arrival', 'seed', 'request_intervals_us', 'request_trace', 'share_index', 'share_count', 'spin_wait_us', 'learn_wakeup')
+STAGES: tuple = ('schedule_lag', 'gil_wait', 'input', 'preprocess', 'infer', 'postprocess', 'e2e')

@@ -10,9 +10,9 @@ its share so that the copies' requests together are the configuration's schedule
   independent Poisson streams are a Poisson stream at R);
 - intervals (looped): request k is due at the sum of the first k + 1 intervals (the
   first one interval after the start, as perf_analyzer sends it); copy i serves
-  requests i, i + n, i + 2n, ... at those times. The engine computes them from the
-  trace itself, which every copy maps from one shared file (the parent's, written once
-  per benchmark), so no copy holds or receives a copy of it.
+  requests i, i + n, i + 2n, ... at those times (the engine's share_index and
+  share_count), computing them from the trace itself, which every copy maps from one
+  file the parent wrote once per benchmark: no copy holds or receives a copy of it.
 
 A rate copy's timing starts at the shared instant plus its offset and ends with the
 configuration's duration (its own duration is shortened by the offset); every interval
@@ -30,49 +30,47 @@ from neuronperf_native.engine import IntervalTrace
 
 @dataclasses.dataclass(frozen=True)
 class CopySchedule:
-    """One copy's open-loop engine arguments, and how long after the shared start its
+    """One copy's open-loop engine settings, and how long after the shared start its
     timing starts."""
 
     request_rate: float | None
     arrival: str
     seed: int
-    request_trace: str | None  # the shared file of the intervals (IntervalTrace.write)
-    share: tuple[int, int] | None  # intervals: (this copy, copies)
+    share: tuple[int, int]  # replayed intervals: (this copy, copies); rates: (0, 1)
     offset_ns: int
 
     def engine_kwargs(self) -> dict[str, Any]:
-        """The engine.Runner keywords of this schedule (maps the shared trace)."""
-        kwargs: dict[str, Any] = {
+        """The engine.RunOptions fields of this schedule (the intervals themselves, or
+        the file they are mapped from, stay as the configuration gives them)."""
+        return {
             "request_rate": self.request_rate,
             "arrival": self.arrival,
             "seed": self.seed,
+            "share_index": self.share[0],
+            "share_count": self.share[1],
         }
-        if self.request_trace is not None:
-            kwargs["request_intervals_us"] = IntervalTrace.map(self.request_trace)
-            kwargs["intervals_share"] = self.share
-        return kwargs
 
 
 def split_schedule(
     request_rate: float | None,
     arrival: str,
     seed: int,
-    request_trace: str | None,
+    replayed: bool,
     n_copies: int,
     copy_id: int,
 ) -> CopySchedule:
     """Copy ``copy_id``'s share (0 <= copy_id < n_copies) of a configuration's schedule:
-    a rate, or the shared trace file of its intervals."""
+    a rate, or (replayed) the share of the intervals."""
     if not 0 <= copy_id < n_copies:
         raise ValueError(f"copy_id must be in [0, {n_copies}), got {copy_id}")
-    if request_trace is not None:
-        return CopySchedule(None, "constant", 0, request_trace, (copy_id, n_copies), 0)
+    if replayed:
+        return CopySchedule(None, "constant", 0, (copy_id, n_copies), 0)
     if request_rate is None:
-        raise ValueError("an open-loop schedule needs request_rate or request_trace")
+        raise ValueError("an open-loop schedule needs request_rate or replayed intervals")
     if arrival == "poisson":
-        return CopySchedule(request_rate / n_copies, arrival, seed + copy_id, None, None, 0)
+        return CopySchedule(request_rate / n_copies, arrival, seed + copy_id, (0, 1), 0)
     return CopySchedule(
-        request_rate / n_copies, arrival, 0, None, None, round(copy_id * 1e9 / request_rate)
+        request_rate / n_copies, arrival, 0, (0, 1), round(copy_id * 1e9 / request_rate)
     )
 
 
@@ -85,4 +83,4 @@ def first_request_s(
         return intervals.arrival_s(n_copies - 1)
     if n_copies == 1 or arrival == "poisson" or request_rate is None:
         return 0.0
-    return split_schedule(request_rate, arrival, 0, None, n_copies, n_copies - 1).offset_ns / 1e9
+    return split_schedule(request_rate, arrival, 0, False, n_copies, n_copies - 1).offset_ns / 1e9

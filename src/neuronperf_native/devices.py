@@ -38,7 +38,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-import psutil
+from neuronperf_native._version import __version__
 
 __all__ = [
     "DEVICE_TYPES",
@@ -75,7 +75,14 @@ _INSTANCE_TYPE_RE = re.compile(
     r"^(?:u-\d+tb\d+|[a-z]+\d+[a-z0-9]*(?:-[a-z0-9]+)?)"
     r"\.(?:nano|micro|small|medium|large|\d*xlarge|metal(?:-\d+xl)?)$"
 )
-_FRAMEWORK_MODULES = ("torch", "tensorflow", "torch_neuronx", "torch_neuron", "tensorflow_neuron")
+_FRAMEWORK_MODULES = (
+    "torch",
+    "torch_neuron",
+    "torch_neuronx",
+    "tensorflow",
+    "tensorflow_neuron",
+    "mxnet",
+)
 
 
 def normalize_device_type(device_type: str) -> str:
@@ -336,30 +343,31 @@ def _cpu_model() -> str | None:
 
 
 def describe_machine() -> dict[str, Any]:
-    """Run metadata for reports: host, CPU, cores, memory, instance, Python and versions.
+    """Where reports were made (every report's `metadata`): the package, framework and
+    Python versions, platform, CPU, usable cores and host.
 
     Framework versions are listed only for frameworks already imported (nothing is
     imported here).
     """
-    from . import __version__
-
-    affinity = sorted(os.sched_getaffinity(0))
-    frameworks: dict[str, str] = {}
+    frameworks = {}
     for name in _FRAMEWORK_MODULES:
         module = sys.modules.get(name)
         if module is not None:
-            version = getattr(module, "__version__", None)
-            frameworks[name] = str(version) if version is not None else "unknown"
+            frameworks[name] = str(getattr(module, "__version__", "unknown"))
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+        affinity: list[int] | None = cores
+        usable_cores: int | None = len(cores)
+    except (AttributeError, OSError):
+        affinity, usable_cores = None, os.cpu_count()
     return {
-        "hostname": socket.gethostname(),
-        "cpu_model": _cpu_model(),
-        "usable_cores": len(affinity),
-        "cpu_affinity": affinity,
-        "logical_cpus": os.cpu_count(),
-        "total_memory_bytes": int(psutil.virtual_memory().total),
-        "instance_type": instance_type(),
-        "platform": platform.platform(),
+        "neuronperf_native_version": __version__,
+        "frameworks": frameworks,
         "python_version": platform.python_version(),
-        "package_version": __version__,
-        "framework_versions": frameworks,
+        "python_implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpu_model": _cpu_model(),
+        "usable_cores": usable_cores,
+        "cpu_affinity": affinity,
+        "hostname": socket.gethostname(),
     }

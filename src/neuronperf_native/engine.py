@@ -14,18 +14,20 @@ import functools
 import math
 import os
 import types
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
 from neuronperf_native import _engine
-from neuronperf_native._engine import Histogram, NativeModel, now_ns
+from neuronperf_native._engine import Histogram, NativeModel, RequestFailed, now_ns
+from neuronperf_native._numbers import is_number
 
 __all__ = [
     "ARRIVALS",
     "MAX_INTERVAL_US",
     "MAX_REQUEST_RATE",
+    "MAX_SECONDS",
     "MAX_TRACE_INTERVALS",
     "MAX_WORKERS",
     "MIN_INTERVAL_US",
@@ -34,6 +36,8 @@ __all__ = [
     "Histogram",
     "IntervalTrace",
     "NativeModel",
+    "RequestFailed",
+    "RunOptions",
     "RunResult",
     "Runner",
     "Window",
@@ -45,19 +49,21 @@ __all__ = [
 
 #: Timed stages, in the order an iteration passes through them (e2e spans all).
 #: schedule_lag (open loop only): from when a request was due to when a worker began it.
-STAGES = ("schedule_lag", "gil_wait", "input", "preprocess", "infer", "postprocess", "e2e")
+STAGES: tuple[str, ...] = _engine.STAGES
 #: Request arrival patterns of the open loop (with request_rate).
-ARRIVALS = ("constant", "poisson")
+ARRIVALS: tuple[str, ...] = _engine.ARRIVALS
 #: Most workers a run may have (each is a thread with a 1 MiB stack).
-MAX_WORKERS = 4096
+MAX_WORKERS: int = _engine.MAX_WORKERS
 #: Highest open-loop request rate (requests per second).
-MAX_REQUEST_RATE = 1e8
+MAX_REQUEST_RATE: float = _engine.MAX_REQUEST_RATE
 #: Bounds of one replayed interval, in microseconds, and the most intervals a trace
 #: may hold (its text has one per line, each line at most MAX_TRACE_LINE_BYTES).
 MIN_INTERVAL_US: float = _engine.MIN_INTERVAL_US
 MAX_INTERVAL_US: float = _engine.MAX_INTERVAL_US
 MAX_TRACE_INTERVALS: int = _engine.MAX_TRACE_INTERVALS
 MAX_TRACE_LINE_BYTES: int = _engine.MAX_TRACE_LINE_BYTES
+#: The longest time any setting may give, in seconds (~116 days).
+MAX_SECONDS: float = _engine.MAX_SECONDS
 #: At interpreter exit, active runs are stopped and their workers waited for this long
 #: before finalization; a call stuck longer keeps its thread, which never touches
 #: Python again (exiting mid-run never aborts the process).
@@ -71,8 +77,8 @@ def _stop_runs_at_exit() -> None:
 
 #: Version of the dict layout produced by RunResult.to_dict(); from_dict() reads
 #: every version listed in READABLE_SCHEMAS (keys a version lacks get defaults).
-RESULT_SCHEMA = 2
-READABLE_SCHEMAS = (1, 2)
+RESULT_SCHEMA = 3
+READABLE_SCHEMAS = (1, 2, 3)
 #: Percentiles summarised in RunResult.to_dict()["latency"].
 SUMMARY_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9, 99.99)
 
@@ -152,7 +158,7 @@ class IntervalTrace:
         values = np.asarray(intervals_us) if len(intervals_us) else np.zeros(0)
         if values.ndim != 1 or values.dtype.kind not in "iuf":
             for i, value in enumerate(intervals_us):
-                if not _is_number(value):
+                if not is_number(value):
                     raise TypeError(f"{name}[{i}] must be a number, got {value!r}")
             raise TypeError(f"{name} must be a flat sequence of microseconds")
         return cls(_engine.IntervalTrace.of_us(values.astype(np.float64, copy=False), name))
@@ -238,6 +244,8 @@ class RunResult:
         window_histograms: list[Histogram] | None = None,
         window_histogram_span: int = 1,
         open_loop: dict[str, Any] | None = None,
+        requests_failed: int = 0,
+        failure_reasons: dict[str, int] | None = None,
     ) -> None:
         self.status = status
         self.stop_reason = stop_reason
@@ -259,6 +267,11 @@ class RunResult:
         self.cpu_s = cpu_ns / 1e9
         self._open = dict(open_loop) if open_loop else None
         self._timestamps = timestamps
+        #: Timed requests whose call raised RequestFailed (no latency recorded for
+        #: them), and their count per reason (at most 32 reasons; the rest under
+        #: "other reasons").
+        self.requests_failed = requests_failed
+        self.failure_reasons = dict(failure_reasons or {})
 
     @property
     def error(self) -> str | None:
@@ -406,6 +419,8 @@ class RunResult:
             "iterations": self.iterations,
             "per_worker_iterations": list(self.per_worker_iterations),
             "abandoned_workers": self.abandoned_workers,
+            "requests_failed": self.requests_failed,
+            "failure_reasons": dict(self.failure_reasons),
             "start_ns": self.start_ns,
             "end_ns": self.end_ns,
             "wall_s": self.wall_s,
@@ -448,6 +463,8 @@ class RunResult:
                 warmup=Histogram.decode(data["warmup_histogram"]),
                 per_worker_iterations=data["per_worker_iterations"],
                 abandoned_workers=data["abandoned_workers"],
+                requests_failed=data.get("requests_failed", 0),
+                failure_reasons=data.get("failure_reasons"),
                 start_ns=data["start_ns"],
                 end_ns=data["end_ns"],
                 window_ns=round(data["window_s"] * 1e9),
@@ -492,50 +509,116 @@ def _check_seconds(name: str, value: Any, optional: bool = False) -> None:
         raise ValueError(f"{name} must be a positive finite number of seconds, got {value!r}")
 
 
-def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How one engine run goes: the C++ RunSettings, field for field (names, units and
+    defaults; _engine.RUN_SETTINGS_FIELDS lists them), validated once when made.
+
+    Types are checked here (a TypeError naming the field), ranges by the engine's own
+    rules (a ValueError naming the field). Frozen and JSON-safe (to_dict/from_dict):
+    a model copy's timed run crosses the process pipe as its RunOptions. See run() for
+    what each field does. A group of fields added later (say, for streaming responses)
+    goes in as one nested options type mirroring a nested C++ struct.
+    """
+
+    workers: int = 1
+    duration_s: float | None = None
+    max_iterations: int | None = None
+    warmup: int = 1
+    window_s: float = 1.0
+    call_timeout_s: float | None = None
+    record_timestamps: bool = False
+    start_at_ns: int = 0
+    request_rate: float | None = None
+    arrival: str = "constant"
+    seed: int = 0
+    request_intervals_us: tuple[float, ...] | None = None
+    request_trace: str | None = None  # a file IntervalTrace.write wrote: mapped, not copied
+    share_index: int = 0
+    share_count: int = 1
+    spin_wait_us: float = _engine.DEFAULT_SPIN_WAIT_US
+    learn_wakeup: bool = True
+
+    def __post_init__(self) -> None:
+        normal = {
+            "workers": _integer("workers", self.workers),
+            "duration_s": _number("duration_s", self.duration_s, "seconds", optional=True),
+            "max_iterations": _integer("max_iterations", self.max_iterations, optional=True),
+            "warmup": _integer("warmup", self.warmup),
+            "window_s": _number("window_s", self.window_s, "seconds"),
+            "call_timeout_s": _number("call_timeout_s", self.call_timeout_s, "seconds", True),
+            "start_at_ns": _integer("start_at_ns", self.start_at_ns),
+            "request_rate": _number(
+                "request_rate", self.request_rate, "requests per second", optional=True
+            ),
+            "seed": _integer("seed", self.seed),
+            "request_intervals_us": _intervals(self.request_intervals_us),
+            "share_index": _integer("share_index", self.share_index),
+            "share_count": _integer("share_count", self.share_count),
+            "spin_wait_us": _number("spin_wait_us", self.spin_wait_us, "microseconds"),
+        }
+        for name in ("record_timestamps", "learn_wakeup"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        if self.request_trace is not None and not isinstance(self.request_trace, str):
+            raise TypeError(f"request_trace must be a file name (str), got {self.request_trace!r}")
+        if not isinstance(self.arrival, str):
+            raise TypeError(f"arrival must be a str, got {self.arrival!r}")
+        if not 0 <= normal["seed"] < 2**64:
+            raise ValueError(f"seed must be in [0, 2**64), got {self.seed!r}")
+        for name, value in normal.items():
+            object.__setattr__(self, name, value)
+        _engine.check_run_settings(self)
+
+    def replace(self, **changes: Any) -> RunOptions:
+        """A copy with some fields changed (validated as a new one)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-safe data; from_dict() makes the same options from it."""
+        data = dataclasses.asdict(self)
+        if self.request_intervals_us is not None:
+            data["request_intervals_us"] = list(self.request_intervals_us)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunOptions:
+        return cls(**data)
 
 
-def _check_open_loop(
-    request_rate: Any, arrival: Any, seed: Any, request_intervals_us: Any, share: Any
-) -> IntervalTrace | None:
-    """Validates the open-loop arguments; returns the intervals as a trace (or None)."""
-    if request_rate is not None:
-        if not _is_number(request_rate):
-            raise TypeError(
-                f"request_rate must be a number of requests per second, got {request_rate!r}"
-            )
-        if not (math.isfinite(request_rate) and 0 < request_rate <= MAX_REQUEST_RATE):
-            raise ValueError(
-                f"request_rate must be a finite number of requests per second in "
-                f"(0, {MAX_REQUEST_RATE:g}], got {request_rate!r}"
-            )
-    if not isinstance(arrival, str):
-        raise TypeError(f"arrival must be a str, got {arrival!r}")
-    if arrival not in ARRIVALS:
-        raise ValueError(f"arrival must be one of {', '.join(ARRIVALS)}, got {arrival!r}")
-    if arrival != "constant" and request_rate is None:
-        raise ValueError(f"arrival={arrival!r} needs request_rate (the rate of its arrivals)")
-    _check_int("seed", seed, 0)
-    if seed >= 2**64:
-        raise ValueError(f"seed must be < 2**64, got {seed!r}")
-    if request_intervals_us is None:
-        if share is not None:
-            raise ValueError("intervals_share applies to request_intervals_us")
+def _integer(name: str, value: Any, optional: bool = False) -> Any:
+    if value is None and optional:
         return None
-    if request_rate is not None:
-        raise ValueError(
-            "give request_rate or request_intervals_us, not both "
-            "(request_intervals_us replays its own gaps)"
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    return int(value)
+
+
+def _number(name: str, value: Any, unit: str, optional: bool = False) -> float | None:
+    if value is None and optional:
+        return None
+    if not is_number(value):
+        raise TypeError(f"{name} must be a number of {unit}, got {value!r}")
+    return float(value)
+
+
+def _intervals(value: Any) -> tuple[float, ...] | None:
+    """request_intervals_us as a tuple of floats (each must be a number; an
+    IntervalTrace gives its intervals)."""
+    if value is None:
+        return None
+    if isinstance(value, IntervalTrace):
+        return tuple(value.intervals_us().tolist())
+    if isinstance(value, (str, bytes)) or not isinstance(
+        value, (collections.abc.Sequence, np.ndarray)
+    ):
+        raise TypeError(
+            f"request_intervals_us must be a sequence of microseconds, got {type(value).__name__}"
         )
-    if share is not None:
-        if not (isinstance(share, tuple) and len(share) == 2):
-            raise TypeError(f"intervals_share must be (index, count), got {share!r}")
-        _check_int("intervals_share count", share[1], 1)
-        _check_int("intervals_share index", share[0], 0)
-        if share[0] >= share[1]:
-            raise ValueError(f"intervals_share index must be < its count, got {share!r}")
-    return IntervalTrace.of(request_intervals_us, "request_intervals_us")
+    for i, gap in enumerate(value):
+        if not is_number(gap):
+            raise TypeError(f"request_intervals_us[{i}] must be a number, got {gap!r}")
+    return tuple(float(gap) for gap in value)
 
 
 def _check_callable(name: str, value: Any) -> None:
@@ -647,66 +730,17 @@ class Runner:
         self,
         model: Callable[..., Any] | NativeModel,
         inputs: list[Any] | Iterable[Any] | None = None,
+        options: RunOptions | None = None,
         *,
-        workers: int = 1,
-        duration_s: float | None = None,
-        max_iterations: int | None = None,
-        warmup: int = 1,
         preprocess: Callable[..., Any] | None = None,
         postprocess: Callable[[Any], Any] | None = None,
-        window_s: float = 1.0,
-        call_timeout_s: float | None = None,
-        record_timestamps: bool = False,
-        start_at_ns: int | None = None,
         gil_slice_us: float = 200.0,
-        request_rate: float | None = None,
-        arrival: str = "constant",
-        seed: int = 0,
-        request_intervals_us: Sequence[float] | IntervalTrace | None = None,
-        intervals_share: tuple[int, int] | None = None,
-        spin_wait_us: float = 20.0,
-        learn_wakeup: bool = True,
+        **settings: Any,
     ) -> None:
-        _check_int("workers", workers, 1)
-        if workers > MAX_WORKERS:
-            raise ValueError(f"workers must be <= {MAX_WORKERS}, got {workers!r}")
-        _check_seconds("duration_s", duration_s, optional=True)
-        _check_int("max_iterations", max_iterations, 1, optional=True)
-        _check_int("warmup", warmup, 0)
-        _check_seconds("window_s", window_s)
-        _check_seconds("call_timeout_s", call_timeout_s, optional=True)
-        _check_int("start_at_ns", start_at_ns, 0, optional=True)
-        if not isinstance(record_timestamps, bool):
-            raise TypeError(f"record_timestamps must be a bool, got {record_timestamps!r}")
-        intervals = _check_open_loop(
-            request_rate, arrival, seed, request_intervals_us, intervals_share
-        )
-        if not isinstance(learn_wakeup, bool):
-            raise TypeError(f"learn_wakeup must be a bool, got {learn_wakeup!r}")
-        if not _is_number(spin_wait_us):
-            raise TypeError(f"spin_wait_us must be a number of microseconds, got {spin_wait_us!r}")
-        if not 0 <= spin_wait_us <= 1e6:
-            raise ValueError(f"spin_wait_us must be in [0, 1e6] microseconds, got {spin_wait_us!r}")
+        options = _options(options, settings)
         pipeline = _make_pipeline(model, inputs, preprocess, postprocess, gil_slice_us)
-        self._runner = _engine.Runner(
-            pipeline,
-            workers=int(workers),
-            duration_s=None if duration_s is None else float(duration_s),
-            max_iterations=None if max_iterations is None else int(max_iterations),
-            warmup=int(warmup),
-            window_s=float(window_s),
-            call_timeout_s=None if call_timeout_s is None else float(call_timeout_s),
-            record_timestamps=record_timestamps,
-            start_at_ns=int(start_at_ns or 0),
-            request_rate=None if request_rate is None else float(request_rate),
-            arrival=arrival,
-            seed=int(seed),
-            request_trace=None if intervals is None else intervals._native,
-            share_index=intervals_share[0] if intervals_share else 0,
-            share_count=intervals_share[1] if intervals_share else 1,
-            spin_wait_us=float(spin_wait_us),
-            learn_wakeup=learn_wakeup,
-        )
+        self.options = options
+        self._runner = _engine.Runner(pipeline, options)
 
     def start(self) -> None:
         """Starts the worker threads and returns at once."""
@@ -774,6 +808,8 @@ class Runner:
             window_histograms=raw["window_histograms"],
             window_histogram_span=raw["window_histogram_span"],
             open_loop=raw["open_loop"],
+            requests_failed=raw["requests_failed"],
+            failure_reasons=raw["failure_reasons"],
         )
 
     def run(self) -> RunResult:
@@ -784,25 +820,12 @@ class Runner:
 def run(
     model: Callable[..., Any] | NativeModel,
     inputs: list[Any] | Iterable[Any] | None = None,
+    options: RunOptions | None = None,
     *,
-    workers: int = 1,
-    duration_s: float | None = None,
-    max_iterations: int | None = None,
-    warmup: int = 1,
     preprocess: Callable[..., Any] | None = None,
     postprocess: Callable[[Any], Any] | None = None,
-    window_s: float = 1.0,
-    call_timeout_s: float | None = None,
-    record_timestamps: bool = False,
-    start_at_ns: int | None = None,
     gil_slice_us: float = 200.0,
-    request_rate: float | None = None,
-    arrival: str = "constant",
-    seed: int = 0,
-    request_intervals_us: Sequence[float] | IntervalTrace | None = None,
-    intervals_share: tuple[int, int] | None = None,
-    spin_wait_us: float = 20.0,
-    learn_wakeup: bool = True,
+    **settings: Any,
 ) -> RunResult:
     """Runs `model` on `workers` threads and measures every iteration.
 
@@ -811,6 +834,8 @@ def run(
     inputs: a list of argument tuples served round-robin (a non-tuple item is one
         argument), an iterator/iterable of them (shared by the workers; running out
         ends the run cleanly), or None to call the model with no arguments.
+    options: a RunOptions; its fields may also be given as keywords (workers=2,
+        duration_s=1.0), which override the options' fields.
     Each iteration is: next input -> preprocess(*args) -> model(*args) ->
     postprocess(output), each stage timed, after `warmup` untimed iterations per
     worker. Stops at duration_s, max_iterations, input exhaustion, the first error,
@@ -818,48 +843,48 @@ def run(
     window_s: width of the throughput windows. record_timestamps: keep the raw
     stage boundaries of every iteration (memory grows with the run; off by
     default). start_at_ns: start timing no earlier than this engine-clock time
-    (to line up several processes). gil_slice_us: the longest a worker keeps the
-    GIL across consecutive iterations before handing it on.
+    (to line up several processes; 0, the default: at once). gil_slice_us: the
+    longest a worker keeps the GIL across consecutive iterations before handing it on.
 
     Closed loop (the default): each worker issues its next request when its previous
     one completes. Open loop, with request_rate (requests/s; arrival "constant" or
     "poisson", drawn from the stream `seed`) or request_intervals_us (the gaps between
-    requests in microseconds, a list or an IntervalTrace, replayed in order and looped,
-    the first request one interval after the start; perf_analyzer's
-    --request-intervals; intervals_share=(i, n) serves only the trace's requests i,
-    i + n, ...): requests arrive on that schedule from the timing start, `workers` may
-    be in flight, and requests that find every worker busy wait in order (the
-    backlog). e2e latency counts from when a request was due (no coordinated
-    omission); the wait for a worker is also reported as the "schedule_lag" stage,
-    with achieved_rate, backlog_max, backlog_end and saturated. duration_s ends the
-    schedule: requests due later are not issued, none is started after it, and the
-    run lasts the whole duration even when its last request came early. A worker
-    waiting for a request sleeps (clock_nanosleep) until its learned wake-up lateness
-    before the due time (learn_wakeup; a running estimate per worker), then spins the
-    rest plus spin_wait_us.
+    requests in microseconds, replayed in order and looped, the first request one
+    interval after the start; perf_analyzer's --request-intervals) or request_trace
+    (the same from a file IntervalTrace.write wrote, mapped: every process that maps
+    it shares it; share_index and share_count serve only the trace's requests
+    share_index, share_index + share_count, ...): requests arrive on that schedule
+    from the timing start, `workers` may be in flight, and requests that find every
+    worker busy wait in order (the backlog). e2e latency counts from when a request
+    was due (no coordinated omission); the wait for a worker is also reported as the
+    "schedule_lag" stage, with achieved_rate, backlog_max, backlog_end and saturated.
+    duration_s ends the schedule: requests due later are not issued, none is started
+    after it, and the run lasts the whole duration even when its last request came
+    early. A worker waiting for a request sleeps (clock_nanosleep) until its learned
+    wake-up lateness before the due time (learn_wakeup; a running estimate per
+    worker), then spins the rest plus spin_wait_us.
     """
     return Runner(
         model,
         inputs,
-        workers=workers,
-        duration_s=duration_s,
-        max_iterations=max_iterations,
-        warmup=warmup,
+        options,
         preprocess=preprocess,
         postprocess=postprocess,
-        window_s=window_s,
-        call_timeout_s=call_timeout_s,
-        record_timestamps=record_timestamps,
-        start_at_ns=start_at_ns,
         gil_slice_us=gil_slice_us,
-        request_rate=request_rate,
-        arrival=arrival,
-        seed=seed,
-        request_intervals_us=request_intervals_us,
-        intervals_share=intervals_share,
-        spin_wait_us=spin_wait_us,
-        learn_wakeup=learn_wakeup,
+        **settings,
     ).run()
+
+
+def _options(options: RunOptions | None, settings: dict[str, Any]) -> RunOptions:
+    """``options`` (or the defaults) with the keyword settings applied."""
+    if options is not None and not isinstance(options, RunOptions):
+        raise TypeError(f"options must be a RunOptions, got {type(options).__name__}")
+    unknown = sorted(set(settings) - set(_engine.RUN_SETTINGS_FIELDS))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(unknown)}")
+    if options is None:
+        return RunOptions(**settings)
+    return options.replace(**settings) if settings else options
 
 
 def native_model(

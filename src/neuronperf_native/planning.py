@@ -18,6 +18,7 @@ from typing import Any
 
 from neuronperf_native import devices, model_index
 from neuronperf_native._schedule import first_request_s
+from neuronperf_native.engine import RunOptions
 from neuronperf_native.settings import BenchmarkSettings, name_of
 
 __all__ = [
@@ -102,6 +103,30 @@ class Configuration:
         if rule is not None and rule.max_s is not None:
             return rule.max_s
         return self.settings.duration_s or None
+
+    def run_options(self, trace_file: str | None = None) -> RunOptions:
+        """The engine run of this configuration's copies together: workers and warm-up
+        per copy, and in open loop the schedule of all copies (each serves its share).
+        Replayed intervals come from trace_file, their written form (copies map it; the
+        executor writes it once), or else as their values."""
+        s = self.settings
+        schedule: dict[str, Any] = {}
+        if self.load_mode == "open":
+            schedule = {"request_rate": self.request_rate, "arrival": s.arrival, "seed": s.seed}
+            if trace_file is not None:
+                schedule["request_trace"] = trace_file
+            elif s.request_intervals is not None:
+                schedule["request_intervals_us"] = s.request_intervals
+        return RunOptions(
+            workers=self.workers_per_model,
+            warmup=s.warmup_iterations,
+            duration_s=self.duration_s,
+            max_iterations=s.max_iterations,
+            window_s=s.window_s,
+            call_timeout_s=s.call_timeout_s,
+            record_timestamps=s.return_timers,
+            **schedule,
+        )
 
     def config_dict(self) -> dict[str, Any]:
         """NeuronPerf's config dict for this configuration (the report's config keys)."""

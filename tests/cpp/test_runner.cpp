@@ -4,8 +4,12 @@
 
 #include <atomic>
 #include <memory>
+#include <set>
 #include <stdexcept>
+#include <string>
 #include <thread>
+#include <type_traits>
+#include <vector>
 
 #include "clock.h"
 #include "errors.h"
@@ -53,6 +57,29 @@ class FailingModel final : public NativeModel {
 
  private:
   int fail_on_;
+  mutable std::atomic<int> calls_{0};
+};
+
+// A model whose every third call fails as one request: with reason "r<k>" where k is
+// the call number modulo `reasons`, and on warm-up calls too.
+class FlakyModel final : public NativeModel {
+ public:
+  explicit FlakyModel(int reasons) : reasons_(reasons) {}
+  std::string describe() const override { return "flaky"; }
+  std::unique_ptr<NativeInstance> instantiate(int) const override {
+    struct Instance final : NativeInstance {
+      const FlakyModel* owner;
+      explicit Instance(const FlakyModel* o) : owner(o) {}
+      void infer() override {
+        const int call = owner->calls_.fetch_add(1) + 1;
+        if (call % 3 == 0) throw RequestFailed("r" + std::to_string(call % owner->reasons_));
+      }
+    };
+    return std::make_unique<Instance>(this);
+  }
+
+ private:
+  int reasons_;
   mutable std::atomic<int> calls_{0};
 };
 
@@ -158,6 +185,35 @@ TEST_CASE("a model that throws stops the run with its error and keeps the measur
   CHECK(r.iterations() >= 499 - 1);  // the other worker may not have finished its last call
   CHECK(r.iterations() < 1'000'000);
   CHECK(r.stage(Stage::kE2E).count() == r.iterations());
+}
+
+TEST_CASE("a failed request is counted by reason, never timed, and the run goes on") {
+  RunSettings s = with_iterations(300, 2);
+  s.warmup = 3;  // warm-up call 3 fails too, and is neither counted nor an error
+  Runner runner(std::make_shared<NativePipeline>(std::make_shared<FlakyModel>(2)), s);
+  RunResult r = runner.run();
+  CHECK(r.status == RunStatus::kFinished);
+  CHECK(!r.error.has_value());
+  CHECK(r.iterations() + r.requests_failed == 300);
+  CHECK(r.requests_failed == 100);  // calls 7..306 of which every third failed
+  CHECK(r.stage(Stage::kE2E).count() == r.iterations());
+  int64_t by_reason = 0;
+  for (const auto& entry : r.failure_reasons) by_reason += entry.second;
+  CHECK(by_reason == r.requests_failed);
+  CHECK(r.failure_reasons.size() == 2);
+}
+
+TEST_CASE("failure reasons beyond 32 are counted together") {
+  RunSettings s = with_iterations(600);
+  s.warmup = 0;
+  Runner runner(std::make_shared<NativePipeline>(std::make_shared<FlakyModel>(100)), s);
+  RunResult r = runner.run();
+  CHECK(r.requests_failed == 200);
+  CHECK(r.failure_reasons.size() == 33);
+  CHECK(r.failure_reasons.count("other reasons") == 1);
+  int64_t by_reason = 0;
+  for (const auto& entry : r.failure_reasons) by_reason += entry.second;
+  CHECK(by_reason == 200);
 }
 
 TEST_CASE("an error during warm-up is reported as a warm-up error") {
@@ -276,6 +332,34 @@ TEST_CASE("invalid settings are rejected with the setting's name") {
   s.warmup = -2;
   rejects(s, "warmup");
   rejects(RunSettings{}, "stop condition");
+}
+
+TEST_CASE("settings are checked on their own, without a pipeline, by the same rules") {
+  RunSettings s;  // no stop condition: that needs the pipeline's inputs, so it passes here
+  check_run_settings(s);
+  s.arrival = "bursty";
+  CHECK_THROWS_WITH_AS(check_run_settings(s), doctest::Contains("arrival"), InvalidArgument);
+  s = RunSettings{};
+  s.workers = kMaxWorkers + 1;
+  CHECK_THROWS_WITH_AS(check_run_settings(s), doctest::Contains("workers"), InvalidArgument);
+}
+
+TEST_CASE("for_each_setting names every field once, in declaration order") {
+  RunSettings s;
+  std::vector<std::string> names;
+  for_each_setting(s, [&](const char* name, auto&) { names.emplace_back(name); });
+  CHECK(names.size() == 17);
+  CHECK(names.front() == "workers");
+  CHECK(names.back() == "learn_wakeup");
+  CHECK(std::set<std::string>(names.begin(), names.end()).size() == names.size());
+  s.workers = 7;
+  int seen = 0;
+  for_each_setting(s, [&](const char* name, auto& field) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(field)>, int>) {
+      if (std::string(name) == "workers") seen = field;
+    }
+  });
+  CHECK(seen == 7);
 }
 
 TEST_CASE("start_at_ns delays timing to a shared start time") {

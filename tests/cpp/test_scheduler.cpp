@@ -343,10 +343,11 @@ TEST_CASE("open-loop settings are validated with the setting named") {
   rejects(s, "share_index");
   s.share_index = 0;
   s.share_count = 1;
-  s.request_trace = IntervalTrace::of_us({10.0}, "trace");
+  s.request_trace = "/no/such/trace";
   rejects(s, "not both");
-  s.request_trace.reset();
   s.request_intervals_us.reset();
+  rejects(s, "cannot read trace /no/such/trace");
+  s.request_trace.reset();
   s.share_count = 2;
   rejects(s, "share_count applies to replayed intervals");
   s.share_count = 1;

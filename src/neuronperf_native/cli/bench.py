@@ -23,6 +23,7 @@ from neuronperf_native.cli._common import (
 )
 from neuronperf_native.cli._models import _framework_benchmark, _input_specs, _resolve_model
 from neuronperf_native.cli._outputs import Outputs
+from neuronperf_native.cli._served import bench_served
 
 
 class DemoModel:
@@ -82,8 +83,15 @@ def _table_cols(percentiles: Sequence[float], reports: Sequence[dict[str, Any]] 
         load = ["schedule_lag_ms_p99", "backlog_max", "saturated"]
     if any(r.get("slo") for r in reports):
         load += ["slo_met", "slo_best"]
+    if any(r.get("requests_failed") or _served(r) for r in reports):
+        load.append("requests_failed")
     cols = [*head, *_percentile_cols(percentiles, head), *load]
     return [*cols, *PRINT_COLS[3:-1], "stable", "status"]
+
+
+def _served(report: dict[str, Any]) -> bool:
+    """A served model's report (its model_filename is the server's URL)."""
+    return str(report.get("model_filename") or "").startswith(("http://", "https://"))
 
 
 def _flat_slo(reports: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -122,6 +130,22 @@ def _slo_summary(reports: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _failure_lines(reports: Sequence[dict[str, Any]]) -> list[str]:
+    """Per configuration with failed requests: how many, and the count per reason."""
+    lines = []
+    for report in reports:
+        if not report.get("requests_failed"):
+            continue
+        reasons = "; ".join(f"{n} x {why}" for why, n in report["failure_reasons"].items())
+        rate = report.get("request_rate")
+        load = f"request_rate={rate:g}" if rate else f"workers={report['workers_per_model']}"
+        lines.append(
+            f"failed requests (batch_size={report['batch_size']}, n_models="
+            f"{report['n_models']}, {load}): {report['requests_failed']}: {reasons}"
+        )
+    return lines
+
+
 def _bench_batch_sizes(args: argparse.Namespace, kind: str, index: Any) -> list[int]:
     sizes = _flatten(args.batch_size)
     if sizes:
@@ -141,7 +165,7 @@ def _bench_batch_sizes(args: argparse.Namespace, kind: str, index: Any) -> list[
 
 def _validation_line(report: dict[str, Any]) -> str:
     """One stderr line summing up a report's output validation."""
-    from neuronperf_native._feeds import mismatch_location
+    from neuronperf_native.copies.validation import mismatch_location
 
     v = report["validation"]
     line = (
@@ -160,6 +184,15 @@ def _bench(args: argparse.Namespace) -> int:
     outputs = _bench_outputs(args, npf)
     outputs.check()
     options = _bench_options(args)
+    if args.url is not None:
+        with cli_names(args):
+            result = bench_served(args, options)
+        if args.dry_run:
+            print(result.table())
+            return EXIT_OK
+        return _bench_reports(args, npf, result, outputs)
+    if args.model is None:
+        raise UsageError("give MODEL (a model file, index or module:Class), or -u URL -m NAME")
     kind, model, framework = _resolve_model(args.model, args.framework)
     data = _bench_data(args)
     batch_sizes = _bench_batch_sizes(args, kind, model)
@@ -174,6 +207,13 @@ def _bench(args: argparse.Namespace) -> int:
             print(benchmark(model, data, batch_sizes=batch_sizes, dry_run=True, **options).table())
             return EXIT_OK
         reports = benchmark(model, data, batch_sizes=batch_sizes, **options)
+    return _bench_reports(args, npf, reports, outputs)
+
+
+def _bench_reports(
+    args: argparse.Namespace, npf: Any, reports: list[dict[str, Any]], outputs: Outputs
+) -> int:
+    """The table, the files asked for, and the exit status of a benchmark's reports."""
     if not reports:
         if INTERRUPTION.happened:
             print("error: interrupted before a configuration was measured", file=sys.stderr)
@@ -218,6 +258,8 @@ def _print_table(args: argparse.Namespace, npf: Any, reports: list[dict[str, Any
     npf.print_reports(_flat_slo(reports), cols=_table_cols(percentiles, reports), units=True)
     for line in _slo_summary(reports):
         print(line)
+    for line in _failure_lines(reports):
+        print(line)
     for report in reports:
         if report.get("validation") is not None:
             _note(args, _validation_line(report))
@@ -225,7 +267,10 @@ def _print_table(args: argparse.Namespace, npf: Any, reports: list[dict[str, Any
 
 def _bench_outputs(args: argparse.Namespace, npf: Any) -> Outputs:
     """The files --csv, --json and --html ask for (and the files bench reads)."""
-    inputs = [("MODEL", args.model.rpartition(":")[0] if ":" in args.model else args.model)]
+    inputs = []
+    if args.model is not None:
+        model = args.model.rpartition(":")[0] if ":" in args.model else args.model
+        inputs.append(("MODEL", model))
     inputs += [("--input-data", source) for source in args.input_data or []]
     if args.request_intervals:
         inputs.append(("--request-intervals", args.request_intervals))

@@ -67,8 +67,9 @@ def _plot_to(path: str, reports: list[dict[str, Any]], source: str) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from neuronperf_native.comparing import compare
+    from neuronperf_native.analysis import compare
     from neuronperf_native.reporters.html import write_comparison_html
+    from neuronperf_native.reporting import comparison_table
 
     outputs = Outputs([("BASE.json", args.base), ("NEW.json", args.new)])
     outputs.add(
@@ -88,7 +89,7 @@ def _compare(args: argparse.Namespace) -> int:
     )
     if not comparison.rows:
         raise UsageError(f"no configuration of {args.base} matches one of {args.new}")
-    sys.stdout.write(comparison.table())
+    sys.stdout.write(comparison_table(comparison))
     if comparison.unmatched_base and not args.allow_missing:
         print(
             f"error: {len(comparison.unmatched_base)} configuration(s) of {args.base} missing "
