@@ -14,8 +14,8 @@ class ReportFileError(ValueError):
 
 
 #: The largest report file read_json reads (characters): reports of 10,000
-#: configurations take a few hundred MB. A file that does not begin as a JSON list is
-#: refused after its first _HEAD_CHARS characters (/dev/zero: at once).
+#: configurations take a few hundred MB. A file that does not begin as JSON (a list or an
+#: object) is refused after its first _HEAD_CHARS characters (/dev/zero: at once).
 MAX_REPORT_FILE_CHARS = 2**30
 _HEAD_CHARS = 2**16
 
@@ -30,7 +30,7 @@ def read_json(filename: str | os.PathLike[str]) -> list[dict[str, Any]]:
         with open(path, encoding="utf-8") as f:
             text = f.read(_HEAD_CHARS)
             start = text.lstrip()[:1]
-            if start not in ("[", "") or (not start and len(text) == _HEAD_CHARS):
+            if start not in ("[", "{", "") or (not start and len(text) == _HEAD_CHARS):
                 raise ReportFileError(
                     f"{path}: not saved reports (write_json writes a JSON list, this begins "
                     f"with {text[:12]!r})"
