@@ -70,6 +70,7 @@ class RunSpec:
     # The latency whose window histograms go to the parent live: "e2e", or a streamed
     # run's token metric (stability judging it).
     window_metric: str = "e2e"
+    longest_interval_s: float = 0.0  # replayed intervals: the longest (a copy's silence)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +79,7 @@ class RunSpec:
             "validate": self.validate,
             "live_histograms": self.live_histograms,
             "window_metric": self.window_metric,
+            "longest_interval_s": self.longest_interval_s,
         }
 
     @classmethod
@@ -87,16 +89,11 @@ class RunSpec:
     def schedule(self, copy_id: int) -> CopySchedule | None:
         """This copy's share of the open-loop schedule (None: closed loop)."""
         o = self.options
-        if o.request_rate is None and o.request_intervals_us is None:
+        if o.request_rate is None and o.request_intervals_us is None and o.request_trace is None:
             return None
+        replayed = o.request_intervals_us is not None or o.request_trace is not None
         return split_schedule(
-            o.request_rate,
-            o.arrival,
-            o.seed,
-            o.request_intervals_us,
-            self.n_copies,
-            copy_id,
-            o.burstiness,
+            o.request_rate, o.arrival, o.seed, replayed, self.n_copies, copy_id, o.burstiness
         )
 
     def copy_options(self, copy_id: int, start_at_ns: int) -> RunOptions:
@@ -121,6 +118,8 @@ class RunSpec:
         o = self.options
         if o.request_intervals_us is not None:
             return self.n_copies * max(o.request_intervals_us) / 1e6
+        if o.request_trace is not None:
+            return self.n_copies * self.longest_interval_s
         return self.n_copies / o.request_rate if o.request_rate else 0.0
 
 
