@@ -124,14 +124,24 @@ def benchmark(
             return the_plan
         results = run_plan(the_plan, executors.create(workload, settings))
     if settings.export_requests is not None:
-        count = request_log.write_requests(settings.export_requests, results)
-        log.info("Wrote %d request records to %s", count, settings.export_requests)
+        _export_requests(settings.export_requests, results)
     pairs = [r.pair(with_timers=settings.return_timers) for r in results]
     if settings.return_timers:
         return pairs
     reports = reporting.get_reports(pairs)
     _warn_too_few(reports)
     return reports
+
+
+def _export_requests(path: str, results: list[ConfigurationResult]) -> None:
+    """The request records to `path`; a write that fails is logged, and the reports
+    are still returned (the measured results are not lost to a full disk)."""
+    try:
+        count = request_log.write_requests(path, results)
+    except OSError as error:
+        log.error("cannot write export_requests %s: %s", path, error.strerror or error)
+        return
+    log.info("Wrote %d request records to %s", count, path)
 
 
 def _warn_too_few(reports: list[dict[str, Any]]) -> None:

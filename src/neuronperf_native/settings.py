@@ -34,7 +34,7 @@ from neuronperf_native._numbers import is_number as _is_number
 from neuronperf_native._verbosity import check_verbosity
 from neuronperf_native.engine import ARRIVALS, MAX_REQUEST_RATE, MAX_WORKERS, IntervalTrace
 from neuronperf_native.inputs.sequences import SequenceOptions
-from neuronperf_native.prompts import PromptOptions
+from neuronperf_native.prompts import PromptOptions, Prompts
 from neuronperf_native.stats import StoppingRule, parse_stability
 from neuronperf_native.streaming import StreamOptions, parse_goodput
 
@@ -337,11 +337,15 @@ def _goodput_fraction(field: str, value: Any) -> float:
 
 
 def _file(field: str, value: Any) -> str:
+    """A file the benchmark writes: its folder must exist (checked before any work)."""
     if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
         raise TypeError(f"{_name(field)} must be a file path, got {value!r}")
     path = os.fspath(value)
     if not isinstance(path, str) or os.path.isdir(path):
         raise ValueError(f"{_name(field)} must be a file path, got {value!r}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{_name(field)} {path}: folder {folder} does not exist")
     return path
 
 
@@ -351,6 +355,33 @@ def _burstiness(field: str, value: Any) -> float:
     if not (math.isfinite(value) and 0.01 <= value <= 100):
         raise ValueError(f"{_name(field)} must be a finite number in [0.01, 100], got {value!r}")
     return float(value)
+
+
+# The fields PromptOptions checks together, named as PromptOptions names them.
+_PROMPT_FIELDS = (
+    "synthetic_input_tokens_mean",
+    "synthetic_input_tokens_stddev",
+    "output_tokens_mean",
+    "output_tokens_stddev",
+    "num_prompts",
+    "vocab_size",
+    "prompt_seed",
+    "input_file",
+    "tokenizer",
+)
+_PROMPT_FIELD_RE = re.compile(r"\b(" + "|".join(_PROMPT_FIELDS) + r")\b")
+
+
+@contextlib.contextmanager
+def _prompt_names() -> Iterator[None]:
+    """PromptOptions' errors (raised inside the block) naming the fields as _name() does."""
+    try:
+        yield
+    except (TypeError, ValueError) as error:
+        message = _PROMPT_FIELD_RE.sub(lambda m: _name(m.group(1)), str(error))
+        if message == str(error):
+            raise
+        raise type(error)(message) from None
 
 
 def _check_streaming(s: BenchmarkSettings) -> None:
@@ -611,8 +642,9 @@ class BenchmarkSettings:
         _check_streaming(self)
         self.prompt_options()  # validates the prompt fields together
         if self.cluster is not None and self.searches_slo:
+            target = "latency_slo_ms" if self.latency_slo_ms is not None else "min_goodput_fraction"
             raise ValueError(
-                f"{_name('latency_slo_ms')} searches with probes on this host: it does not "
+                f"{_name(target)} searches with probes on this host: it does not "
                 f"run on {_name('cluster')} (run the search on one node of the cluster)"
             )
         if self.nodes is not None and self.cluster is None:
@@ -720,17 +752,17 @@ class BenchmarkSettings:
 
     def prompt_options(self) -> PromptOptions:
         """The prompt options (validated: errors name the option)."""
-        return PromptOptions(
-            synthetic_input_tokens_mean=self.synthetic_input_tokens_mean,
-            synthetic_input_tokens_stddev=self.synthetic_input_tokens_stddev,
-            output_tokens_mean=self.output_tokens_mean,
-            output_tokens_stddev=self.output_tokens_stddev,
-            num_prompts=self.num_prompts,
-            vocab_size=self.vocab_size,
-            prompt_seed=self.prompt_seed,
-            input_file=self.input_file,
-            tokenizer=self.tokenizer,
-        )
+        with _prompt_names():
+            return PromptOptions(**{name: getattr(self, name) for name in _PROMPT_FIELDS})
+
+    def build_prompts(self) -> Prompts | None:
+        """The prompts the requests cycle through (None without prompt options): the
+        file read, the tokenizer loaded, the synthetic ones drawn; errors name the option."""
+        options = self.prompt_options()
+        if not options.active:
+            return None
+        with _prompt_names():
+            return options.build()
 
     @property
     def searches_slo(self) -> bool:

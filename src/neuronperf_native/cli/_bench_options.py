@@ -15,7 +15,11 @@ from typing import Any
 
 from neuronperf_native.cli._args import MAX_DURATION_S, Span, _range_values
 from neuronperf_native.cli._common import UsageError, _flatten
-from neuronperf_native.cli._generative import generative_options, stability_metric
+from neuronperf_native.cli._generative import (
+    GENERATIVE_NAMES,
+    generative_options,
+    stability_metric,
+)
 from neuronperf_native.engine import MAX_REQUEST_RATE, MAX_WORKERS
 from neuronperf_native.settings import display_names
 
@@ -110,16 +114,17 @@ def _load_options(args: argparse.Namespace) -> dict[str, Any]:
     mode are ignored with a warning."""
     _refuse_combinations(args)
     threshold = args.latency_threshold or None  # 0: no limit, as perf_analyzer's
+    searching = threshold is not None or args.min_goodput_fraction is not None
     concurrency = _flatten(args.concurrency)
     if args.concurrency_range is not None:
-        _check_span(args, args.concurrency_range, "--concurrency-range", threshold)
+        _check_span(args, args.concurrency_range, "--concurrency-range", searching)
         concurrency = [
             int(v)
             for v in _range_values(args.concurrency_range, "--concurrency-range", MAX_WORKERS)
         ]
     rates = _flatten(args.request_rate)
     if args.request_rate_range is not None:
-        _check_span(args, args.request_rate_range, "--request-rate-range", threshold)
+        _check_span(args, args.request_rate_range, "--request-rate-range", searching)
         rates = _range_values(args.request_rate_range, "--request-rate-range", MAX_REQUEST_RATE)
     opened = rates is not None or args.request_intervals is not None
     options = _copies(args, concurrency, opened)
@@ -149,6 +154,10 @@ _EXCLUSIVE = (
     ("--concurrency-range", "--request-intervals"),
     ("--latency-threshold", "--request-intervals"),
     ("--binary-search", "--request-intervals"),
+    ("--latency-threshold", "--min-goodput-fraction"),
+    ("--min-goodput-fraction", "--request-intervals"),
+    ("--max-concurrency", "--max-threads"),
+    ("--max-concurrency", "--workers-per-model"),
 )
 
 
@@ -161,16 +170,20 @@ def _refuse_combinations(args: argparse.Namespace) -> None:
         "--request-intervals": args.request_intervals is not None,
         "--latency-threshold": bool(args.latency_threshold),
         "--binary-search": args.binary_search,
+        "--min-goodput-fraction": args.min_goodput_fraction is not None,
+        "--max-concurrency": args.max_concurrency is not None,
+        "--max-threads": args.max_threads is not None,
+        "--workers-per-model": args.workers_per_model is not None,
     }
     for first, second in _EXCLUSIVE:
         if given[first] and given[second]:
             raise UsageError(
                 f"{first} and {second} cannot be combined: {_WHY.get((first, second), _MODES)}"
             )
-    if args.binary_search and not args.latency_threshold:
+    if args.binary_search and not args.latency_threshold and args.min_goodput_fraction is None:
         raise UsageError(
-            "--binary-search needs --latency-threshold MS (above 0): it searches for the "
-            "highest level whose latency is within it"
+            "--binary-search needs --latency-threshold MS (above 0) or --min-goodput-fraction "
+            "F: it searches for the highest level that meets it"
         )
 
 
@@ -189,17 +202,24 @@ _WHY = {
     ("--binary-search", "--request-intervals"): (
         "the search varies a rate or a concurrency; the intervals replay fixed gaps"
     ),
+    ("--latency-threshold", "--min-goodput-fraction"): "give the search one target",
+    ("--min-goodput-fraction", "--request-intervals"): (
+        "the search varies a rate or a concurrency; the intervals replay fixed gaps"
+    ),
+    ("--max-concurrency", "--max-threads"): "both set the requests in flight of each copy",
+    ("--max-concurrency", "--workers-per-model"): "both set the workers of each model copy",
 }
 
 
-def _check_span(args: argparse.Namespace, span: Span, option: str, threshold: float | None) -> None:
-    """END 0 (no limit) needs a threshold to end the sweep, and is no bracket to bisect."""
+def _check_span(args: argparse.Namespace, span: Span, option: str, searching: bool) -> None:
+    """END 0 (no limit) needs a search target to end the sweep, and is no bracket to
+    bisect."""
     if not span.unlimited:
         return
-    if threshold is None:
+    if not searching:
         raise UsageError(
             f"{option} {span.text}: END 0 means no limit, which needs --latency-threshold MS "
-            "(above 0) to end the sweep; give an END or a threshold"
+            "(above 0) or --min-goodput-fraction F to end the sweep; give an END or a target"
         )
     if args.binary_search:
         raise UsageError(
@@ -215,13 +235,17 @@ def _copies(
     args: argparse.Namespace, concurrency: list[int] | None, opened: bool
 ) -> dict[str, Any]:
     """n_models and workers_per_model: --concurrency N is 1 copy x N workers; the open
-    loop has 1 copy (or --n-models) x --max-threads workers (default 4)."""
+    loop has 1 copy (or --n-models) x --max-threads (--max-concurrency) workers (default
+    4)."""
     workers = _flatten(args.workers_per_model)
     n_models = _flatten(args.n_models)
-    if args.max_concurrency is not None:
-        if args.max_threads is not None:
-            raise UsageError("give --max-concurrency or --max-threads (the same), not both")
-        args.max_threads = args.max_concurrency
+    threads = args.max_threads if args.max_concurrency is None else args.max_concurrency
+    if args.max_concurrency is not None and not opened:
+        raise UsageError(
+            "--max-concurrency caps the requests in flight of an open loop (--request-rate, "
+            "--request-rate-range, --request-intervals); in concurrency mode --concurrency N "
+            "is the requests in flight"
+        )
     if args.max_threads is not None:
         if workers is not None:
             raise UsageError(
@@ -242,7 +266,7 @@ def _copies(
             )
         return {"n_models": [1], "workers_per_model": concurrency}
     if opened:
-        workers = workers or [args.max_threads or _OPEN_LOOP_THREADS]
+        workers = workers or [threads or _OPEN_LOOP_THREADS]
         n_models = n_models or [1]
     return {"n_models": n_models, "workers_per_model": workers}
 
@@ -334,6 +358,7 @@ def cli_names(args: argparse.Namespace) -> Iterator[None]:
                 ("--concurrency", args.concurrency),
                 ("--concurrency-range", args.concurrency_range),
                 ("--max-threads", args.max_threads),
+                ("--max-concurrency", args.max_concurrency),
             )
             if given is not None
         ),
@@ -366,6 +391,7 @@ def cli_names(args: argparse.Namespace) -> Iterator[None]:
         "sequence_id_range": "--sequence-id-range",
         "cluster": "--ray",
         "nodes": "--nodes",
+        **GENERATIVE_NAMES,
     }
     with display_names(names):
         yield

@@ -300,6 +300,8 @@ def _bench_outputs(args: argparse.Namespace, npf: Any) -> Outputs:
     inputs += [("--input-data", source) for source in args.input_data or []]
     if args.request_intervals:
         inputs.append(("--request-intervals", args.request_intervals))
+    if args.input_file:
+        inputs.append(("--input-file", args.input_file))
     outputs = Outputs(inputs)
     percentiles = list(dict.fromkeys(args.percentile or []))
 
@@ -318,4 +320,5 @@ def _bench_outputs(args: argparse.Namespace, npf: Any) -> Outputs:
     outputs.add("--csv", args.csv, csv)
     outputs.add("--json", args.json, lambda path, reports: npf.write_json(reports, path))
     outputs.add("--html", args.html, lambda path, reports: npf.write_html(reports, path))
+    outputs.add("--export-requests", args.export_requests, None)  # benchmark() writes it
     return outputs
