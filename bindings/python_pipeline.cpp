@@ -47,18 +47,35 @@ std::string type_name(PyObject* type) {
   throw StageError(std::move(type), std::move(message), std::move(traceback));
 }
 
+PyObject* request_failed_type = nullptr;  // set at import, before any run
+
 PyObject* checked(PyObject* result) {
   if (result == nullptr) throw_python_error();
   return result;
 }
 
-// Calls fn(*args) where args is a tuple.
-PyObject* call_with_tuple(PyObject* fn, PyObject* args) {
-  return checked(PyObject_Vectorcall(fn, &PyTuple_GET_ITEM(args, 0),
-                                     static_cast<size_t>(PyTuple_GET_SIZE(args)), nullptr));
+// A model call's result, or RequestFailed when it raised the request-failed type
+// (one request failed; the run goes on), or the Python error otherwise.
+PyObject* checked_call(PyObject* result) {
+  if (result != nullptr) return result;
+  if (request_failed_type == nullptr || !PyErr_ExceptionMatches(request_failed_type)) {
+    throw_python_error();
+  }
+  py::error_already_set error;
+  throw RequestFailed(py::str(error.value()));
 }
 
+PyObject* vectorcall(PyObject* fn, PyObject* args) {
+  return PyObject_Vectorcall(fn, &PyTuple_GET_ITEM(args, 0),
+                             static_cast<size_t>(PyTuple_GET_SIZE(args)), nullptr);
+}
+
+// Calls fn(*args) where args is a tuple.
+PyObject* call_with_tuple(PyObject* fn, PyObject* args) { return checked(vectorcall(fn, args)); }
+
 }  // namespace
+
+void set_request_failed_type(PyObject* type) { request_failed_type = type; }
 
 // A thread state for this worker, unless the interpreter is exiting.
 PyThreadState* new_thread_state(PyInterpreterState* interpreter) {
@@ -176,7 +193,7 @@ class PythonWorker final : public WorkerPipeline {
       retake(state);
       return;
     }
-    PyObject* output = call_with_tuple(stages_.model.ptr(), args_);
+    PyObject* output = checked_call(vectorcall(stages_.model.ptr(), args_));
     if (stages_.postprocess.is_none()) {
       Py_DECREF(output);
     } else {

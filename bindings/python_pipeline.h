@@ -27,6 +27,10 @@ struct PythonStages {
                                               // calls while another worker waits for it
 };
 
+// The Python exception type that a model raises for one failed request (set once at
+// module import): the pipeline turns it into npn::RequestFailed.
+void set_request_failed_type(PyObject* type);
+
 // Constructed with the GIL held. Workers hold the GIL only while Python code runs
 // and across consecutive calls, handing it on as gil_arbiter.h says: to a waiting
 // worker after one time slice, to a harness thread at the next iteration boundary;

@@ -69,6 +69,8 @@ py::dict result_dict(RunResult&& r) {
   d["warmup"] = py::cast(std::move(r.warmup));
   d["worker_iterations"] = r.worker_iterations;
   d["abandoned_workers"] = r.abandoned_workers;
+  d["requests_failed"] = r.requests_failed;
+  d["failure_reasons"] = r.failure_reasons;
   d["start_ns"] = r.start_ns;
   d["end_ns"] = r.end_ns;
   d["window_ns"] = r.window_ns;
@@ -171,6 +173,11 @@ std::optional<T> optional_arg(const py::object& value) {
 }  // namespace
 
 void bind_runner(py::module_& m) {
+  static py::exception<RequestFailed> request_failed(m, "RequestFailed");
+  request_failed.doc() =
+      "Raised by a model (a served endpoint's client) when one request failed: the run "
+      "counts it under its message in requests_failed, records no latency, and goes on.";
+  set_request_failed_type(request_failed.ptr());
   py::class_<NativeModel, std::shared_ptr<NativeModel>>(m, "NativeModel",
                                                         "A model implemented in C++.")
       .def("__repr__",

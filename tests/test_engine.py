@@ -572,7 +572,7 @@ def test_window_histograms_hold_the_latencies_completed_in_each_window():
 def test_window_histograms_round_trip_and_schema_1_still_loads():
     r = engine.run(noop, [(1,)], max_iterations=200, window_s=0.001)
     d = json.loads(json.dumps(r.to_dict()))
-    assert d["schema"] == 2
+    assert d["schema"] == engine.RESULT_SCHEMA
     assert len(d["window_histograms"]) == len(d["windows"])
     back = engine.RunResult.from_dict(d)
     assert back.window_histograms == r.window_histograms

@@ -45,7 +45,7 @@ def test_metadata_license_and_classifiers():
 
 def test_dir_shows_only_public_names():
     names = dir(neuronperf_native)
-    lazy = {"torch", "tensorflow", "mxnet", "inputs", "devices", "launcher"}
+    lazy = {"torch", "tensorflow", "mxnet", "inputs", "devices", "launcher", "serving"}
     assert names == sorted(set(neuronperf_native.__all__) | lazy)
     assert [n for n in names if n.startswith("_")] == ["__version__"]
     assert "importlib" not in names and "Any" not in names and "annotations" not in names

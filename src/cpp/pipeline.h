@@ -35,6 +35,18 @@ class StageError : public std::exception {
   std::string traceback_;
 };
 
+// Thrown by a stage when one request failed but the run goes on (a served endpoint
+// answered an error, reset the connection, sent a malformed event): the runner counts
+// the request as failed under `reason`, records no latency for it, and continues.
+class RequestFailed : public std::exception {
+ public:
+  explicit RequestFailed(std::string reason) : reason_(std::move(reason)) {}
+  const char* what() const noexcept override { return reason_.c_str(); }
+
+ private:
+  std::string reason_;
+};
+
 // Thrown by a stage that can no longer run at all (the Python interpreter is exiting):
 // the worker ends at once and quietly, without calling the pipeline again.
 class WorkerExit : public std::exception {

@@ -3,7 +3,9 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -49,12 +51,14 @@ struct RunResult {
   RunStatus status = RunStatus::kFinished;
   StopReason stop_reason = StopReason::kNone;
   std::optional<ErrorInfo> error;
-  std::array<Histogram, kStageCount> stages;  // indexed by Stage; unused stages stay empty
-  Histogram warmup;                           // e2e of the untimed warm-up iterations
-  std::vector<int64_t> worker_iterations;     // timed iterations per worker
-  int abandoned_workers = 0;                  // workers left stuck in a call by the watchdog
-  int64_t start_ns = 0;                       // timing start (after warm-up), shared clock
-  int64_t end_ns = 0;                         // end of the last timed iteration
+  std::array<Histogram, kStageCount> stages;       // indexed by Stage; unused stages stay empty
+  Histogram warmup;                                // e2e of the untimed warm-up iterations
+  std::vector<int64_t> worker_iterations;          // timed iterations per worker
+  int abandoned_workers = 0;                       // workers left stuck in a call by the watchdog
+  int64_t requests_failed = 0;                     // timed requests that threw RequestFailed
+  std::map<std::string, int64_t> failure_reasons;  // their count per reason (bounded)
+  int64_t start_ns = 0;                            // timing start (after warm-up), shared clock
+  int64_t end_ns = 0;                              // end of the last timed iteration
   int64_t window_ns = 0;
   std::vector<int64_t>
       windows;  // completions per window; window i starts at start_ns + i * window_ns

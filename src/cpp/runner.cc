@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -29,12 +30,34 @@ constexpr int64_t kAbandoned = -1;
 
 constexpr int64_t kAllWindows = INT64_MAX;
 
+// Distinct failure reasons kept per worker and per run; later ones are counted
+// under kOtherReasons. Reasons longer than kMaxReasonChars are cut.
+constexpr size_t kMaxFailureReasons = 32;
+constexpr size_t kMaxReasonChars = 240;
+constexpr const char* kOtherReasons = "other reasons";
+
+void count_reason(std::map<std::string, int64_t>& reasons, const std::string& reason, int64_t n) {
+  auto it = reasons.find(reason);
+  if (it != reasons.end()) {
+    it->second += n;
+    return;
+  }
+  const size_t kept = reasons.size() - reasons.count(kOtherReasons);
+  if (kept < kMaxFailureReasons) {
+    reasons.emplace(reason, n);
+  } else {
+    reasons[kOtherReasons] += n;
+  }
+}
+
 // Everything one worker measures. Written only by its worker until the worker
 // finishes or is abandoned; read by the control thread after that.
 struct alignas(64) WorkerState {
   std::array<Histogram, kStageCount> stages;
   Histogram warmup;
-  std::atomic<int64_t> iterations{0};  // written by the worker only; read live (relaxed)
+  std::atomic<int64_t> iterations{0};       // written by the worker only; read live (relaxed)
+  int64_t failed = 0;                       // timed requests that failed (RequestFailed)
+  std::map<std::string, int64_t> failures;  // their count per reason
   int64_t last_end_ns = 0;
   std::vector<int64_t> timestamps;
   // The window this worker completes iterations in now: its completions and e2e
@@ -204,7 +227,13 @@ class Worker {
       p_ = pipeline.get();
       for (int64_t i = 0; i < cfg_.warmup && !stopped(); ++i) {
         watch_start = now_ns();
-        if (!warmup_iteration(watch_start, stage)) break;
+        bool more = true;
+        try {
+          more = warmup_iteration(watch_start, stage);
+        } catch (const RequestFailed&) {
+          more = end_watch(watch_start);  // a failed warm-up request is not an error
+        }
+        if (!more) break;
       }
       p_->leave();
       if (abandoned_) return;
@@ -318,6 +347,24 @@ class Worker {
     return end_watch(b[1]);
   }
 
+  enum class Outcome : int8_t { kCompleted, kFailed, kEnded };
+
+  // iterate(), where a RequestFailed counts the request as failed (untimed) and ends
+  // the iteration at b[6]; kEnded when the run ends here.
+  Outcome attempt(Boundaries& b, Stage& stage) {
+    try {
+      return iterate(b, stage) ? Outcome::kCompleted : Outcome::kEnded;
+    } catch (const RequestFailed& e) {
+      if (!end_watch(b[1])) return Outcome::kEnded;
+      b[6] = now_ns();
+      ++st_.failed;
+      std::string reason = e.what();
+      if (reason.size() > kMaxReasonChars) reason.resize(kMaxReasonChars);
+      count_reason(st_.failures, reason, 1);
+      return Outcome::kFailed;
+    }
+  }
+
   template <bool kOpenLoop>
   void record(const Boundaries& b) {
     auto& hist = st_.stages;
@@ -358,8 +405,9 @@ class Worker {
       }
       b[0] = b[1] = schedule.next_start_ns(previous_end);
       watch_start = b[1];
-      if (!iterate(b, stage)) return;
-      record<false>(b);
+      const Outcome outcome = attempt(b, stage);
+      if (outcome == Outcome::kEnded) return;
+      if (outcome == Outcome::kCompleted) record<false>(b);
       previous_end = b[6];
       if (b[6] >= deadline) {
         sh_.request_stop(StopReason::kDuration);
@@ -389,8 +437,9 @@ class Worker {
       b[0] = request.scheduled_ns;
       b[1] = now;
       watch_start = b[1];
-      if (!iterate(b, stage)) return;
-      record<true>(b);
+      const Outcome outcome = attempt(b, stage);
+      if (outcome == Outcome::kEnded) return;
+      if (outcome == Outcome::kCompleted) record<true>(b);
       now = b[6];
       p_->between_iterations(b[6]);
     }
@@ -526,6 +575,8 @@ RunResult merge_results(Shared& sh) {
     r.warmup.merge(w->warmup);
     r.worker_iterations.push_back(w->iterations.load(std::memory_order_relaxed));
     r.abandoned_workers += w->abandoned ? 1 : 0;
+    r.requests_failed += w->failed;
+    for (const auto& [why, n] : w->failures) count_reason(r.failure_reasons, why, n);
     r.timestamps.insert(r.timestamps.end(), w->timestamps.begin(), w->timestamps.end());
   }
   r.windows = sh.windows.counts();

@@ -47,7 +47,7 @@ from neuronperf_native.reporting import (
 from neuronperf_native.settings import BenchmarkSettings
 from neuronperf_native.timing import Timer, timestamp_convert
 
-_LAZY_SUBMODULES = ("torch", "tensorflow", "mxnet", "inputs", "devices", "launcher")
+_LAZY_SUBMODULES = ("torch", "tensorflow", "mxnet", "inputs", "devices", "launcher", "serving")
 
 __all__ = [
     "BENCHMARK_SECS",

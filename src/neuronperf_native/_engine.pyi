@@ -4,7 +4,7 @@ neuronperf_native's compiled timing engine
 from __future__ import annotations
 import collections.abc
 import typing
-__all__: list[str] = ['Histogram', 'JsonError', 'NativeModel', 'Pipeline', 'ProgressForwarder', 'Runner', 'b64decode', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_now', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'read_message', 'spin_model', 'unlink_on_parent_death', 'wait_readable', 'write_message']
+__all__: list[str] = ['Histogram', 'JsonError', 'NativeModel', 'Pipeline', 'ProgressForwarder', 'RequestFailed', 'Runner', 'b64decode', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_now', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'read_message', 'spin_model', 'unlink_on_parent_death', 'wait_readable', 'write_message']
 class Histogram:
     """
     HDR histogram of integer nanosecond values (HdrHistogram algorithm).
@@ -92,6 +92,10 @@ class Histogram:
         ...
 class JsonError(ValueError):
     pass
+class RequestFailed(Exception):
+    """
+    Raised by a model (a served endpoint's client) when one request failed: the run counts it under its message in requests_failed, records no latency, and goes on.
+    """
 class NativeModel:
     """
     A model implemented in C++.

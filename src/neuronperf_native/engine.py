@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from neuronperf_native import _engine
-from neuronperf_native._engine import Histogram, NativeModel, now_ns
+from neuronperf_native._engine import Histogram, NativeModel, RequestFailed, now_ns
 
 __all__ = [
     "ARRIVALS",
@@ -29,6 +29,7 @@ __all__ = [
     "STAGES",
     "Histogram",
     "NativeModel",
+    "RequestFailed",
     "RunResult",
     "Runner",
     "Window",
@@ -60,8 +61,8 @@ def _stop_runs_at_exit() -> None:
 
 #: Version of the dict layout produced by RunResult.to_dict(); from_dict() reads
 #: every version listed in READABLE_SCHEMAS (keys a version lacks get defaults).
-RESULT_SCHEMA = 2
-READABLE_SCHEMAS = (1, 2)
+RESULT_SCHEMA = 3
+READABLE_SCHEMAS = (1, 2, 3)
 #: Percentiles summarised in RunResult.to_dict()["latency"].
 SUMMARY_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9, 99.99)
 
@@ -126,6 +127,8 @@ class RunResult:
         window_histograms: list[Histogram] | None = None,
         window_histogram_span: int = 1,
         open_loop: dict[str, Any] | None = None,
+        requests_failed: int = 0,
+        failure_reasons: dict[str, int] | None = None,
     ) -> None:
         self.status = status
         self.stop_reason = stop_reason
@@ -147,6 +150,11 @@ class RunResult:
         self.cpu_s = cpu_ns / 1e9
         self._open = dict(open_loop) if open_loop else None
         self._timestamps = timestamps
+        #: Timed requests whose call raised RequestFailed (no latency recorded for
+        #: them), and their count per reason (at most 32 reasons; the rest under
+        #: "other reasons").
+        self.requests_failed = requests_failed
+        self.failure_reasons = dict(failure_reasons or {})
 
     @property
     def error(self) -> str | None:
@@ -294,6 +302,8 @@ class RunResult:
             "iterations": self.iterations,
             "per_worker_iterations": list(self.per_worker_iterations),
             "abandoned_workers": self.abandoned_workers,
+            "requests_failed": self.requests_failed,
+            "failure_reasons": dict(self.failure_reasons),
             "start_ns": self.start_ns,
             "end_ns": self.end_ns,
             "wall_s": self.wall_s,
@@ -336,6 +346,8 @@ class RunResult:
                 warmup=Histogram.decode(data["warmup_histogram"]),
                 per_worker_iterations=data["per_worker_iterations"],
                 abandoned_workers=data["abandoned_workers"],
+                requests_failed=data.get("requests_failed", 0),
+                failure_reasons=data.get("failure_reasons"),
                 start_ns=data["start_ns"],
                 end_ns=data["end_ns"],
                 window_ns=round(data["window_s"] * 1e9),
@@ -680,6 +692,8 @@ class Runner:
             window_histograms=raw["window_histograms"],
             window_histogram_span=raw["window_histogram_span"],
             open_loop=raw["open_loop"],
+            requests_failed=raw["requests_failed"],
+            failure_reasons=raw["failure_reasons"],
         )
 
     def run(self) -> RunResult:

@@ -371,6 +371,7 @@ def _report(config: Mapping[str, Any], results: Mapping[str, Any], where: str) -
                 float(cost_per_hour) / (report["throughput_avg"] * 3600.0) * 1e6
             )
     report.update(_load_fields(config, runs))
+    report.update(_failure_fields(runs))
     if isinstance(config.get("nodes"), list):
         report["start_skew_ms"] = results.get("start_skew_ms")
         report["nodes"] = _node_figures(config["nodes"], runs, run_nodes, batch_size)
@@ -413,6 +414,20 @@ def _load_fields(config: Mapping[str, Any], runs: list[RunResult]) -> dict[str, 
         out["schedule_lag_ms_p50"] = _ns_to_ms(lag.value_at_percentile(50))
         out["schedule_lag_ms_p99"] = _ns_to_ms(lag.value_at_percentile(99))
     return out
+
+
+def _failure_fields(runs: list[RunResult]) -> dict[str, Any]:
+    """Requests that failed (a served endpoint's errors: counted, never timed) summed
+    over copies, and their count per reason, most frequent first."""
+    reasons: dict[str, int] = {}
+    for run in runs:
+        for reason, count in run.failure_reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    ordered = dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
+    return {
+        "requests_failed": sum(run.requests_failed for run in runs),
+        "failure_reasons": ordered,
+    }
 
 
 def _sequence_fields(copies: list[Mapping[str, Any]]) -> dict[str, Any]:

@@ -56,6 +56,29 @@ class FailingModel final : public NativeModel {
   mutable std::atomic<int> calls_{0};
 };
 
+// A model whose every third call fails as one request: with reason "r<k>" where k is
+// the call number modulo `reasons`, and on warm-up calls too.
+class FlakyModel final : public NativeModel {
+ public:
+  explicit FlakyModel(int reasons) : reasons_(reasons) {}
+  std::string describe() const override { return "flaky"; }
+  std::unique_ptr<NativeInstance> instantiate(int) const override {
+    struct Instance final : NativeInstance {
+      const FlakyModel* owner;
+      explicit Instance(const FlakyModel* o) : owner(o) {}
+      void infer() override {
+        const int call = owner->calls_.fetch_add(1) + 1;
+        if (call % 3 == 0) throw RequestFailed("r" + std::to_string(call % owner->reasons_));
+      }
+    };
+    return std::make_unique<Instance>(this);
+  }
+
+ private:
+  int reasons_;
+  mutable std::atomic<int> calls_{0};
+};
+
 // A model whose call `hang_on` blocks until released (a stuck model).
 class HangingModel final : public NativeModel {
  public:
@@ -158,6 +181,35 @@ TEST_CASE("a model that throws stops the run with its error and keeps the measur
   CHECK(r.iterations() >= 499 - 1);  // the other worker may not have finished its last call
   CHECK(r.iterations() < 1'000'000);
   CHECK(r.stage(Stage::kE2E).count() == r.iterations());
+}
+
+TEST_CASE("a failed request is counted by reason, never timed, and the run goes on") {
+  RunSettings s = with_iterations(300, 2);
+  s.warmup = 3;  // warm-up call 3 fails too, and is neither counted nor an error
+  Runner runner(std::make_shared<NativePipeline>(std::make_shared<FlakyModel>(2)), s);
+  RunResult r = runner.run();
+  CHECK(r.status == RunStatus::kFinished);
+  CHECK(!r.error.has_value());
+  CHECK(r.iterations() + r.requests_failed == 300);
+  CHECK(r.requests_failed == 100);  // calls 7..306 of which every third failed
+  CHECK(r.stage(Stage::kE2E).count() == r.iterations());
+  int64_t by_reason = 0;
+  for (const auto& entry : r.failure_reasons) by_reason += entry.second;
+  CHECK(by_reason == r.requests_failed);
+  CHECK(r.failure_reasons.size() == 2);
+}
+
+TEST_CASE("failure reasons beyond 32 are counted together") {
+  RunSettings s = with_iterations(600);
+  s.warmup = 0;
+  Runner runner(std::make_shared<NativePipeline>(std::make_shared<FlakyModel>(100)), s);
+  RunResult r = runner.run();
+  CHECK(r.requests_failed == 200);
+  CHECK(r.failure_reasons.size() == 33);
+  CHECK(r.failure_reasons.count("other reasons") == 1);
+  int64_t by_reason = 0;
+  for (const auto& entry : r.failure_reasons) by_reason += entry.second;
+  CHECK(by_reason == 200);
 }
 
 TEST_CASE("an error during warm-up is reported as a warm-up error") {

@@ -21,6 +21,7 @@ from neuronperf_native.cli._bench_options import (
     _STABILITY_WINDOW_S,
 )
 from neuronperf_native.cli._models import FRAMEWORKS
+from neuronperf_native.cli._served import add_served_args
 from neuronperf_native.cli.bench import _bench
 
 
@@ -92,7 +93,9 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
     bench.add_argument(
         "model",
         metavar="MODEL",
-        help="a model file, model index (.json), SavedModel directory, or module:Class",
+        nargs="?",
+        help="a model file, model index (.json), SavedModel directory, or module:Class "
+        "(none with -u: a served model)",
     )
     bench.add_argument("--framework", choices=FRAMEWORKS, help="default: from MODEL")
     bench.add_argument(
@@ -217,6 +220,7 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
     )
     bench.add_argument("--device-type", help="neuron, cpu or gpu (default: the framework's)")
     _add_load_options(bench)
+    add_served_args(bench)
     bench.add_argument(
         "--percentile",
         type=_percentile,
@@ -226,7 +230,11 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
         "percentile stability (default: the median, as perf_analyzer judges it on the "
         "average) and --latency-threshold (default 99) are judged on",
     )
-    bench.add_argument("--model-name", help="name in the reports (default: from MODEL)")
+    bench.add_argument(
+        "-m",
+        "--model-name",
+        help="name in the reports (default: from MODEL); with -u, the served model",
+    )
     bench.add_argument(
         "--dry-run",
         action="store_true",

@@ -13,6 +13,7 @@ from neuronperf_native.cli._args import parse_input_arg
 from neuronperf_native.cli._bench_options import _bench_options
 from neuronperf_native.cli._common import UsageError, _exit_status, _flatten, _note
 from neuronperf_native.cli._models import _framework_benchmark, _input_specs, _resolve_model
+from neuronperf_native.cli._served import bench_served
 
 
 class DemoModel:
@@ -72,8 +73,15 @@ def _table_cols(percentiles: Sequence[float], reports: Sequence[dict[str, Any]] 
         load = ["schedule_lag_ms_p99", "backlog_max", "saturated"]
     if any(r.get("slo") for r in reports):
         load += ["slo_met", "slo_best"]
+    if any(r.get("requests_failed") or _served(r) for r in reports):
+        load.append("requests_failed")
     cols = [*head, *_percentile_cols(percentiles, head), *load]
     return [*cols, *PRINT_COLS[3:-1], "stable", "status"]
+
+
+def _served(report: dict[str, Any]) -> bool:
+    """A served model's report (its model_filename is the server's URL)."""
+    return str(report.get("model_filename") or "").startswith(("http://", "https://"))
 
 
 def _flat_slo(reports: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -109,6 +117,22 @@ def _slo_summary(reports: Sequence[dict[str, Any]]) -> list[str]:
                 f"(p{slo['percentile']:g} {best['slo']['latency_ms']:.4g} ms{doubt}; "
                 f"{len(mine)} probes)"
             )
+    return lines
+
+
+def _failure_lines(reports: Sequence[dict[str, Any]]) -> list[str]:
+    """Per configuration with failed requests: how many, and the count per reason."""
+    lines = []
+    for report in reports:
+        if not report.get("requests_failed"):
+            continue
+        reasons = "; ".join(f"{n} x {why}" for why, n in report["failure_reasons"].items())
+        rate = report.get("request_rate")
+        load = f"request_rate={rate:g}" if rate else f"workers={report['workers_per_model']}"
+        lines.append(
+            f"failed requests (batch_size={report['batch_size']}, n_models="
+            f"{report['n_models']}, {load}): {report['requests_failed']}: {reasons}"
+        )
     return lines
 
 
@@ -148,6 +172,14 @@ def _bench(args: argparse.Namespace) -> int:
     import neuronperf_native as npf
 
     options = _bench_options(args)
+    if args.url is not None:
+        result = bench_served(args, options)
+        if args.dry_run:
+            print(result.table())
+            return 0
+        return _bench_reports(args, npf, result)
+    if args.model is None:
+        raise UsageError("give MODEL (a model file, index or module:Class), or -u URL -m NAME")
     kind, model, framework = _resolve_model(args.model, args.framework)
     data = _bench_data(args)
     batch_sizes = _bench_batch_sizes(args, kind, model)
@@ -160,7 +192,10 @@ def _bench(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(benchmark(model, data, batch_sizes=batch_sizes, dry_run=True, **options).table())
         return 0
-    reports = benchmark(model, data, batch_sizes=batch_sizes, **options)
+    return _bench_reports(args, npf, benchmark(model, data, batch_sizes=batch_sizes, **options))
+
+
+def _bench_reports(args: argparse.Namespace, npf: Any, reports: list[dict[str, Any]]) -> int:
     if not reports:
         raise UsageError("no configuration to benchmark")
     _bench_output(args, npf, reports)
@@ -198,6 +233,8 @@ def _bench_output(args: argparse.Namespace, npf: Any, reports: list[dict[str, An
     table = _flat_slo(reports)
     npf.print_reports(table, cols=_table_cols(percentiles, reports), units=True)
     for line in _slo_summary(reports):
+        print(line)
+    for line in _failure_lines(reports):
         print(line)
     for report in reports:
         if report.get("validation") is not None:
