@@ -7,6 +7,7 @@
 #include <memory>
 #include <numeric>
 #include <string>
+#include <thread>
 
 #include "frames.h"
 #include "native_models.h"
@@ -88,6 +89,7 @@ TEST_CASE("a message from the parent stops the run, and so does its end of file"
   ForwarderSettings forwarding;
   forwarding.period_ns = 10'000'000;
   ProgressForwarder forwarder(runner, fds[0], forwarding);
+  while (runner.live_iterations() == 0) std::this_thread::yield();  // measuring
   SUBCASE("stop") { write_frame(fds[1], "{\"cmd\": \"stop\"}"); }
   SUBCASE("end of file") { ::shutdown(fds[1], SHUT_WR); }
   const RunResult result = runner.wait();
