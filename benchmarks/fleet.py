@@ -141,7 +141,7 @@ def merge_cost(pairs: list) -> None:
 
 def _merge_only(pairs: list) -> float:
     """Milliseconds for _merge.merge on node results split back out of the pair."""
-    from neuronperf_native.executors.base import ConfigurationResult
+    from neuronperf_native.run import ConfigurationResult
 
     config, results = pairs[0]
     configuration = npf.plan("spin", [1], n_models=1, workers_per_model=1, duration=1)[0]

@@ -6,7 +6,7 @@
   no-op model in forked copies and in fresh interpreters, with copies reused (the
   default) and reloaded per configuration (reuse_copies=False, NeuronPerf's way),
   interleaved, median of 3; with the plan's estimate beside the wall time;
-- the README's torch pipeline (examples/torch_pipeline.py: compile 3 batch sizes, then
+- the torch pipeline of docs/api.md (examples/torch_pipeline.py: compile 3 batch sizes, then
   6 configurations of 5 s in fresh interpreters): whole-script wall time against the
   30 s measured (target: at most 1.25x, compile included).
 """
@@ -79,7 +79,7 @@ def torch_pipeline(duration_s: float = 5.0) -> None:
         )
         wall = time.perf_counter() - t0
     print(
-        f"README torch pipeline: {wall:.1f} s wall for {measured:g} s measured: "
+        f"docs/api.md torch pipeline: {wall:.1f} s wall for {measured:g} s measured: "
         f"x{wall / measured:.2f} (target <= 1.25, compile included)"
     )
 

@@ -217,7 +217,10 @@ def _aiperf(url: str, concurrency: int, prompts: int) -> dict[str, dict[str, flo
         if len(row) == len(header):
             table[row[0]] = {k: float(v) for k, v in zip(header[1:], row[1:], strict=True) if v}
         elif len(row) == 2:
-            table[row[0]] = {"value": float(row[1])}
+            try:
+                table[row[0]] = {"value": float(row[1])}
+            except ValueError:
+                continue  # a section's header row
     return table
 
 

@@ -7,7 +7,7 @@
   (target <= 3 s), next to a fixed --fixed-s run of the same configurations (NeuronPerf
   would run 120 s each): throughput and p99 of both, and whether the fixed run's
   figures fall inside the stable run's intervals;
-- the CLI default run (stability stopping) of the README's 4-configuration example
+- the CLI default run (stability stopping) of docs/statistics.md's 4-configuration example
   (`bench my_models.py:Model --shape X:256`: n_models [1, MAX] x workers [1, 2] on this
   2-core machine): total wall time (target <= 20 s; NeuronPerf: 4 x 120 s = 480 s).
 """
@@ -87,7 +87,7 @@ def cli_default() -> None:
     rows = out.stdout.strip().splitlines()[1:]
     stable = sum(row.split()[-2] == "True" for row in rows)
     print(
-        f"CLI default run of the README's example: {len(rows)} configurations in {wall:.1f} s "
+        f"CLI default run (docs/statistics.md): {len(rows)} configurations in {wall:.1f} s "
         f"({stable} stable; target <= 20 s; NeuronPerf's fixed 120 s: {120 * len(rows)} s)"
     )
 

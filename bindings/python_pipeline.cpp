@@ -38,8 +38,12 @@ std::string type_name(PyObject* type) {
   std::string message = py::str(error.value());
   std::string traceback;
   try {
+    // An error raised by C code before any Python frame ran (a call with the wrong
+    // arguments) has no traceback object: None stands for it.
+    py::object trace =
+        error.trace() ? py::reinterpret_borrow<py::object>(error.trace()) : py::object(py::none());
     py::object lines = py::module_::import("traceback")
-                           .attr("format_exception")(error.type(), error.value(), error.trace());
+                           .attr("format_exception")(error.type(), error.value(), trace);
     traceback = py::str(py::str("").attr("join")(lines));
   } catch (const py::error_already_set&) {
     traceback = type + ": " + message;

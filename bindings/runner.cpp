@@ -4,17 +4,22 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <array>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <type_traits>
 
 #include "bindings.h"
 #include "calibration.h"
 #include "clock.h"
+#include "errors.h"
 #include "gil_arbiter.h"
 #include "interpreter_exit.h"
 #include "native_models.h"
 #include "progress_forwarder.h"
 #include "python_pipeline.h"
+#include "stage.h"
 
 namespace py = pybind11;
 
@@ -165,9 +170,35 @@ py::dict wait_for(RunnerHandle& handle) {
   return d;
 }
 
-template <class T>
-std::optional<T> optional_arg(const py::object& value) {
-  return value.is_none() ? std::nullopt : std::optional<T>(value.cast<T>());
+// The RunSettings of a Python object with one attribute per setting (engine.RunOptions,
+// whose types are checked in Python); a value that no C++ field can hold (an int beyond
+// its range) is an InvalidArgument naming the setting.
+RunSettings settings_of(const py::handle& options) {
+  RunSettings s;
+  for_each_setting(s, [&](const char* name, auto& field) {
+    py::object value = options.attr(name);
+    try {
+      field = value.cast<std::decay_t<decltype(field)>>();
+    } catch (const py::cast_error&) {
+      throw InvalidArgument(std::string(name) + " is out of the engine's range, got " +
+                            std::string(py::repr(value)));
+    }
+  });
+  return s;
+}
+
+py::tuple setting_names() {
+  py::list names;
+  RunSettings s;
+  for_each_setting(s, [&](const char* name, auto&) { names.append(name); });
+  return py::tuple(names);
+}
+
+template <size_t N>
+py::tuple names_of(const std::array<std::string_view, N>& names) {
+  py::list out;
+  for (std::string_view name : names) out.append(std::string(name));
+  return py::tuple(out);
 }
 
 }  // namespace
@@ -232,6 +263,18 @@ void bind_runner(py::module_& m) {
       py::arg("postprocess"), py::arg("inputs"), py::arg("iterator"), py::arg("thread_context"),
       py::arg("gil_slice_ns"));
 
+  m.attr("RUN_SETTINGS_FIELDS") = setting_names();
+  m.attr("MAX_WORKERS") = kMaxWorkers;
+  m.attr("MAX_REQUEST_RATE") = kMaxRequestRate;
+  m.attr("DEFAULT_SPIN_WAIT_US") = kDefaultSpinWaitUs;
+  m.attr("ARRIVALS") = names_of(kArrivalNames);
+  m.attr("STAGES") = names_of(kStageNames);
+  m.def(
+      "check_run_settings",
+      [](const py::object& options) { check_run_settings(settings_of(options)); },
+      py::arg("options"),
+      "Raises ValueError naming the first setting of options (engine.RunOptions) out of range.");
+
   py::class_<ProgressForwarder>(m, "ProgressForwarder",
                                 "Sends a run's progress over a pipe (see Runner.forward_progress).")
       .def("finish", [](ProgressForwarder& f) {
@@ -240,34 +283,12 @@ void bind_runner(py::module_& m) {
       });
 
   py::class_<RunnerHandle>(m, "Runner", "Runs a pipeline on worker threads (see engine.Runner).")
-      .def(py::init([](std::shared_ptr<Pipeline> pipeline, int workers, py::object duration_s,
-                       py::object max_iterations, int64_t warmup, double window_s,
-                       py::object call_timeout_s, bool record_timestamps, int64_t start_at_ns,
-                       py::object request_rate, std::string arrival, uint64_t seed,
-                       py::object request_intervals_us, double spin_wait_us) {
-             RunSettings s;
-             s.request_rate = optional_arg<double>(request_rate);
-             s.arrival = std::move(arrival);
-             s.seed = seed;
-             s.request_intervals_us = optional_arg<std::vector<double>>(request_intervals_us);
-             s.spin_wait_us = spin_wait_us;
-             s.workers = workers;
-             s.duration_s = optional_arg<double>(duration_s);
-             s.max_iterations = optional_arg<int64_t>(max_iterations);
-             s.warmup = warmup;
-             s.window_s = window_s;
-             s.call_timeout_s = optional_arg<double>(call_timeout_s);
-             s.record_timestamps = record_timestamps;
-             s.start_at_ns = start_at_ns;
+      .def(py::init([](std::shared_ptr<Pipeline> pipeline, const py::object& options) {
              auto handle = std::make_unique<RunnerHandle>();
-             handle->runner = std::make_unique<Runner>(std::move(pipeline), s);
+             handle->runner = std::make_unique<Runner>(std::move(pipeline), settings_of(options));
              return handle;
            }),
-           py::arg("pipeline"), py::kw_only(), py::arg("workers"), py::arg("duration_s"),
-           py::arg("max_iterations"), py::arg("warmup"), py::arg("window_s"),
-           py::arg("call_timeout_s"), py::arg("record_timestamps"), py::arg("start_at_ns"),
-           py::arg("request_rate"), py::arg("arrival"), py::arg("seed"),
-           py::arg("request_intervals_us"), py::arg("spin_wait_us") = kDefaultSpinWaitUs)
+           py::arg("pipeline"), py::arg("options"))
       .def("start",
            [](RunnerHandle& h) {
              GilReleased nogil;

@@ -1,4 +1,4 @@
-"""A fleet run on a Ray cluster: spread, then scale-out (README "Fleet runs").
+"""A fleet run on a Ray cluster: spread, then scale-out (docs/fleet.md).
 
     python examples/fleet.py HEAD:6379     # a cluster started with `ray start`
     python examples/fleet.py --local       # a local 3-node cluster on 127.0.0.1, for trying

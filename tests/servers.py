@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -119,7 +120,12 @@ class TestServer:
 
     handler: type[_Handler] = _Handler
 
-    def __init__(self, faults: dict[Any, Any] | None = None, stall_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        faults: dict[Any, Any] | None = None,
+        stall_s: float = 1.0,
+        tls: tuple[str, str] | None = None,
+    ) -> None:
         self.faults = dict(faults or {})
         self.stall_s = stall_s
         self.stalled_until = 0.0
@@ -128,11 +134,17 @@ class TestServer:
         self._lock = threading.Lock()
         handler = type("Handler", (self.handler,), {"owner": self})
         self._server = _Server(("127.0.0.1", 0), handler)
+        if tls is not None:  # (certificate file, key file): https
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.scheme = "https" if tls else "http"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"127.0.0.1:{self._server.server_address[1]}"
+        address = f"127.0.0.1:{self._server.server_address[1]}"
+        return address if self.scheme == "http" else f"https://{address}"
 
     def count(self) -> int:
         with self._lock:
@@ -283,7 +295,10 @@ class _OpenAIHandler(_Handler):
         continuous = (request.get("stream_options") or {}).get("continuous_usage_stats")
         for k in range(n):
             time.sleep(self.owner.ttft_s if k == 0 else self.owner.itl_s)
-            choice = {"index": 0, "delta": {"content": "x"}} if chat else {"index": 0, "text": "x"}
+            text = "" if k in self.owner.held_back else "x"  # e.g. part of a character
+            choice = (
+                {"index": 0, "delta": {"content": text}} if chat else {"index": 0, "text": text}
+            )
             event: dict[str, Any] = {"id": "c", "choices": [choice]}
             if continuous:
                 event["usage"] = {"prompt_tokens": 4, "completion_tokens": k + 1}
@@ -302,7 +317,8 @@ class _OpenAIHandler(_Handler):
 
 class OpenAIServer(TestServer):
     """The model "tiny": max_tokens tokens, the first after ttft_s, then one per itl_s;
-    malformed_event=k sends a broken event in place of token k."""
+    malformed_event=k sends a broken event in place of token k; the tokens numbered in
+    held_back come with empty text (their usage still counts them)."""
 
     handler = _OpenAIHandler
 
@@ -312,8 +328,10 @@ class OpenAIServer(TestServer):
         ttft_s: float = 0.02,
         itl_s: float = 0.002,
         malformed_event: int | None = None,
+        held_back: tuple[int, ...] = (),
     ) -> None:
         super().__init__(faults)
+        self.held_back = held_back
         self.ttft_s = ttft_s
         self.itl_s = itl_s
         self.malformed_event = malformed_event

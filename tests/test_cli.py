@@ -48,7 +48,7 @@ def test_version():
 def test_messages_drop_internal_exception_names():
     from neuronperf_native.cli._output import _user_text
 
-    text = "model copy 0 failed in validate: neuronperf_native._processes.CopyFailure: no"
+    text = "model copy 0 failed in validate: neuronperf_native.copies.protocol.CopyFailure: no"
     assert _user_text(text) == "model copy 0 failed in validate: no"
     assert _user_text("neuronperf_native.inputs.InputDataError: bad") == "InputDataError: bad"
     assert _user_text("ValueError: plain") == "ValueError: plain"

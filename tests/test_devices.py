@@ -433,11 +433,11 @@ def test_instance_type_missing_file(machine):
 # --- describe_machine ---
 
 
-def test_describe_machine(machine, monkeypatch):
-    machine("inf2.xlarge")
+def test_describe_machine(monkeypatch):
     before = set(sys.modules)
     monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(__version__="2.1.0"))
-    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    for name in ("tensorflow", "mxnet", "torch_neuron", "torch_neuronx", "tensorflow_neuron"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
     info = describe_machine()
     import neuronperf_native
 
@@ -445,11 +445,9 @@ def test_describe_machine(machine, monkeypatch):
     assert info["cpu_model"] is None or isinstance(info["cpu_model"], str)
     assert info["usable_cores"] == len(os.sched_getaffinity(0))
     assert info["cpu_affinity"] == sorted(os.sched_getaffinity(0))
-    assert isinstance(info["total_memory_bytes"], int) and info["total_memory_bytes"] > 0
-    assert info["instance_type"] == "inf2.xlarge"
     assert info["python_version"] == ".".join(map(str, sys.version_info[:3]))
-    assert info["package_version"] == neuronperf_native.__version__
-    assert info["framework_versions"] == {"torch": "2.1.0"}
+    assert info["neuronperf_native_version"] == neuronperf_native.__version__
+    assert info["frameworks"] == {"torch": "2.1.0"}
     # Nothing was imported to describe the machine.
     assert set(sys.modules) - before - {"torch"} == set()
     json.dumps(info)  # plain data, ready for a report
@@ -467,3 +465,23 @@ def test_cpu_model_from_cpuinfo(tmp_path, monkeypatch):
 
 def test_module_does_not_import_engine():
     assert "_engine" not in Path(devices.__file__).read_text()
+
+
+def test_capacity_is_the_kernels_task_limits_less_those_running_and_the_available_memory(
+    tmp_path, monkeypatch
+):
+    kernel = tmp_path / "kernel"
+    kernel.mkdir()
+    (kernel / "threads-max").write_text("192739\n")
+    (kernel / "pid_max").write_text("32768\n")
+    (tmp_path / "loadavg").write_text("0.52 0.61 0.70 3/431 12345\n")
+    (tmp_path / "meminfo").write_text("MemTotal: 24000000 kB\nMemAvailable:   2048000 kB\n")
+    monkeypatch.setattr(devices, "PROC_SYS_KERNEL", str(kernel))
+    monkeypatch.setattr(devices, "PROC_LOADAVG", str(tmp_path / "loadavg"))
+    monkeypatch.setattr(devices, "PROC_MEMINFO", str(tmp_path / "meminfo"))
+    monkeypatch.setattr(devices.resource, "getrlimit", lambda _: (-1, -1))  # unlimited
+    monkeypatch.setattr(devices.resource, "RLIM_INFINITY", -1)
+    assert devices.capacity() == devices.Capacity(free_tasks=32768 - 431, available_mb=2000.0)
+    (tmp_path / "meminfo").write_text("MemTotal: 24000000 kB\n")
+    (kernel / "pid_max").unlink()
+    assert devices.capacity() == devices.Capacity(free_tasks=192739 - 431, available_mb=None)

@@ -633,5 +633,44 @@ def test_running_out_of_memory_or_threads_is_a_clear_error(address_space_gb, exp
 
 
 def test_workers_are_capped_with_the_limit_named():
-    with pytest.raises(ValueError, match=f"workers must be <= {engine.MAX_WORKERS}"):
+    with pytest.raises(ValueError, match=rf"workers must be in \[1, {engine.MAX_WORKERS}\]"):
         engine.run(noop, [(1,)], workers=engine.MAX_WORKERS + 1, max_iterations=1)
+
+
+# RunOptions: one type for how a run goes, the C++ RunSettings field for field ----------
+
+
+def test_run_options_mirror_the_engine_settings_field_for_field():
+    import dataclasses
+
+    from neuronperf_native import _engine
+
+    names = tuple(f.name for f in dataclasses.fields(engine.RunOptions))
+    assert names == _engine.RUN_SETTINGS_FIELDS
+    assert engine.STAGES == _engine.STAGES and engine.ARRIVALS == ("constant", "poisson")
+    assert (engine.MAX_WORKERS, engine.MAX_REQUEST_RATE) == (4096, 1e8)
+
+
+def test_run_options_are_validated_when_made_and_cross_a_pipe_as_plain_data():
+    with pytest.raises(ValueError, match=r"window_s must be a finite number of seconds"):
+        engine.RunOptions(window_s=0.0001)
+    with pytest.raises(TypeError, match="workers must be an int"):
+        engine.RunOptions(workers=2.0)
+    with pytest.raises(ValueError, match="workers is out of the engine's range"):
+        engine.RunOptions(workers=2**40)
+    options = engine.RunOptions(workers=3, request_intervals_us=[10, 20], duration_s=2)
+    assert options.request_intervals_us == (10.0, 20.0) and options.duration_s == 2.0
+    data = json.loads(json.dumps(options.to_dict()))
+    assert engine.RunOptions.from_dict(data) == options
+    with pytest.raises(ValueError, match="not both"):
+        options.replace(request_rate=100.0)
+
+
+def test_run_takes_options_and_keywords_override_them():
+    options = engine.RunOptions(workers=2, max_iterations=10)
+    result = engine.run(noop, [(1,)], options, max_iterations=6, warmup=0)
+    assert result.iterations == 6 and len(result.per_worker_iterations) == 2
+    with pytest.raises(TypeError, match=r"unexpected keyword argument.*wokers"):
+        engine.run(noop, [(1,)], options, wokers=2)
+    with pytest.raises(TypeError, match="options must be a RunOptions"):
+        engine.run(noop, [(1,)], {"workers": 2})

@@ -1,4 +1,5 @@
-"""The README's pipeline example is examples/torch_pipeline.py, and it runs."""
+"""The code examples of the README and the docs pages run (the pipeline example is
+examples/torch_pipeline.py)."""
 
 from __future__ import annotations
 
@@ -14,17 +15,33 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "torch_pipeline.py"
 
 
-def _readme_block_after(marker: str) -> str:
-    """The first ```python block of README.md after the first line naming `marker`."""
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index(marker)
-    match = re.compile(r"```python\n(.*?)```", re.S).search(readme, start)
-    assert match is not None, f"no python block after {marker!r} in README.md"
+def _block_after(page: str, marker: str) -> str:
+    """The first ```python block of ``page`` (README.md, docs/api.md ...) after the first
+    line naming ``marker``."""
+    text = (ROOT / page).read_text()
+    start = text.index(marker)
+    match = re.compile(r"```python\n(.*?)```", re.S).search(text, start)
+    assert match is not None, f"no python block after {marker!r} in {page}"
     return match.group(1)
 
 
-def test_readme_pipeline_example_is_the_example_file():
-    assert _readme_block_after("examples/torch_pipeline.py") == EXAMPLE.read_text()
+def test_the_pipeline_example_of_the_api_page_is_the_example_file():
+    assert _block_after("docs/api.md", "examples/torch_pipeline.py") == EXAMPLE.read_text()
+
+
+def test_the_readme_first_benchmark_runs(tmp_path):
+    block = _block_after("README.md", "## A first benchmark")
+    assert "duration=5)" in block
+    script = block.replace("duration=5)", "duration=0.3, verbosity=0)")
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    header, *rows = out.stdout.strip().splitlines()
+    assert header.split()[:3] == ["throughput_avg", "latency_ms_p50", "latency_ms_p99"]
+    assert len(rows) == 4  # batch sizes 1 and 8 x 1 and 2 workers, as the README says
+    (saved,) = tmp_path.glob("Model.results-*.json")
+    assert [r["status"] for r in json.loads(saved.read_text())] == ["finished"] * 4
 
 
 def test_torch_pipeline_example_runs(tmp_path):
@@ -60,7 +77,7 @@ def test_torch_pipeline_example_runs(tmp_path):
 
 
 def test_stateful_sequences_example_runs():
-    """The README's sequence example on the engine: a model that fails on any step out
+    """The sequence example on the engine (docs/input-data.md): a model that fails on any step out
     of order, interleaved, or without its start flag plays for 0.3 s."""
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "stateful_sequences.py"), "0.3"],
@@ -81,7 +98,7 @@ def test_readme_sequences_example_runs(tmp_path):
         [{"INPUT0": [0.1 * s + 0.01 * k] * 8} for k in range(n)] for s, n in enumerate([3, 5, 8])
     ]
     (tmp_path / "streams.json").write_text(json.dumps({"data": streams}))
-    block = _readme_block_after("### Sequences (stateful models)")
+    block = _block_after("docs/input-data.md", "## Sequences (stateful models)")
     assert "duration=5," in block
     script = block.replace("duration=5,", "duration=0.5, verbosity=0,")
     out = subprocess.run(

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import neuronperf_native as npf
-from neuronperf_native import _feeds
+from neuronperf_native.copies import feeds, shm, validation
 from neuronperf_native.inputs import InputData, InputDataError, TensorSpec, load_input_data
 
 X = TensorSpec("X", "FP32", (2,))
@@ -95,7 +95,7 @@ def test_input_data_serves_every_step_at_each_batch_size(tmp_path):
 
 
 def test_batches_are_rotated_per_copy():
-    feed = _feeds.Feed(batches=[(np.full((1, 1), i),) for i in range(5)])
+    feed = feeds.Feed(batches=[(np.full((1, 1), i),) for i in range(5)])
     firsts = [int(feed.for_copy(c, 3)[0][0][0, 0]) for c in range(3)]
     assert firsts == [0, 1, 3]
     assert [int(b[0][0, 0]) for b in feed.for_copy(2, 3)] == [3, 4, 0, 1, 2]
@@ -176,13 +176,13 @@ def test_input_data_source_described_by_example_inputs(tmp_path):
 
 def test_input_names_order_the_batch_tensors():
     data = load_input_data("zero", [TensorSpec("A", "INT32", (1,)), TensorSpec("B", "FP32", (3,))])
-    feed = _feeds.make_feed(data, 2, ["B", "A"], by_name=False)
+    feed = feeds.make_feed(data, 2, ["B", "A"], by_name=False)
     b, a = feed.for_copy(0, 1)[0]
     assert (b.shape, b.dtype, a.shape, a.dtype) == ((2, 3), np.float32, (2, 1), np.int32)
-    named = _feeds.make_feed(data, 2, None, by_name=True).for_copy(0, 1)[0]
+    named = feeds.make_feed(data, 2, None, by_name=True).for_copy(0, 1)[0]
     assert len(named) == 1 and list(named[0]) == ["A", "B"]
     with pytest.raises(InputDataError, match=r"input_names \['A'\] must name each input"):
-        _feeds.make_feed(data, 1, ["A"], by_name=False)
+        feeds.make_feed(data, 1, ["A"], by_name=False)
 
 
 @pytest.mark.parametrize("mode", [{}, {"multiinterpreter": True}])
@@ -205,7 +205,7 @@ def test_shared_batches_round_trip_every_dtype():
         (np.arange(6, dtype=np.float32).reshape(2, 3), np.array([b"a", b"bc"], dtype=object)),
         (np.arange(2, dtype=np.int64), None),
     ]
-    shared, segment = _feeds.share_batches(batches)
+    shared, segment = shm.share_batches(batches)
     try:
         opened = shared.open()
         assert np.array_equal(opened[0][0], batches[0][0]) and opened[0][0].dtype == np.float32
@@ -220,8 +220,8 @@ def test_shared_batches_round_trip_every_dtype():
 _DYING_CREATOR = """
 import os, sys, time
 import numpy as np
-from neuronperf_native import _feeds
-shared, segment = _feeds.share_batches([(np.arange(4.0),)])
+from neuronperf_native.copies import shm
+shared, segment = shm.share_batches([(np.arange(4.0),)])
 print(shared.segment, flush=True)
 time.sleep(120)
 """
@@ -247,7 +247,7 @@ def _segment_of_killed_creator() -> str:
 def test_segments_of_dead_creators_are_swept_by_the_next_share():
     stale = _segment_of_killed_creator()
     try:
-        shared, segment = _feeds.share_batches([(np.ones(2),)])
+        shared, segment = shm.share_batches([(np.ones(2),)])
         segment.close()
         segment.unlink()
         assert not os.path.exists(os.path.join("/dev/shm", stale))
@@ -262,16 +262,16 @@ def test_segments_of_dead_creators_are_swept_by_the_next_share():
 def test_a_copy_unlinks_its_segment_only_when_the_creator_is_gone():
     stale = _segment_of_killed_creator()
     try:
-        assert _feeds.unlink_if_orphaned(stale)
+        assert shm.unlink_if_orphaned(stale)
         assert not os.path.exists(os.path.join("/dev/shm", stale))
-        assert not _feeds.unlink_if_orphaned("psm_not_ours")
+        assert not shm.unlink_if_orphaned("psm_not_ours")
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join("/dev/shm", stale))
-    shared, segment = _feeds.share_batches([(np.ones(2),)])
+    shared, segment = shm.share_batches([(np.ones(2),)])
     try:
-        assert not _feeds.unlink_if_orphaned(shared.segment)  # its creator (here) runs
-        assert _feeds.sweep_stale_segments() == []
+        assert not shm.unlink_if_orphaned(shared.segment)  # its creator (here) runs
+        assert shm.sweep_stale_segments() == []
         assert os.path.exists(os.path.join("/dev/shm", shared.segment))
     finally:
         segment.close()
@@ -314,7 +314,7 @@ def test_validation_plan_checks_padded_steps_once():
         [[{"Y": np.full(2, float(k), np.float32)} for k in range(3)]],
         "test",
     )
-    plan = _feeds.make_validation(data, 2, 1e-5, 1e-8, False)
+    plan = validation.make_validation(data, 2, 1e-5, 1e-8, False)
     assert [(i, [(r, s, k) for r, s, k, _ in rows]) for i, rows in plan.checks] == [
         (0, [(0, 0, 0), (1, 0, 1)]),
         (1, [(0, 0, 2)]),

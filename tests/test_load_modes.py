@@ -3,6 +3,7 @@ copies, the reports' load keys, and the latency-SLO search (pure decisions and e
 end). The engine's own open-loop behaviour is tested in test_open_loop.py."""
 
 import dataclasses
+import json
 import math
 import time
 
@@ -12,8 +13,8 @@ import pytest
 import neuronperf_native as npf
 from neuronperf_native import engine, planning, reporting, search
 from neuronperf_native._schedule import split_schedule
-from neuronperf_native.executors import ConfigurationResult
 from neuronperf_native.planning import Host, ModelConfig, plan
+from neuronperf_native.run import ConfigurationResult
 from neuronperf_native.search import BinarySearch, LinearSearch, verdict
 from neuronperf_native.settings import BenchmarkSettings
 
@@ -486,3 +487,17 @@ def test_probe_configurations_keep_the_group():
     probe = search._probe(first, "request_rate", 250.0, 7, first=False)
     assert (probe.index, probe.request_rate, probe.loads, probe.group) == (7, 250.0, 0, first.group)
     assert dataclasses.replace(first, request_rate=250.0, index=7, loads=0) == probe
+
+
+def test_a_copy_runs_its_share_of_the_schedule_from_the_run_spec():
+    from neuronperf_native.copies.protocol import RunSpec
+
+    options = engine.RunOptions(workers=2, warmup=3, duration_s=1.0, request_rate=1000.0)
+    run = RunSpec(options, n_copies=4)
+    assert RunSpec.from_dict(json.loads(json.dumps(run.to_dict()))) == run
+    copy = run.copy_options(1, start_at_ns=5_000_000)
+    assert (copy.request_rate, copy.warmup, copy.workers) == (250.0, 0, 2)
+    assert copy.start_at_ns == 6_000_000  # request 1 of 1000/s is due 1 ms after the start
+    assert copy.duration_s == pytest.approx(0.999)  # and the copy ends with the others
+    closed = RunSpec(engine.RunOptions(workers=2, duration_s=1.0)).copy_options(0, 7)
+    assert closed == engine.RunOptions(workers=2, duration_s=1.0, warmup=0, start_at_ns=7)

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import neuronperf_native as npf
-from neuronperf_native import _progress
+from neuronperf_native.run import progress as _progress
 
 pytestmark = pytest.mark.long
 

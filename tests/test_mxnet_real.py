@@ -1,7 +1,7 @@
 """npf.mxnet with the REAL MXNet (CPU): checkpoint -> compile -> index -> benchmark -> reports.
 
 MXNet 1.9.1 needs numpy<1.24, so these tests run only in an environment of their own
-(.ci/run's MXNet step; README "Development"); elsewhere they are skipped. Without
+(.ci/run's MXNet step; docs/development.md); elsewhere they are skipped. Without
 MXNet-Neuron, compile saves the checkpoint unchanged (the CPU fallback) and the
 model copies bind it on mx.cpu().
 """

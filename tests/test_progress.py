@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-from neuronperf_native import _progress
 from neuronperf_native.planning import Host, ModelConfig, plan
+from neuronperf_native.run import progress as _progress
 from neuronperf_native.settings import BenchmarkSettings
 
 

@@ -8,7 +8,9 @@ the client's wire format, what is counted, and what fails before the run.
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -190,6 +192,28 @@ def test_unknown_models_and_mismatched_inputs_fail_before_the_run(tmp_path: Path
         assert server.requests == 0  # nothing was sent to infer
 
 
+def _self_signed(tmp_path: Path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, made by openssl."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    options = "-x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
+    options += " -addext subjectAltName=IP:127.0.0.1"
+    command = ["openssl", "req", *options.split(), "-keyout", str(key), "-out", str(cert)]
+    subprocess.run(command, check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+def test_https_verifies_the_server_certificate_unless_told_not_to(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    with V2Server(tls=(cert, key)) as server:
+        with pytest.raises(EndpointError, match=rf"cannot reach {server.url}: .*certificate"):
+            serving.benchmark(server.url, "add", **SHORT)
+        (trusted,) = serving.benchmark(server.url, "add", ca_file=cert, **SHORT)
+        (unverified,) = serving.benchmark(server.url, "add", verify_ssl=False, **SHORT)
+    assert trusted["status"] == unverified["status"] == "finished"
+    assert trusted["requests_failed"] == unverified["requests_failed"] == 0
+
+
 @pytest.mark.slow
 def test_a_stall_shows_in_the_open_loop_latency() -> None:
     """Coordinated omission over the network: the server stalls 1 s once; requests due
@@ -257,11 +281,12 @@ def test_openai_completions_send_token_ids_and_ignore_eos() -> None:
 def test_openai_streams_yield_each_events_tokens_and_fail_on_malformed_events() -> None:
     from neuronperf_native.targets.openai_compat import OpenAIClient
 
-    with OpenAIServer(ttft_s=0.0, itl_s=0.0) as server:
+    with OpenAIServer(ttft_s=0.0, itl_s=0.0, held_back=(1, 4)) as server:
         client = OpenAIClient(Endpoint(server.url, "tiny", service_kind="openai"), streaming=True)
         try:
             items = list(client(np.array([1, 2]), 5))
-            assert items == [[0]] * 5  # one token per event, from the running usage
+            # one token per event, from the running usage: held-back text counts too
+            assert items == [[0]] * 5
         finally:
             client.close()
     with OpenAIServer(ttft_s=0.0, itl_s=0.0, malformed_event=2) as server:
@@ -298,3 +323,46 @@ def test_bench_u_prints_a_table_and_unreachable_is_one_line(
     assert line.startswith(f"error: cannot reach http://127.0.0.1:{port}: Failed to connect")
     assert main(["bench", "-u", server.url, "--duration", "0.5"]) == 2
     assert "-u needs -m NAME" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    "streaming" not in npf.BenchmarkSettings.__dataclass_fields__,
+    reason="needs the engine's streaming (generative models)",
+)
+def test_bench_streams_an_openai_endpoint_with_token_latencies(tmp_path: Path) -> None:
+    """The served generative benchmark end to end: the server sends the first token
+    after 20 ms and the next ones every 2 ms; TTFT and ITL cannot be less, every request
+    gets exactly the tokens asked, and a broken event is a failed request."""
+    from neuronperf_native.cli import main
+
+    out = tmp_path / "reports.json"
+    with OpenAIServer(ttft_s=0.02, itl_s=0.002) as server:
+        command = (
+            f"bench --service-kind openai -u {server.url} -m tiny --streaming --concurrency 2 "
+            "--synthetic-input-tokens-mean 8 --output-tokens-mean 6 --vocab-size 100 "
+            f"--duration 1 --json {out} -q"
+        )
+        status = main(command.split())
+        sent = server.bodies[-1]
+    assert status == 0
+    (report,) = json.loads(out.read_text())
+    assert report["requests_failed"] == 0 and report["status"] == "finished"
+    assert report["output_tokens_per_request_avg"] == 6
+    assert report["ttft_ms_p50"] >= 20.0 and report["itl_ms_p50"] >= 2.0
+    assert len(sent["prompt"]) == 8 and all(0 <= t < 100 for t in sent["prompt"])
+    assert sent["stream"] is True and sent["max_tokens"] == 6 and sent["ignore_eos"] is True
+    with OpenAIServer(ttft_s=0.0, itl_s=0.0, malformed_event=3) as server:
+        (broken,) = serving.benchmark(
+            server.url,
+            "tiny",
+            None,
+            service_kind="openai",
+            streaming=True,
+            synthetic_input_tokens_mean=4,
+            output_tokens_mean=6,
+            vocab_size=100,
+            **SHORT,
+        )
+    assert broken["status"] == "finished" and broken["requests_failed"] > 0
+    assert list(broken["failure_reasons"]) == ["malformed event: '{broken'"]
+    assert broken["total_infs"] == 0  # every request broke: none completed, none timed

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from neuronperf_native import _stopping
+from neuronperf_native.run import stopping as _stopping
 from neuronperf_native.stats import StabilityMonitor, parse_stability
 from neuronperf_native.stats import simulation as sim
 

@@ -37,7 +37,7 @@ std::optional<ArrivalSchedule> make_schedule(const RunSettings& s) {
         "give request_rate or request_intervals_us, not both (request_intervals_us replays its "
         "own gaps)");
   }
-  if (s.arrival != "constant" && s.arrival != "poisson") {
+  if (std::find(kArrivalNames.begin(), kArrivalNames.end(), s.arrival) == kArrivalNames.end()) {
     throw InvalidArgument("arrival must be 'constant' or 'poisson', got '" + s.arrival + "'");
   }
   if (s.request_rate) {
@@ -80,9 +80,8 @@ std::optional<ArrivalSchedule> make_schedule(const RunSettings& s) {
   return ArrivalSchedule::intervals(std::move(gaps_ns));
 }
 
-}  // namespace
-
-RunConfig make_run_config(const RunSettings& s, const PipelineTraits& traits) {
+// The settings in engine units; InvalidArgument naming the first one out of range.
+RunConfig convert(const RunSettings& s) {
   RunConfig c{};
   if (s.workers < 1 || s.workers > kMaxWorkers) {
     fail("workers", ("in [1, " + std::to_string(kMaxWorkers) + "]").c_str(), s.workers);
@@ -115,6 +114,15 @@ RunConfig make_run_config(const RunSettings& s, const PipelineTraits& traits) {
   double spin_ns = s.spin_wait_us * 1e3;
   if (c.schedule) spin_ns = std::min(spin_ns, kMaxSpinShare * 1e9 / c.schedule->mean_rate_per_s());
   c.spin_wait_ns = static_cast<int64_t>(std::llround(spin_ns));
+  return c;
+}
+
+}  // namespace
+
+void check_run_settings(const RunSettings& settings) { static_cast<void>(convert(settings)); }
+
+RunConfig make_run_config(const RunSettings& s, const PipelineTraits& traits) {
+  RunConfig c = convert(s);
   if (c.duration_ns == 0 && c.max_iterations == 0 && !traits.finite_input) {
     throw InvalidArgument(
         "no stop condition: give duration_s or max_iterations (or finite inputs such as an "

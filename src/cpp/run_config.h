@@ -1,9 +1,11 @@
 // User run settings, validated once into the internal configuration the runner uses.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pipeline.h"
@@ -19,6 +21,8 @@ inline constexpr double kMaxRequestRate = 1e8;
 // the most of one core all workers' spinning may take (the spin shrinks at high rates).
 inline constexpr double kDefaultSpinWaitUs = 20.0;
 inline constexpr double kMaxSpinShare = 0.1;
+// The request arrival patterns RunSettings::arrival may name (with request_rate).
+inline constexpr std::array<std::string_view, 2> kArrivalNames = {"constant", "poisson"};
 
 // What a caller asks for; names and units match the Python keywords.
 struct RunSettings {
@@ -39,6 +43,26 @@ struct RunSettings {
   double spin_wait_us = kDefaultSpinWaitUs;  // open loop: spin the end of a wait (capped)
 };
 
+// Calls visit(name, field) for each field of RunSettings in declaration order: the one
+// list of setting names, through which the bindings read a Python RunOptions field for
+// field. A field added above must be added here (the Python tests compare the lists).
+template <class Settings, class Visit>
+void for_each_setting(Settings& s, Visit&& visit) {
+  visit("workers", s.workers);
+  visit("duration_s", s.duration_s);
+  visit("max_iterations", s.max_iterations);
+  visit("warmup", s.warmup);
+  visit("window_s", s.window_s);
+  visit("call_timeout_s", s.call_timeout_s);
+  visit("record_timestamps", s.record_timestamps);
+  visit("start_at_ns", s.start_at_ns);
+  visit("request_rate", s.request_rate);
+  visit("arrival", s.arrival);
+  visit("seed", s.seed);
+  visit("request_intervals_us", s.request_intervals_us);
+  visit("spin_wait_us", s.spin_wait_us);
+}
+
 // Validated settings in engine units. Build with make_run_config().
 struct RunConfig {
   int workers;
@@ -56,5 +80,9 @@ struct RunConfig {
 // Throws InvalidArgument naming the setting when a value is out of range, or when
 // nothing would ever stop the run (no duration, no max_iterations, endless inputs).
 RunConfig make_run_config(const RunSettings& settings, const PipelineTraits& traits);
+
+// Throws InvalidArgument naming the first setting out of range: every check of
+// make_run_config but the stop condition, which depends on the pipeline's inputs.
+void check_run_settings(const RunSettings& settings);
 
 }  // namespace npn

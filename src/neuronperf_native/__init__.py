@@ -11,8 +11,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
-
 from neuronperf_native import (
     benchmarking,
     cpu,
@@ -23,9 +21,11 @@ from neuronperf_native import (
     search,
     timing,
 )
-from neuronperf_native.benchmarking import BENCHMARK_SECS, benchmark, set_verbosity
+from neuronperf_native._verbosity import set_verbosity
+from neuronperf_native._version import __version__
+from neuronperf_native.analysis import compare
+from neuronperf_native.benchmarking import BENCHMARK_SECS, benchmark
 from neuronperf_native.benchmarking import plan_benchmark as plan
-from neuronperf_native.comparing import compare
 from neuronperf_native.compiling import compile
 from neuronperf_native.cpu import DummyModel
 from neuronperf_native.metrics import (

@@ -4,7 +4,7 @@ neuronperf_native's compiled timing engine
 from __future__ import annotations
 import collections.abc
 import typing
-__all__: list[str] = ['Histogram', 'JsonError', 'NativeModel', 'Pipeline', 'ProgressForwarder', 'RequestFailed', 'Runner', 'b64decode', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_now', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'read_message', 'spin_model', 'unlink_on_parent_death', 'wait_readable', 'write_message']
+__all__: list[str] = ['ARRIVALS', 'DEFAULT_SPIN_WAIT_US', 'Histogram', 'JsonError', 'MAX_REQUEST_RATE', 'MAX_WORKERS', 'NativeModel', 'Pipeline', 'ProgressForwarder', 'RUN_SETTINGS_FIELDS', 'RequestFailed', 'Runner', 'STAGES', 'b64decode', 'check_run_settings', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_now', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'read_message', 'spin_model', 'unlink_on_parent_death', 'wait_readable', 'write_message']
 class Histogram:
     """
     HDR histogram of integer nanosecond values (HdrHistogram algorithm).
@@ -116,7 +116,7 @@ class Runner:
     """
     Runs a pipeline on worker threads (see engine.Runner).
     """
-    def __init__(self, pipeline: Pipeline, *, workers: typing.SupportsInt | typing.SupportsIndex, duration_s: typing.Any, max_iterations: typing.Any, warmup: typing.SupportsInt | typing.SupportsIndex, window_s: typing.SupportsFloat | typing.SupportsIndex, call_timeout_s: typing.Any, record_timestamps: bool, start_at_ns: typing.SupportsInt | typing.SupportsIndex, request_rate: typing.Any, arrival: str, seed: typing.SupportsInt | typing.SupportsIndex, request_intervals_us: typing.Any, spin_wait_us: typing.SupportsFloat | typing.SupportsIndex = 20.0) -> None:
+    def __init__(self, pipeline: Pipeline, options: typing.Any) -> None:
         ...
     def forward_progress(self, fd: typing.SupportsInt | typing.SupportsIndex, *, period_s: typing.SupportsFloat | typing.SupportsIndex, histograms: bool) -> ProgressForwarder:
         """
@@ -144,6 +144,10 @@ def b64decode(text: str) -> bytes:
     """
     Decode standard base64 (whitespace skipped, padding required) to bytes.
     Raises ValueError naming the invalid character and its position.
+    """
+def check_run_settings(options: typing.Any) -> None:
+    """
+    Raises ValueError naming the first setting of options (engine.RunOptions) out of range.
     """
 def clock_read_cost_ns(reads: typing.SupportsInt | typing.SupportsIndex) -> float:
     ...
@@ -197,3 +201,9 @@ def write_message(fd: typing.SupportsInt | typing.SupportsIndex, data: bytes) ->
     """
     Writes one message as multiprocessing.Connection.send_bytes does.
     """
+ARRIVALS: tuple = ('constant', 'poisson')
+DEFAULT_SPIN_WAIT_US: float = 20.0
+MAX_REQUEST_RATE: float = 100000000.0
+MAX_WORKERS: int = 4096
+RUN_SETTINGS_FIELDS: tuple = ('workers', 'duration_s', 'max_iterations', 'warmup', 'window_s', 'call_timeout_s', 'record_timestamps', 'start_at_ns', 'request_rate', 'arrival', 'seed', 'request_intervals_us', 'spin_wait_us')
+STAGES: tuple = ('schedule_lag', 'gil_wait', 'input', 'preprocess', 'infer', 'postprocess', 'e2e')

@@ -1,4 +1,4 @@
-"""File helpers shared by the model index and report writers.
+"""File helpers shared by the model index and report writers and readers.
 
 Indexes and reports are written atomically (SPEC section 8): the text goes to a
 temporary file in the destination directory, is flushed to disk, and then
@@ -17,6 +17,7 @@ import socket
 import tempfile
 import threading
 import time
+from typing import Any
 
 # Temporary files older than this are stale whoever wrote them: a write takes
 # milliseconds, and a writer's pid may have been reused since.
@@ -24,6 +25,21 @@ _STALE_TMP_S = 3600.0
 # The temporary files this process is writing now (their names), and its lock.
 _writing: set[str] = set()
 _writing_lock = threading.Lock()
+
+
+def check_filename(filename: Any) -> str | None:
+    """The path a report is written to or read from (None stays None); a TypeError or
+    ValueError naming ``filename`` when it cannot be one."""
+    if filename is None:
+        return None
+    if not isinstance(filename, (str, os.PathLike)):
+        raise TypeError(f"filename must be a str, os.PathLike or None, got {filename!r}")
+    path = os.fspath(filename)
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"filename must be a non-empty path, got {filename!r}")
+    if os.path.isdir(path):
+        raise ValueError(f"filename {path!r} is a directory")
+    return path
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> str:

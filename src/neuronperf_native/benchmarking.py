@@ -1,66 +1,38 @@
-"""NeuronPerf-compatible benchmark(): settings -> plan -> run -> report.
+"""NeuronPerf-compatible benchmark(): settings -> plan -> executor -> report.
 
 benchmark() validates its keywords into a BenchmarkSettings (settings.py) and the
 model, inputs and callables into a Workload (workload.py), expands them into a Plan
-of configurations (planning.py), runs the plan on this host (executors/), and turns
-the results into reports (reporting.py). Benchmarker drives one copy by hand.
+of configurations (planning.py), runs the plan on the executor that
+executors.create() picks (this host, or a Ray cluster), and turns the results into
+reports (reporting.py). Benchmarker (executors/benchmarker.py) drives one copy by hand.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from neuronperf_native import _progress, reporting, search
-from neuronperf_native._copy import CopySpec, RunSpec
-from neuronperf_native._processes import CopiesOutcome, RunWatch, run_copies
-from neuronperf_native._stopping import StabilityObserver
-from neuronperf_native.engine import _as_args
-from neuronperf_native.executors import ConfigurationResult, LocalExecutor, Observers, fleet
-from neuronperf_native.executors.base import timers_of
+from neuronperf_native import executors, reporting, search
+from neuronperf_native._verbosity import set_verbosity
+from neuronperf_native.executors import Executor, fleet
+from neuronperf_native.executors.benchmarker import Benchmarker as Benchmarker  # NeuronPerf's name
 from neuronperf_native.planning import Configuration, Host, Plan, model_configs, plan
-from neuronperf_native.settings import BenchmarkSettings
+from neuronperf_native.run import ConfigurationResult, Observers
+from neuronperf_native.run.progress import Progress
+from neuronperf_native.run.stopping import StabilityObserver
+from neuronperf_native.settings import BENCHMARK_SECS, BenchmarkSettings
 from neuronperf_native.workload import Workload
 
 log = logging.getLogger("neuronperf_native")
 
-#: Default seconds per configuration (NeuronPerf's default).
-BENCHMARK_SECS = 120
 
-_VERBOSITY_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
 # Keywords that go into the Workload rather than the settings.
 _WORKLOAD_KEYWORDS = ("input_data", "input_transform_fn", "sequence_fn")
 # Keywords of features that are not available yet.
 _PENDING = ("eval_metrics",)
-
-
-def set_verbosity(verbosity: int) -> None:
-    """0: warnings only, 1: progress (default), 2: debug.
-
-    Logs go to the `neuronperf_native` logger; when the application has configured no
-    logging at all, a stderr handler is added so progress is visible by default.
-    """
-    if verbosity not in _VERBOSITY_LEVELS:
-        raise ValueError(f"verbosity must be 0, 1 or 2, got {verbosity!r}")
-    log.setLevel(_VERBOSITY_LEVELS[verbosity])
-    if not log.handlers and not logging.getLogger().handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(_OneLineUnlessDebug("%(asctime)s %(name)s %(levelname)s: %(message)s"))
-        log.addHandler(handler)
-
-
-class _OneLineUnlessDebug(logging.Formatter):
-    """A record's first line (a failing configuration: which one, the copy, phase and
-    cause), with the traceback that follows only at verbosity 2."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        return text if log.getEffectiveLevel() <= logging.DEBUG else text.partition("\n")[0]
 
 
 def benchmark(
@@ -144,13 +116,7 @@ def benchmark(
             log.warning("%s", line)
         if dry_run:
             return the_plan
-        if settings.latency_slo_ms is not None:
-            results = search.run_search(
-                the_plan,
-                lambda groups: _run_groups(search.progress_plan(the_plan), groups, workload),
-            )
-        else:
-            results = run_plan(the_plan, workload)
+        results = run_plan(the_plan, executors.create(workload, settings))
     pairs = [r.pair(with_timers=settings.return_timers) for r in results]
     return pairs if settings.return_timers else reporting.get_reports(pairs)
 
@@ -214,22 +180,27 @@ def plan_of(settings: BenchmarkSettings, workload: Workload, model_name: str | N
     return the_plan
 
 
-def run_plan(the_plan: Plan, workload: Workload) -> list[ConfigurationResult]:
-    """Runs every configuration (on this host, or on settings.cluster) with progress
-    output; Ctrl-C (or a strict validation failure) ends early with what was measured.
-    The results come in plan order (a fleet's finish in any order)."""
-    results = _run_groups(the_plan, the_plan.groups(), workload)
+def run_plan(the_plan: Plan, executor: Executor) -> list[ConfigurationResult]:
+    """Runs every configuration on the executor with progress output; Ctrl-C (or a
+    strict validation failure) ends early with what was measured. A latency SLO search
+    chooses each probe from the last result. The results come in plan order (a fleet's
+    finish in any order)."""
+    if the_plan.settings.latency_slo_ms is not None:
+        progress_plan = search.progress_plan(the_plan)
+        return search.run_search(
+            the_plan, lambda groups: _run_groups(progress_plan, groups, executor)
+        )
+    results = _run_groups(the_plan, the_plan.groups(), executor)
     return sorted(results, key=lambda r: r.configuration.index)
 
 
 def _run_groups(
-    the_plan: Plan, groups: Iterable[Iterable[Configuration]], workload: Workload
+    the_plan: Plan, groups: Iterable[Iterable[Configuration]], executor: Executor
 ) -> Iterator[ConfigurationResult]:
-    """Runs the copy groups with progress over the_plan, yielding each result as it
-    comes: here (LocalExecutor.run_groups: each group's configurations may be chosen
-    one at a time from the previous results), or on the cluster (the whole plan)."""
+    """Runs the copy groups on the executor with progress over the_plan, yielding each
+    result as it comes, with the stopping rule's verdict on it."""
     settings = the_plan.settings
-    progress = _progress.Progress(the_plan, settings.verbosity)
+    progress = Progress(the_plan, settings.verbosity)
     stability = None if settings.stability is None else StabilityObserver(settings.stability)
     observer = Observers(progress, *([stability] if stability is not None else []))
     log.info(
@@ -243,12 +214,8 @@ def _run_groups(
     )
     done = 0
     started = time.monotonic()
-    if settings.cluster is not None:
-        runs = fleet.FleetExecutor(workload, settings).run(the_plan, observer)
-    else:
-        runs = LocalExecutor(workload, settings).run_groups(groups, observer)
     try:
-        for result in runs:
+        for result in executor.run(groups, observer):
             done += 1
             _log_result(result, len(the_plan))
             if stability is not None and result.status == "finished":
@@ -292,107 +259,3 @@ _WORKLOAD_PARAMETERS = (
     "postprocess_fn",
     "dataset_loader_fn",
 )
-
-
-class Benchmarker(threading.Thread):
-    """Drives one model copy in this process by hand (NeuronPerf's Benchmarker).
-
-    A thread: start() loads the model with load_fn(model_filename, device_id=device_id)
-    and runs the engine with `workers_per_model` workers until `duration` seconds pass
-    or stop() is called. status moves "ready" -> "running" -> "finished" | "error";
-    n_infs holds the per-worker inference counts once it has finished.
-    """
-
-    def __init__(
-        self,
-        id: int,
-        device_id: int,
-        load_fn: Callable[..., Any],
-        model_filename: str,
-        inputs: Any,
-        workers_per_model: int = 1,
-        env_setup_fn: Callable[..., Any] | None = None,
-        setup_fn: Callable[..., Any] | None = None,
-        preprocess_fn: Callable[..., Any] | None = None,
-        postprocess_fn: Callable[..., Any] | None = None,
-        duration: float = BENCHMARK_SECS,
-        warmup_iterations: int = 1,
-        window_s: float = 1.0,
-        call_timeout_s: float | None = None,
-    ) -> None:
-        super().__init__(name=f"npf-benchmarker-{id}", daemon=True)
-        if not callable(load_fn):
-            raise TypeError(f"load_fn must be callable, got {type(load_fn).__name__}")
-        settings = BenchmarkSettings.from_keywords(
-            workers_per_model=workers_per_model,
-            duration=duration,
-            warmup_iterations=warmup_iterations,
-            window_s=window_s,
-            call_timeout_s=call_timeout_s,
-        )
-        item = inputs[0] if isinstance(inputs, list) and len(inputs) == 1 else inputs
-        self.id = id
-        self.device_id = device_id
-        self.status = "ready"
-        self.n_infs: list[int] = [0] * workers_per_model
-        self.error: str | None = None
-        self._spec = CopySpec(
-            copy_id=id,
-            device_id=device_id,
-            load_fn=load_fn,
-            model_filename=model_filename,
-            config={},
-            inputs=[_as_args(item)],
-            env_setup_fn=env_setup_fn,
-            setup_fn=setup_fn,
-            preprocess_fn=preprocess_fn,
-            postprocess_fn=postprocess_fn,
-        )
-        self._run = RunSpec(
-            workers=workers_per_model,
-            warmup_iterations=settings.warmup_iterations,
-            duration_s=settings.duration_s,
-            window_s=settings.window_s,
-            call_timeout_s=settings.call_timeout_s,
-            record_timestamps=True,
-        )
-        self._outcome: CopiesOutcome | None = None
-        self._stop_requested = threading.Event()
-
-    def run(self) -> None:
-        self.status = "running"
-        outcome = run_copies(
-            [self._spec],
-            "thread",
-            self._run,
-            load_timeout_s=None,
-            watch=RunWatch(should_stop=self._stop_requested.is_set),
-        )
-        self._outcome = outcome
-        copy = outcome.copies[0]
-        if copy.result is not None:
-            self.n_infs = list(copy.result["per_worker_iterations"])
-        self.error = outcome.error or (copy.result or {}).get("error")
-        failed = outcome.error is not None or (copy.result or {}).get("status") == "error"
-        self.status = "error" if failed else "finished"
-
-    def stop(self) -> None:
-        """Stops the run after the current iterations and waits for it to end, so that
-        status is final ("finished" or "error") and the results are kept."""
-        self._stop_requested.set()
-        if self.is_alive() and threading.current_thread() is not self:
-            self.join()
-
-    def results(self) -> dict[str, Any]:
-        """The copy's RunResult dict (histograms, windows, counts) and Timer objects."""
-        if self._outcome is None:
-            raise RuntimeError(f"Benchmarker {self.id} has not finished (status {self.status})")
-        copy = self._outcome.copies[0]
-        measured = [copy.result] if copy.result is not None else []
-        return {
-            "status": self.status,
-            "error": self.error,
-            "n_infs": sum(self.n_infs),
-            "result": copy.result,
-            "timers": timers_of(measured, [copy.timestamps] if measured else []),
-        }

@@ -54,7 +54,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from neuronperf_native import __version__, model_index
+from neuronperf_native import model_index
+from neuronperf_native._verbosity import LEVELS, check_verbosity
+from neuronperf_native._version import __version__
 
 __all__ = ["CAST_MODE_TYPES", "FAST_MATH", "compile", "compiler_args_list", "variant_flags"]
 
@@ -92,8 +94,6 @@ _RESERVED_KEYS = frozenset(
         "compiler_args",
     }
 )
-
-_VERBOSITY_LEVELS = {0: logging.ERROR, 1: logging.INFO, 2: logging.DEBUG}
 
 
 @dataclass(frozen=True)
@@ -322,9 +322,9 @@ def _extra_fields(result: Any) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _verbosity(verbosity: int) -> Iterator[None]:
-    """Set the package logger's level for this call (0 error, 1 info, 2 debug), then restore it."""
+    """Set the package logger's level for this call (_verbosity.LEVELS), then restore it."""
     old = log.level
-    log.setLevel(_VERBOSITY_LEVELS[verbosity])
+    log.setLevel(LEVELS[verbosity])
     try:
         yield
     finally:
@@ -424,8 +424,7 @@ def compile(
         performance_levels is not None,
         cast_modes is not None,
     )
-    if isinstance(verbosity, bool) or verbosity not in _VERBOSITY_LEVELS:
-        raise ValueError(f"verbosity must be 0 (error), 1 (info) or 2 (debug), got {verbosity!r}")
+    check_verbosity(verbosity)
     if not isinstance(artifact_ext, str):
         raise TypeError(
             f"artifact_ext must be a str, got {_type_name(artifact_ext)}: {artifact_ext!r}"

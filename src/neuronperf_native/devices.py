@@ -40,7 +40,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-import psutil
+from neuronperf_native._version import __version__
 
 __all__ = [
     "DEVICE_TYPES",
@@ -79,7 +79,14 @@ _INSTANCE_TYPE_RE = re.compile(
     r"^(?:u-\d+tb\d+|[a-z]+\d+[a-z0-9]*(?:-[a-z0-9]+)?)"
     r"\.(?:nano|micro|small|medium|large|\d*xlarge|metal(?:-\d+xl)?)$"
 )
-_FRAMEWORK_MODULES = ("torch", "tensorflow", "torch_neuronx", "torch_neuron", "tensorflow_neuron")
+_FRAMEWORK_MODULES = (
+    "torch",
+    "torch_neuron",
+    "torch_neuronx",
+    "tensorflow",
+    "tensorflow_neuron",
+    "mxnet",
+)
 
 
 def normalize_device_type(device_type: str) -> str:
@@ -277,6 +284,7 @@ class Capacity:
 #: Where the kernel's limits on tasks and the running count are read.
 PROC_SYS_KERNEL = "/proc/sys/kernel"
 PROC_LOADAVG = "/proc/loadavg"
+PROC_MEMINFO = "/proc/meminfo"
 
 
 def capacity() -> Capacity:
@@ -289,21 +297,20 @@ def capacity() -> Capacity:
     soft, _ = resource.getrlimit(resource.RLIMIT_NPROC)
     if os.geteuid() != 0 and soft != resource.RLIM_INFINITY:
         free = min(free, soft - _own_tasks()) if free is not None else soft - _own_tasks()
-    try:
-        available_mb: float | None = psutil.virtual_memory().available / 2**20
-    except (OSError, RuntimeError):
-        available_mb = None
+    meminfo = re.search(r"^MemAvailable:\s+(\d+) kB", _read_text(PROC_MEMINFO) or "", re.M)
+    available_mb = int(meminfo.group(1)) / 1024 if meminfo else None
     return Capacity(free_tasks=free, available_mb=available_mb)
 
 
 def _own_tasks() -> int:
-    """Threads of this user's processes (what ulimit -u counts)."""
-    uid = os.getuid()
-    total = 0
-    for process in psutil.process_iter(["uids", "num_threads"]):
-        uids, threads = process.info["uids"], process.info["num_threads"]
-        if uids is not None and uids.real == uid and threads:
-            total += threads
+    """Threads of this user's processes (what ulimit -u counts), from /proc."""
+    uid, total = str(os.getuid()), 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        status = _read_text(f"/proc/{pid}/status") or ""
+        owner = re.search(r"^Uid:\s+(\d+)", status, re.M)
+        threads = re.search(r"^Threads:\s+(\d+)", status, re.M)
+        if owner and threads and owner.group(1) == uid:
+            total += int(threads.group(1))
     return total
 
 
@@ -391,30 +398,31 @@ def _cpu_model() -> str | None:
 
 
 def describe_machine() -> dict[str, Any]:
-    """Run metadata for reports: host, CPU, cores, memory, instance, Python and versions.
+    """Where reports were made (every report's `metadata`): the package, framework and
+    Python versions, platform, CPU, usable cores and host.
 
     Framework versions are listed only for frameworks already imported (nothing is
     imported here).
     """
-    from . import __version__
-
-    affinity = sorted(os.sched_getaffinity(0))
-    frameworks: dict[str, str] = {}
+    frameworks = {}
     for name in _FRAMEWORK_MODULES:
         module = sys.modules.get(name)
         if module is not None:
-            version = getattr(module, "__version__", None)
-            frameworks[name] = str(version) if version is not None else "unknown"
+            frameworks[name] = str(getattr(module, "__version__", "unknown"))
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+        affinity: list[int] | None = cores
+        usable_cores: int | None = len(cores)
+    except (AttributeError, OSError):
+        affinity, usable_cores = None, os.cpu_count()
     return {
-        "hostname": socket.gethostname(),
-        "cpu_model": _cpu_model(),
-        "usable_cores": len(affinity),
-        "cpu_affinity": affinity,
-        "logical_cpus": os.cpu_count(),
-        "total_memory_bytes": int(psutil.virtual_memory().total),
-        "instance_type": instance_type(),
-        "platform": platform.platform(),
+        "neuronperf_native_version": __version__,
+        "frameworks": frameworks,
         "python_version": platform.python_version(),
-        "package_version": __version__,
-        "framework_versions": frameworks,
+        "python_implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpu_model": _cpu_model(),
+        "usable_cores": usable_cores,
+        "cpu_affinity": affinity,
+        "hostname": socket.gethostname(),
     }

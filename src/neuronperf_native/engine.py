@@ -13,13 +13,14 @@ import dataclasses
 import functools
 import math
 import types
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
 from neuronperf_native import _engine
 from neuronperf_native._engine import Histogram, NativeModel, RequestFailed, now_ns
+from neuronperf_native._numbers import is_number
 
 __all__ = [
     "ARRIVALS",
@@ -30,6 +31,7 @@ __all__ = [
     "Histogram",
     "NativeModel",
     "RequestFailed",
+    "RunOptions",
     "RunResult",
     "Runner",
     "Window",
@@ -41,13 +43,13 @@ __all__ = [
 
 #: Timed stages, in the order an iteration passes through them (e2e spans all).
 #: schedule_lag (open loop only): from when a request was due to when a worker began it.
-STAGES = ("schedule_lag", "gil_wait", "input", "preprocess", "infer", "postprocess", "e2e")
+STAGES: tuple[str, ...] = _engine.STAGES
 #: Request arrival patterns of the open loop (with request_rate).
-ARRIVALS = ("constant", "poisson")
+ARRIVALS: tuple[str, ...] = _engine.ARRIVALS
 #: Most workers a run may have (each is a thread with a 1 MiB stack).
-MAX_WORKERS = 4096
+MAX_WORKERS: int = _engine.MAX_WORKERS
 #: Highest open-loop request rate (requests per second).
-MAX_REQUEST_RATE = 1e8
+MAX_REQUEST_RATE: float = _engine.MAX_REQUEST_RATE
 #: At interpreter exit, active runs are stopped and their workers waited for this long
 #: before finalization; a call stuck longer keeps its thread, which never touches
 #: Python again (exiting mid-run never aborts the process).
@@ -392,60 +394,104 @@ def _check_seconds(name: str, value: Any, optional: bool = False) -> None:
         raise ValueError(f"{name} must be a positive finite number of seconds, got {value!r}")
 
 
-def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How one engine run goes: the C++ RunSettings, field for field (names, units and
+    defaults; _engine.RUN_SETTINGS_FIELDS lists them), validated once when made.
+
+    Types are checked here (a TypeError naming the field), ranges by the engine's own
+    rules (a ValueError naming the field). Frozen and JSON-safe (to_dict/from_dict):
+    a model copy's timed run crosses the process pipe as its RunOptions. See run() for
+    what each field does. A group of fields added later (say, for streaming responses)
+    goes in as one nested options type mirroring a nested C++ struct.
+    """
+
+    workers: int = 1
+    duration_s: float | None = None
+    max_iterations: int | None = None
+    warmup: int = 1
+    window_s: float = 1.0
+    call_timeout_s: float | None = None
+    record_timestamps: bool = False
+    start_at_ns: int = 0
+    request_rate: float | None = None
+    arrival: str = "constant"
+    seed: int = 0
+    request_intervals_us: tuple[float, ...] | None = None
+    spin_wait_us: float = _engine.DEFAULT_SPIN_WAIT_US
+
+    def __post_init__(self) -> None:
+        normal = {
+            "workers": _integer("workers", self.workers),
+            "duration_s": _number("duration_s", self.duration_s, "seconds", optional=True),
+            "max_iterations": _integer("max_iterations", self.max_iterations, optional=True),
+            "warmup": _integer("warmup", self.warmup),
+            "window_s": _number("window_s", self.window_s, "seconds"),
+            "call_timeout_s": _number("call_timeout_s", self.call_timeout_s, "seconds", True),
+            "start_at_ns": _integer("start_at_ns", self.start_at_ns),
+            "request_rate": _number(
+                "request_rate", self.request_rate, "requests per second", optional=True
+            ),
+            "seed": _integer("seed", self.seed),
+            "request_intervals_us": _intervals(self.request_intervals_us),
+            "spin_wait_us": _number("spin_wait_us", self.spin_wait_us, "microseconds"),
+        }
+        if not isinstance(self.record_timestamps, bool):
+            raise TypeError(f"record_timestamps must be a bool, got {self.record_timestamps!r}")
+        if not isinstance(self.arrival, str):
+            raise TypeError(f"arrival must be a str, got {self.arrival!r}")
+        if not 0 <= normal["seed"] < 2**64:
+            raise ValueError(f"seed must be in [0, 2**64), got {self.seed!r}")
+        for name, value in normal.items():
+            object.__setattr__(self, name, value)
+        _engine.check_run_settings(self)
+
+    def replace(self, **changes: Any) -> RunOptions:
+        """A copy with some fields changed (validated as a new one)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-safe data; from_dict() makes the same options from it."""
+        data = dataclasses.asdict(self)
+        if self.request_intervals_us is not None:
+            data["request_intervals_us"] = list(self.request_intervals_us)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunOptions:
+        return cls(**data)
 
 
-def _check_open_loop(
-    request_rate: Any, arrival: Any, seed: Any, request_intervals_us: Any
-) -> list[float] | None:
-    """Validates the open-loop arguments; returns the intervals as floats (or None)."""
-    if request_rate is not None:
-        if not _is_number(request_rate):
-            raise TypeError(
-                f"request_rate must be a number of requests per second, got {request_rate!r}"
-            )
-        if not (math.isfinite(request_rate) and 0 < request_rate <= MAX_REQUEST_RATE):
-            raise ValueError(
-                f"request_rate must be a finite number of requests per second in "
-                f"(0, {MAX_REQUEST_RATE:g}], got {request_rate!r}"
-            )
-    if not isinstance(arrival, str):
-        raise TypeError(f"arrival must be a str, got {arrival!r}")
-    if arrival not in ARRIVALS:
-        raise ValueError(f"arrival must be one of {', '.join(ARRIVALS)}, got {arrival!r}")
-    if arrival != "constant" and request_rate is None:
-        raise ValueError(f"arrival={arrival!r} needs request_rate (the rate of its arrivals)")
-    _check_int("seed", seed, 0)
-    if seed >= 2**64:
-        raise ValueError(f"seed must be < 2**64, got {seed!r}")
-    if request_intervals_us is None:
+def _integer(name: str, value: Any, optional: bool = False) -> Any:
+    if value is None and optional:
         return None
-    if request_rate is not None:
-        raise ValueError(
-            "give request_rate or request_intervals_us, not both "
-            "(request_intervals_us replays its own gaps)"
-        )
-    if isinstance(request_intervals_us, (str, bytes)) or not isinstance(
-        request_intervals_us, (collections.abc.Sequence, np.ndarray)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    return int(value)
+
+
+def _number(name: str, value: Any, unit: str, optional: bool = False) -> float | None:
+    if value is None and optional:
+        return None
+    if not is_number(value):
+        raise TypeError(f"{name} must be a number of {unit}, got {value!r}")
+    return float(value)
+
+
+def _intervals(value: Any) -> tuple[float, ...] | None:
+    """request_intervals_us as a tuple of floats (each must be a number)."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(
+        value, (collections.abc.Sequence, np.ndarray)
     ):
         raise TypeError(
-            "request_intervals_us must be a sequence of microseconds, got "
-            f"{type(request_intervals_us).__name__}"
+            f"request_intervals_us must be a sequence of microseconds, got {type(value).__name__}"
         )
-    if len(request_intervals_us) == 0:
-        raise ValueError("request_intervals_us must not be empty")
-    intervals = []
-    for i, value in enumerate(request_intervals_us):
-        if not _is_number(value):
-            raise TypeError(f"request_intervals_us[{i}] must be a number, got {value!r}")
-        if not (math.isfinite(value) and value >= 0.001):
-            raise ValueError(
-                f"request_intervals_us[{i}] must be a finite number of microseconds >= 0.001, "
-                f"got {value!r}"
-            )
-        intervals.append(float(value))
-    return intervals
+    for i, gap in enumerate(value):
+        if not is_number(gap):
+            raise TypeError(f"request_intervals_us[{i}] must be a number, got {gap!r}")
+    return tuple(float(gap) for gap in value)
 
 
 def _check_callable(name: str, value: Any) -> None:
@@ -557,57 +603,17 @@ class Runner:
         self,
         model: Callable[..., Any] | NativeModel,
         inputs: list[Any] | Iterable[Any] | None = None,
+        options: RunOptions | None = None,
         *,
-        workers: int = 1,
-        duration_s: float | None = None,
-        max_iterations: int | None = None,
-        warmup: int = 1,
         preprocess: Callable[..., Any] | None = None,
         postprocess: Callable[[Any], Any] | None = None,
-        window_s: float = 1.0,
-        call_timeout_s: float | None = None,
-        record_timestamps: bool = False,
-        start_at_ns: int | None = None,
         gil_slice_us: float = 200.0,
-        request_rate: float | None = None,
-        arrival: str = "constant",
-        seed: int = 0,
-        request_intervals_us: Sequence[float] | None = None,
-        spin_wait_us: float = 20.0,
+        **settings: Any,
     ) -> None:
-        _check_int("workers", workers, 1)
-        if workers > MAX_WORKERS:
-            raise ValueError(f"workers must be <= {MAX_WORKERS}, got {workers!r}")
-        _check_seconds("duration_s", duration_s, optional=True)
-        _check_int("max_iterations", max_iterations, 1, optional=True)
-        _check_int("warmup", warmup, 0)
-        _check_seconds("window_s", window_s)
-        _check_seconds("call_timeout_s", call_timeout_s, optional=True)
-        _check_int("start_at_ns", start_at_ns, 0, optional=True)
-        if not isinstance(record_timestamps, bool):
-            raise TypeError(f"record_timestamps must be a bool, got {record_timestamps!r}")
-        intervals = _check_open_loop(request_rate, arrival, seed, request_intervals_us)
-        if not _is_number(spin_wait_us):
-            raise TypeError(f"spin_wait_us must be a number of microseconds, got {spin_wait_us!r}")
-        if not 0 <= spin_wait_us <= 1e6:
-            raise ValueError(f"spin_wait_us must be in [0, 1e6] microseconds, got {spin_wait_us!r}")
+        options = _options(options, settings)
         pipeline = _make_pipeline(model, inputs, preprocess, postprocess, gil_slice_us)
-        self._runner = _engine.Runner(
-            pipeline,
-            workers=int(workers),
-            duration_s=None if duration_s is None else float(duration_s),
-            max_iterations=None if max_iterations is None else int(max_iterations),
-            warmup=int(warmup),
-            window_s=float(window_s),
-            call_timeout_s=None if call_timeout_s is None else float(call_timeout_s),
-            record_timestamps=record_timestamps,
-            start_at_ns=int(start_at_ns or 0),
-            request_rate=None if request_rate is None else float(request_rate),
-            arrival=arrival,
-            seed=int(seed),
-            request_intervals_us=intervals,
-            spin_wait_us=float(spin_wait_us),
-        )
+        self.options = options
+        self._runner = _engine.Runner(pipeline, options)
 
     def start(self) -> None:
         """Starts the worker threads and returns at once."""
@@ -704,23 +710,12 @@ class Runner:
 def run(
     model: Callable[..., Any] | NativeModel,
     inputs: list[Any] | Iterable[Any] | None = None,
+    options: RunOptions | None = None,
     *,
-    workers: int = 1,
-    duration_s: float | None = None,
-    max_iterations: int | None = None,
-    warmup: int = 1,
     preprocess: Callable[..., Any] | None = None,
     postprocess: Callable[[Any], Any] | None = None,
-    window_s: float = 1.0,
-    call_timeout_s: float | None = None,
-    record_timestamps: bool = False,
-    start_at_ns: int | None = None,
     gil_slice_us: float = 200.0,
-    request_rate: float | None = None,
-    arrival: str = "constant",
-    seed: int = 0,
-    request_intervals_us: Sequence[float] | None = None,
-    spin_wait_us: float = 20.0,
+    **settings: Any,
 ) -> RunResult:
     """Runs `model` on `workers` threads and measures every iteration.
 
@@ -729,6 +724,8 @@ def run(
     inputs: a list of argument tuples served round-robin (a non-tuple item is one
         argument), an iterator/iterable of them (shared by the workers; running out
         ends the run cleanly), or None to call the model with no arguments.
+    options: a RunOptions; its fields may also be given as keywords (workers=2,
+        duration_s=1.0), which override the options' fields.
     Each iteration is: next input -> preprocess(*args) -> model(*args) ->
     postprocess(output), each stage timed, after `warmup` untimed iterations per
     worker. Stops at duration_s, max_iterations, input exhaustion, the first error,
@@ -736,8 +733,8 @@ def run(
     window_s: width of the throughput windows. record_timestamps: keep the raw
     stage boundaries of every iteration (memory grows with the run; off by
     default). start_at_ns: start timing no earlier than this engine-clock time
-    (to line up several processes). gil_slice_us: the longest a worker keeps the
-    GIL across consecutive iterations before handing it on.
+    (to line up several processes; 0, the default: at once). gil_slice_us: the
+    longest a worker keeps the GIL across consecutive iterations before handing it on.
 
     Closed loop (the default): each worker issues its next request when its previous
     one completes. Open loop, with request_rate (requests/s; arrival "constant" or
@@ -754,23 +751,24 @@ def run(
     return Runner(
         model,
         inputs,
-        workers=workers,
-        duration_s=duration_s,
-        max_iterations=max_iterations,
-        warmup=warmup,
+        options,
         preprocess=preprocess,
         postprocess=postprocess,
-        window_s=window_s,
-        call_timeout_s=call_timeout_s,
-        record_timestamps=record_timestamps,
-        start_at_ns=start_at_ns,
         gil_slice_us=gil_slice_us,
-        request_rate=request_rate,
-        arrival=arrival,
-        seed=seed,
-        request_intervals_us=request_intervals_us,
-        spin_wait_us=spin_wait_us,
+        **settings,
     ).run()
+
+
+def _options(options: RunOptions | None, settings: dict[str, Any]) -> RunOptions:
+    """``options`` (or the defaults) with the keyword settings applied."""
+    if options is not None and not isinstance(options, RunOptions):
+        raise TypeError(f"options must be a RunOptions, got {type(options).__name__}")
+    unknown = sorted(set(settings) - set(_engine.RUN_SETTINGS_FIELDS))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(unknown)}")
+    if options is None:
+        return RunOptions(**settings)
+    return options.replace(**settings) if settings else options
 
 
 def native_model(

@@ -37,8 +37,8 @@ import string
 import warnings
 from typing import Any, NamedTuple
 
-from neuronperf_native import __version__
 from neuronperf_native._files import atomic_write_text
+from neuronperf_native._version import __version__
 
 __all__ = [
     "MAX_BATCH_SIZE",

@@ -19,6 +19,7 @@ from typing import Any
 
 from neuronperf_native import devices, model_index
 from neuronperf_native._schedule import last_offset_s
+from neuronperf_native.engine import RunOptions
 from neuronperf_native.settings import BenchmarkSettings
 
 __all__ = [
@@ -112,6 +113,29 @@ class Configuration:
         if rule is not None and rule.max_s is not None:
             return rule.max_s
         return self.settings.duration_s or None
+
+    def run_options(self) -> RunOptions:
+        """The engine run of this configuration's copies together: workers and warm-up
+        per copy, and in open loop the schedule of all copies (each serves its share)."""
+        s = self.settings
+        schedule: dict[str, Any] = {}
+        if self.load_mode == "open":
+            schedule = {
+                "request_rate": self.request_rate,
+                "arrival": s.arrival,
+                "seed": s.seed,
+                "request_intervals_us": s.request_intervals,
+            }
+        return RunOptions(
+            workers=self.workers_per_model,
+            warmup=s.warmup_iterations,
+            duration_s=self.duration_s,
+            max_iterations=s.max_iterations,
+            window_s=s.window_s,
+            call_timeout_s=s.call_timeout_s,
+            record_timestamps=s.return_timers,
+            **schedule,
+        )
 
     def config_dict(self) -> dict[str, Any]:
         """NeuronPerf's config dict for this configuration (the report's config keys)."""

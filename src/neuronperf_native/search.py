@@ -42,8 +42,8 @@ from typing import Any
 from neuronperf_native import reporting, stats
 from neuronperf_native.engine import MAX_REQUEST_RATE as _MAX_RATE
 from neuronperf_native.engine import MAX_WORKERS as _MAX_WORKERS
-from neuronperf_native.executors import ConfigurationResult
 from neuronperf_native.planning import Configuration, Plan, check_schedule
+from neuronperf_native.run import ConfigurationResult
 
 log = logging.getLogger("neuronperf_native")
 

@@ -35,6 +35,36 @@ _ENDPOINT_KEYWORDS = (
 )
 
 
+#: The prompts of an OpenAI-compatible target given none: 32 tokens in, 32 out.
+DEFAULT_PROMPT = {"synthetic_input_tokens_mean": 32, "output_tokens_mean": 32}
+#: Synthetic token ids are drawn below this without a tokenizer to size the vocabulary
+#: (ids every LLM vocabulary has; the default 32,000 exceeds small models').
+SAFE_VOCAB_SIZE = 1000
+_DEFAULT_VOCAB_SIZE = 32_000
+
+
+def _openai_prompts(inputs: Any, kwargs: dict[str, Any]) -> None:
+    """Prompt keywords of an OpenAI-compatible target: DEFAULT_PROMPT when none are
+    given, and synthetic ids drawn from the tokenizer's vocabulary (else SAFE_VOCAB_SIZE)
+    unless vocab_size says otherwise."""
+    if inputs is None and not any(
+        kwargs.get(k) is not None for k in ("synthetic_input_tokens_mean", "input_file")
+    ):
+        kwargs.update(DEFAULT_PROMPT)
+    if kwargs.get("synthetic_input_tokens_mean") is None:
+        return
+    if kwargs.get("vocab_size", _DEFAULT_VOCAB_SIZE) == _DEFAULT_VOCAB_SIZE:
+        tokenizer = kwargs.get("tokenizer")
+        if tokenizer is None:
+            kwargs["vocab_size"] = SAFE_VOCAB_SIZE
+        else:
+            from transformers import AutoTokenizer
+
+            kwargs["vocab_size"] = len(
+                AutoTokenizer.from_pretrained(tokenizer, local_files_only=True)
+            )
+
+
 class _ClientLoader:
     """load_fn of a served target: builds the client in each model copy (picklable)."""
 
@@ -125,11 +155,13 @@ def benchmark(
     the model's inputs as its metadata declares them (`shapes` for variable dims);
     expected outputs in the data are checked as in-process. `binary_data=False`
     sends JSON tensors. OpenAI-compatible (service_kind="openai", endpoint
-    "v1/completions" or "v1/chat/completions"): `inputs` is a list of (input_ids,
-    max_new_tokens) requests, or None with the generative prompt options; with
-    `streaming=True` each event's tokens are stamped; `ignore_eos` asks for exactly
-    max_new_tokens. Endpoint options: see targets.Endpoint. Every other keyword is
-    benchmark()'s; copies default to 1 and workers (requests in flight) to 1.
+    "v1/completions" or "v1/chat/completions"): `inputs` is one (input_ids,
+    max_new_tokens) request, or None with the generative prompt options (none given:
+    DEFAULT_PROMPT; synthetic ids below the tokenizer's vocabulary size, else below
+    SAFE_VOCAB_SIZE); with `streaming=True` each event's tokens are stamped;
+    `ignore_eos` asks for exactly max_new_tokens. Endpoint options: see
+    targets.Endpoint. Every other keyword is benchmark()'s; copies default to 1 and
+    workers (requests in flight) to 1.
     """
     endpoint_options = {k: kwargs.pop(k) for k in _ENDPOINT_KEYWORDS if k in kwargs}
     endpoint, metadata = connect(url, model_name, **endpoint_options)
@@ -139,6 +171,7 @@ def benchmark(
     kwargs.setdefault("workers_per_model", [1])
     kwargs.setdefault("model_name", endpoint.model_name)
     if metadata is None:
+        _openai_prompts(inputs, kwargs)
         client: Any = OpenAIClient(
             endpoint,
             streaming=bool(kwargs.get("streaming", False)),

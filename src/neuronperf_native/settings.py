@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from neuronperf_native import devices
+from neuronperf_native._numbers import is_number as _is_number
+from neuronperf_native._verbosity import check_verbosity
 from neuronperf_native.engine import ARRIVALS, MAX_REQUEST_RATE
 from neuronperf_native.inputs.sequences import SequenceOptions
 from neuronperf_native.stats import StoppingRule, parse_stability
@@ -39,10 +41,11 @@ SETTINGS_SCHEMA = 1
 #: benchmark() keyword -> settings field, where the two differ (the field has its unit).
 KEYWORDS = {"duration": "duration_s", "stats_interval": "stats_interval_s"}
 
+#: Default seconds per configuration (NeuronPerf's default).
+BENCHMARK_SECS = 120
 _MAX_DURATION_S = 86_400.0  # one day
 _MAX_BATCH_SIZE = 2**31 - 1
 _MIN_WINDOW_S = 0.001
-_VERBOSITY_LEVELS = (0, 1, 2)
 _SHARED_MEMORY = ("none", "system")
 _START_METHODS = ("auto", "fork", "spawn")
 # Windows with stability on: the stopping rule needs a handful of windows per second.
@@ -70,10 +73,6 @@ def _flag(field: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{_name(field)} must be a bool, got {value!r}")
     return value
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _int(field: str, value: Any, minimum: int, maximum: int | None = None) -> int:
@@ -186,9 +185,7 @@ def _device_type(field: str, value: Any) -> str:
 
 
 def _verbosity(field: str, value: Any) -> int:
-    if isinstance(value, bool) or value not in _VERBOSITY_LEVELS:
-        raise ValueError(f"{_name(field)} must be 0, 1 or 2, got {value!r}")
-    return int(value)
+    return check_verbosity(value, _name(field))
 
 
 def _shared_memory(field: str, value: Any) -> str:
@@ -436,7 +433,7 @@ class BenchmarkSettings:
 
     # NeuronPerf's benchmark() parameters.
     batch_sizes: tuple[int, ...] | None = None
-    duration_s: float = 120.0
+    duration_s: float = float(BENCHMARK_SECS)
     n_models: tuple[int, ...] | None = None
     pipeline_sizes: tuple[int, ...] | None = None
     performance_levels: tuple[int, ...] | None = None

@@ -37,9 +37,9 @@ from typing import Any
 import numpy as np
 
 from neuronperf_native import benchmarking, compiling, devices, engine, model_index, planning
-from neuronperf_native._feeds import as_numpy
 from neuronperf_native._frameworks import FrameworkNotInstalledError, import_framework
 from neuronperf_native.inputs import InputData
+from neuronperf_native.inputs.arguments import as_numpy
 from neuronperf_native.workload import check_callable
 
 try:

@@ -4,6 +4,12 @@ Settings are plain values (validated, serializable); a Workload holds what canno
 be: load_fn, the model (file or class), example inputs, input data or a dataset,
 and the user's setup/pre/post-processing functions. Executors hand it to the model
 copies (by fork, pickling for fresh interpreters, or Ray's object store).
+
+Its target kind says what is benchmarked and so which executors run it
+(executors.create): "model", a callable each copy loads with load_fn: a model, or a
+served endpoint's client (targets/, serving.py), whose copies are client processes. A
+target that cannot be driven as a callable in a copy would be a kind of its own, with
+its executor behind the same protocol (executors/base.py).
 """
 
 from __future__ import annotations
@@ -12,9 +18,9 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from neuronperf_native import _feeds
 from neuronperf_native.engine import _as_args
 from neuronperf_native.inputs import InputData
+from neuronperf_native.inputs.arguments import resolve_input_data
 from neuronperf_native.planning import ModelConfig
 from neuronperf_native.settings import BenchmarkSettings
 
@@ -82,7 +88,7 @@ class Workload:
         unknown = sorted(set(callables) - set(CALLABLES))
         if unknown:
             raise TypeError(f"benchmark() got unexpected keyword arguments: {unknown}")
-        data = _feeds.resolve_input_data(inputs, input_data, settings.input_names)
+        data = resolve_input_data(inputs, input_data, settings.input_names)
         if data is not None and settings.dataset:
             raise ValueError(
                 "input data and a dataset (dataset_loader_fn / dataset=True) exclude each other"
@@ -123,6 +129,11 @@ class Workload:
                     f"{config.batch_size} inferences per call"
                 )
         return lines
+
+    @property
+    def target_kind(self) -> str:
+        """What is benchmarked: "model" (each copy loads a callable with load_fn)."""
+        return "model"
 
     @property
     def n_inputs(self) -> int | None:

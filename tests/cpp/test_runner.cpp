@@ -4,8 +4,12 @@
 
 #include <atomic>
 #include <memory>
+#include <set>
 #include <stdexcept>
+#include <string>
 #include <thread>
+#include <type_traits>
+#include <vector>
 
 #include "clock.h"
 #include "errors.h"
@@ -328,6 +332,34 @@ TEST_CASE("invalid settings are rejected with the setting's name") {
   s.warmup = -2;
   rejects(s, "warmup");
   rejects(RunSettings{}, "stop condition");
+}
+
+TEST_CASE("settings are checked on their own, without a pipeline, by the same rules") {
+  RunSettings s;  // no stop condition: that needs the pipeline's inputs, so it passes here
+  check_run_settings(s);
+  s.arrival = "bursty";
+  CHECK_THROWS_WITH_AS(check_run_settings(s), doctest::Contains("arrival"), InvalidArgument);
+  s = RunSettings{};
+  s.workers = kMaxWorkers + 1;
+  CHECK_THROWS_WITH_AS(check_run_settings(s), doctest::Contains("workers"), InvalidArgument);
+}
+
+TEST_CASE("for_each_setting names every field once, in declaration order") {
+  RunSettings s;
+  std::vector<std::string> names;
+  for_each_setting(s, [&](const char* name, auto&) { names.emplace_back(name); });
+  CHECK(names.size() == 13);
+  CHECK(names.front() == "workers");
+  CHECK(names.back() == "spin_wait_us");
+  CHECK(std::set<std::string>(names.begin(), names.end()).size() == names.size());
+  s.workers = 7;
+  int seen = 0;
+  for_each_setting(s, [&](const char* name, auto& field) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(field)>, int>) {
+      if (std::string(name) == "workers") seen = field;
+    }
+  });
+  CHECK(seen == 7);
 }
 
 TEST_CASE("start_at_ns delays timing to a shared start time") {

@@ -19,7 +19,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from neuronperf_native import __version__
+from neuronperf_native._version import __version__
 from neuronperf_native.cli._args import _duration, _positive_int, parse_input_arg
 from neuronperf_native.cli._bench_options import sequence_options
 from neuronperf_native.cli._bench_parser import _add_bench, add_sequence_args, add_string_data_args

@@ -26,6 +26,8 @@ _USER_ERRORS = (
 )
 # A qualified exception name of this package in a message ("neuronperf_native._x.Name: ").
 _QUALIFIED_NAME = re.compile(r"\bneuronperf_native((?:\.\w+)*)\.(\w+): ")
+# Packages whose exception names mean nothing to a user (the model copies' machinery).
+_INTERNAL_PACKAGES = ("copies",)
 
 
 def _error_text(error: BaseException) -> str:
@@ -40,11 +42,15 @@ def _error_text(error: BaseException) -> str:
 
 
 def _user_text(text: str) -> str:
-    """``text`` without this package's qualified exception names: an internal
-    (underscore-module) one is dropped, a public one shortened to its class name."""
+    """``text`` without this package's qualified exception names: an internal one
+    (underscore module, or _INTERNAL_PACKAGES) is dropped, a public one shortened to
+    its class name."""
 
     def shorten(match: re.Match[str]) -> str:
-        internal = any(part.startswith("_") for part in match.group(1).split("."))
+        modules = match.group(1).split(".")[1:]  # between the package and the name
+        internal = any(m.startswith("_") for m in modules) or modules[:1] in (
+            [package] for package in _INTERNAL_PACKAGES
+        )
         return "" if internal else f"{match.group(2)}: "
 
     return _QUALIFIED_NAME.sub(shorten, text)

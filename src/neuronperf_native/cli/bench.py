@@ -155,7 +155,7 @@ def _bench_batch_sizes(args: argparse.Namespace, kind: str, index: Any) -> list[
 
 def _validation_line(report: dict[str, Any]) -> str:
     """One stderr line summing up a report's output validation."""
-    from neuronperf_native._feeds import mismatch_location
+    from neuronperf_native.copies.validation import mismatch_location
 
     v = report["validation"]
     line = (

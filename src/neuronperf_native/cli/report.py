@@ -50,7 +50,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from neuronperf_native.comparing import compare
+    from neuronperf_native.analysis import compare
+    from neuronperf_native.reporting import comparison_table
 
     metrics = None
     if args.metric:
@@ -58,7 +59,7 @@ def _compare(args: argparse.Namespace) -> int:
     comparison = compare(
         args.base, args.new, threshold=args.threshold, metrics=metrics, confidence=args.confidence
     )
-    sys.stdout.write(comparison.table())
+    sys.stdout.write(comparison_table(comparison))
     if args.html:
         from neuronperf_native.reporters.html import write_comparison_html
 

@@ -1,13 +1,20 @@
-"""Where configurations run: this host (LocalExecutor), or elsewhere behind the same
-interface. An executor takes a Plan and yields one ConfigurationResult per
-configuration, telling a RunObserver about progress as it goes."""
+"""Where configurations run, behind one protocol (base.Executor: run copy groups,
+yield one ConfigurationResult per configuration, cancel): model copies on this host
+(LocalExecutor), on a Ray cluster (FleetExecutor), or nowhere (FakeExecutor, for
+tests). create() picks the one for a workload and its settings."""
 
-from neuronperf_native.executors.base import (
-    RESULTS_SCHEMA,
-    ConfigurationResult,
-    Observers,
-    RunObserver,
-)
+from neuronperf_native.executors.base import Executor
+from neuronperf_native.executors.factory import create, substituted
+from neuronperf_native.executors.fake import FakeExecutor, FakeRun
+from neuronperf_native.executors.fleet import FleetExecutor
 from neuronperf_native.executors.local import LocalExecutor
 
-__all__ = ["RESULTS_SCHEMA", "ConfigurationResult", "LocalExecutor", "Observers", "RunObserver"]
+__all__ = [
+    "Executor",
+    "FakeExecutor",
+    "FakeRun",
+    "FleetExecutor",
+    "LocalExecutor",
+    "create",
+    "substituted",
+]

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from neuronperf_native import _feeds
-from neuronperf_native.executors.base import RESULTS_SCHEMA, ConfigurationResult
+from neuronperf_native.copies.validation import merge_validation
 from neuronperf_native.planning import Configuration
+from neuronperf_native.run import RESULTS_SCHEMA, ConfigurationResult
 
 # The worst status first: the fleet's status is the worst of its nodes'.
 _STATUS_ORDER = ("error", "timeout", "stopped", "finished")
@@ -45,7 +45,7 @@ def merge(
         "copies": copies,
         "start_skew_ms": start_skew_ms(copies),
     }
-    validation = _feeds.merge_validation(
+    validation = merge_validation(
         [r.results["validation"] for r in results if r.results.get("validation")]
     )
     if validation is not None:

@@ -29,11 +29,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from neuronperf_native import devices, engine
-from neuronperf_native._processes import CopyFailure, _MainFinder
-from neuronperf_native._stopping import StabilityObserver
-from neuronperf_native.executors.base import ConfigurationResult, Observers, RunObserver
+from neuronperf_native.copies.parent import _MainFinder
+from neuronperf_native.copies.protocol import CopyFailure
 from neuronperf_native.executors.local import LocalExecutor
 from neuronperf_native.planning import Configuration, Plan
+from neuronperf_native.run import ConfigurationResult, Observers, RunObserver
+from neuronperf_native.run.stopping import StabilityObserver
 from neuronperf_native.settings import BenchmarkSettings
 from neuronperf_native.stats import StoppingRule
 from neuronperf_native.workload import CALLABLES, Workload
@@ -235,7 +236,7 @@ class NodeRunner:
             observer: RunObserver = self._observer
             if self._stability is not None:
                 observer = Observers(self._observer, self._stability)
-            self._results = self._executor.run(plan, observer)
+            self._results = self._executor.run(plan.groups(), observer)
         result = next(self._results, None)
         if result is None:
             return None

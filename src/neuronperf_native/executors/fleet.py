@@ -31,13 +31,15 @@ import dataclasses
 import itertools
 import logging
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
-from neuronperf_native._processes import CopiesOutcome
+from neuronperf_native.copies.parent import CopiesOutcome
 from neuronperf_native.executors import _cluster, _merge, _node
-from neuronperf_native.executors.base import ConfigurationResult, RunObserver
+from neuronperf_native.executors._outcome import configuration_result
+from neuronperf_native.executors.base import Executor, ends_benchmark
 from neuronperf_native.planning import Configuration, Plan, model_configs
+from neuronperf_native.run import ConfigurationResult, RunObserver
 from neuronperf_native.settings import BenchmarkSettings
 from neuronperf_native.workload import Workload
 
@@ -78,25 +80,31 @@ def cluster_host(settings: BenchmarkSettings, pipeline_sizes: list[int]) -> Any:
     return _cluster.host(settings, pipeline_sizes)
 
 
-class FleetExecutor:
+class FleetExecutor(Executor):
     """Runs configurations on the Ray cluster of a session() (settings.cluster)."""
 
     def __init__(self, workload: Workload, settings: BenchmarkSettings) -> None:
+        super().__init__()
         self.workload = workload
         self.settings = settings
 
-    def run(self, plan: Plan, observer: RunObserver | None = None) -> Iterator[ConfigurationResult]:
-        """Yields one result per configuration as each finishes; stops early (after
-        yielding them) on Ctrl-C or a strict validation failure."""
+    def run(
+        self, groups: Iterable[Iterable[Configuration]], observer: RunObserver | None = None
+    ) -> Iterator[ConfigurationResult]:
+        """Yields one result per configuration as each finishes (in any order); stops
+        early (after yielding them) on Ctrl-C or a strict validation failure. The groups
+        are taken whole at the start (nodes run them in parallel): an adaptive search,
+        which chooses each configuration from the last result, runs on one host."""
         ray = _cluster.import_ray()
         if not ray.is_initialized():
             raise _cluster.ClusterError("FleetExecutor.run needs a connected session()")
-        fleet = _Fleet(ray, self.workload, self.settings, observer or RunObserver())
+        taken = [list(group) for group in groups]
+        fleet = _Fleet(ray, self.workload, self.settings, self.observing(observer))
         try:
             if self.settings.nodes is None:
-                yield from fleet.spread(plan)
+                yield from fleet.spread(taken)
             else:
-                yield from fleet.scale_out(plan)
+                yield from fleet.scale_out([c for group in taken for c in group])
         finally:
             fleet.teardown()
 
@@ -140,13 +148,13 @@ class _Fleet:
 
     # Spread ---------------------------------------------------------------------
 
-    def spread(self, plan: Plan) -> Iterator[ConfigurationResult]:
+    def spread(self, groups: list[list[Configuration]]) -> Iterator[ConfigurationResult]:
         """Copy groups in parallel, one per node at a time (a node runs one
         configuration at a time, as one host does), each on a node that can host it;
         groups are split over nodes that would otherwise idle (spread_out)."""
         nodes = self.alive()
         placeable: list[list[Configuration]] = []
-        for group in plan.groups():
+        for group in groups:
             reason = _cluster.unplaceable(_cluster.request(self.settings, group), nodes, 1)
             if reason is None:
                 placeable.append(group)
@@ -162,7 +170,7 @@ class _Fleet:
                 for ref in ready:
                     for result in self._advance(refs[ref], ref, queue):
                         yield result
-                        if _ends_benchmark(result):
+                        if ends_benchmark(result):
                             return
                 slots += [s for s in self._replacements(slots, queue) if s is not None]
         except KeyboardInterrupt:
@@ -249,17 +257,17 @@ class _Fleet:
 
     # Scale-out ------------------------------------------------------------------
 
-    def scale_out(self, plan: Plan) -> Iterator[ConfigurationResult]:
-        """Every configuration on N nodes, in plan order, by one runner per node for
-        the whole plan (placed again, for the rest, if a node is lost)."""
-        remaining = collections.deque(plan)
+    def scale_out(self, configurations: list[Configuration]) -> Iterator[ConfigurationResult]:
+        """Every configuration on N nodes, in order, by one runner per node for all of
+        them (placed again, for the rest, if a node is lost)."""
+        remaining = collections.deque(configurations)
         while remaining:
             placed = yield from self._place(remaining)
             if placed is None:
                 return
             for result in self._run_placed(remaining, *placed):
                 yield result
-                if _ends_benchmark(result):
+                if ends_benchmark(result):
                     return
 
     def _place(
@@ -590,13 +598,9 @@ def _failed(
         config["instance_type"] = identity["instance_type"]
     config["start_dts"] = config["stop_dts"] = time.strftime("%Y%m%d-%H%M%S")
     outcome = CopiesOutcome([], error=reason)
-    return ConfigurationResult.from_outcome(configuration, config, outcome, [], [])
+    return configuration_result(configuration, config, outcome, [], [])
 
 
 def _first_line(error: Exception) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def _ends_benchmark(result: ConfigurationResult) -> bool:
-    return result.interrupted or result.strict_validation_failed

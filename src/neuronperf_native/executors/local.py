@@ -20,11 +20,14 @@ from typing import Any
 
 import psutil
 
-from neuronperf_native import _feeds, _fork_safety, devices
-from neuronperf_native._copy import CopySpec, RunSpec
-from neuronperf_native._processes import CopiesOutcome, CopyFailure, CopyGroup, CopyPool, RunWatch
-from neuronperf_native.executors.base import ConfigurationResult, RunObserver
-from neuronperf_native.planning import Configuration, Plan, keeps_interpreters
+from neuronperf_native import _fork_safety, devices
+from neuronperf_native.copies.feeds import FeedCache
+from neuronperf_native.copies.parent import CopiesOutcome, CopyGroup, CopyPool, RunWatch
+from neuronperf_native.copies.protocol import CopyFailure, CopySpec, RunSpec
+from neuronperf_native.executors._outcome import configuration_result
+from neuronperf_native.executors.base import Executor, ends_benchmark
+from neuronperf_native.planning import Configuration, keeps_interpreters
+from neuronperf_native.run import ConfigurationResult, RunObserver
 from neuronperf_native.settings import BenchmarkSettings
 from neuronperf_native.workload import Workload
 
@@ -53,29 +56,24 @@ class _Sampler:
             self._next += self.interval_s
 
 
-class LocalExecutor:
+class LocalExecutor(Executor):
     """Runs configurations here, in processes, fresh interpreters or threads."""
 
     def __init__(self, workload: Workload, settings: BenchmarkSettings) -> None:
+        super().__init__()
         self.workload = workload
         self.settings = settings
         self.mode = start_method(settings, workload)
 
-    def run(self, plan: Plan, observer: RunObserver | None = None) -> Iterator[ConfigurationResult]:
-        """Yields one result per configuration, in plan order; stops early (after
-        yielding it) at an interrupted configuration or a strict validation failure."""
-        return self.run_groups(plan.groups(), observer)
-
-    def run_groups(
+    def run(
         self, groups: Iterable[Iterable[Configuration]], observer: RunObserver | None = None
     ) -> Iterator[ConfigurationResult]:
-        """As run(), for copy groups given one configuration at a time: each group's
-        next configuration is taken only after its previous result was yielded, so a
-        caller may choose it from that result (an adaptive search) while the group's
-        copies stay loaded."""
-        observer = observer or RunObserver()
+        """Yields one result per configuration, in order. Each group's next configuration
+        is taken only after its previous result was yielded, so a caller may choose it
+        from that result (an adaptive search) while the group's copies stay loaded."""
+        observer = self.observing(observer)
         s = self.settings
-        feeds = _feeds.FeedCache(
+        feeds = FeedCache(
             self.workload.data,
             s.input_names,
             by_name=s.feed_by_name,
@@ -89,13 +87,13 @@ class LocalExecutor:
             for members in groups:
                 for result in self._run_group(members, feeds, observer, kept):
                     yield result
-                    if _ends_benchmark(result):
+                    if ends_benchmark(result):
                         return
 
     def _run_group(
         self,
         members: Iterable[Configuration],
-        feeds: _feeds.FeedCache,
+        feeds: FeedCache,
         observer: RunObserver,
         pool: CopyPool | None,
     ) -> Iterator[ConfigurationResult]:
@@ -135,7 +133,7 @@ class LocalExecutor:
         self,
         configuration: Configuration,
         config: dict[str, Any],
-        feeds: _feeds.FeedCache,
+        feeds: FeedCache,
         first: int,
     ) -> list[CopySpec]:
         """Specs of copies first .. n_models - 1 of a configuration's model config."""
@@ -165,7 +163,7 @@ class LocalExecutor:
             for copy_id in range(first, configuration.n_models)
         ]
 
-    def _data_of(self, batch_size: int, feeds: _feeds.FeedCache) -> dict[str, Any]:
+    def _data_of(self, batch_size: int, feeds: FeedCache) -> dict[str, Any]:
         """The CopySpec fields for input data at batch_size: its batches and expected
         outputs, or every step of every stream when playing sequences."""
         sequences = self.settings.sequence_options(self.workload.sequence_fn)
@@ -202,16 +200,9 @@ class LocalExecutor:
             max_rss_mb=s.max_rss_mb,
         )
         run = RunSpec(
-            workers=configuration.workers_per_model,
+            configuration.run_options(),
             n_copies=configuration.n_models,
-            warmup_iterations=s.warmup_iterations,
-            duration_s=configuration.duration_s,
-            max_iterations=s.max_iterations,
-            window_s=s.window_s,
-            call_timeout_s=s.call_timeout_s,
-            record_timestamps=s.return_timers,
             live_histograms=observer.wants_histograms,
-            **_schedule_of(configuration),
         )
         start_dts = time.strftime("%Y%m%d-%H%M%S")
         outcome = group.run(run, ready_timeout_s=s.load_timeout_s, watch=watch)
@@ -228,24 +219,7 @@ class LocalExecutor:
         config = dict(config)
         config["start_dts"] = outcome.start_dts or time.strftime("%Y%m%d-%H%M%S")
         config["stop_dts"] = time.strftime("%Y%m%d-%H%M%S")
-        return ConfigurationResult.from_outcome(
-            configuration, config, outcome, sampler.cpu, sampler.mem
-        )
-
-
-def _schedule_of(configuration: Configuration) -> dict[str, Any]:
-    """RunSpec keywords of an open-loop configuration: the schedule of all its copies
-    together (each copy serves its share: _schedule.split_schedule)."""
-    s = configuration.settings
-    if configuration.load_mode != "open":
-        return {}
-    intervals = list(s.request_intervals) if s.request_intervals is not None else None
-    return {
-        "request_rate": configuration.request_rate,
-        "arrival": s.arrival,
-        "seed": s.seed,
-        "request_intervals_us": intervals,
-    }
+        return configuration_result(configuration, config, outcome, sampler.cpu, sampler.mem)
 
 
 def start_method(settings: BenchmarkSettings, workload: Workload) -> str:
@@ -291,7 +265,3 @@ def _unpicklable(workload: Workload) -> str | None:
 class _Discard:
     def write(self, data: bytes) -> int:
         return len(data)
-
-
-def _ends_benchmark(result: ConfigurationResult) -> bool:
-    return result.interrupted or result.strict_validation_failed

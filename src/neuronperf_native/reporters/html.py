@@ -23,18 +23,21 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from neuronperf_native import _plot, reporting
-from neuronperf_native._files import atomic_write_text
+from neuronperf_native import _plot
+from neuronperf_native.analysis import Comparison
 from neuronperf_native.reporters import _svg
-from neuronperf_native.reporters.text import config_label, percent
-from neuronperf_native.reporting import _format_cell, latency_unit
+from neuronperf_native.reporters._format import (
+    config_label,
+    format_cell,
+    is_missing,
+    latency_unit,
+    percent,
+)
+from neuronperf_native.reporters.base import Reporter
 
-if TYPE_CHECKING:
-    from neuronperf_native.comparing import Comparison
-
-__all__ = ["write_comparison_html", "write_html"]
+__all__ = ["HtmlReporter", "write_comparison_html", "write_html"]
 
 #: Report table columns: (key, header); latency columns get their unit in the header.
 TABLE_COLS = (
@@ -143,7 +146,7 @@ def _csp_hash(text: str) -> str:
 
 def _sort_value(value: Any) -> str:
     """The data-v attribute of a cell (what the table sorts on): missing is empty."""
-    if reporting._is_missing(value):
+    if is_missing(value):
         return ""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return repr(float(value))
@@ -153,7 +156,7 @@ def _sort_value(value: Any) -> str:
 def _cell(value: Any, text: str | None = None, left: bool = False, css: str = "") -> str:
     classes = " ".join(c for c in ("s" if left else "", css) if c)
     klass = f' class="{classes}"' if classes else ""
-    shown = _format_cell(value) if text is None else text
+    shown = format_cell(value) if text is None else text
     return f'<td{klass} data-v="{escape(_sort_value(value))}">{escape(shown)}</td>'
 
 
@@ -187,7 +190,7 @@ def _report_table(runs: Sequence[_Run]) -> str:
             for key, _ in cols:
                 value = report.get(key)
                 if key in units and isinstance(value, (int, float)):
-                    cells.append(_cell(value, _format_cell(value * units[key][1])))
+                    cells.append(_cell(value, format_cell(value * units[key][1])))
                 else:
                     cells.append(_cell(value, left=key in _TEXT_COLS))
             failed = report.get("status") not in (None, "finished")
@@ -211,7 +214,7 @@ def _meta_text(value: Any) -> str:
         return ", ".join(f"{k} {v}" for k, v in value.items()) or "none imported"
     if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
         return _ranges(value)
-    return _format_cell(value)
+    return format_cell(value)
 
 
 def _metadata_table(runs: Sequence[_Run]) -> str:
@@ -484,6 +487,34 @@ def _document(runs: Sequence[_Run], title: str, comparison: Comparison | None = 
     )
 
 
+class HtmlReporter(Reporter):
+    """The reports, or a comparison with both runs overlaid, as one self-contained page;
+    `title` defaults to the models' names."""
+
+    extension = "html"
+
+    def __init__(self, title: str | None = None) -> None:
+        self.title = title
+
+    def render(self, reports: list[Mapping[str, Any]]) -> str:
+        if not reports:
+            raise ValueError("reports is empty: nothing to write")
+        if self.title is not None and not isinstance(self.title, str):
+            raise TypeError(f"title must be a str or None, got {self.title!r}")
+        run = _Run("run", list(reports))
+        return _document(
+            [run], self.title or f"neuronperf-native report: {', '.join(_models([run]))}"
+        )
+
+    def render_comparison(self, comparison: Comparison) -> str:
+        runs = [
+            _Run(comparison.base_label, comparison.base_reports, base=True),
+            _Run(comparison.new_label, comparison.new_reports),
+        ]
+        title = f"neuronperf-native comparison: {comparison.base_label} vs {comparison.new_label}"
+        return _document(runs, title, comparison)
+
+
 def write_html(
     reports: Sequence[Mapping[str, Any]],
     filename: str | os.PathLike[str] | None = None,
@@ -494,27 +525,11 @@ def write_html(
     Without a filename, one is made from the model name and the local time (as
     write_json does). The file is replaced atomically.
     """
-    checked = reporting._check_reports(reports)
-    if not checked:
-        raise ValueError("reports is empty: nothing to write")
-    if title is not None and not isinstance(title, str):
-        raise TypeError(f"title must be a str or None, got {title!r}")
-    path = reporting._check_filename(filename) or reporting._default_filename(checked, "html")
-    run = _Run("run", list(checked))
-    text = _document([run], title or f"neuronperf-native report: {', '.join(_models([run]))}")
-    return atomic_write_text(path, text)
+    return HtmlReporter(title).write(reports, filename)
 
 
 def write_comparison_html(
     comparison: Comparison, filename: str | os.PathLike[str] | None = None
 ) -> str:
     """Writes a comparison (its verdict table, then both runs overlaid) as one HTML file."""
-    runs = [
-        _Run(comparison.base_label, comparison.base_reports, base=True),
-        _Run(comparison.new_label, comparison.new_reports),
-    ]
-    path = reporting._check_filename(filename) or reporting._default_filename(
-        comparison.new_reports, "html"
-    )
-    title = f"neuronperf-native comparison: {comparison.base_label} vs {comparison.new_label}"
-    return atomic_write_text(path, _document(runs, title, comparison))
+    return HtmlReporter().write_comparison(comparison, filename)

@@ -74,6 +74,7 @@ class Connection:
         self._multi = None
         self._base_headers = [f"{k}: {v}" for k, v in endpoint.headers]
         self._body = bytearray()
+        self._append_body = self._body.extend
         self._headers: list[bytes] = []
         curl.setopt(pycurl.NOSIGNAL, 1)
         curl.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, round(endpoint.connect_timeout_s * 1e3)))
@@ -92,6 +93,7 @@ class Connection:
             curl.setopt(pycurl.SSLKEY, endpoint.key_file)
         self._url: str | None = None
         self._sent_headers: Sequence[str] | None = None
+        self._writer: object = None  # the WRITEFUNCTION set now (set again only to change it)
 
     def _prepare(self, url: str, body: bytes | None, headers: Sequence[str]) -> None:
         pycurl, curl = self._pycurl, self._curl
@@ -107,6 +109,11 @@ class Connection:
             curl.setopt(pycurl.POSTFIELDS, body)
         self._headers.clear()
 
+    def _write_to(self, writer: object) -> None:
+        if writer is not self._writer:
+            self._curl.setopt(self._pycurl.WRITEFUNCTION, writer)
+            self._writer = writer
+
     def _error(self, error: Exception) -> TransportError:
         code, message = error.args if len(error.args) == 2 else (0, str(error))
         return TransportError(_VARYING.sub("", message) or f"libcurl error {code}")
@@ -117,7 +124,7 @@ class Connection:
         self._prepare(url, body, headers)
         buffer = self._body
         buffer.clear()
-        self._curl.setopt(self._pycurl.WRITEFUNCTION, buffer.extend)
+        self._write_to(self._append_body)
         try:
             self._curl.perform()
         except self._pycurl.error as error:
@@ -132,7 +139,7 @@ class Connection:
         pycurl = self._pycurl
         self._prepare(url, body, headers)
         chunks: collections.deque[bytes] = collections.deque()
-        self._curl.setopt(pycurl.WRITEFUNCTION, chunks.append)
+        self._write_to(chunks.append)
         multi = self._multi
         if multi is None:
             multi = self._multi = pycurl.CurlMulti()

@@ -7,10 +7,11 @@ servers take a list of ids as the prompt; with a tokenizer, the decoded text);
 chat completions send text, so they need a tokenizer from a local path. With
 `ignore_eos` (vLLM's extension) the server generates exactly max_new_tokens.
 
-Streamed, the call returns an iterator that yields, per server-sent event with text,
-that event's tokens (the engine stamps each on arrival): the difference of the
-server's running usage when it sends one (`stream_options.continuous_usage_stats`),
-else the local tokenizer's count of the text, else one. Events are parsed by
+Streamed, the call returns an iterator that yields, per server-sent event that
+carries tokens, that event's tokens (the engine stamps each on arrival): the growth of
+the server's running usage when it sends one (`stream_options.continuous_usage_stats`;
+an event whose text is held back, such as part of a character, still counts), else the
+local tokenizer's count of the event's text, else one per event with text. Events are parsed by
 sseclient-py; a non-200 answer, an `error` event, malformed JSON or a stream that
 ends without [DONE] raises RequestFailed (counted, never timed).
 """
@@ -154,6 +155,7 @@ class OpenAIClient:
         import sseclient
 
         seen = 0
+        continuous = False  # the server sends its running usage with each choice
         done = False
         try:
             for event in sseclient.SSEClient(chunks).events():
@@ -169,15 +171,19 @@ class OpenAIClient:
                     reason = message.get("error") if isinstance(message, dict) else message
                     raise RequestFailed(f"error event: {str(reason)[:160]}")
                 text = _choice_text(message, self._chat)
-                if not text:
-                    continue
-                usage = message.get("usage") or {}
-                total = usage.get("completion_tokens")
-                if isinstance(total, int) and total > seen:
-                    n, seen = total - seen, total
-                else:
+                total = (message.get("usage") or {}).get("completion_tokens")
+                if not isinstance(total, int) or isinstance(total, bool):
+                    total = None
+                continuous = continuous or (total is not None and bool(message.get("choices")))
+                if total is not None and continuous:
+                    n, seen = max(0, total - seen), max(seen, total)  # the server's count
+                elif text:
                     n = self._text_tokens(text)
                     seen += n
+                else:
+                    continue
+                if n == 0:
+                    continue
                 yield _tokens(n)
         except TransportError as error:
             raise RequestFailed(str(error)) from None

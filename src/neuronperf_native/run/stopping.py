@@ -13,8 +13,8 @@ import logging
 from typing import Any
 
 from neuronperf_native.engine import Histogram
-from neuronperf_native.executors import RunObserver
 from neuronperf_native.planning import Configuration
+from neuronperf_native.run.observers import RunObserver
 from neuronperf_native.stats import StabilityMonitor, StoppingDecision, StoppingRule
 
 log = logging.getLogger("neuronperf_native")

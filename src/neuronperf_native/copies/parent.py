@@ -6,7 +6,7 @@ warms them up, waits until all are ready, releases them at one shared start inst
 (engine clock), watches them while they run (progress, hung copies, memory), and
 collects their results. Every phase has a timeout; a copy that dies or hangs is
 reported with its exit code, signal or silence, and close() leaves no copy behind.
-The copy's side of the conversation is _copy.py.
+The copy's side of the conversation is copies/child.py; both speak copies/protocol.py.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ import numpy as np
 import psutil
 
 from neuronperf_native import _engine, engine
-from neuronperf_native._copy import CopySpec, RunSpec, copy_main, receive, send
 from neuronperf_native._fork_safety import fork_warning_suppressed
+from neuronperf_native.copies.child import copy_main
+from neuronperf_native.copies.protocol import CopyFailure, CopySpec, RunSpec, receive, send
 
 # Lead time between "all copies are ready" and the shared timing start, so every
 # copy has received the start time before it arrives.
@@ -42,10 +43,6 @@ _SILENCE_P99S = 20
 # ... and so is one still busy this long after the end of its duration.
 _OVERRUN_S = 10.0
 _TICK_S = 0.2
-
-
-class CopyFailure(Exception):
-    """A copy failed, died or hung; the message names it and the cause."""
 
 
 class CopyHung(CopyFailure):
@@ -360,9 +357,10 @@ class CopyGroup:
         """Waits for every result, forwarding progress; ends the run when the watch
         says so, and fails it when a copy hangs, overruns or outgrows max_rss_mb."""
         overrun_at = None
-        if run.duration_s is not None:
+        options = run.options
+        if options.duration_s is not None:
             start_s = time.monotonic() + (outcome.start_ns - engine.now_ns()) / 1e9
-            overrun_at = start_s + run.duration_s + (run.call_timeout_s or 0.0) + _OVERRUN_S
+            overrun_at = start_s + options.duration_s + (options.call_timeout_s or 0.0) + _OVERRUN_S
 
         def tick() -> None:
             watch.on_tick()

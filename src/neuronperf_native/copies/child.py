@@ -6,25 +6,16 @@ parent sends (one per configuration that shares these loaded copies), it warms u
 with that run's workers, checks its share of the expected outputs, says "ready",
 waits for the shared start instant, runs the engine while the engine's progress
 forwarder (a native thread: nothing it does waits on the GIL) sends its closed windows
-as "progress" and hears the parent's "stop", and sends the result. Messages are JSON
-(plus raw int64 bytes for timestamps), framed as multiprocessing.Connection frames them,
-so the parent never unpickles anything a model process produced.
-
-Parent -> copy: {"cmd": "run", "run": RunSpec}, {"cmd": "start", "start_at_ns": N},
-{"cmd": "stop"} (end the run early), {"cmd": "abort"} (skip the run), {"cmd": "load",
-"spec": CopySpec pickled by the parent} (replace the model), {"cmd": "exit"}.
-Copy -> parent: {"event": "loaded"}, {"event": "ready"}, {"event": "progress"},
-{"event": "result"}, {"event": "error", "phase": ..., "error": traceback}.
+as "progress" and hears the parent's "stop", and sends the result. The messages are
+copies/protocol.py's.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import dataclasses
 import gc
 import itertools
-import json
 import multiprocessing
 import os
 import pickle
@@ -38,97 +29,10 @@ from typing import Any
 import numpy as np
 
 from neuronperf_native import _engine, engine
-from neuronperf_native._feeds import Feed, ValidationPlan, describe_mismatch
-from neuronperf_native._schedule import CopySchedule, split_schedule
+from neuronperf_native.copies.protocol import CopyFailure, CopySpec, RunSpec, receive, send
+from neuronperf_native.copies.validation import describe_mismatch
 from neuronperf_native.engine import _as_args
-from neuronperf_native.inputs import SequenceFeed, SequenceOptions, SequencePlayer
-
-
-@dataclasses.dataclass
-class CopySpec:
-    """What one model copy loads and serves, fixed for its lifetime (picklable when its
-    callables are, for fresh interpreters)."""
-
-    copy_id: int
-    device_id: int
-    load_fn: Callable[..., Any]
-    model_filename: str
-    config: dict[str, Any]  # passed to env_setup_fn and setup_fn
-    inputs: list[tuple] = dataclasses.field(default_factory=list)
-    environment: dict[str, str] = dataclasses.field(default_factory=dict)
-    env_setup_fn: Callable[..., Any] | None = None
-    setup_fn: Callable[..., Any] | None = None
-    preprocess_fn: Callable[..., Any] | None = None
-    postprocess_fn: Callable[..., Any] | None = None
-    input_transform_fn: Callable[..., Any] | None = None
-    dataset: Any = None
-    dataset_loader_fn: Callable[..., Any] | None = None
-    loop_dataset: bool = False
-    feed: Feed | None = None  # input data batches, in place of `inputs`
-    validation: ValidationPlan | None = None  # the expected outputs (all copies' checks)
-    sequence_feed: SequenceFeed | None = None  # every step of every stream, for sequences
-    sequences: SequenceOptions | None = None  # play sequences (with sequence_feed)
-
-
-@dataclasses.dataclass(frozen=True)
-class RunSpec:
-    """One timed run of a loaded copy (JSON-safe: it crosses the pipe as a dict)."""
-
-    workers: int = 1
-    n_copies: int = 1  # copies running together: each serves its share of the inputs
-    warmup_iterations: int = 1
-    duration_s: float | None = None
-    max_iterations: int | None = None
-    window_s: float = 1.0
-    call_timeout_s: float | None = None
-    record_timestamps: bool = False
-    validate: bool = True  # run the copy's share of the output checks first
-    live_histograms: bool = False  # forward each closed window's histogram
-    # Open loop: the schedule of all n_copies together (each copy serves its share).
-    request_rate: float | None = None
-    arrival: str = "constant"
-    seed: int = 0
-    request_intervals_us: list[float] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def schedule(self, copy_id: int) -> CopySchedule | None:
-        """This copy's share of the open-loop schedule (None: closed loop)."""
-        if self.request_rate is None and self.request_intervals_us is None:
-            return None
-        return split_schedule(
-            self.request_rate,
-            self.arrival,
-            self.seed,
-            self.request_intervals_us,
-            self.n_copies,
-            copy_id,
-        )
-
-    def longest_gap_s(self) -> float:
-        """An upper bound of one copy's gap between two scheduled requests (0 closed)."""
-        if self.request_intervals_us is not None:
-            return self.n_copies * max(self.request_intervals_us) / 1e6
-        return self.n_copies / self.request_rate if self.request_rate else 0.0
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
-        return cls(**data)
-
-
-class CopyFailure(Exception):
-    """A copy failed before measuring (load, setup, warm-up, validation)."""
-
-
-def send(conn: Any, message: dict[str, Any]) -> None:
-    _engine.write_message(conn.fileno(), json.dumps(message).encode())
-
-
-def receive(conn: Any) -> dict[str, Any]:
-    """The next message on conn. The wait happens in the engine, which retakes the GIL
-    as a harness thread: workers of this process hand it over at once."""
-    return json.loads(_engine.read_message(conn.fileno()).decode())
+from neuronperf_native.inputs import SequenceFeed, SequencePlayer
 
 
 def copy_main(
@@ -311,16 +215,19 @@ def _warm_up(
     player = None
     if spec.sequences is not None:
         player, model, inputs = _playback(spec, model, run)
-    if run.warmup_iterations == 0:
+    o = run.options
+    if o.warmup == 0:
         return inputs, engine.Histogram(), player
     warm = engine.run(
         model,
         inputs,
-        workers=run.workers,
-        max_iterations=run.workers * run.warmup_iterations,
-        duration_s=run.duration_s,
-        warmup=0,
-        call_timeout_s=run.call_timeout_s,
+        engine.RunOptions(
+            workers=o.workers,
+            max_iterations=o.workers * o.warmup,
+            duration_s=o.duration_s,
+            warmup=0,
+            call_timeout_s=o.call_timeout_s,
+        ),
         **_stages(spec),
     )
     if warm.status != "finished":
@@ -339,8 +246,8 @@ def _playback(spec: CopySpec, model: Any, run: RunSpec) -> tuple[SequencePlayer,
         steps = [_as_args(spec.input_transform_fn(model, args)) for args in feed.steps]
         feed = SequenceFeed(steps, feed.lengths, feed.batch_size)
     player = SequencePlayer(
-        feed, spec.sequences, copy_id=spec.copy_id, n_copies=run.n_copies, workers=run.workers,
-        warmup=0,
+        feed, spec.sequences, copy_id=spec.copy_id, n_copies=run.n_copies,
+        workers=run.options.workers, warmup=0,
     )  # fmt: skip
     return player, player.wrap(model), player.inputs()
 
@@ -366,24 +273,14 @@ def _serve_run(
     if message.get("cmd") != "start":
         return  # aborted (or stopped) before timing
     with _phase("run"):
-        runner = engine.Runner(
-            timed,
-            inputs,
-            workers=run.workers,
-            max_iterations=run.max_iterations,
-            warmup=0,
-            window_s=run.window_s,
-            call_timeout_s=run.call_timeout_s,
-            record_timestamps=run.record_timestamps,
-            **_start_and_schedule(run, spec.copy_id, message["start_at_ns"]),
-            **_stages(spec),
-        )
+        options = run.copy_options(spec.copy_id, message["start_at_ns"])
+        runner = engine.Runner(timed, inputs, options, **_stages(spec))
         runner.start()
         # Natively, on a thread of its own: progress and the parent's "stop" never
         # wait on the GIL that the model's workers hold.
         forwarder = runner.forward_progress(
             conn.fileno(),
-            period_s=min(0.2, max(0.02, run.window_s / 2)),
+            period_s=min(0.2, max(0.02, run.options.window_s / 2)),
             histograms=run.live_histograms,
         )
         result = runner.wait()
@@ -404,20 +301,3 @@ def _serve_run(
     send(conn, {"event": "result", "result": payload})
     if timestamps is not None:
         _engine.write_message(conn.fileno(), np.ascontiguousarray(timestamps).tobytes())
-
-
-def _start_and_schedule(run: RunSpec, copy_id: int, start_at_ns: int) -> dict[str, Any]:
-    """Engine keywords for the start, duration and (open loop) this copy's schedule:
-    a copy whose first request is due later starts later by as much and ends with the
-    others."""
-    schedule = run.schedule(copy_id)
-    if schedule is None:
-        return {"duration_s": run.duration_s, "start_at_ns": start_at_ns}
-    duration_s = run.duration_s
-    if duration_s is not None:
-        duration_s -= schedule.offset_ns / 1e9  # > 0: planning.check_schedule
-    return {
-        "duration_s": duration_s,
-        "start_at_ns": start_at_ns + schedule.offset_ns,
-        **schedule.engine_kwargs(),
-    }

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from neuronperf_native import reporting
+from neuronperf_native.analysis.saved import read_json
 from neuronperf_native.engine import Histogram
 from neuronperf_native.stats import intervals, significance
 from neuronperf_native.stats._checks import check_confidence
@@ -126,12 +126,6 @@ class Comparison:
             "regressed": self.regressed,
         }
 
-    def table(self) -> str:
-        """The comparison as aligned text: one line per row, then unmatched and a summary."""
-        from neuronperf_native.reporters.text import comparison_table
-
-        return comparison_table(self)
-
 
 def _row_dict(row: MetricChange) -> dict[str, Any]:
     out = dict(vars(row))
@@ -176,7 +170,7 @@ def _load(run: Any, name: str) -> tuple[list[dict[str, Any]], str]:
     """(reports, label) of one side: a report list or the path of a write_json file."""
     if isinstance(run, (str, os.PathLike)):
         path = os.fspath(run)
-        return reporting.read_json(path), str(path)
+        return read_json(path), str(path)
     if isinstance(run, Mapping) or not isinstance(run, Sequence):
         raise TypeError(
             f"{name} must be a list of report dicts or a JSON file path, got {type(run).__name__}"

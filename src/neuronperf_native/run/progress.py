@@ -14,8 +14,8 @@ import logging
 import sys
 import time
 
-from neuronperf_native.executors import RunObserver
 from neuronperf_native.planning import Configuration, Plan
+from neuronperf_native.run.observers import RunObserver
 
 log = logging.getLogger("neuronperf_native")
 
