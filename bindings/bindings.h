@@ -12,5 +12,6 @@ void bind_json_reader(pybind11::module_& m);
 void bind_process(pybind11::module_& m);
 void bind_runner(pybind11::module_& m);
 void bind_interpreter_exit(pybind11::module_& m);
+void bind_interval_trace(pybind11::module_& m);
 
 }  // namespace npn::bindings

@@ -267,6 +267,7 @@ void bind_runner(py::module_& m) {
   m.attr("MAX_WORKERS") = kMaxWorkers;
   m.attr("MAX_REQUEST_RATE") = kMaxRequestRate;
   m.attr("DEFAULT_SPIN_WAIT_US") = kDefaultSpinWaitUs;
+  m.attr("MAX_SECONDS") = kMaxSeconds;
   m.attr("ARRIVALS") = names_of(kArrivalNames);
   m.attr("STAGES") = names_of(kStageNames);
   m.def(

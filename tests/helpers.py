@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import psutil
@@ -47,3 +50,14 @@ def no_model_processes(within_s: float = 5.0) -> bool:
     while model_processes() and time.monotonic() < deadline:
         time.sleep(0.05)
     return model_processes() == []
+
+
+def run_cli(*args: str, cwd: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
+    """`python -m neuronperf_native ARGS` in `cwd`, its output captured (5 min at most)."""
+    return subprocess.run(
+        [sys.executable, "-m", "neuronperf_native", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+    )

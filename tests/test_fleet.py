@@ -184,7 +184,10 @@ def test_nodes_needs_a_cluster_and_the_cli_says_so(capsys):
         npf.benchmark(_spin, "spin", [1], nodes=2)
     argv = ["bench", "neuronperf_native.cpu:DummyModel", "--shape", "X:4", "--nodes", "2"]
     assert cli.main(argv) == 2
-    assert "pass cluster too" in capsys.readouterr().err
+    assert (
+        "error: --nodes 2 runs each configuration on several nodes of a Ray cluster: give "
+        "--ray too" in capsys.readouterr().err
+    )
 
 
 # Scale-out ---------------------------------------------------------------------------

@@ -5,8 +5,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <vector>
+
+#include "interval_trace.h"
 
 namespace npn {
 
@@ -21,11 +24,14 @@ class ClosedLoopSchedule {
 
 enum class Arrival : int8_t { kConstant, kPoisson, kIntervals };
 
-// The arrival times of an open-loop run as offsets (ns) from its start. Request 0
-// arrives at offset 0; the gap between requests k and k + 1 is 1 / rate (constant), an
-// exponential draw with mean 1 / rate (Poisson: draw k is a pure function of (seed, k),
-// so streams with different seeds are independent and any copy of a cursor replays
-// the same times), or intervals_ns[k mod n] (replayed, looped).
+// The arrival times of an open-loop run as offsets (ns) from its start. At a rate,
+// request 0 arrives at offset 0 and the gap between requests k and k + 1 is 1 / rate
+// (constant) or an exponential draw with mean 1 / rate (Poisson: draw k is a pure
+// function of (seed, k), so streams with different seeds are independent and any copy
+// of a cursor replays the same times). A replayed trace sends its first request one
+// interval after the start, as perf_analyzer does (intervals 100, 200 ms: requests at
+// 0.1, 0.3, 0.4, 0.6 s, ...); a share (index i of n) serves the trace's requests i,
+// i + n, i + 2n, ... at their times, so n shares together replay the whole trace.
 // Immutable once built: thread-safe. Offsets saturate at kHorizonNs.
 class ArrivalSchedule {
  public:
@@ -40,15 +46,18 @@ class ArrivalSchedule {
 
   static ArrivalSchedule constant(double rate_per_s);
   static ArrivalSchedule poisson(double rate_per_s, uint64_t seed);
-  static ArrivalSchedule intervals(std::vector<int64_t> intervals_ns);
+  static ArrivalSchedule intervals(std::shared_ptr<const IntervalTrace> trace,
+                                   int64_t share_index = 0, int64_t share_count = 1);
 
   Arrival arrival() const noexcept { return arrival_; }
   double mean_rate_per_s() const noexcept;
+  Cursor first() const noexcept;                // at request 0
   void advance(Cursor& cursor) const noexcept;  // to the next request
   // The number of requests arriving at offsets <= t_ns. Constant and interval
-  // schedules compute it directly. Poisson moves `scan` forward to the first request
-  // after t_ns, by at most max_steps requests: past that, it returns scan's index (a
-  // lower bound) and the next call continues. Calls must not go back in time.
+  // schedules compute it directly. Poisson moves `scan` (from first()) forward to the
+  // first request after t_ns, by at most max_steps requests: past that, it returns
+  // scan's index (a lower bound) and the next call continues. Calls must not go back
+  // in time.
   int64_t arrived_by(int64_t t_ns, Cursor& scan, int64_t max_steps = INT64_MAX) const noexcept;
 
  private:
@@ -58,10 +67,11 @@ class ArrivalSchedule {
   double poisson_gap_ns(int64_t index) const noexcept;
 
   Arrival arrival_ = Arrival::kConstant;
-  double period_ns_ = 0.0;              // constant and Poisson: 1 / rate
-  uint64_t key_ = 0;                    // Poisson: the stream for this seed
-  std::vector<int64_t> cumulative_ns_;  // intervals: offsets of requests 0..n-1 of a cycle
-  int64_t cycle_ns_ = 0;                // intervals: the sum of all intervals
+  double period_ns_ = 0.0;                      // constant and Poisson: 1 / rate
+  uint64_t key_ = 0;                            // Poisson: the stream for this seed
+  std::shared_ptr<const IntervalTrace> trace_;  // intervals
+  int64_t share_index_ = 0;                     // intervals: this schedule's requests are
+  int64_t share_count_ = 1;                     // the trace's index, index + count, ...
 };
 
 // Why a Dispatcher stopped handing out requests.

@@ -3,8 +3,10 @@ neuronperf_native's compiled timing engine
 """
 from __future__ import annotations
 import collections.abc
+import numpy
+import numpy.typing
 import typing
-__all__: list[str] = ['ARRIVALS', 'DEFAULT_SPIN_WAIT_US', 'Histogram', 'JsonError', 'MAX_REQUEST_RATE', 'MAX_WORKERS', 'NativeModel', 'Pipeline', 'ProgressForwarder', 'RUN_SETTINGS_FIELDS', 'RequestFailed', 'Runner', 'STAGES', 'b64decode', 'check_run_settings', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_now', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'read_message', 'spin_model', 'unlink_on_parent_death', 'wait_readable', 'write_message']
+__all__: list[str] = ['ARRIVALS', 'DEFAULT_SPIN_WAIT_US', 'Histogram', 'IntervalTrace', 'JsonError', 'MAX_INTERVAL_US', 'MAX_REQUEST_RATE', 'MAX_SECONDS', 'MAX_TRACE_INTERVALS', 'MAX_TRACE_LINE_BYTES', 'MAX_WORKERS', 'MIN_INTERVAL_US', 'NativeModel', 'Pipeline', 'ProgressForwarder', 'RUN_SETTINGS_FIELDS', 'RequestFailed', 'Runner', 'STAGES', 'b64decode', 'check_run_settings', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_now', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'read_message', 'spin_model', 'unlink_on_parent_death', 'wait_readable', 'write_message']
 class Histogram:
     """
     HDR histogram of integer nanosecond values (HdrHistogram algorithm).
@@ -89,6 +91,42 @@ class Histogram:
         ...
     @property
     def stddev(self) -> float:
+        ...
+class IntervalTrace:
+    """
+    Replayed request intervals (see engine.IntervalTrace).
+    """
+    @staticmethod
+    def map(path: str) -> IntervalTrace:
+        ...
+    @staticmethod
+    def of_us(intervals_us: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], name: str) -> IntervalTrace:
+        ...
+    @staticmethod
+    def read_text(path: str, max_intervals: typing.SupportsInt | typing.SupportsIndex = 100000000) -> IntervalTrace:
+        ...
+    def __getstate__(self) -> bytes:
+        ...
+    def __len__(self) -> int:
+        ...
+    def __setstate__(self, arg0: bytes) -> None:
+        ...
+    def arrival_ns(self, index: typing.SupportsInt | typing.SupportsIndex) -> int:
+        ...
+    def arrived_by(self, t_ns: typing.SupportsInt | typing.SupportsIndex) -> int:
+        ...
+    def offsets_ns(self) -> numpy.typing.NDArray[numpy.int64]:
+        ...
+    def write(self, path: str) -> None:
+        ...
+    @property
+    def cycle_ns(self) -> int:
+        ...
+    @property
+    def digest(self) -> int:
+        ...
+    @property
+    def max_interval_ns(self) -> int:
         ...
 class JsonError(ValueError):
     pass
@@ -203,7 +241,12 @@ def write_message(fd: typing.SupportsInt | typing.SupportsIndex, data: bytes) ->
     """
 ARRIVALS: tuple = ('constant', 'poisson')
 DEFAULT_SPIN_WAIT_US: float = 20.0
+MAX_INTERVAL_US: float = 10000000000000.0
 MAX_REQUEST_RATE: float = 100000000.0
+MAX_SECONDS: float = 10000000.0
+MAX_TRACE_INTERVALS: int = 100000000
+MAX_TRACE_LINE_BYTES: int = 64
 MAX_WORKERS: int = 4096
-RUN_SETTINGS_FIELDS: tuple = ('workers', 'duration_s', 'max_iterations', 'warmup', 'window_s', 'call_timeout_s', 'record_timestamps', 'start_at_ns', 'request_rate', 'arrival', 'seed', 'request_intervals_us', 'spin_wait_us')
+MIN_INTERVAL_US: float = 0.001
+RUN_SETTINGS_FIELDS: tuple = ('workers', 'duration_s', 'max_iterations', 'warmup', 'window_s', 'call_timeout_s', 'record_timestamps', 'start_at_ns', 'request_rate', 'arrival', 'seed', 'request_intervals_us', 'request_trace', 'share_index', 'share_count', 'spin_wait_us', 'learn_wakeup')
 STAGES: tuple = ('schedule_lag', 'gil_wait', 'input', 'preprocess', 'infer', 'postprocess', 'e2e')

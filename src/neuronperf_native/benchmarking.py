@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from neuronperf_native import executors, reporting, search
+from neuronperf_native import analysis, executors, reporting, search
 from neuronperf_native._verbosity import set_verbosity
 from neuronperf_native.executors import Executor, fleet
 from neuronperf_native.executors.benchmarker import Benchmarker as Benchmarker  # NeuronPerf's name
@@ -118,7 +118,26 @@ def benchmark(
             return the_plan
         results = run_plan(the_plan, executors.create(workload, settings))
     pairs = [r.pair(with_timers=settings.return_timers) for r in results]
-    return pairs if settings.return_timers else reporting.get_reports(pairs)
+    if settings.return_timers:
+        return pairs
+    reports = reporting.get_reports(pairs)
+    _warn_too_few(reports)
+    return reports
+
+
+def _warn_too_few(reports: list[dict[str, Any]]) -> None:
+    """One warning per configuration whose run completed too few requests for a rate."""
+    for report in reports:
+        if (report.get("ci_flags") or {}).get("throughput_avg") == analysis.TOO_FEW:
+            log.warning(
+                "%s batch_size=%s n_models=%s: %s request(s) completed in %.3g s, too few to "
+                "estimate a rate: throughput is N/A (run longer, or at a higher rate)",
+                report.get("model_name"),
+                report.get("batch_size"),
+                report.get("n_models"),
+                report.get("total_infs"),
+                report.get("total_s") or 0.0,
+            )
 
 
 def plan_benchmark(model_filename: Any, inputs: Any, **keywords: Any) -> Plan:

@@ -12,6 +12,7 @@ import collections.abc
 import dataclasses
 import functools
 import math
+import os
 import types
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -24,11 +25,16 @@ from neuronperf_native._numbers import is_number
 
 __all__ = [
     "ARRIVALS",
+    "MAX_INTERVAL_US",
     "MAX_REQUEST_RATE",
+    "MAX_SECONDS",
+    "MAX_TRACE_INTERVALS",
     "MAX_WORKERS",
+    "MIN_INTERVAL_US",
     "RESULT_SCHEMA",
     "STAGES",
     "Histogram",
+    "IntervalTrace",
     "NativeModel",
     "RequestFailed",
     "RunOptions",
@@ -50,6 +56,14 @@ ARRIVALS: tuple[str, ...] = _engine.ARRIVALS
 MAX_WORKERS: int = _engine.MAX_WORKERS
 #: Highest open-loop request rate (requests per second).
 MAX_REQUEST_RATE: float = _engine.MAX_REQUEST_RATE
+#: Bounds of one replayed interval, in microseconds, and the most intervals a trace
+#: may hold (its text has one per line, each line at most MAX_TRACE_LINE_BYTES).
+MIN_INTERVAL_US: float = _engine.MIN_INTERVAL_US
+MAX_INTERVAL_US: float = _engine.MAX_INTERVAL_US
+MAX_TRACE_INTERVALS: int = _engine.MAX_TRACE_INTERVALS
+MAX_TRACE_LINE_BYTES: int = _engine.MAX_TRACE_LINE_BYTES
+#: The longest time any setting may give, in seconds (~116 days).
+MAX_SECONDS: float = _engine.MAX_SECONDS
 #: At interpreter exit, active runs are stopped and their workers waited for this long
 #: before finalization; a call stuck longer keeps its thread, which never touches
 #: Python again (exiting mid-run never aborts the process).
@@ -101,6 +115,107 @@ class Window:
     start_ns: int
     count: int
     histogram: Histogram
+
+
+class IntervalTrace:
+    """Replayed request intervals (perf_analyzer's --request-intervals), held natively.
+
+    Request k of the looped trace arrives at the sum of its first k + 1 intervals
+    after the schedule's start: the first one interval after it, as perf_analyzer
+    sends it. read() parses a text file (one interval in microseconds per line) in
+    C++, bounded (MAX_TRACE_INTERVALS, lines of at most MAX_TRACE_LINE_BYTES) and
+    validated before anything runs; model copies map the written form of one trace
+    instead of each holding a copy. Immutable; equal traces compare equal; pickles
+    as its written form (8 bytes per interval).
+    """
+
+    __slots__ = ("_native", "source")
+
+    def __init__(self, native: Any, source: str | None = None) -> None:
+        self._native = native
+        self.source = source  # the text file it was read from, or None
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str], max_intervals: int | None = None) -> IntervalTrace:
+        """The intervals of a text file; ValueError naming the file and line of the
+        first bad one (or that it holds more than max_intervals)."""
+        text = os.fspath(path)
+        limit = MAX_TRACE_INTERVALS if max_intervals is None else max_intervals
+        _check_int("max_intervals", limit, 1)
+        return cls(_engine.IntervalTrace.read_text(text, min(limit, MAX_TRACE_INTERVALS)), text)
+
+    @classmethod
+    def of(cls, intervals_us: Any, name: str = "intervals_us") -> IntervalTrace:
+        """From a sequence (or numpy array) of microseconds; errors name `name`[i]."""
+        if isinstance(intervals_us, IntervalTrace):
+            return intervals_us
+        if isinstance(intervals_us, (str, bytes)) or not isinstance(
+            intervals_us, (collections.abc.Sequence, np.ndarray)
+        ):
+            raise TypeError(
+                f"{name} must be a sequence of microseconds, got {type(intervals_us).__name__}"
+            )
+        values = np.asarray(intervals_us) if len(intervals_us) else np.zeros(0)
+        if values.ndim != 1 or values.dtype.kind not in "iuf":
+            for i, value in enumerate(intervals_us):
+                if not is_number(value):
+                    raise TypeError(f"{name}[{i}] must be a number, got {value!r}")
+            raise TypeError(f"{name} must be a flat sequence of microseconds")
+        return cls(_engine.IntervalTrace.of_us(values.astype(np.float64, copy=False), name))
+
+    @classmethod
+    def map(cls, path: str) -> IntervalTrace:
+        """A trace written by write(), mapped read-only (shared with other mappers)."""
+        return cls(_engine.IntervalTrace.map(path))
+
+    def write(self, path: str) -> None:
+        """Writes the form map() reads."""
+        self._native.write(path)
+
+    def __len__(self) -> int:
+        return len(self._native)
+
+    @property
+    def cycle_s(self) -> float:
+        """The sum of the intervals: the schedule repeats after it."""
+        return self._native.cycle_ns / 1e9
+
+    @property
+    def max_interval_s(self) -> float:
+        return self._native.max_interval_ns / 1e9
+
+    @property
+    def mean_us(self) -> float:
+        return self._native.cycle_ns / len(self) / 1e3
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the written form."""
+        return 64 + 8 * (len(self) + 1)
+
+    def arrival_s(self, index: int) -> float:
+        """When request `index` (0-based) of the looped trace arrives, in seconds."""
+        return self._native.arrival_ns(index) / 1e9
+
+    def intervals_us(self) -> np.ndarray:
+        """The intervals, in microseconds."""
+        return np.diff(self._native.offsets_ns()) / 1e3
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, IntervalTrace):
+            return NotImplemented
+        a, b = self._native, other._native
+        return (len(a), a.cycle_ns, a.digest) == (len(b), b.cycle_ns, b.digest)
+
+    def __hash__(self) -> int:
+        return hash((len(self), self._native.digest))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (IntervalTrace, (self._native, self.source))
+
+    def __repr__(self) -> str:
+        where = f" from {self.source!r}" if self.source else ""
+        return f"<IntervalTrace {len(self)} intervals{where}, mean {self.mean_us:g} us>"
 
 
 class RunResult:
@@ -418,7 +533,11 @@ class RunOptions:
     arrival: str = "constant"
     seed: int = 0
     request_intervals_us: tuple[float, ...] | None = None
+    request_trace: str | None = None  # a file IntervalTrace.write wrote: mapped, not copied
+    share_index: int = 0
+    share_count: int = 1
     spin_wait_us: float = _engine.DEFAULT_SPIN_WAIT_US
+    learn_wakeup: bool = True
 
     def __post_init__(self) -> None:
         normal = {
@@ -434,10 +553,15 @@ class RunOptions:
             ),
             "seed": _integer("seed", self.seed),
             "request_intervals_us": _intervals(self.request_intervals_us),
+            "share_index": _integer("share_index", self.share_index),
+            "share_count": _integer("share_count", self.share_count),
             "spin_wait_us": _number("spin_wait_us", self.spin_wait_us, "microseconds"),
         }
-        if not isinstance(self.record_timestamps, bool):
-            raise TypeError(f"record_timestamps must be a bool, got {self.record_timestamps!r}")
+        for name in ("record_timestamps", "learn_wakeup"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        if self.request_trace is not None and not isinstance(self.request_trace, str):
+            raise TypeError(f"request_trace must be a file name (str), got {self.request_trace!r}")
         if not isinstance(self.arrival, str):
             raise TypeError(f"arrival must be a str, got {self.arrival!r}")
         if not 0 <= normal["seed"] < 2**64:
@@ -479,9 +603,12 @@ def _number(name: str, value: Any, unit: str, optional: bool = False) -> float |
 
 
 def _intervals(value: Any) -> tuple[float, ...] | None:
-    """request_intervals_us as a tuple of floats (each must be a number)."""
+    """request_intervals_us as a tuple of floats (each must be a number; an
+    IntervalTrace gives its intervals)."""
     if value is None:
         return None
+    if isinstance(value, IntervalTrace):
+        return tuple(value.intervals_us().tolist())
     if isinstance(value, (str, bytes)) or not isinstance(
         value, (collections.abc.Sequence, np.ndarray)
     ):
@@ -739,14 +866,20 @@ def run(
     Closed loop (the default): each worker issues its next request when its previous
     one completes. Open loop, with request_rate (requests/s; arrival "constant" or
     "poisson", drawn from the stream `seed`) or request_intervals_us (the gaps between
-    requests, replayed in order and looped; perf_analyzer's --request-intervals):
-    requests arrive on that schedule from the timing start, `workers` may be in
-    flight, and requests that find every worker busy wait in order (the backlog). e2e
-    latency counts from when a request was due (no coordinated omission); the wait
-    for a worker is also reported as the "schedule_lag" stage, with achieved_rate,
-    backlog_max, backlog_end and saturated. duration_s ends the schedule: requests
-    due later are not issued, and none is started after it. A worker waiting for
-    a request sleeps (clock_nanosleep) and spins only its last spin_wait_us.
+    requests in microseconds, replayed in order and looped, the first request one
+    interval after the start; perf_analyzer's --request-intervals) or request_trace
+    (the same from a file IntervalTrace.write wrote, mapped: every process that maps
+    it shares it; share_index and share_count serve only the trace's requests
+    share_index, share_index + share_count, ...): requests arrive on that schedule
+    from the timing start, `workers` may be in flight, and requests that find every
+    worker busy wait in order (the backlog). e2e latency counts from when a request
+    was due (no coordinated omission); the wait for a worker is also reported as the
+    "schedule_lag" stage, with achieved_rate, backlog_max, backlog_end and saturated.
+    duration_s ends the schedule: requests due later are not issued, none is started
+    after it, and the run lasts the whole duration even when its last request came
+    early. A worker waiting for a request sleeps (clock_nanosleep) until its learned
+    wake-up lateness before the due time (learn_wakeup; a running estimate per
+    worker), then spins the rest plus spin_wait_us.
     """
     return Runner(
         model,

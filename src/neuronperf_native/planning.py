@@ -14,13 +14,12 @@ import dataclasses
 import itertools
 import os
 from collections.abc import Iterator, Sequence
-from statistics import fmean
 from typing import Any
 
 from neuronperf_native import devices, model_index
-from neuronperf_native._schedule import last_offset_s
+from neuronperf_native._schedule import first_request_s
 from neuronperf_native.engine import RunOptions
-from neuronperf_native.settings import BenchmarkSettings
+from neuronperf_native.settings import BenchmarkSettings, name_of
 
 __all__ = [
     "Configuration",
@@ -114,18 +113,19 @@ class Configuration:
             return rule.max_s
         return self.settings.duration_s or None
 
-    def run_options(self) -> RunOptions:
+    def run_options(self, trace_file: str | None = None) -> RunOptions:
         """The engine run of this configuration's copies together: workers and warm-up
-        per copy, and in open loop the schedule of all copies (each serves its share)."""
+        per copy, and in open loop the schedule of all copies (each serves its share).
+        Replayed intervals come from trace_file, their written form (copies map it; the
+        executor writes it once), or else as their values."""
         s = self.settings
         schedule: dict[str, Any] = {}
         if self.load_mode == "open":
-            schedule = {
-                "request_rate": self.request_rate,
-                "arrival": s.arrival,
-                "seed": s.seed,
-                "request_intervals_us": s.request_intervals,
-            }
+            schedule = {"request_rate": self.request_rate, "arrival": s.arrival, "seed": s.seed}
+            if trace_file is not None:
+                schedule["request_trace"] = trace_file
+            elif s.request_intervals is not None:
+                schedule["request_intervals_us"] = s.request_intervals
         return RunOptions(
             workers=self.workers_per_model,
             warmup=s.warmup_iterations,
@@ -187,12 +187,16 @@ class Configuration:
         out: dict[str, Any] = {
             "load_mode": self.load_mode,
             "request_rate": self.request_rate,
-            "arrival": ("intervals" if intervals else s.arrival) if opened else None,
+            "arrival": ("intervals" if intervals is not None else s.arrival) if opened else None,
             "seed": s.seed if opened and s.arrival == "poisson" else None,
             "request_intervals": None,
         }
-        if intervals:
-            out["request_intervals"] = {"count": len(intervals), "mean_us": fmean(intervals)}
+        if intervals is not None:
+            out["request_intervals"] = {
+                "count": len(intervals),
+                "mean_us": intervals.mean_us,
+                "file": intervals.source,
+            }
         return out
 
     def describe(self) -> str:
@@ -416,13 +420,18 @@ def plan(
     )
     configurations: list[Configuration] = []
     warnings: list[str] = []
+    axes = [_axes(settings, model, host.max_copies.get(model.pipeline_size)) for model in configs]
+    _check_size(axes)
+    sequences = settings.sequence_options()
     for group, model in enumerate(configs):
         most = host.max_copies.get(model.pipeline_size)
-        n_models, workers, rates = _axes(settings, model, most)
+        n_models, workers, rates = axes[group]
         warnings += _check_fits(settings, model, n_models, most, host.cores_shared)
         _check_capacity(settings, n_models, workers, host.capacity)
         loaded = 0
         for copies, worker_count, rate in itertools.product(n_models, workers, rates):
+            if sequences.active:  # refused now rather than found at the warm-up
+                sequences.check_concurrency(worker_count, copies, name_of("sequence_id_range"))
             reused = loaded if settings.reuse_copies else 0
             configuration = Configuration(
                 index=len(configurations),
@@ -444,6 +453,20 @@ def plan(
 
 #: The first probe of an open-loop SLO search without a given rate or range (requests/s).
 SLO_START_RATE = 100.0
+#: The most configurations a plan may hold (model configs x n_models x workers_per_model
+#: x request_rate): a larger one is a typo or a range meant as a search.
+MAX_CONFIGURATIONS = 10_000
+
+
+def _check_size(axes: Sequence[tuple[Sequence[Any], Sequence[Any], Sequence[Any]]]) -> None:
+    """Refuses a plan of more than MAX_CONFIGURATIONS, counted before it is made."""
+    total = sum(len(n) * len(w) * len(r) for n, w, r in axes)
+    if total > MAX_CONFIGURATIONS:
+        raise ValueError(
+            f"the plan holds {total:,} configurations (model configs x n_models x "
+            f"workers_per_model x request_rate), more than {MAX_CONFIGURATIONS:,}: give fewer "
+            "values, or search with latency_slo_ms"
+        )
 
 
 def _axes(
@@ -475,7 +498,7 @@ def check_schedule(configuration: Configuration) -> None:
     if configuration.load_mode != "open" or duration_s is None:
         return
     rate, intervals = configuration.request_rate, s.request_intervals
-    if last_offset_s(rate, s.arrival, intervals, n) < duration_s:
+    if first_request_s(rate, s.arrival, intervals, n) < duration_s:
         return
     if intervals is None:
         raise ValueError(
@@ -483,8 +506,9 @@ def check_schedule(configuration: Configuration) -> None:
             f"{n} model copies it is dealt to (n_models={n})"
         )
     raise ValueError(
-        f"request_intervals: the first {n} requests span more than the {duration_s:g} s "
-        f"duration, so some of the {n} model copies (n_models={n}) would get none"
+        f"request_intervals: the first {n} requests are not all due within the "
+        f"{duration_s:g} s duration, so some of the {n} model copies (n_models={n}) would "
+        "get none"
     )
 
 

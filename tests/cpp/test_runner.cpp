@@ -348,9 +348,9 @@ TEST_CASE("for_each_setting names every field once, in declaration order") {
   RunSettings s;
   std::vector<std::string> names;
   for_each_setting(s, [&](const char* name, auto&) { names.emplace_back(name); });
-  CHECK(names.size() == 13);
+  CHECK(names.size() == 17);
   CHECK(names.front() == "workers");
-  CHECK(names.back() == "spin_wait_us");
+  CHECK(names.back() == "learn_wakeup");
   CHECK(std::set<std::string>(names.begin(), names.end()).size() == names.size());
   s.workers = 7;
   int seen = 0;

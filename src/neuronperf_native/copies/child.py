@@ -62,7 +62,10 @@ def copy_main(
                 send(conn, {"event": "loaded"})
             elif command["cmd"] == "run":  # stray stop/abort messages of an ended run are dropped
                 phase = "warmup"
-                _serve_run(spec, model, times, RunSpec.from_dict(command["run"]), conn)
+                run = RunSpec.from_dict(command["run"])
+                if in_process and run.options.request_trace is not None:
+                    _remove_file_with_parent(run.options.request_trace)
+                _serve_run(spec, model, times, run, conn)
     except _Phase as failure:
         _report_error(conn, failure.phase, failure.__cause__ or failure)
     except (EOFError, ConnectionError):  # the pipe: the parent is gone
@@ -120,7 +123,17 @@ def _remove_with_parent(spec: CopySpec) -> None:
     """The shared-memory segment this copy maps goes when the parent does (the parent
     removes it itself when it ends normally)."""
     if spec.feed is not None and spec.feed.shared is not None:
-        _engine.unlink_on_parent_death(spec.feed.shared.path)
+        _remove_file_with_parent(spec.feed.shared.path)
+
+
+_REMOVED_WITH_PARENT: set[str] = set()  # files this copy process has registered
+
+
+def _remove_file_with_parent(path: str) -> None:
+    """Registers a shared file this copy maps (once) to go when the parent does."""
+    if path not in _REMOVED_WITH_PARENT:
+        _engine.unlink_on_parent_death(path)
+        _REMOVED_WITH_PARENT.add(path)
 
 
 def _timed_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:

@@ -66,6 +66,7 @@ class RunSpec:
     n_copies: int = 1  # copies running together: each serves its share of the inputs
     validate: bool = True  # run the copy's share of the output checks first
     live_histograms: bool = False  # forward each closed window's histogram
+    longest_interval_s: float = 0.0  # replayed intervals: the longest (a copy's silence)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +74,7 @@ class RunSpec:
             "n_copies": self.n_copies,
             "validate": self.validate,
             "live_histograms": self.live_histograms,
+            "longest_interval_s": self.longest_interval_s,
         }
 
     @classmethod
@@ -82,11 +84,10 @@ class RunSpec:
     def schedule(self, copy_id: int) -> CopySchedule | None:
         """This copy's share of the open-loop schedule (None: closed loop)."""
         o = self.options
-        if o.request_rate is None and o.request_intervals_us is None:
+        if o.request_rate is None and o.request_intervals_us is None and o.request_trace is None:
             return None
-        return split_schedule(
-            o.request_rate, o.arrival, o.seed, o.request_intervals_us, self.n_copies, copy_id
-        )
+        replayed = o.request_intervals_us is not None or o.request_trace is not None
+        return split_schedule(o.request_rate, o.arrival, o.seed, replayed, self.n_copies, copy_id)
 
     def copy_options(self, copy_id: int, start_at_ns: int) -> RunOptions:
         """The timed run of copy ``copy_id`` (warmed up already) from the shared start
@@ -110,6 +111,8 @@ class RunSpec:
         o = self.options
         if o.request_intervals_us is not None:
             return self.n_copies * max(o.request_intervals_us) / 1e6
+        if o.request_trace is not None:
+            return self.n_copies * self.longest_interval_s
         return self.n_copies / o.request_rate if o.request_rate else 0.0
 
 
