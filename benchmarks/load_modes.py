@@ -1,6 +1,8 @@
 """Open-loop (request-rate) figures of the engine, printed side by side from one run.
 
-    python benchmarks/load_modes.py [seconds-per-rate-run] [seconds-per-slo-probe]
+    python benchmarks/load_modes.py [seconds-per-rate-run] [seconds-per-slo-probe] [sections]
+
+sections: a comma-separated subset of accuracy,ceiling,loadgen,slo,wakeup,trace (all).
 
 1. Rate accuracy: native spin model (10 us), 4 workers, constant 1k, 10k and 100k
    requests/s: achieved vs target, and schedule_lag p50/p99, with the default final spin
@@ -25,6 +27,14 @@
    with its rule (the p99 estimate decides; the interval says whether the verdict is
    confident) and with the rule not chosen (met only when the interval's upper end is
    under 5 ms: a lower bound of the answer, low by about the interval's width).
+5. Wake-up: native no-op, 1 worker, constant 10, 100, 1,000 and 10,000 requests/s, each
+   rate run with the margin each worker learns (wakes by the 7/8 quantile of its last 32
+   sleeps' lateness, then spins; the default) and with the fixed margin of spin_wait_us
+   only (learn_wakeup=False, the engine before issue 22), alternating: schedule_lag
+   p50/p99, e2e p50, achieved rate and process CPU per request.
+6. A 10-million-line interval trace (40 MB of "100"): IntervalTrace.read time and peak
+   memory in a fresh process, then a 1 s npf.cpu.benchmark of a Python no-op with 2
+   copies replaying it (each maps the one written trace): wall time and status.
 Targets (issue 11): achieved within 0.5% of target; schedule_lag p99 <= 20 us at 10k/s;
 ceilings >= 500k/s (Python) and >= 5M/s (native); our cost per query <= 0.1x LoadGen's
 (read here as the latency added per query; the CPU ratio is printed beside it); the SLO
@@ -37,8 +47,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 
@@ -349,13 +361,104 @@ def slo_search(seconds: float) -> None:
     print(f"  targets: within {WITHIN:.0%} of the M/D/1 answer, at most {MAX_PROBES} probes")
 
 
+def wakeup(seconds: float) -> None:
+    noop = engine.native_model("noop")
+    print(
+        f"5. wake-up: native no-op, 1 worker, constant arrivals, >= {seconds:g} s and 100 "
+        "requests per run; learned margin vs fixed spin_wait_us=20"
+    )
+    for rate in (10, 100, 1_000, 10_000):
+        duration = max(seconds, 100 / rate)
+        for learn in (False, True):
+            r = engine.run(noop, duration_s=duration, request_rate=rate, learn_wakeup=learn)
+            lag_p50, lag_p99 = r.stage("schedule_lag").percentiles([50, 99])
+            print(
+                f"  {rate:>6,}/s {'learned' if learn else 'fixed  '}: lag p50 "
+                f"{lag_p50 / 1e3:7.2f} us p99 {lag_p99 / 1e3:8.2f} us, e2e p50 "
+                f"{r.latency.value_at_percentile(50) / 1e3:7.2f} us, achieved "
+                f"{r.achieved_rate:9.2f}/s, CPU {r.cpu_s * 1e6 / max(r.iterations, 1):7.2f} "
+                "us/request"
+            )
+    print("  target: lag within ~20 us at every rate on an idle core, without spinning through")
+
+
+_TRACE_CHILD = textwrap.dedent(
+    """
+    import json, re, sys, time
+    from neuronperf_native import engine
+    def peak_mb():  # this process's peak RSS (ru_maxrss would carry the parent's over exec)
+        status = open("/proc/self/status").read()
+        return int(re.search(r"VmHWM:\\s*(\\d+) kB", status).group(1)) / 1024
+    before = peak_mb()
+    t0 = time.perf_counter()
+    trace = engine.IntervalTrace.read(sys.argv[1])
+    elapsed = time.perf_counter() - t0
+    print(json.dumps({"n": len(trace), "read_s": elapsed, "before_mb": before,
+                      "peak_mb": peak_mb()}))
+    """
+)
+
+
+class _Noop:
+    def __call__(self, x):
+        return x
+
+
+def trace(seconds: float) -> None:
+    print("6. a 10,000,000-line interval trace (40 MB of '100', 100 us apart)")
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "trace.txt")
+        with open(path, "w") as f:
+            f.write("100\n" * 10_000_000)
+        out = subprocess.run(
+            [sys.executable, "-c", _TRACE_CHILD, path], capture_output=True, text=True, check=True
+        )
+        read = json.loads(out.stdout.strip().splitlines()[-1])
+        print(
+            f"  IntervalTrace.read: {read['n']:,} intervals in {read['read_s']:.2f} s; peak RSS "
+            f"{read['peak_mb']:.0f} MB ({read['peak_mb'] - read['before_mb']:.0f} MB over the "
+            "interpreter's)"
+        )
+        t0 = time.perf_counter()
+        reports = npf.cpu.benchmark(
+            _Noop,
+            [np.ones(4)],
+            duration=seconds,
+            n_models=2,
+            workers_per_model=1,
+            request_intervals=path,
+            verbosity=0,
+        )
+        r = reports[0]
+        print(
+            f"  benchmark, 2 copies, {seconds:g} s: {time.perf_counter() - t0:.2f} s wall, status "
+            f"{r['status']}, {r['total_infs']:,} requests, schedule_lag p50 "
+            f"{r['schedule_lag_ms_p50'] * 1e3:.1f} us"
+        )
+
+
+_SECTIONS = ("accuracy", "ceiling", "loadgen", "slo", "wakeup", "trace")
+
+
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
     probe_seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 60.0
-    rate_accuracy(seconds)
-    open_loop_ceilings(min(seconds, 1.0))
-    versus_loadgen(min(seconds, 5.0))
-    slo_search(probe_seconds)
+    sections = sys.argv[3].split(",") if len(sys.argv) > 3 else list(_SECTIONS)
+    unknown = sorted(set(sections) - set(_SECTIONS))
+    if unknown:
+        sys.exit(f"unknown sections {unknown}: choose from {', '.join(_SECTIONS)}")
+    if "accuracy" in sections:
+        rate_accuracy(seconds)
+    if "ceiling" in sections:
+        open_loop_ceilings(min(seconds, 1.0))
+    if "loadgen" in sections:
+        versus_loadgen(min(seconds, 5.0))
+    if "slo" in sections:
+        slo_search(probe_seconds)
+    if "wakeup" in sections:
+        wakeup(seconds)
+    if "trace" in sections:
+        trace(min(seconds, 1.0))
 
 
 if __name__ == "__main__":

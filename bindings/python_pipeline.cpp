@@ -2,11 +2,13 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <utility>
 
 #include "clock.h"
+#include "gil_arbiter.h"
 #include "interpreter_exit.h"
 #include "python_errors.h"
 
@@ -14,6 +16,14 @@ namespace py = pybind11;
 
 namespace npn::bindings {
 namespace {
+
+// A worker that gives the GIL up for a harness thread or another worker waits this long
+// at most for it to be taken before it competes for the GIL again.
+constexpr int64_t kHandOverWaitNs = 2'000'000;
+// The courtesy release comes once per this many switch intervals: a thread waiting one
+// whole interval asks CPython for a forced switch, and a release sooner would restart
+// its interval instead (gil_arbiter.h).
+constexpr int64_t kCourtesySwitchIntervals = 4;
 
 [[noreturn]] void throw_stage_error(const char* type, std::string message) {
   throw StageError(type, message, std::string(type) + ": " + message);
@@ -69,7 +79,8 @@ class PythonWorker final : public WorkerPipeline {
   explicit PythonWorker(PythonPipeline& owner, int worker_index)
       : owner_(owner),
         stages_(*owner.stages_),
-        arbiter_(owner.arbiter_),
+        arbiter_(gil_arbiter()),
+        courtesy_ns_(owner.courtesy_ns_),
         tstate_(new_thread_state(owner.interpreter_)),
         worker_index_(worker_index) {
     if (!stages_.inputs.empty()) {
@@ -91,9 +102,9 @@ class PythonWorker final : public WorkerPipeline {
 
   bool enter() override {
     if (held_) return false;
-    arbiter_.waiting.fetch_add(1, std::memory_order_relaxed);
+    arbiter_.workers_waiting.fetch_add(1, std::memory_order_relaxed);
     const bool entered = enter_python(tstate_);
-    arbiter_.waiting.fetch_sub(1, std::memory_order_relaxed);
+    arbiter_.workers_waiting.fetch_sub(1, std::memory_order_relaxed);
     if (!entered) throw WorkerExit();
     arbiter_.acquisitions.fetch_add(1, std::memory_order_relaxed);
     held_ = true;
@@ -101,17 +112,34 @@ class PythonWorker final : public WorkerPipeline {
     return true;
   }
 
+  // Keeps the GIL for the next iteration, or hands it on (gil_arbiter.h): at once to
+  // a harness thread, after a time slice to a waiting worker, after the courtesy
+  // interval to whoever asked CPython for it.
   void between_iterations(int64_t now_ns) override {
     if (!held_) return;
+    if (arbiter_.harness_waiting.load(std::memory_order_relaxed) > 0) {
+      leave();
+      wait_while([this] { return arbiter_.harness_waiting.load(std::memory_order_relaxed) > 0; });
+      return;
+    }
     if (held_since_ns_ == 0) {
       held_since_ns_ = now_ns;
       return;
     }
-    if (now_ns - held_since_ns_ < stages_.gil_slice_ns) return;
-    const bool others_wait = arbiter_.waiting.load(std::memory_order_relaxed) > 0;
-    const uint64_t seen = arbiter_.acquisitions.load(std::memory_order_relaxed);
-    leave();
-    if (others_wait) let_waiter_in(seen);
+    const int64_t held_ns = now_ns - held_since_ns_;
+    if (held_ns < stages_.gil_slice_ns) return;
+    if (arbiter_.workers_waiting.load(std::memory_order_relaxed) > 0) {
+      const uint64_t seen = arbiter_.acquisitions.load(std::memory_order_relaxed);
+      leave();
+      // Without this wait, this thread would usually retake the GIL before the woken
+      // waiter gets to run.
+      wait_while([this, seen] {
+        return arbiter_.acquisitions.load(std::memory_order_relaxed) == seen &&
+               arbiter_.workers_waiting.load(std::memory_order_relaxed) > 0;
+      });
+      return;
+    }
+    if (held_ns >= courtesy_ns_) leave();  // taken straight back by the next enter()
   }
 
   void leave() override {
@@ -209,6 +237,13 @@ class PythonWorker final : public WorkerPipeline {
     return empty;
   }
 
+  // Yields the processor while `pending` holds, for at most kHandOverWaitNs.
+  template <class Pending>
+  static void wait_while(Pending pending) {
+    const int64_t give_up_at = npn::now_ns() + kHandOverWaitNs;
+    while (pending() && npn::now_ns() < give_up_at) sched_yield();
+  }
+
   // Takes a new reference; returns a new reference to an argument tuple.
   static PyObject* as_args(PyObject* item) {
     if (PyTuple_Check(item)) return item;
@@ -250,33 +285,37 @@ class PythonWorker final : public WorkerPipeline {
     leave_python();
   }
 
-  // Yields until a waiting worker has taken the GIL (`seen`: the acquisitions before this
-  // thread released it), or two time slices passed. Without this wait, this thread would
-  // usually retake the GIL before the woken waiter gets to run.
-  void let_waiter_in(uint64_t seen) {
-    const int64_t give_up_at = npn::now_ns() + 2 * stages_.gil_slice_ns;
-    while (arbiter_.acquisitions.load(std::memory_order_relaxed) == seen &&
-           arbiter_.waiting.load(std::memory_order_relaxed) > 0 && npn::now_ns() < give_up_at) {
-      sched_yield();
-    }
-  }
-
-  // Between two items of a stream: once the GIL has been held for a time slice and
-  // another worker waits for it, hands it over and waits to take it back.
+  // Between two items of a stream, as between iterations (gil_arbiter.h): hands the GIL
+  // at once to a waiting harness thread, and after a time slice to a waiting worker,
+  // then takes it back. A long stream never keeps either waiting until it ends.
   void slice_check(int64_t now) {
+    if (arbiter_.harness_waiting.load(std::memory_order_relaxed) > 0) {
+      hand_over([this] { return arbiter_.harness_waiting.load(std::memory_order_relaxed) > 0; });
+      return;
+    }
     if (held_since_ns_ == 0) {
       held_since_ns_ = now;
       return;
     }
     if (now - held_since_ns_ < stages_.gil_slice_ns) return;
     held_since_ns_ = now;
-    if (arbiter_.waiting.load(std::memory_order_relaxed) == 0) return;
+    if (arbiter_.workers_waiting.load(std::memory_order_relaxed) == 0) return;
     const uint64_t seen = arbiter_.acquisitions.load(std::memory_order_relaxed);
+    hand_over([this, seen] {
+      return arbiter_.acquisitions.load(std::memory_order_relaxed) == seen &&
+             arbiter_.workers_waiting.load(std::memory_order_relaxed) > 0;
+    });
+  }
+
+  // Releases the GIL mid-iteration, yields while `pending` holds (see wait_while), and
+  // takes it back as a waiting worker (or ends the worker when the interpreter exits).
+  template <class Pending>
+  void hand_over(Pending pending) {
     PyThreadState* state = leave_python();
-    let_waiter_in(seen);
-    arbiter_.waiting.fetch_add(1, std::memory_order_relaxed);
+    wait_while(pending);
+    arbiter_.workers_waiting.fetch_add(1, std::memory_order_relaxed);
     const bool entered = enter_python(state);
-    arbiter_.waiting.fetch_sub(1, std::memory_order_relaxed);
+    arbiter_.workers_waiting.fetch_sub(1, std::memory_order_relaxed);
     if (!entered) {
       held_ = false;
       throw WorkerExit();
@@ -353,6 +392,7 @@ class PythonWorker final : public WorkerPipeline {
   PythonPipeline& owner_;
   PythonStages& stages_;
   GilArbiter& arbiter_;
+  const int64_t courtesy_ns_;
   PyThreadState* tstate_;
   int worker_index_;
   bool held_ = false;
@@ -368,7 +408,9 @@ class PythonWorker final : public WorkerPipeline {
 
 PythonPipeline::PythonPipeline(PythonStages stages)
     : stages_(std::make_unique<PythonStages>(std::move(stages))),
-      interpreter_(PyThreadState_Get()->interp) {}
+      interpreter_(PyThreadState_Get()->interp),
+      courtesy_ns_(
+          std::max(stages_->gil_slice_ns, kCourtesySwitchIntervals * switch_interval_ns())) {}
 
 PythonPipeline::~PythonPipeline() {
   PyGILState_STATE gil;

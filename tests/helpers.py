@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -70,3 +73,14 @@ def assert_a_stall_fills_the_open_loop_tail(url: str, **endpoint: Any) -> None:
     assert report["latency_ms_p100"] >= 1000.0
     # 1 s of 3 s of requests waited for the stall to end: at least the top 5% by far
     assert report["latency_ms_p95"] >= 400.0
+
+
+def run_cli(*args: str, cwd: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
+    """`python -m neuronperf_native ARGS` in `cwd`, its output captured (5 min at most)."""
+    return subprocess.run(
+        [sys.executable, "-m", "neuronperf_native", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+    )

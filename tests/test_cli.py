@@ -111,6 +111,6 @@ def test_bench_stability_options_exclude_a_fixed_duration():
     out = _cli("bench", "x.py:M", "--duration", "1", "--max-trials", "5")
     assert out.returncode == 2
     assert out.stderr.strip() == (
-        "error: --duration runs each configuration for a fixed time: do not combine it with "
-        "--stability-percentage or --max-trials"
+        "error: --duration and --max-trials cannot be combined: --duration runs each "
+        "configuration for a fixed time"
     )

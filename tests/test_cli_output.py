@@ -103,3 +103,55 @@ def test_compile_names_the_index_it_wrote(tmp_path, monkeypatch, caplog):
     assert messages[-1] == f"Compiled 1 variant(s); wrote the model index {index}"
     assert os.path.basename(index).startswith("net_") and index.endswith(".json")
     assert (tmp_path / index).is_file()
+
+
+def test_settings_errors_name_the_options_typed(tmp_path):
+    # Before issue 22 these named internal fields: request_rate, nodes=2 ... pass cluster.
+    (tmp_path / "m.py").write_text("class M:\n    def __call__(self, x):\n        return x\n")
+    for argv, line in (
+        (["--request-rate", "1e12"], "error: --request-rate must be a finite number of requests"),
+        (["--concurrency", "5000"], "error: --concurrency must be <= 4096, got 5000"),
+        (["--nodes", "2"], "error: --nodes 2 runs each configuration on several nodes of a Ray"),
+        (["--stability-percentage", "1e9"], "argument --stability-percentage: must be a perc"),
+        (  # found only at the warm-up before issue 22
+            [
+                "--sequences",
+                "--sequence-length",
+                "3",
+                "--sequence-id-range",
+                "1:2",
+                "--concurrency",
+                "4",
+            ],
+            "error: --sequence-id-range 1:2 holds 1 id(s), fewer than the 4 sequences live",
+        ),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-m", "neuronperf_native", "bench", "m.py:M", "--shape", "X:4",
+             "--dry-run", *argv],
+            capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        )  # fmt: skip
+        assert out.returncode == cli.EXIT_USAGE
+        assert out.stderr.startswith(line) or line in out.stderr, out.stderr
+
+
+def test_report_sort_by_and_cols_name_the_option(tmp_path, capsys):
+    import neuronperf_native as npf
+
+    report = {"model_name": "m", "batch_size": 1, "status": "finished", "throughput_avg": 5.0}
+    path = npf.write_json([report], tmp_path / "r.json")
+    assert cli.main(["report", path, "--sort-by", "nonsense"]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("error: --sort-by: unknown column 'nonsense' (the reports have")
+    assert cli.main(["report", path, "--cols", "model_name", "bogus"]) == cli.EXIT_USAGE
+    assert "error: --cols: unknown column 'bogus'" in capsys.readouterr().err
+
+
+def test_a_failed_write_names_the_file_not_its_temporary_twin(tmp_path):
+    import neuronperf_native as npf
+
+    report = {"model_name": "m", "batch_size": 1, "status": "finished"}
+    with pytest.raises(OSError) as caught:
+        npf.write_json([report], "/proc/npf-report.json")  # a folder no file can be made in
+    assert caught.value.filename == "/proc/npf-report.json"
+    assert ".tmp" not in str(caught.value)

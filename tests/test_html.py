@@ -221,3 +221,106 @@ def test_a_request_leaving_the_file_is_caught(tmp_path):
     assert any("Content Security Policy" in e and "127.0.0.1:9" in e for e in page.errors)
     # recorded as attempted (so _check_page's request check fails too), refused by the policy
     assert page.requests == [(tmp_path / "bad.html").resolve().as_uri(), "http://127.0.0.1:9/x.png"]
+
+
+# Open-loop and failed runs, many configurations (issue 22) -------------------------
+
+
+def _variant(template, **changes):
+    """A copy of a real report with some values changed."""
+    return {**template, **changes}
+
+
+def _open_loop_reports():
+    """Reports of --request-rate 100 1000 10000: the last one saturated (p99 1.6 s), and
+    a fourth that failed; the model's name has a space."""
+    template = dict(spin_reports(150_000)[0])
+    rows = []
+    for rate, achieved, p99, saturated, status in (
+        (100.0, 100.0, 0.16, False, "finished"),
+        (1000.0, 999.0, 0.2, False, "finished"),
+        (10000.0, 6500.0, 1600.0, True, "finished"),
+        (2000.0, 1500.0, 0.1, False, "error"),
+    ):
+        rows.append(
+            _variant(
+                template,
+                model_name="my model",
+                load_mode="open",
+                request_rate=rate,
+                request_rate_target=rate,
+                request_rate_achieved=achieved,
+                throughput_avg=achieved,
+                latency_ms_p99=p99,
+                saturated=saturated,
+                status=status,
+            )
+        )
+    return rows
+
+
+def _polyline_points(svg_text):
+    return [len(p.split()) for p in re.findall(r'<polyline points="([^"]*)"', svg_text)]
+
+
+def test_open_loop_reports_show_their_load_and_keep_bad_configurations_off_the_front(tmp_path):
+    text = Path(npf.write_html(_open_loop_reports(), tmp_path / "r.html")).read_text()
+    table = re.search(r"id='reports'>(.*?)</table>", text, re.S).group(1)
+    for head in ("target rate (req/s)", "achieved rate (req/s)", "saturated"):
+        assert f">{head}<" in table  # before issue 22 the rows of the three rates looked alike
+    (tradeoff,) = [f for f in text.split("<figure>") if "Throughput vs p99 latency" in f]
+    front = re.search(r'<polyline points="([^"]*)"', tradeoff).group(1).split()
+    assert len(front) == 2  # the two finished, unsaturated rates; not the saturated one
+    labels = re.findall(r'class="l">([^<]*)</text>', tradeoff)
+    assert "b=1 n=1 w=1 p=1 load=open rate=10000.0 (saturated)" in labels
+    assert "b=1 n=1 w=1 p=1 load=open rate=2000.0 (error)" in labels
+    assert "saturated or not finished: off the front" in tradeoff
+    assert "Model my model" in text  # the name whole, with its space
+    assert not any(label.startswith("model ") for label in labels)
+
+
+def test_long_timelines_are_averaged_down():
+    report = _variant(
+        dict(spin_reports(150_000)[0]),
+        throughput_timeline=[100.0 + (i % 2) * 20 for i in range(10_000)],
+        window_s=0.1,
+        total_s=1000.0,
+    )
+    path = Path(npf.write_html([report], Path(os.environ.get("TMPDIR", "/tmp")) / "t.html"))
+    try:
+        text = path.read_text()
+    finally:
+        path.unlink()
+    (timeline,) = [f for f in text.split("<figure>") if "Throughput timeline" in f]
+    (points,) = _polyline_points(timeline)
+    assert points <= 400
+    rates = [float(t) for t in re.findall(r"y=([\d.]+)</title>", timeline)]
+    assert len(rates) == points
+    means = rates[:-1]  # the last window may be a partial one, kept as it is
+    assert 100 < min(means) <= max(means) < 120
+    assert sum(means) / len(means) == pytest.approx(110, abs=0.1)
+
+
+def test_two_hundred_configurations_get_distinct_colours_and_a_scrolling_legend(tmp_path):
+    template = dict(spin_reports(150_000)[0])
+    reports = [_variant(template, workers_per_model=w) for w in range(1, 201)]
+    text = Path(npf.write_html(reports, tmp_path / "r.html")).read_text()
+    (spectrum,) = [f for f in text.split("<figure>") if "Latency percentiles" in f]
+    strokes = re.findall(r'<polyline points="[^"]*" fill="none" stroke="(#[0-9a-f]{6})"', spectrum)
+    assert len(strokes) == 200 and len(set(strokes)) == 200  # the palette cycled at 10 before
+    assert "<figcaption class='many'>" in spectrum
+
+
+@needs_chromium
+def test_two_hundred_configurations_stay_readable_in_headless_chromium(tmp_path):
+    template = dict(spin_reports(150_000)[0])
+    reports = [_variant(template, workers_per_model=w) for w in range(1, 201)]
+    path = npf.write_html(reports, tmp_path / "many.html")
+    figures = (
+        "Array.from(document.querySelectorAll('figure')).map(function (f) {"
+        " return f.getBoundingClientRect().height; })"
+    )
+    page = _browser.render(str(path), {"figures": figures})
+    assert page.errors == [] and page.console == []
+    assert len(page.results["figures"]) == 4
+    assert max(page.results["figures"]) < 520  # the chart plus a scrolling legend

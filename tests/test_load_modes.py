@@ -5,17 +5,20 @@ end). The engine's own open-loop behaviour is tested in test_open_loop.py."""
 import dataclasses
 import json
 import math
+import os
 import time
 
 import numpy as np
 import pytest
 
 import neuronperf_native as npf
-from neuronperf_native import engine, planning, reporting, search
+from neuronperf_native import analysis, engine, planning, reporting, search
 from neuronperf_native._schedule import split_schedule
+from neuronperf_native.copies import feeds
+from neuronperf_native.engine import IntervalTrace
 from neuronperf_native.planning import Host, ModelConfig, plan
 from neuronperf_native.run import ConfigurationResult
-from neuronperf_native.search import BinarySearch, LinearSearch, verdict
+from neuronperf_native.search import BinarySearch, LinearSearch, RangeBisection, verdict
 from neuronperf_native.settings import BenchmarkSettings
 
 HOST = Host({1: 4}, instance_type="test")
@@ -73,9 +76,12 @@ def test_a_schedule_too_sparse_for_its_copies_is_rejected_naming_it():
     settings = BenchmarkSettings.from_keywords(n_models=[4], request_rate=[2], duration=1)
     with pytest.raises(ValueError, match=r"request_rate=2 over 1 s schedules fewer requests"):
         plan(settings, MODEL, HOST)
-    settings = BenchmarkSettings.from_keywords(n_models=[2], request_intervals=[2e6], duration=1)
-    with pytest.raises(ValueError, match="request_intervals: the first 2 requests span more"):
+    settings = BenchmarkSettings.from_keywords(
+        n_models=[2], request_intervals=[0.6e6], duration=1
+    )  # requests at 0.6 and 1.2 s: the second copy's first is past the duration
+    with pytest.raises(ValueError, match="request_intervals: the first 2 requests are not all"):
         plan(settings, MODEL, HOST)
+    plan(settings.replace(duration_s=1.25), MODEL, HOST)
     # Poisson copies need no offset: any rate plans
     plan(
         settings.replace(request_intervals=None, request_rate=(2.0,), arrival="poisson"),
@@ -112,7 +118,7 @@ def test_a_constant_rate_is_one_schedule_dealt_round_robin(n_copies):
     single = _constant_times_ns(rate, 0, duration_ns)
     dealt = []
     for i in range(n_copies):
-        share = split_schedule(rate, "constant", 0, None, n_copies, i)
+        share = split_schedule(rate, "constant", 0, False, n_copies, i)
         assert share.request_rate == pytest.approx(rate / n_copies)
         assert share.offset_ns == round(i * 1e9 / rate)
         dealt.append(
@@ -124,7 +130,7 @@ def test_a_constant_rate_is_one_schedule_dealt_round_robin(n_copies):
 
 
 def test_poisson_copies_draw_their_own_streams_at_their_share_of_the_rate():
-    shares = [split_schedule(900.0, "poisson", 5, None, 3, i) for i in range(3)]
+    shares = [split_schedule(900.0, "poisson", 5, False, 3, i) for i in range(3)]
     assert [s.seed for s in shares] == [5, 6, 7]
     assert all(s.request_rate == pytest.approx(300.0) and s.offset_ns == 0 for s in shares)
     assert all(s.arrival == "poisson" for s in shares)
@@ -133,23 +139,35 @@ def test_poisson_copies_draw_their_own_streams_at_their_share_of_the_rate():
 @pytest.mark.parametrize(
     ("intervals", "n_copies"), [([10, 20, 30], 2), ([1, 2, 3, 4], 2), ([5, 7], 4)]
 )
-def test_request_intervals_are_dealt_so_the_copies_replay_the_file_together(intervals, n_copies):
-    requests = 60
-    gaps = np.resize(np.asarray(intervals, float), requests - 1)
-    single = np.concatenate([[0.0], np.cumsum(gaps)])  # us: request k's due time
+def test_request_intervals_are_dealt_so_the_copies_replay_the_file_together(
+    intervals, n_copies, tmp_path
+):
+    trace = IntervalTrace.of(intervals)
+    path = str(tmp_path / "trace")
+    trace.write(path)
+    whole = engine.run(
+        engine.native_model("noop"), max_iterations=60, request_trace=path, record_timestamps=True
+    )
+    single = np.sort(whole.boundaries[:, 0]) - whole.start_ns
     dealt = []
     for i in range(n_copies):
-        share = split_schedule(None, "constant", 0, intervals, n_copies, i)
-        assert share.request_rate is None and share.request_intervals_us is not None
-        own = np.resize(np.asarray(share.request_intervals_us), requests // n_copies - 1)
-        dealt.append(share.offset_ns / 1e3 + np.concatenate([[0.0], np.cumsum(own)]))
-    merged = np.sort(np.concatenate(dealt))
-    assert merged == pytest.approx(single[: len(merged)])
+        share = split_schedule(None, "constant", 0, True, n_copies, i)
+        assert share.request_rate is None and share.offset_ns == 0
+        assert share.share == (i, n_copies)
+        r = engine.run(
+            engine.native_model("noop"),
+            max_iterations=60 // n_copies,
+            record_timestamps=True,
+            request_trace=path,  # every share maps the one written trace
+            **share.engine_kwargs(),
+        )
+        dealt.append(r.boundaries[:, 0] - r.start_ns)
+    assert np.sort(np.concatenate(dealt)).tolist() == single.tolist()
 
 
 def test_split_schedule_checks_the_copy():
     with pytest.raises(ValueError, match="copy_id must be in"):
-        split_schedule(10.0, "constant", 0, None, 2, 2)
+        split_schedule(10.0, "constant", 0, False, 2, 2)
 
 
 # Reports ----------------------------------------------------------------------------
@@ -269,6 +287,41 @@ def test_linear_search_stops_after_the_first_miss():
     assert _drive(first_misses, answer=10.0) == [1000.0] and first_misses.best is None
 
 
+@pytest.mark.parametrize(
+    ("low", "high", "step", "integer", "answer", "expected"),
+    [
+        # perf_analyzer's path: start, end, then midpoints while wider than step
+        (1.0, 8.0, 1.0, True, 2.0, [1.0, 8.0, 4.0, 2.0, 3.0]),
+        (1.0, 8.0, 1.0, True, 0.5, [1.0]),  # start misses: nothing meets
+        (1.0, 8.0, 1.0, True, 9.0, [1.0, 8.0]),  # end meets: end is the answer
+        (100.0, 1000.0, 100.0, False, 420.0, [100.0, 1000.0, 550.0, 325.0, 437.5, 381.25]),
+        (1.0, 2.0, 1.0, True, 1.5, [1.0, 2.0]),  # a bracket no wider than step
+    ],
+)
+def test_a_range_bisection_takes_perf_analyzers_path(low, high, step, integer, answer, expected):
+    s = RangeBisection(low, high, step=step, integer=integer)
+    values = _drive(s, answer=answer)
+    assert values == expected
+    assert len(values) == len(set(values))  # never a level twice
+    assert s.best == max((v for v in values if v <= answer), default=None)
+
+
+def test_api_levels_and_ranges_choose_their_search():
+    listed = BenchmarkSettings.from_keywords(latency_slo_ms=5, workers_per_model=[1, 2, 3])
+    assert listed.slo_search == "linear"  # a list is walked in order, as perf_analyzer's
+    single = BenchmarkSettings.from_keywords(latency_slo_ms=5, load_mode="open", request_rate=50)
+    assert single.slo_search == "binary"
+    ranged = BenchmarkSettings.from_keywords(latency_slo_ms=5, slo_range=(1, 16, 1))
+    assert ranged.slo_search == "binary"
+    assert BenchmarkSettings.from_keywords().slo_search is None
+    (members,) = search._model_groups(plan(ranged, MODEL, HOST))
+    assert isinstance(search.new_search(members), RangeBisection)
+    (members,) = search._model_groups(plan(listed, MODEL, HOST))
+    assert isinstance(search.new_search(members), LinearSearch)
+    (members,) = search._model_groups(plan(single, MODEL, HOST))
+    assert isinstance(search.new_search(members), BinarySearch)
+
+
 def _report(**values):
     base = {"status": "finished", "saturated": False, "latency_ms_p99": 4.0}
     return {**base, "latency_ms_p99_ci": [3.5, 4.5], **values}
@@ -356,6 +409,46 @@ def test_rates_run_as_configurations_split_over_the_copies():
         # every copy serves its share of one schedule: as many requests due as it has
         assert abs(r["requests_due"] - r["request_rate"] * duration) <= r["n_models"]
         assert r["schedule_lag_ms_p50"] is not None and r["backlog_max"] >= 0
+
+
+def test_low_rates_run_their_duration_and_too_few_requests_give_no_rate(caplog):
+    # Before issue 22 a 0.1 requests/s configuration returned after its one request
+    # (0.04 s) with throughput_avg 482 over a 2 ms span, and rate 3 gave 3.6 for 2 s.
+    started = time.monotonic()
+    with caplog.at_level("WARNING", logger="neuronperf_native"):
+        slow, three = _bench(
+            20, duration=2, n_models=1, workers_per_model=1, request_rate=[0.1, 3], verbosity=1
+        )
+    assert time.monotonic() - started >= 2 * 2  # each configuration ran its duration
+    assert slow["total_infs"] == 1 and slow["total_s"] == pytest.approx(2.0, abs=0.01)
+    assert slow["throughput_avg"] is None and slow["request_rate_achieved"] is None
+    assert slow["ci_flags"]["throughput_avg"] == analysis.TOO_FEW
+    assert "1 request(s) completed in 2 s, too few to estimate a rate" in caplog.text
+    assert three["total_infs"] == 6 and three["total_s"] == pytest.approx(2.0, abs=0.01)
+    assert three["throughput_avg"] == pytest.approx(3.0, rel=1e-3)
+    assert three["request_rate_achieved"] == pytest.approx(3.0)
+    assert "throughput_avg" not in (three["ci_flags"] or {})
+
+
+def test_a_long_trace_is_shared_by_the_copies_not_copied(tmp_path, monkeypatch):
+    # 1 M intervals of 100 us: each copy maps the one file the benchmark wrote.
+    path = tmp_path / "trace.txt"
+    path.write_text("100\n" * 1_000_000)
+    written = []
+    real = feeds.share_trace
+
+    def share(trace):
+        written.append(real(trace))
+        return written[-1]
+
+    monkeypatch.setattr(feeds, "share_trace", share)
+    (report,) = _bench(
+        1, duration=0.5, n_models=2, workers_per_model=1, request_intervals=str(path)
+    )
+    assert report["status"] == "finished"
+    assert report["request_intervals"] == {"count": 1_000_000, "mean_us": 100.0, "file": str(path)}
+    assert report["total_infs"] == 4999  # 100 us apart for 0.5 s, the first at 100 us
+    assert len(written) == 1 and not os.path.exists(written[0])  # one file, removed after
 
 
 def test_poisson_copies_are_seeded_apart_and_run_at_their_share():

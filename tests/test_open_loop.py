@@ -1,6 +1,7 @@
 """engine.run in open loop: schedules, coordinated omission, saturation, bad values."""
 
 import json
+import pickle
 import threading
 import time
 
@@ -75,9 +76,60 @@ def test_request_intervals_replay_in_order_and_loop():
         record_timestamps=True,
     )
     assert r.arrival == "intervals"
-    gaps = np.diff(_scheduled_ns(r))
-    assert gaps.tolist() == [round(intervals_us[i % 4] * 1000) for i in range(40)]
+    scheduled = _scheduled_ns(r)
+    assert scheduled[0] - r.start_ns == 100_000  # one interval after the start
+    gaps = np.diff(scheduled)
+    assert gaps.tolist() == [round(intervals_us[(i + 1) % 4] * 1000) for i in range(40)]
     assert r.request_rate_target == pytest.approx(4 / (sum(intervals_us) * 1e-6))
+
+
+def test_request_intervals_send_when_perf_analyzer_does():
+    # perf_analyzer's --request-intervals of 100000, 200000, 500000 us sends at 0.1,
+    # 0.3, 0.8, 0.9, 1.1 and 1.6 s: the first request one interval after the start.
+    r = engine.run(
+        engine.native_model("noop"),
+        duration_s=1.7,
+        request_intervals_us=[100_000, 200_000, 500_000],
+        record_timestamps=True,
+    )
+    sent_s = (_scheduled_ns(r) - r.start_ns) / 1e9
+    assert sent_s.tolist() == [0.1, 0.3, 0.8, 0.9, 1.1, 1.6]
+
+
+def test_shares_of_a_trace_replay_it_together():
+    trace = engine.IntervalTrace.of([30, 70, 50])
+    whole = engine.run(
+        engine.native_model("noop"),
+        max_iterations=30,
+        request_intervals_us=trace,
+        record_timestamps=True,
+    )
+    merged = []
+    for i in range(3):
+        share = engine.run(
+            engine.native_model("noop"),
+            max_iterations=10,
+            request_intervals_us=trace,
+            share_index=i,
+            share_count=3,
+            record_timestamps=True,
+        )
+        assert share.request_rate_target == pytest.approx(whole.request_rate_target / 3)
+        merged += (_scheduled_ns(share) - share.start_ns).tolist()
+    assert sorted(merged) == (_scheduled_ns(whole) - whole.start_ns).tolist()
+
+
+def test_an_open_loop_at_a_low_rate_runs_its_whole_duration():
+    t0 = time.monotonic()
+    r = engine.run(
+        engine.native_model("noop"), workers=2, duration_s=0.5, window_s=0.1, request_rate=4
+    )
+    assert time.monotonic() - t0 >= 0.5
+    assert r.status == "finished" and r.stop_reason == "duration"
+    assert r.iterations == 2  # at 0 and 0.25 s
+    assert r.wall_s == pytest.approx(0.5, abs=0.01)
+    assert len(r.windows) == 5 and sum(r.windows) == 2
+    assert r.achieved_rate == pytest.approx(4.0)
 
 
 def test_latency_counts_from_the_scheduled_start_and_lag_is_its_own_stage():
@@ -218,7 +270,7 @@ def test_start_at_ns_lines_up_the_schedule():
 
 def test_stop_ends_an_open_loop_run_waiting_for_a_distant_request():
     runner = engine.Runner(
-        engine.native_model("noop"), max_iterations=3, request_intervals_us=[60e6]
+        engine.native_model("noop"), max_iterations=3, request_intervals_us=[1000, 60e6]
     )
     runner.start()
     threading.Timer(0.1, runner.stop).start()
@@ -226,7 +278,7 @@ def test_stop_ends_an_open_loop_run_waiting_for_a_distant_request():
     r = runner.wait()
     assert time.monotonic() - t0 < 5
     assert r.status == "stopped"
-    assert r.iterations == 1  # request 0 at the start; request 1 was a minute away
+    assert r.iterations == 1  # request 0 after 1 ms; request 1 was a minute away
 
 
 @pytest.mark.parametrize(
@@ -250,6 +302,13 @@ def test_stop_ends_an_open_loop_run_waiting_for_a_distant_request():
         ({"request_intervals_us": [float("nan")]}, ValueError, r"request_intervals_us\[0\]"),
         ({"request_intervals_us": ["10"]}, TypeError, r"request_intervals_us\[0\]"),
         ({"request_intervals_us": "10 20"}, TypeError, "request_intervals_us"),
+        ({"request_intervals_us": [1e30]}, ValueError, r"request_intervals_us\[0\]"),
+        ({"request_intervals_us": [10], "share_index": 2, "share_count": 2}, ValueError, "share"),
+        ({"request_intervals_us": [10], "share_count": 1.5}, TypeError, "share_count"),
+        ({"request_rate": 100, "share_count": 2}, ValueError, "share_count applies to replayed"),
+        ({"request_rate": 100, "learn_wakeup": 1}, TypeError, "learn_wakeup"),
+        ({"request_trace": "/no/such/trace"}, ValueError, "cannot read trace /no/such/trace"),
+        ({"request_trace": 3}, TypeError, "request_trace must be a file name"),
         ({"request_rate": 100, "request_intervals_us": [10]}, ValueError, "not both"),
         ({"workers": 5000, "request_rate": 100}, ValueError, "workers"),
         ({"request_rate": 100, "spin_wait_us": -1}, ValueError, "spin_wait_us"),
@@ -259,3 +318,28 @@ def test_stop_ends_an_open_loop_run_waiting_for_a_distant_request():
 def test_bad_open_loop_values_name_the_parameter(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         engine.run(engine.native_model("noop"), max_iterations=10, **kwargs)
+
+
+def test_an_interval_trace_is_read_natively_bounded_and_named_in_errors(tmp_path):
+    path = tmp_path / "trace.txt"
+    path.write_text("100\n\n250.5\n1e3\n")
+    trace = engine.IntervalTrace.read(path)
+    assert len(trace) == 3 and trace.source == str(path)
+    assert trace.intervals_us().tolist() == [100.0, 250.5, 1000.0]
+    assert trace.cycle_s == pytest.approx(1350.5e-6)
+    assert trace.arrival_s(3) == pytest.approx(1450.5e-6)  # looped
+    assert trace == engine.IntervalTrace.of([100, 250.5, 1000])
+    assert trace != engine.IntervalTrace.of([100, 250.5])
+    assert pickle.loads(pickle.dumps(trace)) == trace
+    written = tmp_path / "trace.bin"
+    trace.write(str(written))
+    assert engine.IntervalTrace.map(str(written)) == trace
+
+    path.write_text("100\nfast\n")
+    with pytest.raises(ValueError, match=rf"{path} line 2 \('fast'\) is not a number"):
+        engine.IntervalTrace.read(path)
+    path.write_text("1\n2\n3\n")
+    with pytest.raises(ValueError, match="holds more than 2 intervals"):
+        engine.IntervalTrace.read(path, max_intervals=2)
+    with pytest.raises(ValueError, match="line 1 is longer than 64 characters"):
+        engine.IntervalTrace.read("/dev/zero")

@@ -194,7 +194,7 @@ def test_an_id_range_wraps_without_two_live_sequences_sharing_an_id(tmp_path):
             del live[sid]
     with pytest.raises(
         ValueError,
-        match=r"sequence_id_range=\(10, 14\) holds 4 id\(s\), fewer "
+        match=r"sequence_id_range 10:14 holds 4 id\(s\), fewer "
         r"than the 6 sequences live at once",
     ):
         SequencePlayer(sequence_feed(_data(tmp_path, [2]), options), options, workers=3, n_copies=2)
@@ -375,9 +375,23 @@ def test_cli_sequence_flags_make_sequence_options():
     assert options == SequenceOptions(
         sequence_length=12, sequence_length_variation=5.0, sequence_id_range=(7, 9)
     )
-    assert _parse_sequence_flags("--sequence-id-range", "3").sequence_id_range == (3, None)
-    assert _parse_sequence_flags("--sequence-id-range", "3:").sequence_id_range == (3, None)
+    playing = ("--sequences", "--sequence-id-range")
+    assert _parse_sequence_flags(*playing, "3").sequence_id_range == (3, None)
+    assert _parse_sequence_flags(*playing, "3:").sequence_id_range == (3, None)
     assert _parse_sequence_flags("--sequences").active
+
+
+@pytest.mark.parametrize(
+    "argv", [["--sequence-id-range", "1:9"], ["--sequence-length-variation", "5"]]
+)
+def test_cli_sequence_shapes_without_sequences_are_refused(argv):
+    # Before issue 22 they were silently ignored when no sequences played.
+    from neuronperf_native.cli import UsageError
+
+    with pytest.raises(UsageError, match=f"^{argv[0]} shapes sequences, which play with"):
+        _parse_sequence_flags(*argv)
+    with pytest.raises(ValueError, match="shapes sequences, which play with sequences=True"):
+        SequenceOptions(**{argv[0][2:].replace("-", "_"): (1, 9) if "range" in argv[0] else 5})
 
 
 @pytest.mark.parametrize(
@@ -393,7 +407,7 @@ def test_cli_bad_sequence_values_name_the_flag(argv, pattern):
     from neuronperf_native.cli import UsageError
 
     with pytest.raises(UsageError, match=pattern):
-        _parse_sequence_flags(*argv)
+        _parse_sequence_flags("--sequences", *argv)
 
 
 @pytest.mark.parametrize(

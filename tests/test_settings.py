@@ -7,6 +7,7 @@ import math
 import pytest
 
 import neuronperf_native as npf
+from neuronperf_native.engine import IntervalTrace
 from neuronperf_native.settings import KEYWORDS, BenchmarkSettings
 
 # (keyword as benchmark() takes it, bad value, exception, text the message must hold)
@@ -40,10 +41,18 @@ BAD_VALUES = [
     ("model_name", 3, TypeError, "model_name must be a non-empty str"),
     ("verbosity", 5, ValueError, "verbosity must be 0, 1 or 2"),
     ("verbosity", True, ValueError, "verbosity must be 0, 1 or 2"),
-    ("warmup_iterations", -1, ValueError, "warmup_iterations must be >= 0"),
+    ("warmup_iterations", -1, ValueError, "warmup_iterations must be in [0, 4611686018427387904]"),
     ("warmup_iterations", 1.0, TypeError, "warmup_iterations must be an int"),
-    ("max_iterations", 0, ValueError, "max_iterations must be >= 1"),
+    ("max_iterations", 0, ValueError, "max_iterations must be in [1, 4611686018427387904]"),
     ("window_s", 0.0001, ValueError, "window_s must be at least 0.001"),
+    # the engine's limits, applied here rather than found inside a model copy
+    ("warmup_iterations", 2**70, ValueError, "warmup_iterations must be in [0,"),
+    ("max_iterations", 2**63, ValueError, "max_iterations must be in [1,"),
+    ("call_timeout_s", 1e12, ValueError, "call_timeout_s must be at most 86400 s"),
+    ("workers_per_model", 5000, ValueError, "workers_per_model must be <= 4096"),
+    ("n_models", 5000, ValueError, "n_models must be <= 4096"),
+    ("stability", {"max_s": 1e12}, ValueError, "stability max_s must be at most 86400 s"),
+    ("request_intervals", [1e30], ValueError, "request_intervals[0] must be a finite number"),
     ("window_s", 0, ValueError, "window_s must be a finite"),
     ("call_timeout_s", -1, ValueError, "call_timeout_s must be a finite"),
     ("load_timeout_s", math.nan, ValueError, "load_timeout_s must be a finite"),
@@ -294,8 +303,16 @@ BAD_LOAD_COMBINATIONS = [
         ValueError,
         "one workers_per_model value",
     ),
-    ({"latency_slo_ms": 5, "request_rate": [10, 20]}, ValueError, "starts from one request_rate"),
-    ({"latency_slo_ms": 5, "workers_per_model": [1, 4]}, ValueError, "starts from one workers"),
+    (
+        {"latency_slo_ms": 5, "request_rate": [10, 20], "slo_search": "binary"},
+        ValueError,
+        "starts from one request_rate",
+    ),
+    (
+        {"latency_slo_ms": 5, "workers_per_model": [1, 4], "slo_search": "binary"},
+        ValueError,
+        "starts from one workers",
+    ),
     (
         {"latency_slo_ms": 5, "request_rate": 10, "slo_range": (5, 50)},
         ValueError,
@@ -343,9 +360,14 @@ def test_interval_files_are_read_into_microseconds_at_validation(tmp_path):
     path.write_text("100\n2.5\n\n1000  \n")
     s = BenchmarkSettings.from_keywords(request_intervals=path)
     assert s.load_mode == "open"
-    assert s.request_intervals == (100.0, 2.5, 1000.0)
-    assert BenchmarkSettings.from_json(s.to_json()) == s  # serializable: the values, not the file
+    assert s.request_intervals.intervals_us().tolist() == [100.0, 2.5, 1000.0]
+    assert s.request_intervals == IntervalTrace.of([100, 2.5, 1000])
+    assert s.to_dict()["request_intervals"] == str(path)  # serializable: the file, read again
+    assert BenchmarkSettings.from_json(s.to_json()) == s
     assert BenchmarkSettings.from_keywords(request_intervals=str(path)) == s
+    listed = BenchmarkSettings.from_keywords(request_intervals=[100, 2.5, 1000])
+    assert listed.to_dict()["request_intervals"] == [100.0, 2.5, 1000.0]
+    assert BenchmarkSettings.from_json(listed.to_json()) == listed == s
 
 
 @pytest.mark.parametrize(
@@ -353,9 +375,11 @@ def test_interval_files_are_read_into_microseconds_at_validation(tmp_path):
     [
         ("", "holds no intervals"),
         ("\n  \n", "holds no intervals"),
-        ("100\nabc\n", "line 2: 'abc' is not a number of microseconds"),
-        ("100\n-3\n", "line 2 must be a finite number of microseconds"),
-        ("nan\n", "line 1 must be a finite number"),
+        ("100\nabc\n", "line 2 ('abc') is not a number of microseconds"),
+        ("100\n-3\n", "line 2 (-3) must be a finite number of microseconds"),
+        ("NaN\n", "line 1 (NaN) must be a finite number"),
+        ("1e30\n", "line 1 (1e30) must be a finite number of microseconds in [0.001, 1e+13]"),
+        ("1\n" + "9" * 80 + "\n", "line 2 is longer than 64 characters"),
     ],
 )
 def test_bad_interval_files_name_the_file_and_line(tmp_path, text, message):

@@ -124,6 +124,25 @@ def test_processes_send_request_records_to_export(tmp_path):
     )
 
 
+def test_export_requests_is_checked_first_and_a_failed_write_keeps_the_reports(
+    tmp_path, monkeypatch, caplog
+):
+    from neuronperf_native import request_log
+
+    prompts = {"synthetic_input_tokens_mean": 4, "output_tokens_mean": 2, "duration": 0.3}
+    missing = str(tmp_path / "no" / "r.jsonl")
+    with pytest.raises(ValueError, match=r"export_requests .*: folder .* does not exist"):
+        run(Echo, multiprocess=False, export_requests=missing, **prompts)
+
+    def full_disk(path, results):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(request_log, "write_requests", full_disk)
+    (report,) = run(Echo, multiprocess=False, export_requests=str(tmp_path / "r.jsonl"), **prompts)
+    assert report["status"] == "finished" and report["requests_streamed"] > 0
+    assert "cannot write export_requests" in caplog.text and "No space left" in caplog.text
+
+
 def test_open_loop_max_concurrency_caps_workers_and_reports_the_wait():
     (report,) = run(
         SharedPrefill,
@@ -225,7 +244,7 @@ def test_prompt_sources(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('{"prompt": "hello", "output_tokens": 3}', "they need tokenizer="),
+        ('{"prompt": "hello", "output_tokens": 3}', "they need tokenizer"),
         ('{"input_ids": [], "output_tokens": 3}', "line 1: 'input_ids' must be a non-empty list"),
         ('{"prompt": "a", "input_ids": [1]}', "exactly one"),
         ('{"input_ids": [1], "output_tokens": 0}', "'output_tokens' must be an int >= 1"),

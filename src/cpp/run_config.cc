@@ -12,8 +12,6 @@
 namespace npn {
 namespace {
 
-constexpr double kMaxSeconds = 1e7;  // ~116 days: keeps nanosecond arithmetic far from overflow
-
 template <class T>
 void fail(const char* name, const char* requirement, T value) {
   std::ostringstream out;
@@ -30,13 +28,29 @@ int64_t seconds_to_ns(const char* name, double seconds, double min_seconds) {
   return static_cast<int64_t>(std::llround(seconds * 1e9));
 }
 
+// A replayed trace's schedule (from request_intervals_us or request_trace), or none.
+std::optional<ArrivalSchedule> trace_schedule(const RunSettings& s) {
+  if (s.request_intervals_us && s.request_trace) {
+    throw InvalidArgument("give request_intervals_us or request_trace, not both");
+  }
+  if (s.share_count < 1 || s.share_index < 0 || s.share_index >= s.share_count) {
+    throw InvalidArgument("share_index must be in [0, share_count) with share_count >= 1, got " +
+                          std::to_string(s.share_index) + " of " + std::to_string(s.share_count));
+  }
+  std::shared_ptr<const IntervalTrace> trace;
+  if (s.request_intervals_us) {
+    trace = IntervalTrace::of_us(*s.request_intervals_us, "request_intervals_us");
+  }
+  if (s.request_trace) trace = IntervalTrace::map(*s.request_trace);
+  if (!trace) {
+    if (s.share_count != 1) throw InvalidArgument("share_count applies to replayed intervals");
+    return std::nullopt;
+  }
+  return ArrivalSchedule::intervals(std::move(trace), s.share_index, s.share_count);
+}
+
 // The open-loop schedule the settings ask for, or none (closed loop).
 std::optional<ArrivalSchedule> make_schedule(const RunSettings& s) {
-  if (s.request_rate && s.request_intervals_us) {
-    throw InvalidArgument(
-        "give request_rate or request_intervals_us, not both (request_intervals_us replays its "
-        "own gaps)");
-  }
   if (std::find(kArrivalNames.begin(), kArrivalNames.end(), s.arrival) == kArrivalNames.end()) {
     throw InvalidArgument("arrival must be 'constant', 'poisson' or 'gamma', got '" + s.arrival +
                           "'");
@@ -46,6 +60,12 @@ std::optional<ArrivalSchedule> make_schedule(const RunSettings& s) {
   }
   if (s.burstiness != 1.0 && s.arrival != "gamma") {
     fail("burstiness", "1 unless arrival='gamma' (the gamma shape)", s.burstiness);
+  }
+  std::optional<ArrivalSchedule> replayed = trace_schedule(s);
+  if (s.request_rate && replayed) {
+    throw InvalidArgument(
+        "give request_rate or request_intervals_us, not both (request_intervals_us replays its "
+        "own gaps)");
   }
   if (s.request_rate) {
     const double rate = *s.request_rate;
@@ -58,34 +78,17 @@ std::optional<ArrivalSchedule> make_schedule(const RunSettings& s) {
     return s.arrival == "poisson" ? ArrivalSchedule::poisson(rate, s.seed)
                                   : ArrivalSchedule::constant(rate);
   }
-  if (!s.request_intervals_us) {
-    if (s.arrival != "constant") {
+  if (s.arrival != "constant") {
+    if (!replayed) {
       throw InvalidArgument("arrival='" + s.arrival +
                             "' needs request_rate (the rate its arrivals have)");
     }
-    return std::nullopt;
-  }
-  if (s.arrival != "constant") {
     throw InvalidArgument(
         "arrival applies to request_rate; request_intervals_us replays its own "
         "gaps (got arrival='" +
         s.arrival + "')");
   }
-  const std::vector<double>& intervals_us = *s.request_intervals_us;
-  if (intervals_us.empty()) throw InvalidArgument("request_intervals_us must not be empty");
-  std::vector<int64_t> gaps_ns;
-  gaps_ns.reserve(intervals_us.size());
-  for (size_t i = 0; i < intervals_us.size(); ++i) {
-    const double us = intervals_us[i];
-    if (!std::isfinite(us) || !(us >= 0.001) || us > kMaxSeconds * 1e6) {
-      const std::string name = "request_intervals_us[" + std::to_string(i) + "]";
-      std::ostringstream requirement;
-      requirement << "a finite number of microseconds in [0.001, " << kMaxSeconds * 1e6 << "]";
-      fail(name.c_str(), requirement.str().c_str(), us);
-    }
-    gaps_ns.push_back(static_cast<int64_t>(std::llround(us * 1e3)));
-  }
-  return ArrivalSchedule::intervals(std::move(gaps_ns));
+  return replayed;
 }
 
 // The settings in engine units; InvalidArgument naming the first one out of range.
@@ -117,11 +120,14 @@ RunConfig convert(const RunSettings& s) {
   if (!(s.spin_wait_us >= 0 && s.spin_wait_us <= 1e6)) {
     fail("spin_wait_us", "in [0, 1e6] microseconds", s.spin_wait_us);
   }
-  // Each request spins at most spin_wait_ns, so spinning costs rate * spin_wait_ns of a
+  // Each request spins at most spin_cap_ns, so spinning costs rate * spin_cap_ns of a
   // core: capped at 10% of one core (at 100k requests/s, 1 us).
-  double spin_ns = s.spin_wait_us * 1e3;
-  if (c.schedule) spin_ns = std::min(spin_ns, kMaxSpinShare * 1e9 / c.schedule->mean_rate_per_s());
-  c.spin_wait_ns = static_cast<int64_t>(std::llround(spin_ns));
+  double cap_ns = 1e9;  // one second: far beyond any wake-up lateness
+  if (c.schedule) cap_ns = std::min(cap_ns, kMaxSpinShare * 1e9 / c.schedule->mean_rate_per_s());
+  c.spin_cap_ns = static_cast<int64_t>(std::llround(cap_ns));
+  c.spin_wait_ns =
+      std::min(c.spin_cap_ns, static_cast<int64_t>(std::llround(s.spin_wait_us * 1e3)));
+  c.learn_wakeup = s.learn_wakeup;
   c.stream = make_stream_config(s.stream);
   return c;
 }

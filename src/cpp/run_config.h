@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "interval_trace.h"
 #include "pipeline.h"
 #include "scheduler.h"
 #include "stream.h"
@@ -16,10 +17,14 @@ namespace npn {
 
 // Workers a run may have: each is a thread (with a 1 MiB stack).
 inline constexpr int kMaxWorkers = 4096;
+// The longest time a setting may give (~116 days): keeps nanosecond arithmetic far from
+// overflow.
+inline constexpr double kMaxSeconds = 1e7;
 // Highest open-loop rate: 10 ns between requests.
 inline constexpr double kMaxRequestRate = 1e8;
-// How much of an open-loop worker's wait for a request is spun rather than slept, and
-// the most of one core all workers' spinning may take (the spin shrinks at high rates).
+// How much of an open-loop worker's wait for a request is always spun rather than slept
+// (beyond its learned wake-up lateness, see WakeupMargin), and the most of one core all
+// workers' spinning may take (the margin shrinks at high rates).
 inline constexpr double kDefaultSpinWaitUs = 20.0;
 inline constexpr double kMaxSpinShare = 0.1;
 // The request arrival patterns RunSettings::arrival may name (with request_rate).
@@ -35,15 +40,24 @@ struct RunSettings {
   std::optional<double> call_timeout_s;   // watchdog: an iteration running longer is a timeout
   bool record_timestamps = false;         // keep b0..b6 of every iteration
   int64_t start_at_ns = 0;                // start timing no earlier than this (shared clock)
-  // Open loop when request_rate or request_intervals_us is given: requests arrive on
-  // that schedule from the timing start and at most `workers` are in flight.
+  // Open loop when request_rate, request_intervals_us or request_trace is given:
+  // requests arrive on that schedule from the timing start and at most `workers` are
+  // in flight.
   std::optional<double> request_rate;  // requests per second
   std::string arrival = "constant";    // with request_rate: "constant", "poisson" or "gamma"
   uint64_t seed = 0;                   // Poisson and gamma: which arrival stream
   std::optional<std::vector<double>> request_intervals_us;  // gaps between requests, looped
+  // Or the same from a file written by IntervalTrace::write, mapped (shared with every
+  // process that maps it; nothing is copied).
+  std::optional<std::string> request_trace;
+  // Replayed intervals: serve the trace's requests share_index, share_index +
+  // share_count, ... (the other shares are other processes').
+  int64_t share_index = 0;
+  int64_t share_count = 1;
   double spin_wait_us = kDefaultSpinWaitUs;  // open loop: spin the end of a wait (capped)
-  double burstiness = 1.0;                   // gamma: the shape (1: Poisson; < 1: burstier)
-  StreamSettings stream;  // streamed responses and their token metrics (a nested group)
+  bool learn_wakeup = true;  // open loop: wake early by each worker's learned lateness
+  double burstiness = 1.0;   // gamma: the shape (1: Poisson; < 1: burstier)
+  StreamSettings stream;     // streamed responses and their token metrics (a nested group)
 };
 
 // Calls visit(name, field) for each field of RunSettings in declaration order: the one
@@ -63,7 +77,11 @@ void for_each_setting(Settings& s, Visit&& visit) {
   visit("arrival", s.arrival);
   visit("seed", s.seed);
   visit("request_intervals_us", s.request_intervals_us);
+  visit("request_trace", s.request_trace);
+  visit("share_index", s.share_index);
+  visit("share_count", s.share_count);
   visit("spin_wait_us", s.spin_wait_us);
+  visit("learn_wakeup", s.learn_wakeup);
   visit("burstiness", s.burstiness);
   visit("stream", s.stream);
 }
@@ -79,7 +97,9 @@ struct RunConfig {
   bool record_timestamps;
   int64_t start_at_ns;
   std::optional<ArrivalSchedule> schedule;  // set: open loop
-  int64_t spin_wait_ns;
+  int64_t spin_wait_ns;                     // always spun at the end of a wait
+  int64_t spin_cap_ns;                      // the most a wait may spin
+  bool learn_wakeup;
   StreamConfig stream;
 };
 

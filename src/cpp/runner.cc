@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "errors.h"
 #include "scheduler.h"
+#include "wakeup.h"
 #include "windows.h"
 
 namespace npn {
@@ -227,7 +228,12 @@ constexpr int64_t kStopCheckNs = 10'000'000;
 class Worker {
  public:
   Worker(Shared& sh, int index)
-      : sh_(sh), cfg_(sh.config), t_(sh.traits), index_(index), st_(*sh.workers[index]) {}
+      : sh_(sh),
+        cfg_(sh.config),
+        t_(sh.traits),
+        index_(index),
+        st_(*sh.workers[index]),
+        wakeup_(cfg_.spin_wait_ns, cfg_.spin_cap_ns, cfg_.learn_wakeup) {}
 
   void run() {
     std::unique_ptr<WorkerPipeline> pipeline;
@@ -463,8 +469,11 @@ class Worker {
     Dispatcher::Request request{};
     while (!stopped()) {
       if (!dispatcher.take(now, request)) {
-        sh_.note_end(dispatcher.end() == ScheduleEnd::kMaxRequests ? StopReason::kMaxIterations
-                                                                   : StopReason::kDuration);
+        const bool by_duration = dispatcher.end() == ScheduleEnd::kDuration;
+        sh_.note_end(by_duration ? StopReason::kDuration : StopReason::kMaxIterations);
+        // The run lasts its duration even when its last request came early (a low rate):
+        // its figures are per second of the whole duration.
+        if (by_duration && cfg_.duration_ns) wait_out(sh_.start_ns + cfg_.duration_ns);
         return;
       }
       if (request.scheduled_ns > now) {
@@ -483,23 +492,43 @@ class Worker {
   }
 
   // Waits for a request due at due_ns: sleeps (giving up the GIL, and handing over
-  // the current window when the wait crosses its end), then spins the last
-  // spin_wait_ns. False when the run was stopped meanwhile.
+  // the current window when the wait crosses its end) until the learned wake-up margin
+  // before it, then spins the rest. False when the run was stopped meanwhile.
   bool wait_until(int64_t due_ns) {
     if (t_.shared_lock) p_->leave();
-    const int64_t wake_ns = due_ns - cfg_.spin_wait_ns;
+    const int64_t wake_ns = due_ns - wakeup_.margin_ns();
     int64_t now = now_ns();
     if (now < wake_ns) {
       const int64_t window = (due_ns - sh_.start_ns) / cfg_.window_ns;
       if (window > st_.window) move_to_window(window);
-      while (now < wake_ns) {
-        if (stopped()) return false;
-        clock_sleep_until_ns(std::min(wake_ns, now + kStopCheckNs));
-        now = now_ns();
-      }
+      if (!sleep_until(wake_ns, now)) return false;
+      wakeup_.observe(now - wake_ns);
     }
     while (now < due_ns) now = now_ns();
     return !stopped();
+  }
+
+  // Sleeps until wake_ns in slices that notice stop(); `now` ends as the time the last
+  // sleep returned. False when the run was stopped meanwhile.
+  bool sleep_until(int64_t wake_ns, int64_t& now) {
+    while (now < wake_ns) {
+      if (stopped()) return false;
+      clock_sleep_until_ns(std::min(wake_ns, now + kStopCheckNs));
+      now = now_ns();
+    }
+    return true;
+  }
+
+  // The schedule has ended before the run's deadline: this worker will complete
+  // nothing more, so it hands its windows over (pollers see them close as time
+  // passes) and sleeps until the deadline (or a stop), keeping the run its full length.
+  void wait_out(int64_t deadline_ns) {
+    if (t_.shared_lock) p_->leave();
+    hand_over_window(sh_, st_, kAllWindows);
+    int64_t now = now_ns();
+    sleep_until(deadline_ns, now);
+    const int64_t span = std::min(now, deadline_ns) - sh_.start_ns;
+    sh_.windows->cover((span + cfg_.window_ns - 1) / cfg_.window_ns);  // the empty ones too
   }
 
   void fail(ErrorInfo info, Stage stage, bool in_warmup, int64_t watch_start,
@@ -533,6 +562,7 @@ class Worker {
   StreamSink sink_;  // the current request's items (streamed runs)
   bool abandoned_ = false;
   int64_t window_end_ = 0;  // the end of st_.window on the shared clock
+  WakeupMargin wakeup_;
 };
 
 void worker_main(const std::shared_ptr<Shared>& shared, int index) {
@@ -616,6 +646,14 @@ RunResult merge_results(Shared& sh) {
     r.requests_failed += w->failed;
     for (const auto& [why, n] : w->failures) count_reason(r.failure_reasons, why, n);
     r.timestamps.insert(r.timestamps.end(), w->timestamps.begin(), w->timestamps.end());
+  }
+  if (sh.dispatcher && reason == StopReason::kDuration && sh.config.duration_ns) {
+    // An open loop ended by its schedule ran its whole duration (the workers waited it
+    // out, unless stopped meanwhile): its span and windows cover that, even where no
+    // request completed.
+    int64_t until = r.start_ns + sh.config.duration_ns;
+    if (sh.stop_ns) until = std::min(until, std::max(sh.stop_ns, r.start_ns));
+    r.end_ns = std::max(r.end_ns, until);
   }
   r.windows = sh.windows->counts();
   r.window_histograms = sh.windows->histograms(r.window_histogram_span);
@@ -711,18 +749,24 @@ int64_t Runner::live_iterations() const noexcept {
 std::vector<LiveWindow> Runner::poll_windows() {
   Shared& sh = *shared_;
   int64_t start = 0;
+  bool finished = false;
   {
     std::lock_guard<std::mutex> lock(sh.mutex);
     if (!sh.timing) return {};
     start = sh.start_ns;
+    int abandoned = 0;
+    for (const auto& w : sh.workers) abandoned += w->abandoned ? 1 : 0;
+    finished = sh.finished + abandoned == sh.config.workers;
   }
   int64_t closed_before = kAllWindows;
   for (const auto& w : sh.workers) {
     closed_before = std::min(closed_before, w->open_window.load(std::memory_order_acquire));
   }
-  if (closed_before == kAllWindows) {
+  if (finished) {
     closed_before = sh.windows->size();  // every worker is done: every window is closed
   } else {
+    // Only windows that have ended (workers that wait out an open loop's deadline
+    // have handed over every window).
     const int64_t now = now_ns();
     closed_before = std::min(closed_before, now > start ? (now - start) / sh.config.window_ns : 0);
   }

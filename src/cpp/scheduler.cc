@@ -47,22 +47,20 @@ ArrivalSchedule ArrivalSchedule::gamma(double rate_per_s, double burstiness, uin
   return s;
 }
 
-ArrivalSchedule ArrivalSchedule::intervals(std::vector<int64_t> intervals_ns) {
+ArrivalSchedule ArrivalSchedule::intervals(std::shared_ptr<const IntervalTrace> trace,
+                                           int64_t share_index, int64_t share_count) {
   ArrivalSchedule s;
   s.arrival_ = Arrival::kIntervals;
-  s.cumulative_ns_.reserve(intervals_ns.size());
-  int64_t sum = 0;
-  for (int64_t gap : intervals_ns) {
-    s.cumulative_ns_.push_back(sum);
-    sum = std::min(sum + gap, kHorizonNs);
-  }
-  s.cycle_ns_ = std::max<int64_t>(sum, 1);
+  s.trace_ = std::move(trace);
+  s.share_index_ = share_index;
+  s.share_count_ = share_count;
   return s;
 }
 
 double ArrivalSchedule::mean_rate_per_s() const noexcept {
   if (arrival_ == Arrival::kIntervals) {
-    return 1e9 * static_cast<double>(cumulative_ns_.size()) / static_cast<double>(cycle_ns_);
+    return 1e9 * static_cast<double>(trace_->size()) / static_cast<double>(trace_->cycle_ns()) /
+           static_cast<double>(share_count_);
   }
   return 1e9 / period_ns_;
 }
@@ -72,10 +70,8 @@ int64_t ArrivalSchedule::constant_offset(int64_t index) const noexcept {
 }
 
 int64_t ArrivalSchedule::interval_offset(int64_t index) const noexcept {
-  const auto n = static_cast<int64_t>(cumulative_ns_.size());
-  const int64_t cycles = index / n;
-  if (cycles >= kHorizonNs / cycle_ns_) return kHorizonNs;
-  return std::min(cycles * cycle_ns_ + cumulative_ns_[static_cast<size_t>(index % n)], kHorizonNs);
+  if (index > (kHorizonNs - share_index_) / share_count_) return kHorizonNs;
+  return std::min(trace_->arrival_ns(share_index_ + index * share_count_), kHorizonNs);
 }
 
 double ArrivalSchedule::poisson_gap_ns(int64_t index) const noexcept {
@@ -114,6 +110,12 @@ double ArrivalSchedule::gamma_gap_ns(int64_t index) const noexcept {
   return value / shape_ * period_ns_;
 }
 
+ArrivalSchedule::Cursor ArrivalSchedule::first() const noexcept {
+  Cursor c;
+  if (arrival_ == Arrival::kIntervals) c.offset_ns = interval_offset(0);
+  return c;
+}
+
 void ArrivalSchedule::advance(Cursor& c) const noexcept {
   switch (arrival_) {
     case Arrival::kConstant:
@@ -144,12 +146,9 @@ int64_t ArrivalSchedule::arrived_by(int64_t t_ns, Cursor& scan, int64_t max_step
       return k + 1;
     }
     case Arrival::kIntervals: {
-      const auto n = static_cast<int64_t>(cumulative_ns_.size());
-      const int64_t cycles = t_ns / cycle_ns_;
-      const int64_t rest = t_ns % cycle_ns_;
-      const auto within = std::upper_bound(cumulative_ns_.begin(), cumulative_ns_.end(), rest) -
-                          cumulative_ns_.begin();
-      return cycles * n + within;
+      // The trace's requests arrived by t_ns, then those among them of this share.
+      const int64_t arrived = trace_->arrived_by(t_ns);
+      return arrived <= share_index_ ? 0 : (arrived - share_index_ - 1) / share_count_ + 1;
     }
     case Arrival::kPoisson:
     case Arrival::kGamma:
@@ -168,7 +167,9 @@ Dispatcher::Dispatcher(ArrivalSchedule schedule, int64_t start_ns, int64_t deadl
       start_ns_(start_ns),
       deadline_ns_(deadline_ns),
       max_requests_(max_requests),
-      window_ns_(window_ns) {}
+      window_ns_(window_ns),
+      next_(schedule_.first()),
+      scan_(next_) {}
 
 int64_t Dispatcher::due_by(int64_t now_ns, int64_t max_steps) {
   if (scan_.index < next_.index) scan_ = next_;  // requests taken have arrived

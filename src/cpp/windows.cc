@@ -129,6 +129,13 @@ int64_t WindowStore::size() const {
   return static_cast<int64_t>(counts_.size());
 }
 
+void WindowStore::cover(int64_t n_windows) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (n_windows <= static_cast<int64_t>(counts_.size())) return;
+  counts_.resize(static_cast<size_t>(n_windows), 0);
+  while (static_cast<size_t>((n_windows - 1) / span_) >= kMaxHistograms) compact();
+}
+
 std::vector<int64_t> WindowStore::counts() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return counts_;

@@ -62,6 +62,8 @@ class WindowStore {
   std::vector<LiveWindow> take_closed(int64_t closed_before, int64_t start_ns, int64_t window_ns);
   // Number of windows up to the last one that holds completions or was taken.
   int64_t size() const;
+  // Makes the run's windows at least n_windows long (the later ones empty).
+  void cover(int64_t n_windows);
 
   // The whole run: counts per window, and histograms each covering `span` windows.
   std::vector<int64_t> counts() const;

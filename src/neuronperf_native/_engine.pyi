@@ -3,8 +3,10 @@ neuronperf_native's compiled timing engine
 """
 from __future__ import annotations
 import collections.abc
+import numpy
+import numpy.typing
 import typing
-__all__: list[str] = ['ARRIVALS', 'DEFAULT_SPIN_WAIT_US', 'Histogram', 'HttpConnection', 'HttpError', 'HttpOptions', 'HttpResponse', 'JsonError', 'MAX_REQUEST_RATE', 'MAX_WORKERS', 'NativeModel', 'Pipeline', 'RUN_SETTINGS_FIELDS', 'RequestFailed', 'Runner', 'STAGES', 'b64decode', 'check_run_settings', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'served_model', 'spin_model', 'stream_spin_model', 'unlink_on_parent_death']
+__all__: list[str] = ['ARRIVALS', 'DEFAULT_SPIN_WAIT_US', 'Histogram', 'HttpConnection', 'HttpError', 'HttpOptions', 'HttpResponse', 'IntervalTrace', 'JsonError', 'MAX_INTERVAL_US', 'MAX_REQUEST_RATE', 'MAX_SECONDS', 'MAX_TRACE_INTERVALS', 'MAX_TRACE_LINE_BYTES', 'MAX_WORKERS', 'MIN_INTERVAL_US', 'NativeModel', 'Pipeline', 'ProgressForwarder', 'RUN_SETTINGS_FIELDS', 'RequestFailed', 'Runner', 'STAGES', 'b64decode', 'check_run_settings', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_now', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'read_message', 'served_model', 'spin_model', 'stream_spin_model', 'unlink_on_parent_death', 'wait_readable', 'write_message']
 class Histogram:
     """
     HDR histogram of integer nanosecond values (HdrHistogram algorithm).
@@ -90,6 +92,42 @@ class Histogram:
     @property
     def stddev(self) -> float:
         ...
+class IntervalTrace:
+    """
+    Replayed request intervals (see engine.IntervalTrace).
+    """
+    @staticmethod
+    def map(path: str) -> IntervalTrace:
+        ...
+    @staticmethod
+    def of_us(intervals_us: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], name: str) -> IntervalTrace:
+        ...
+    @staticmethod
+    def read_text(path: str, max_intervals: typing.SupportsInt | typing.SupportsIndex = 100000000) -> IntervalTrace:
+        ...
+    def __getstate__(self) -> bytes:
+        ...
+    def __len__(self) -> int:
+        ...
+    def __setstate__(self, arg0: bytes) -> None:
+        ...
+    def arrival_ns(self, index: typing.SupportsInt | typing.SupportsIndex) -> int:
+        ...
+    def arrived_by(self, t_ns: typing.SupportsInt | typing.SupportsIndex) -> int:
+        ...
+    def offsets_ns(self) -> numpy.typing.NDArray[numpy.int64]:
+        ...
+    def write(self, path: str) -> None:
+        ...
+    @property
+    def cycle_ns(self) -> int:
+        ...
+    @property
+    def digest(self) -> int:
+        ...
+    @property
+    def max_interval_ns(self) -> int:
+        ...
 class JsonError(ValueError):
     pass
 class RequestFailed(Exception):
@@ -106,12 +144,22 @@ class Pipeline:
     """
     A model with its inputs and stages.
     """
+class ProgressForwarder:
+    """
+    Sends a run's progress over a pipe (see Runner.forward_progress).
+    """
+    def finish(self) -> None:
+        ...
 class Runner:
     """
     Runs a pipeline on worker threads (see engine.Runner).
     """
     def __init__(self, pipeline: Pipeline, options: typing.Any) -> None:
         ...
+    def forward_progress(self, fd: typing.SupportsInt | typing.SupportsIndex, *, period_s: typing.SupportsFloat | typing.SupportsIndex, histograms: bool, metric: str = 'e2e') -> ProgressForwarder:
+        """
+        Starts a native thread that sends this run's progress to the connection with file descriptor fd and stops the run when a message arrives on it.
+        """
     def poll_windows(self) -> list:
         ...
     def start(self) -> None:
@@ -186,6 +234,10 @@ def clock_read_cost_ns(reads: typing.SupportsInt | typing.SupportsIndex) -> floa
     ...
 def histogram_record_cost_ns(values: typing.SupportsInt | typing.SupportsIndex) -> float:
     ...
+def kill_group_now() -> None:
+    """
+    What the parent-death signal does, now: remove the registered files and kill this process's group, this process included.
+    """
 def kill_group_on_parent_death(expected_parent: typing.SupportsInt | typing.SupportsIndex) -> None:
     """
     Kill this process's group when its parent dies (or now, if it already has).
@@ -212,6 +264,10 @@ def read_json(path: bytes, *, min_typed_array: typing.SupportsInt | typing.Suppo
     idle CPU, at most 3; 0: none); the result is the same. Raises JsonError (a ValueError) for invalid JSON and OSError when the
     file cannot be read.
     """
+def read_message(fd: typing.SupportsInt | typing.SupportsIndex) -> bytes:
+    """
+    Reads one message sent by multiprocessing.Connection.send_bytes (or write_message); EOFError when the other end closed.
+    """
 def served_model(*, options: HttpOptions, url: str, requests: collections.abc.Sequence[tuple[bytes, collections.abc.Sequence[str], typing.SupportsInt | typing.SupportsIndex]], answer: str, decoder: typing.Any) -> NativeModel:
     """
     A NativeModel that POSTs requests, a list of (body, headers, input_tokens), to url round-robin; answer ('status', 'kserve', 'openai') says what completes a request, decoder(body, chunks) reads a streamed answer's items (None: not streamed).
@@ -224,9 +280,22 @@ def unlink_on_parent_death(path: str) -> None:
     """
     Remove this file when the parent dies, before the group is killed.
     """
+def wait_readable(fds: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], timeout_s: typing.SupportsFloat | typing.SupportsIndex | None) -> list[int]:
+    """
+    The file descriptors among fds that are readable (or closed), waiting at most timeout_s seconds (None: no limit) with the GIL released.
+    """
+def write_message(fd: typing.SupportsInt | typing.SupportsIndex, data: bytes) -> None:
+    """
+    Writes one message as multiprocessing.Connection.send_bytes does.
+    """
 ARRIVALS: tuple = ('constant', 'poisson', 'gamma')
 DEFAULT_SPIN_WAIT_US: float = 20.0
+MAX_INTERVAL_US: float = 10000000000000.0
 MAX_REQUEST_RATE: float = 100000000.0
+MAX_SECONDS: float = 10000000.0
+MAX_TRACE_INTERVALS: int = 100000000
+MAX_TRACE_LINE_BYTES: int = 64
 MAX_WORKERS: int = 4096
-RUN_SETTINGS_FIELDS: tuple = ('workers', 'duration_s', 'max_iterations', 'warmup', 'window_s', 'call_timeout_s', 'record_timestamps', 'start_at_ns', 'request_rate', 'arrival', 'seed', 'request_intervals_us', 'spin_wait_us', 'burstiness', 'stream')
+MIN_INTERVAL_US: float = 0.001
+RUN_SETTINGS_FIELDS: tuple = ('workers', 'duration_s', 'max_iterations', 'warmup', 'window_s', 'call_timeout_s', 'record_timestamps', 'start_at_ns', 'request_rate', 'arrival', 'seed', 'request_intervals_us', 'request_trace', 'share_index', 'share_count', 'spin_wait_us', 'learn_wakeup', 'burstiness', 'stream')
 STAGES: tuple = ('schedule_lag', 'gil_wait', 'input', 'preprocess', 'infer', 'postprocess', 'e2e')

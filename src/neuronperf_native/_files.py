@@ -66,9 +66,12 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
 
     base = os.path.basename(path)
     _remove_stale_temps(directory, base)
-    fd, tmp_path = tempfile.mkstemp(
-        dir=directory, prefix=f".{base}.{os.getpid()}@{socket.gethostname()}.", suffix=".tmp"
-    )
+    try:
+        fd, tmp_path = tempfile.mkstemp(
+            dir=directory, prefix=f".{base}.{os.getpid()}@{socket.gethostname()}.", suffix=".tmp"
+        )
+    except OSError as error:
+        raise _of_destination(error, path) from None
     with _writing_lock:
         _writing.add(os.path.basename(tmp_path))
     try:
@@ -78,6 +81,10 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
             os.fsync(f.fileno())
             os.fchmod(f.fileno(), mode)
         os.replace(tmp_path, path)
+    except OSError as error:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_path)
+        raise _of_destination(error, path) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_path)
@@ -87,6 +94,13 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
             _writing.discard(os.path.basename(tmp_path))
     _fsync_dir(directory)
     return path
+
+
+def _of_destination(error: OSError, path: str) -> OSError:
+    """The error said of the destination, when it named the temporary file instead."""
+    if error.filename is None or error.filename == path:
+        return error
+    return OSError(error.errno, error.strerror, path)
 
 
 def _remove_stale_temps(directory: str, base: str) -> None:

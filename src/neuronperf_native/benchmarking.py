@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from neuronperf_native import executors, reporting, request_log, search
+from neuronperf_native import analysis, executors, reporting, request_log, search
 from neuronperf_native._verbosity import set_verbosity
 from neuronperf_native.executors import Executor, fleet
 from neuronperf_native.executors.benchmarker import Benchmarker as Benchmarker  # NeuronPerf's name
@@ -124,10 +124,39 @@ def benchmark(
             return the_plan
         results = run_plan(the_plan, executors.create(workload, settings))
     if settings.export_requests is not None:
-        count = request_log.write_requests(settings.export_requests, results)
-        log.info("Wrote %d request records to %s", count, settings.export_requests)
+        _export_requests(settings.export_requests, results)
     pairs = [r.pair(with_timers=settings.return_timers) for r in results]
-    return pairs if settings.return_timers else reporting.get_reports(pairs)
+    if settings.return_timers:
+        return pairs
+    reports = reporting.get_reports(pairs)
+    _warn_too_few(reports)
+    return reports
+
+
+def _export_requests(path: str, results: list[ConfigurationResult]) -> None:
+    """The request records to `path`; a write that fails is logged, and the reports
+    are still returned (the measured results are not lost to a full disk)."""
+    try:
+        count = request_log.write_requests(path, results)
+    except OSError as error:
+        log.error("cannot write export_requests %s: %s", path, error.strerror or error)
+        return
+    log.info("Wrote %d request records to %s", count, path)
+
+
+def _warn_too_few(reports: list[dict[str, Any]]) -> None:
+    """One warning per configuration whose run completed too few requests for a rate."""
+    for report in reports:
+        if (report.get("ci_flags") or {}).get("throughput_avg") == analysis.TOO_FEW:
+            log.warning(
+                "%s batch_size=%s n_models=%s: %s request(s) completed in %.3g s, too few to "
+                "estimate a rate: throughput is N/A (run longer, or at a higher rate)",
+                report.get("model_name"),
+                report.get("batch_size"),
+                report.get("n_models"),
+                report.get("total_infs"),
+                report.get("total_s") or 0.0,
+            )
 
 
 def plan_benchmark(model_filename: Any, inputs: Any, **keywords: Any) -> Plan:
@@ -183,7 +212,10 @@ def plan_of(settings: BenchmarkSettings, workload: Workload, model_name: str | N
     configs = model_configs(workload.model_filename, settings, workload.n_inputs)
     sizes = [c.pipeline_size for c in configs]
     host = fleet.cluster_host(settings, sizes) if settings.cluster else Host.local(settings, sizes)
-    return plan(settings, configs, host, model_name)
+    the_plan = plan(settings, configs, host, model_name)
+    for warning in the_plan.warnings:
+        log.warning("%s", warning)
+    return the_plan
 
 
 def run_plan(the_plan: Plan, executor: Executor) -> list[ConfigurationResult]:

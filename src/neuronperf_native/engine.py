@@ -12,6 +12,7 @@ import collections.abc
 import dataclasses
 import functools
 import math
+import os
 import types
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -25,11 +26,16 @@ from neuronperf_native.streaming import TOKEN_METRICS, StreamOptions, TokenMetri
 
 __all__ = [
     "ARRIVALS",
+    "MAX_INTERVAL_US",
     "MAX_REQUEST_RATE",
+    "MAX_SECONDS",
+    "MAX_TRACE_INTERVALS",
     "MAX_WORKERS",
+    "MIN_INTERVAL_US",
     "RESULT_SCHEMA",
     "STAGES",
     "Histogram",
+    "IntervalTrace",
     "NativeModel",
     "RequestFailed",
     "RunOptions",
@@ -53,6 +59,14 @@ ARRIVALS: tuple[str, ...] = _engine.ARRIVALS
 MAX_WORKERS: int = _engine.MAX_WORKERS
 #: Highest open-loop request rate (requests per second).
 MAX_REQUEST_RATE: float = _engine.MAX_REQUEST_RATE
+#: Bounds of one replayed interval, in microseconds, and the most intervals a trace
+#: may hold (its text has one per line, each line at most MAX_TRACE_LINE_BYTES).
+MIN_INTERVAL_US: float = _engine.MIN_INTERVAL_US
+MAX_INTERVAL_US: float = _engine.MAX_INTERVAL_US
+MAX_TRACE_INTERVALS: int = _engine.MAX_TRACE_INTERVALS
+MAX_TRACE_LINE_BYTES: int = _engine.MAX_TRACE_LINE_BYTES
+#: The longest time any setting may give, in seconds (~116 days).
+MAX_SECONDS: float = _engine.MAX_SECONDS
 #: At interpreter exit, active runs are stopped and their workers waited for this long
 #: before finalization; a call stuck longer keeps its thread, which never touches
 #: Python again (exiting mid-run never aborts the process).
@@ -110,6 +124,107 @@ class Window:
     def latency(self, metric: str = "e2e") -> Histogram:
         """The window's histogram of `metric`: "e2e", or a token metric in streamed runs."""
         return self.histogram if metric == "e2e" else self.metrics[metric]
+
+
+class IntervalTrace:
+    """Replayed request intervals (perf_analyzer's --request-intervals), held natively.
+
+    Request k of the looped trace arrives at the sum of its first k + 1 intervals
+    after the schedule's start: the first one interval after it, as perf_analyzer
+    sends it. read() parses a text file (one interval in microseconds per line) in
+    C++, bounded (MAX_TRACE_INTERVALS, lines of at most MAX_TRACE_LINE_BYTES) and
+    validated before anything runs; model copies map the written form of one trace
+    instead of each holding a copy. Immutable; equal traces compare equal; pickles
+    as its written form (8 bytes per interval).
+    """
+
+    __slots__ = ("_native", "source")
+
+    def __init__(self, native: Any, source: str | None = None) -> None:
+        self._native = native
+        self.source = source  # the text file it was read from, or None
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str], max_intervals: int | None = None) -> IntervalTrace:
+        """The intervals of a text file; ValueError naming the file and line of the
+        first bad one (or that it holds more than max_intervals)."""
+        text = os.fspath(path)
+        limit = MAX_TRACE_INTERVALS if max_intervals is None else max_intervals
+        _check_int("max_intervals", limit, 1)
+        return cls(_engine.IntervalTrace.read_text(text, min(limit, MAX_TRACE_INTERVALS)), text)
+
+    @classmethod
+    def of(cls, intervals_us: Any, name: str = "intervals_us") -> IntervalTrace:
+        """From a sequence (or numpy array) of microseconds; errors name `name`[i]."""
+        if isinstance(intervals_us, IntervalTrace):
+            return intervals_us
+        if isinstance(intervals_us, (str, bytes)) or not isinstance(
+            intervals_us, (collections.abc.Sequence, np.ndarray)
+        ):
+            raise TypeError(
+                f"{name} must be a sequence of microseconds, got {type(intervals_us).__name__}"
+            )
+        values = np.asarray(intervals_us) if len(intervals_us) else np.zeros(0)
+        if values.ndim != 1 or values.dtype.kind not in "iuf":
+            for i, value in enumerate(intervals_us):
+                if not is_number(value):
+                    raise TypeError(f"{name}[{i}] must be a number, got {value!r}")
+            raise TypeError(f"{name} must be a flat sequence of microseconds")
+        return cls(_engine.IntervalTrace.of_us(values.astype(np.float64, copy=False), name))
+
+    @classmethod
+    def map(cls, path: str) -> IntervalTrace:
+        """A trace written by write(), mapped read-only (shared with other mappers)."""
+        return cls(_engine.IntervalTrace.map(path))
+
+    def write(self, path: str) -> None:
+        """Writes the form map() reads."""
+        self._native.write(path)
+
+    def __len__(self) -> int:
+        return len(self._native)
+
+    @property
+    def cycle_s(self) -> float:
+        """The sum of the intervals: the schedule repeats after it."""
+        return self._native.cycle_ns / 1e9
+
+    @property
+    def max_interval_s(self) -> float:
+        return self._native.max_interval_ns / 1e9
+
+    @property
+    def mean_us(self) -> float:
+        return self._native.cycle_ns / len(self) / 1e3
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the written form."""
+        return 64 + 8 * (len(self) + 1)
+
+    def arrival_s(self, index: int) -> float:
+        """When request `index` (0-based) of the looped trace arrives, in seconds."""
+        return self._native.arrival_ns(index) / 1e9
+
+    def intervals_us(self) -> np.ndarray:
+        """The intervals, in microseconds."""
+        return np.diff(self._native.offsets_ns()) / 1e3
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, IntervalTrace):
+            return NotImplemented
+        a, b = self._native, other._native
+        return (len(a), a.cycle_ns, a.digest) == (len(b), b.cycle_ns, b.digest)
+
+    def __hash__(self) -> int:
+        return hash((len(self), self._native.digest))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (IntervalTrace, (self._native, self.source))
+
+    def __repr__(self) -> str:
+        where = f" from {self.source!r}" if self.source else ""
+        return f"<IntervalTrace {len(self)} intervals{where}, mean {self.mean_us:g} us>"
 
 
 class RunResult:
@@ -465,7 +580,11 @@ class RunOptions:
     arrival: str = "constant"
     seed: int = 0
     request_intervals_us: tuple[float, ...] | None = None
+    request_trace: str | None = None  # a file IntervalTrace.write wrote: mapped, not copied
+    share_index: int = 0
+    share_count: int = 1
     spin_wait_us: float = _engine.DEFAULT_SPIN_WAIT_US
+    learn_wakeup: bool = True
     burstiness: float = 1.0
     stream: StreamOptions | None = None
 
@@ -483,12 +602,17 @@ class RunOptions:
             ),
             "seed": _integer("seed", self.seed),
             "request_intervals_us": _intervals(self.request_intervals_us),
+            "share_index": _integer("share_index", self.share_index),
+            "share_count": _integer("share_count", self.share_count),
             "spin_wait_us": _number("spin_wait_us", self.spin_wait_us, "microseconds"),
             "burstiness": _number("burstiness", self.burstiness, "(a gamma shape)"),
             "stream": _stream_options(self.stream),
         }
-        if not isinstance(self.record_timestamps, bool):
-            raise TypeError(f"record_timestamps must be a bool, got {self.record_timestamps!r}")
+        for name in ("record_timestamps", "learn_wakeup"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        if self.request_trace is not None and not isinstance(self.request_trace, str):
+            raise TypeError(f"request_trace must be a file name (str), got {self.request_trace!r}")
         if not isinstance(self.arrival, str):
             raise TypeError(f"arrival must be a str, got {self.arrival!r}")
         if not 0 <= normal["seed"] < 2**64:
@@ -533,9 +657,12 @@ def _number(name: str, value: Any, unit: str, optional: bool = False) -> float |
 
 
 def _intervals(value: Any) -> tuple[float, ...] | None:
-    """request_intervals_us as a tuple of floats (each must be a number)."""
+    """request_intervals_us as a tuple of floats (each must be a number; an
+    IntervalTrace gives its intervals)."""
     if value is None:
         return None
+    if isinstance(value, IntervalTrace):
+        return tuple(value.intervals_us().tolist())
     if isinstance(value, (str, bytes)) or not isinstance(
         value, (collections.abc.Sequence, np.ndarray)
     ):
@@ -754,6 +881,28 @@ class Runner:
         """
         return [Window(*raw) for raw in self._runner.poll_windows()]
 
+    def forward_progress(
+        self, fd: int, *, period_s: float, histograms: bool, metric: str = "e2e"
+    ) -> Any:
+        """Sends this run's progress to another process, natively (no Python thread,
+        so nothing waits on the GIL the workers hold); returns a handle whose finish()
+        sends the rest and ends it (call it after wait()).
+
+        Every period_s, and at finish(), one message goes to the pipe or socket with
+        file descriptor fd, framed as multiprocessing.Connection.send_bytes frames it:
+        JSON {"event": "progress", "iterations": live_iterations, "p99_ns": the highest
+        p99 of the latest window so far, "windows": [[index, count, base64 HdrHistogram
+        or None], ...]} with the windows closed since the previous message (histograms
+        only when asked for: of `metric`, "e2e" or a streamed run's token metric, as
+        Window.latency() names them). The first message that arrives on fd (the other
+        side's "stop"), end of file or a failed write stops the run. Nothing else may
+        read or write fd until finish() returns.
+        """
+        _check_seconds("period_s", period_s)
+        return self._runner.forward_progress(
+            fd, period_s=float(period_s), histograms=histograms, metric=metric
+        )
+
     def wait(self) -> RunResult:
         """Blocks until the run ends and returns its result (starts it if needed).
 
@@ -835,18 +984,25 @@ def run(
     longest a worker keeps the GIL across consecutive iterations before handing it on.
 
     Closed loop (the default): each worker issues its next request when its previous
-    one completes. Open loop, with request_rate (requests/s; arrival "constant" or
-    "poisson", drawn from the stream `seed`) or request_intervals_us (the gaps between
-    requests, replayed in order and looped; perf_analyzer's --request-intervals):
-    requests arrive on that schedule from the timing start, `workers` may be in
-    flight, and requests that find every worker busy wait in order (the backlog). e2e
-    latency counts from when a request was due (no coordinated omission); the wait
-    for a worker is also reported as the "schedule_lag" stage, with achieved_rate,
-    backlog_max, backlog_end and saturated. duration_s ends the schedule: requests
-    due later are not issued, and none is started after it. A worker waiting for
-    a request sleeps (clock_nanosleep) and spins only its last spin_wait_us.
-    arrival="gamma" draws gaps from a gamma distribution of shape `burstiness` with
-    the same mean (vLLM's and AIPerf's bursty arrivals: 1 is Poisson, lower is burstier).
+    one completes. Open loop, with request_rate (requests/s; arrival "constant",
+    "poisson" or "gamma", drawn from the stream `seed`) or request_intervals_us (the
+    gaps between requests in microseconds, replayed in order and looped, the first
+    request one interval after the start; perf_analyzer's --request-intervals) or
+    request_trace (the same from a file IntervalTrace.write wrote, mapped: every
+    process that maps it shares it; share_index and share_count serve only the
+    trace's requests share_index, share_index + share_count, ...): requests arrive on
+    that schedule from the timing start, `workers` may be in flight, and requests
+    that find every worker busy wait in order (the backlog). e2e latency counts from
+    when a request was due (no coordinated omission); the wait for a worker is also
+    reported as the "schedule_lag" stage, with achieved_rate, backlog_max,
+    backlog_end and saturated. duration_s ends the schedule: requests due later are
+    not issued, none is started after it, and the run lasts the whole duration even
+    when its last request came early. A worker waiting for a request sleeps
+    (clock_nanosleep) until its learned wake-up lateness before the due time
+    (learn_wakeup; a running estimate per worker), then spins the rest plus
+    spin_wait_us. arrival="gamma" draws gaps from a gamma distribution of shape
+    `burstiness` with the same mean (vLLM's and AIPerf's bursty arrivals: 1 is
+    Poisson, lower is burstier).
 
     Streamed responses, with stream=True or a StreamOptions (goodput SLOs,
     record_requests): the model's call returns an iterator (a generator or any

@@ -14,13 +14,12 @@ import dataclasses
 import itertools
 import os
 from collections.abc import Iterator, Sequence
-from statistics import fmean
 from typing import Any
 
 from neuronperf_native import devices, model_index
-from neuronperf_native._schedule import last_offset_s
+from neuronperf_native._schedule import first_request_s
 from neuronperf_native.engine import RunOptions
-from neuronperf_native.settings import BenchmarkSettings
+from neuronperf_native.settings import BenchmarkSettings, name_of
 
 __all__ = [
     "Configuration",
@@ -59,12 +58,21 @@ class Host:
 
     max_copies: dict[int, int | None]  # pipeline size -> copies that fit (None: unknown)
     instance_type: str | None = None
+    # True: max_copies counts CPU cores, which more copies share (a warning); False: it
+    # counts devices (NeuronCores, GPUs) that a copy needs to itself (an error)
+    cores_shared: bool = False
+    capacity: devices.Capacity | None = None  # what the machine can still start
 
     @classmethod
     def local(cls, settings: BenchmarkSettings, pipeline_sizes: Sequence[int]) -> Host:
         """This machine, for the settings' device type and the given pipeline sizes."""
         fits = {p: devices.max_model_copies(settings.device_type, p) for p in set(pipeline_sizes)}
-        return cls(fits, settings.instance_type or devices.instance_type())
+        return cls(
+            fits,
+            settings.instance_type or devices.instance_type(),
+            cores_shared=settings.device_type == "cpu",
+            capacity=devices.capacity(),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,9 +113,11 @@ class Configuration:
             return rule.max_s
         return self.settings.duration_s or None
 
-    def run_options(self) -> RunOptions:
+    def run_options(self, trace_file: str | None = None) -> RunOptions:
         """The engine run of this configuration's copies together: workers and warm-up
-        per copy, and in open loop the schedule of all copies (each serves its share)."""
+        per copy, and in open loop the schedule of all copies (each serves its share).
+        Replayed intervals come from trace_file, their written form (copies map it; the
+        executor writes it once), or else as their values."""
         s = self.settings
         schedule: dict[str, Any] = {}
         if self.load_mode == "open":
@@ -115,9 +125,12 @@ class Configuration:
                 "request_rate": self.request_rate,
                 "arrival": s.arrival,
                 "seed": s.seed,
-                "request_intervals_us": s.request_intervals,
                 "burstiness": s.burstiness,
             }
+            if trace_file is not None:
+                schedule["request_trace"] = trace_file
+            elif s.request_intervals is not None:
+                schedule["request_intervals_us"] = s.request_intervals
         return RunOptions(
             workers=self.workers_per_model,
             warmup=s.warmup_iterations,
@@ -188,7 +201,7 @@ class Configuration:
         out: dict[str, Any] = {
             "load_mode": self.load_mode,
             "request_rate": self.request_rate,
-            "arrival": ("intervals" if intervals else s.arrival) if opened else None,
+            "arrival": ("intervals" if intervals is not None else s.arrival) if opened else None,
             "seed": s.seed if opened and s.arrival in ("poisson", "gamma") else None,
             "request_intervals": None,
         }
@@ -196,8 +209,12 @@ class Configuration:
             out["burstiness"] = s.burstiness
         if s.max_concurrency is not None:
             out["max_concurrency"] = s.max_concurrency
-        if intervals:
-            out["request_intervals"] = {"count": len(intervals), "mean_us": fmean(intervals)}
+        if intervals is not None:
+            out["request_intervals"] = {
+                "count": len(intervals),
+                "mean_us": intervals.mean_us,
+                "file": intervals.source,
+            }
         return out
 
     def describe(self) -> str:
@@ -216,6 +233,7 @@ class Plan:
 
     configurations: tuple[Configuration, ...]
     settings: BenchmarkSettings
+    warnings: tuple[str, ...] = ()  # for the user, before it runs (e.g. shared cores)
 
     def __len__(self) -> int:
         return len(self.configurations)
@@ -412,7 +430,9 @@ def plan(
     """Expands model configs x n_models x workers_per_model into a Plan.
 
     Raises ValueError naming n_models when a configuration needs more copies than
-    the host's device can hold (unless settings.allow_oversubscription).
+    the host's devices (NeuronCores, GPUs) can hold (unless
+    settings.allow_oversubscription), or more than the machine can start at all
+    (tasks, memory); more copies than CPU cores is a warning (Plan.warnings).
     """
     if not configs:
         raise ValueError("no model config to benchmark")
@@ -423,12 +443,19 @@ def plan(
         or os.path.splitext(os.path.basename(str(configs[0].filename)))[0]
     )
     configurations: list[Configuration] = []
+    warnings: list[str] = []
+    axes = [_axes(settings, model, host.max_copies.get(model.pipeline_size)) for model in configs]
+    _check_size(axes)
+    sequences = settings.sequence_options()
     for group, model in enumerate(configs):
         most = host.max_copies.get(model.pipeline_size)
-        n_models, workers, rates = _axes(settings, model, most)
-        _check_fits(settings, model, n_models, most)
+        n_models, workers, rates = axes[group]
+        warnings += _check_fits(settings, model, n_models, most, host.cores_shared)
+        _check_capacity(settings, n_models, workers, host.capacity)
         loaded = 0
         for copies, worker_count, rate in itertools.product(n_models, workers, rates):
+            if sequences.active:  # refused now rather than found at the warm-up
+                sequences.check_concurrency(worker_count, copies, name_of("sequence_id_range"))
             reused = loaded if settings.reuse_copies else 0
             configuration = Configuration(
                 index=len(configurations),
@@ -445,11 +472,25 @@ def plan(
             check_schedule(configuration)
             configurations.append(configuration)
             loaded = max(loaded, copies)
-    return Plan(tuple(configurations), settings)
+    return Plan(tuple(configurations), settings, tuple(dict.fromkeys(warnings)))
 
 
 #: The first probe of an open-loop SLO search without a given rate or range (requests/s).
 SLO_START_RATE = 100.0
+#: The most configurations a plan may hold (model configs x n_models x workers_per_model
+#: x request_rate): a larger one is a typo or a range meant as a search.
+MAX_CONFIGURATIONS = 10_000
+
+
+def _check_size(axes: Sequence[tuple[Sequence[Any], Sequence[Any], Sequence[Any]]]) -> None:
+    """Refuses a plan of more than MAX_CONFIGURATIONS, counted before it is made."""
+    total = sum(len(n) * len(w) * len(r) for n, w, r in axes)
+    if total > MAX_CONFIGURATIONS:
+        raise ValueError(
+            f"the plan holds {total:,} configurations (model configs x n_models x "
+            f"workers_per_model x request_rate), more than {MAX_CONFIGURATIONS:,}: give fewer "
+            "values, or search with latency_slo_ms"
+        )
 
 
 def _axes(
@@ -483,7 +524,7 @@ def check_schedule(configuration: Configuration) -> None:
     if configuration.load_mode != "open" or duration_s is None:
         return
     rate, intervals = configuration.request_rate, s.request_intervals
-    if last_offset_s(rate, s.arrival, intervals, n) < duration_s:
+    if first_request_s(rate, s.arrival, intervals, n) < duration_s:
         return
     if intervals is None:
         raise ValueError(
@@ -491,8 +532,9 @@ def check_schedule(configuration: Configuration) -> None:
             f"{n} model copies it is dealt to (n_models={n})"
         )
     raise ValueError(
-        f"request_intervals: the first {n} requests span more than the {duration_s:g} s "
-        f"duration, so some of the {n} model copies (n_models={n}) would get none"
+        f"request_intervals: the first {n} requests are not all due within the "
+        f"{duration_s:g} s duration, so some of the {n} model copies (n_models={n}) would "
+        "get none"
     )
 
 
@@ -508,15 +550,61 @@ def keeps_interpreters(settings: BenchmarkSettings) -> bool:
 
 
 def _check_fits(
-    settings: BenchmarkSettings, model: ModelConfig, n_models: Sequence[int], most: int | None
+    settings: BenchmarkSettings,
+    model: ModelConfig,
+    n_models: Sequence[int],
+    most: int | None,
+    cores_shared: bool,
+) -> list[str]:
+    """Raises ValueError when n_models needs more devices than there are; returns the
+    warning when the copies will share CPU cores instead (NeuronPerf runs them so)."""
+    too_many = [n for n in n_models if most is not None and n > most]
+    if not too_many or settings.allow_oversubscription:
+        return []
+    unit = {"cpu": "usable cores", "gpu": "GPUs", "neuron": "NeuronCores"}[settings.device_type]
+    if cores_shared:
+        return [
+            f"n_models={max(too_many)} runs more model copies than this machine's {most} "
+            f"{unit} (pipeline_size={model.pipeline_size}): the copies share the cores "
+            "(oversubscribed, as NeuronPerf runs them), so their latencies include waiting "
+            "for a core; allow_oversubscription=True says this is meant"
+        ]
+    raise ValueError(
+        f"n_models={too_many[0]} needs more copies than this machine's "
+        f"{settings.device_type} can host ({most} for pipeline_size={model.pipeline_size}, "
+        f"from its {unit}); pass allow_oversubscription=True to run them anyway"
+    )
+
+
+# What a model copy needs at the least: its threads besides the workers (main, progress
+# forwarder, one spare), and the memory of a process (a bare Python interpreter).
+_COPY_THREADS = 3
+_PROCESS_COPY_MB = 16.0
+
+
+def _check_capacity(
+    settings: BenchmarkSettings,
+    n_models: Sequence[int],
+    workers: Sequence[int],
+    capacity: devices.Capacity | None,
 ) -> None:
-    if most is None or settings.allow_oversubscription:
+    """Raises ValueError naming n_models when its copies cannot all start on this
+    machine, whatever the device: more processes and threads than the kernel lets it
+    start, or (copies in processes) more memory than is available."""
+    if capacity is None or not n_models:
         return
-    too_many = [n for n in n_models if n > most]
-    if too_many:
-        unit = {"cpu": "usable cores", "gpu": "GPUs", "neuron": "NeuronCores"}[settings.device_type]
+    n, per_copy = max(n_models), max(workers) + _COPY_THREADS
+    if capacity.free_tasks is not None and n * per_copy > capacity.free_tasks:
         raise ValueError(
-            f"n_models={too_many[0]} needs more copies than this machine's "
-            f"{settings.device_type} can host ({most} for pipeline_size={model.pipeline_size}, "
-            f"from its {unit}); pass allow_oversubscription=True to run them anyway"
+            f"n_models={n} needs more than this machine can start: {n} copies x {per_copy} "
+            f"threads (workers_per_model={max(workers)} and the copy's own) is more than the "
+            f"{capacity.free_tasks:,} processes and threads it can still start "
+            "(kernel.threads-max, kernel.pid_max, ulimit -u)"
+        )
+    memory = capacity.available_mb
+    if settings.copy_mode != "thread" and memory is not None and n * _PROCESS_COPY_MB > memory:
+        raise ValueError(
+            f"n_models={n} needs more than this machine can hold: {n} model processes "
+            f"x {_PROCESS_COPY_MB:g} MiB (a bare Python interpreter) is more than its "
+            f"{memory:,.0f} MiB of available memory"
         )

@@ -25,6 +25,12 @@ __all__ = ["PromptError", "PromptOptions", "Prompts"]
 
 # The largest prompt or output length accepted (tokens): beyond any model's context.
 _MAX_TOKENS = 10_000_000
+# The most prompts, the most tokens all prompts may hold together (int64 ids: 1 GiB),
+# and the largest prompt file (bytes; a file growing meanwhile is cut there): checked
+# before anything is drawn or read.
+_MAX_PROMPTS = 1_000_000
+_MAX_TOTAL_TOKENS = 2**27
+_MAX_FILE_CHARS = 2**30
 
 
 class PromptError(ValueError):
@@ -68,20 +74,33 @@ class Prompts:
         return out
 
 
-def _count(name: str, value: Any, minimum: int) -> int:
+def _count(name: str, value: Any, minimum: int, maximum: int = _MAX_TOKENS) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {value!r}")
-    if not minimum <= int(value) <= _MAX_TOKENS:
-        raise ValueError(f"{name} must be in [{minimum}, {_MAX_TOKENS}], got {value!r}")
+    if not minimum <= int(value) <= maximum:
+        raise ValueError(f"{name} must be in [{minimum}, {maximum:,}], got {value!r}")
     return int(value)
 
 
 def _stddev(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {value!r}")
-    if not (math.isfinite(value) and float(value) >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    if not (math.isfinite(value) and 0 <= float(value) <= _MAX_TOKENS):
+        raise ValueError(f"{name} must be a number in [0, {_MAX_TOKENS:,}], got {value!r}")
     return float(value)
+
+
+def _check_file(path: str) -> None:
+    """A prompt file that can be read whole: a regular file within _MAX_FILE_CHARS bytes."""
+    if not os.path.exists(path):
+        raise PromptError(f"input_file {path!r}: no such file")
+    if not os.path.isfile(path):
+        raise PromptError(f"input_file {path!r}: not a regular file")
+    if os.path.getsize(path) > _MAX_FILE_CHARS:
+        raise PromptError(
+            f"input_file {path!r}: larger than {_MAX_FILE_CHARS:,} bytes, the most a prompt "
+            "file may be"
+        )
 
 
 def _path(name: str, value: Any) -> str | None:
@@ -126,7 +145,7 @@ class PromptOptions:
             )
         for name in ("synthetic_input_tokens_stddev", "output_tokens_stddev"):
             set_(self, name, _stddev(name, getattr(self, name)))
-        set_(self, "num_prompts", _count("num_prompts", self.num_prompts, 1))
+        set_(self, "num_prompts", _count("num_prompts", self.num_prompts, 1, _MAX_PROMPTS))
         set_(self, "vocab_size", _count("vocab_size", self.vocab_size, 1))
         if (
             isinstance(self.prompt_seed, bool)
@@ -157,13 +176,19 @@ class PromptOptions:
             raise ValueError("output_tokens_stddev needs output_tokens_mean")
         if synthetic and self.output_tokens_mean is None:
             raise ValueError("synthetic prompts need output_tokens_mean (the tokens to generate)")
+        if synthetic and self.num_prompts * self.synthetic_input_tokens_mean > _MAX_TOTAL_TOKENS:
+            raise ValueError(
+                f"num_prompts {self.num_prompts:,} x synthetic_input_tokens_mean "
+                f"{self.synthetic_input_tokens_mean:,} is more than {_MAX_TOTAL_TOKENS:,} "
+                "tokens, the most all prompts may hold: lower one of them"
+            )
         if self.tokenizer is not None and not os.path.isdir(self.tokenizer):
             raise PromptError(
                 f"tokenizer {self.tokenizer!r} is not a local folder (tokenizers are never "
                 "downloaded)"
             )
-        if self.input_file is not None and not os.path.isfile(self.input_file):
-            raise PromptError(f"input_file {self.input_file!r}: no such file")
+        if self.input_file is not None:
+            _check_file(self.input_file)
         if not self.active and self.output_tokens_mean is not None:
             raise ValueError(
                 "output_tokens_mean needs prompts: synthetic_input_tokens_mean or input_file"
@@ -182,6 +207,12 @@ class PromptOptions:
             lengths = _lengths(
                 rng, self.synthetic_input_tokens_mean, self.synthetic_input_tokens_stddev, n
             )
+            if int(lengths.sum()) > _MAX_TOTAL_TOKENS:
+                raise PromptError(
+                    f"synthetic_input_tokens_stddev {self.synthetic_input_tokens_stddev:g} drew "
+                    f"{int(lengths.sum()):,} prompt tokens, more than {_MAX_TOTAL_TOKENS:,}, the "
+                    "most all prompts may hold: lower it"
+                )
             ids = tuple(rng.integers(0, self.vocab_size, size=k, dtype=np.int64) for k in lengths)
             outputs: list[int | None] = [None] * n
         else:
@@ -209,7 +240,7 @@ def _lengths(rng: np.random.Generator, mean: int, stddev: float, n: int) -> np.n
 def _load_tokenizer(path: str | None, where: str) -> Any:
     if path is None:
         raise PromptError(
-            f"{where} holds text prompts: they need tokenizer= (a local tokenizer folder)"
+            f"{where} holds text prompts: they need tokenizer (a local folder holding one)"
         )
     try:
         from transformers import AutoTokenizer  # type: ignore[import-not-found,unused-ignore]
@@ -231,9 +262,14 @@ def _read_file(
     """(token ids, output lengths or None) of a ShareGPT JSON file or a JSON-lines file."""
     try:
         with open(path, encoding="utf-8") as f:
-            text = f.read()
+            text = f.read(_MAX_FILE_CHARS + 1)
     except (OSError, UnicodeDecodeError) as error:
         raise PromptError(f"input_file {path}: cannot read: {error}") from None
+    if len(text) > _MAX_FILE_CHARS:
+        raise PromptError(
+            f"input_file {path}: longer than {_MAX_FILE_CHARS:,} characters, the most a "
+            "prompt file may be"
+        )
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:

@@ -17,15 +17,20 @@ Rules (what the reports' ``slo`` dicts and the log state):
   saturated probe is a confident miss. The point estimate decides, not the interval's
   upper end: that would find a lower bound of the answer, by the interval's width
   (8% low at 30 s probes on the M/D/1 target: benchmarks/load_modes.py).
-- binary: from the start value, each met probe raises the value (x2, and in open loop
-  at least half the capacity bound copies x workers / mean service time of the probe,
-  but not past that bound unless a probe met at it) and each missed probe lowers it
-  (/2, and at most half the bound), until one met and one missed value bracket the
-  answer, within [low, high]; then bisection (the midpoint; geometric when the
-  bracket spans more than 2x) until high - low <= resolution x low (or the range's
-  absolute step; one worker in closed loop). At most MAX_PROBES probes per model config.
+- binary within a range (slo_range, perf_analyzer's --binary-search): the range's low
+  end first (a miss ends the search: nothing in the range meets), then its high end (a
+  meet ends it: the high end is the answer), then midpoints, keeping the half that
+  meets, while the bracket is wider than the step (slo_range's third value; else
+  resolution x low, or one worker in closed loop). No level is measured twice.
+- binary from one start value (no range): each met probe raises the value (x2, and in
+  open loop at least half the capacity bound copies x workers / mean service time of
+  the probe, but not past that bound unless a probe met at it) and each missed probe
+  lowers it (/2, and at most half the bound), until one met and one missed value
+  bracket the answer; then bisection (the midpoint; geometric when the bracket spans
+  more than 2x) until high - low <= resolution x low (one worker in closed loop).
+  At most MAX_PROBES probes per model config.
 - linear: the given values in order, stopping after the first miss (perf_analyzer's
-  --latency-threshold without --binary-search).
+  --latency-threshold without --binary-search; a list of values does this by default).
 - best: the highest value that met; exactly one probe per model config carries
   best=True, or none (logged) when no probe met.
 """
@@ -47,7 +52,15 @@ from neuronperf_native.run import ConfigurationResult
 
 log = logging.getLogger("neuronperf_native")
 
-__all__ = ["MAX_PROBES", "BinarySearch", "LinearSearch", "Probe", "run_search", "verdict"]
+__all__ = [
+    "MAX_PROBES",
+    "BinarySearch",
+    "LinearSearch",
+    "Probe",
+    "RangeBisection",
+    "run_search",
+    "verdict",
+]
 
 #: Most probes one model config's binary search measures.
 MAX_PROBES = 20
@@ -88,6 +101,17 @@ class _Search:
         """The highest value that met the SLO, or None."""
         return max((p.value for p in self.probes if p.met), default=None)
 
+    @property
+    def bracket(self) -> tuple[float | None, float | None]:
+        """(highest met, lowest missed above it); either None until found."""
+        best = self.best
+        above = [p.value for p in self.probes if not p.met and (best is None or p.value > best)]
+        return best, min(above, default=None)
+
+    def measured(self, value: float) -> bool:
+        """Whether a probe measured this value already."""
+        return any(p.value == value for p in self.probes)
+
 
 class BinarySearch(_Search):
     """Bracket, then bisect: the highest value in [low, high] that meets the SLO."""
@@ -109,13 +133,6 @@ class BinarySearch(_Search):
         self.start, self.low, self.high = start, low, high
         self.resolution, self.step, self.integer = resolution, step, integer
         self.max_probes = max_probes
-
-    @property
-    def bracket(self) -> tuple[float | None, float | None]:
-        """(highest met, lowest missed above it); either None until found."""
-        best = self.best
-        above = [p.value for p in self.probes if not p.met and (best is None or p.value > best)]
-        return best, min(above, default=None)
 
     def next_value(self) -> float | None:
         """The next value to probe, or None when the search is over."""
@@ -166,6 +183,51 @@ class BinarySearch(_Search):
             return value
         rounded = math.floor(value) if floor else math.ceil(value)
         return float(min(self.high, max(self.low, rounded)))
+
+
+class RangeBisection(_Search):
+    """perf_analyzer's binary search of [low, high]: low, then high, then midpoints."""
+
+    def __init__(
+        self,
+        low: float,
+        high: float,
+        *,
+        step: float | None = None,
+        resolution: float = DEFAULT_RESOLUTION,
+        integer: bool = False,
+        max_probes: int = MAX_PROBES,
+    ) -> None:
+        if not 0 < low < high:
+            raise ValueError(f"need 0 < low < high, got {low}, {high}")
+        super().__init__()
+        self.low, self.high, self.step = low, high, step
+        self.resolution, self.integer, self.max_probes = resolution, integer, max_probes
+
+    def next_value(self) -> float | None:
+        """The next value to probe, or None when the search is over."""
+        if self.stopped:
+            return None
+        if not self.probes:
+            return self.low
+        if len(self.probes) == 1:  # low met: high next; low missed: nothing meets
+            return self.high if self.probes[0].met else None
+        if len(self.probes) == 2 and self.probes[1].met:
+            return None  # the whole range meets: high is the answer
+        lo, hi = self.bracket
+        assert lo is not None and hi is not None  # low met, high missed
+        tolerance = self.step if self.step is not None else self.resolution * lo
+        if self.integer:
+            tolerance = max(1.0, tolerance)
+        if hi - lo <= tolerance:
+            return None
+        middle = float((lo + hi) // 2) if self.integer else (lo + hi) / 2
+        if self.measured(middle):
+            return None
+        if len(self.probes) >= self.max_probes:
+            self.stopped = f"{self.max_probes} probes"
+            return None
+        return middle
 
 
 class LinearSearch(_Search):
@@ -274,7 +336,10 @@ def _value(configuration: Configuration, axis: str) -> float:
     return float(getattr(configuration, axis))
 
 
-def new_search(members: Sequence[Configuration]) -> BinarySearch | LinearSearch:
+Search = BinarySearch | RangeBisection | LinearSearch
+
+
+def new_search(members: Sequence[Configuration]) -> Search:
     """The search of one copy group (model config) of a search plan."""
     first = members[0]
     s = first.settings
@@ -283,23 +348,32 @@ def new_search(members: Sequence[Configuration]) -> BinarySearch | LinearSearch:
         return LinearSearch([_value(c, axis) for c in members])
     start = _value(first, axis)
     integer = axis == "workers_per_model"
-    step = s.slo_range[2] if s.slo_range and len(s.slo_range) == 3 else None
+    resolution = s.slo_resolution or DEFAULT_RESOLUTION
     if s.slo_range:
+        step = s.slo_range[2] if len(s.slo_range) == 3 else None
         low, high = s.slo_range[0], s.slo_range[1]
-    elif integer:
-        low, high = 1.0, float(_MAX_WORKERS)
+        if integer:  # no more workers than the sequence ids can serve
+            high = min(high, float(_id_capacity(first) or high))
+        return RangeBisection(low, high, step=step, resolution=resolution, integer=integer)
+    step = None
+    if integer:
+        low, high = 1.0, float(_id_capacity(first) or _MAX_WORKERS)
     else:
         floor = first.n_models / first.duration_s if first.duration_s else 0.0
         low, high = max(start / _LOW_SPAN, floor, 1e-9), float(_MAX_RATE)
         start = max(start, low)
     return BinarySearch(
-        start,
-        low=low,
-        high=high,
-        resolution=s.slo_resolution or DEFAULT_RESOLUTION,
-        step=step,
-        integer=integer,
+        start, low=low, high=high, resolution=resolution, step=step, integer=integer
     )
+
+
+def _id_capacity(configuration: Configuration) -> int | None:
+    """The most workers per copy a bounded sequence_id_range serves (None: no bound)."""
+    options = configuration.settings.sequence_options()
+    start, end = options.sequence_id_range
+    if not options.active or end is None:
+        return None
+    return max(1, (end - start) // configuration.n_models)
 
 
 def _probe(
@@ -319,7 +393,7 @@ def run_search(plan: Plan, run_groups: RunGroups) -> list[ConfigurationResult]:
     copies kept loaded; with reuse_copies=False each probe is its own group) and
     returns every probe's result, its config carrying ``slo``."""
     axis = _axis(plan)
-    owner: dict[int, BinarySearch | LinearSearch] = {}  # probe index -> its search
+    owner: dict[int, Search] = {}  # probe index -> its search
     counter = itertools.count()
 
     def probes(members: list[Configuration]) -> Iterator[Configuration]:
@@ -330,6 +404,9 @@ def run_search(plan: Plan, run_groups: RunGroups) -> list[ConfigurationResult]:
                 return
             if isinstance(search, LinearSearch):
                 probe = members[n]
+            elif search.measured(value):  # no level is measured twice
+                search.stop(f"{axis}={value:g} was measured already")
+                return
             else:
                 probe = _probe(members[0], axis, value, next(counter), first=n == 0)
             owner[probe.index] = search
@@ -375,9 +452,7 @@ def _model_groups(plan: Plan) -> list[list[Configuration]]:
     return [list(g) for _, g in itertools.groupby(plan, key=lambda c: c.model)]
 
 
-def _decide(
-    result: ConfigurationResult, search: BinarySearch | LinearSearch, axis: str, number: int
-) -> None:
+def _decide(result: ConfigurationResult, search: Search, axis: str, number: int) -> None:
     s = result.configuration.settings
     report = reporting.get_reports([result.pair()])[0]
     value = _value(result.configuration, axis)
@@ -419,7 +494,7 @@ def _decide(
 def _decide_goodput(
     result: ConfigurationResult,
     report: Mapping[str, Any],
-    search: BinarySearch | LinearSearch,
+    search: Search,
     axis: str,
     number: int,
     value: float,
@@ -458,9 +533,7 @@ def _decide_goodput(
     )
 
 
-def _mark_best(
-    results: list[ConfigurationResult], search: BinarySearch | LinearSearch, axis: str
-) -> None:
+def _mark_best(results: list[ConfigurationResult], search: Search, axis: str) -> None:
     """best=True on the probe of the highest value that met (the first such probe);
     one log line with the answer, or saying that nothing met."""
     if not results:

@@ -24,19 +24,21 @@ import math
 import numbers
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from neuronperf_native import devices
 from neuronperf_native._numbers import is_number as _is_number
 from neuronperf_native._verbosity import check_verbosity
-from neuronperf_native.engine import ARRIVALS, MAX_REQUEST_RATE, MAX_WORKERS
+from neuronperf_native.engine import ARRIVALS, MAX_REQUEST_RATE, MAX_WORKERS, IntervalTrace
 from neuronperf_native.inputs.sequences import SequenceOptions
-from neuronperf_native.prompts import PromptOptions
+from neuronperf_native.prompts import PromptOptions, Prompts
 from neuronperf_native.stats import StoppingRule, parse_stability
 from neuronperf_native.streaming import StreamOptions, parse_goodput
 
-__all__ = ["KEYWORDS", "SETTINGS_SCHEMA", "BenchmarkSettings"]
+__all__ = ["KEYWORDS", "SETTINGS_SCHEMA", "BenchmarkSettings", "display_names", "name_of"]
 
 #: Version of the dict layout of BenchmarkSettings.to_dict().
 SETTINGS_SCHEMA = 1
@@ -47,6 +49,8 @@ KEYWORDS = {"duration": "duration_s", "stats_interval": "stats_interval_s"}
 BENCHMARK_SECS = 120
 _MAX_DURATION_S = 86_400.0  # one day
 _MAX_BATCH_SIZE = 2**31 - 1
+_MAX_COPIES = 4096  # model copies of one configuration: each a process or thread
+_MAX_COUNT = 2**62  # iterations: the engine counts them in 64 bits
 _MIN_WINDOW_S = 0.001
 _SHARED_MEMORY = ("none", "system")
 _START_METHODS = ("auto", "fork", "spawn")
@@ -54,7 +58,6 @@ _START_METHODS = ("auto", "fork", "spawn")
 _STABILITY_WINDOW_S = 0.1
 _LOAD_MODES = ("closed", "open", "rate")  # "rate": SPEC 4.3's name of the open loop
 _SLO_SEARCHES = ("binary", "linear")
-_MIN_INTERVAL_US = 0.001  # the engine's finest gap between two requests
 # A Ray cluster address: "auto", "ray://HOST:PORT" (Ray client) or "HOST:PORT" (GCS).
 _CLUSTER_RE = re.compile(r"^(?:auto|(?:ray://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5})$")
 
@@ -66,6 +69,12 @@ _display_names: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.C
 
 def _name(field: str) -> str:
     return (_display_names.get() or {}).get(field, field)
+
+
+def name_of(field: str) -> str:
+    """How errors name a settings field here: its display name (display_names()), or
+    the field itself."""
+    return _name(field)
 
 
 # Checks: each takes the field name and the value, returns the normalized value ---------
@@ -239,10 +248,10 @@ def _nodes(field: str, value: Any) -> int | str | None:
 _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "batch_sizes": _positive_ints,
     "duration_s": lambda f, v: _seconds(f, v, zero_ok=True, maximum=_MAX_DURATION_S),
-    "n_models": _positive_ints,
+    "n_models": lambda f, v: _int_list(f, v, maximum=_MAX_COPIES),
     "pipeline_sizes": _positive_ints,
     "performance_levels": _levels,
-    "workers_per_model": _positive_ints,
+    "workers_per_model": lambda f, v: _int_list(f, v, maximum=MAX_WORKERS),
     "multiprocess": _flag,
     "multiinterpreter": _flag,
     "return_timers": _flag,
@@ -251,10 +260,10 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "cost_per_hour": _optional(_cost),
     "model_name": _optional(_text),
     "verbosity": _verbosity,
-    "warmup_iterations": lambda f, v: _int(f, v, 0),
-    "max_iterations": _optional(lambda f, v: _int(f, v, 1)),
+    "warmup_iterations": lambda f, v: _int(f, v, 0, _MAX_COUNT),
+    "max_iterations": _optional(lambda f, v: _int(f, v, 1, _MAX_COUNT)),
     "window_s": _optional(lambda f, v: _window(f, v)),
-    "call_timeout_s": _optional(_seconds),
+    "call_timeout_s": _optional(lambda f, v: _seconds(f, v, maximum=_MAX_DURATION_S)),
     "load_timeout_s": _optional(_seconds),
     "percentiles": _percentiles,
     "instance_type": _optional(_text),
@@ -281,7 +290,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "slo_percentile": lambda f, v: _slo_percentile(f, v),
     "slo_resolution": _optional(lambda f, v: _fraction(f, v)),
     "slo_range": _optional(lambda f, v: _slo_range(f, v)),
-    "slo_search": _choice(_SLO_SEARCHES),
+    "slo_search": _optional(_choice(_SLO_SEARCHES)),
     # checked together, by SequenceOptions, in __post_init__
     "sequences": lambda f, v: v,
     "sequence_length": lambda f, v: v,
@@ -328,11 +337,15 @@ def _goodput_fraction(field: str, value: Any) -> float:
 
 
 def _file(field: str, value: Any) -> str:
+    """A file the benchmark writes: its folder must exist (checked before any work)."""
     if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
         raise TypeError(f"{_name(field)} must be a file path, got {value!r}")
     path = os.fspath(value)
     if not isinstance(path, str) or os.path.isdir(path):
         raise ValueError(f"{_name(field)} must be a file path, got {value!r}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{_name(field)} {path}: folder {folder} does not exist")
     return path
 
 
@@ -342,6 +355,33 @@ def _burstiness(field: str, value: Any) -> float:
     if not (math.isfinite(value) and 0.01 <= value <= 100):
         raise ValueError(f"{_name(field)} must be a finite number in [0.01, 100], got {value!r}")
     return float(value)
+
+
+# The fields PromptOptions checks together, named as PromptOptions names them.
+_PROMPT_FIELDS = (
+    "synthetic_input_tokens_mean",
+    "synthetic_input_tokens_stddev",
+    "output_tokens_mean",
+    "output_tokens_stddev",
+    "num_prompts",
+    "vocab_size",
+    "prompt_seed",
+    "input_file",
+    "tokenizer",
+)
+_PROMPT_FIELD_RE = re.compile(r"\b(" + "|".join(_PROMPT_FIELDS) + r")\b")
+
+
+@contextlib.contextmanager
+def _prompt_names() -> Iterator[None]:
+    """PromptOptions' errors (raised inside the block) naming the fields as _name() does."""
+    try:
+        yield
+    except (TypeError, ValueError) as error:
+        message = _PROMPT_FIELD_RE.sub(lambda m: _name(m.group(1)), str(error))
+        if message == str(error):
+            raise
+        raise type(error)(message) from None
 
 
 def _check_streaming(s: BenchmarkSettings) -> None:
@@ -435,54 +475,21 @@ def _rates(field: str, value: Any) -> tuple[float, ...] | None:
     return tuple(_rate(field, v) for v in values)
 
 
-def _interval(where: str, value: Any) -> float:
-    if not _is_number(value):
-        raise TypeError(f"{where} must be a number of microseconds, got {value!r}")
-    if not (math.isfinite(value) and value >= _MIN_INTERVAL_US):
-        raise ValueError(
-            f"{where} must be a finite number of microseconds >= {_MIN_INTERVAL_US:g}, "
-            f"got {value!r}"
-        )
-    return float(value)
-
-
-def _intervals(field: str, value: Any) -> tuple[float, ...] | None:
+def _intervals(field: str, value: Any) -> IntervalTrace | None:
     """A file of intervals (perf_analyzer's --request-intervals: one per line, in
-    microseconds) or a list of them -> a tuple, so the settings stay serializable."""
-    if value is None:
-        return None
+    microseconds), a list of them or an IntervalTrace -> an IntervalTrace, read natively
+    and validated here (bounded: MAX_TRACE_INTERVALS, lines of MAX_TRACE_LINE_BYTES)."""
+    if value is None or isinstance(value, IntervalTrace):
+        return value
     if isinstance(value, (str, os.PathLike)):
-        return _interval_file(field, os.fspath(value))
+        try:
+            return IntervalTrace.read(value)
+        except ValueError as error:
+            raise ValueError(f"{_name(field)}: {error}") from None
     if isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
         raise TypeError(f"{_name(field)} must be a file or a list of microseconds, got {value!r}")
-    values = list(value)
-    if not values:
-        raise ValueError(f"{_name(field)} must not be empty")
-    return tuple(_interval(f"{_name(field)}[{i}]", v) for i, v in enumerate(values))
-
-
-def _interval_file(field: str, path: str) -> tuple[float, ...]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"{_name(field)}: cannot read {path}: {error}") from None
-    out = []
-    for number, line in enumerate(lines, 1):
-        text = line.strip()
-        if not text:
-            continue  # blank lines (a trailing newline) hold no interval
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(
-                f"{_name(field)}: {path} line {number}: {text[:40]!r} is not a number of "
-                "microseconds"
-            ) from None
-        out.append(_interval(f"{_name(field)}: {path} line {number}", value))
-    if not out:
-        raise ValueError(f"{_name(field)}: {path} holds no intervals (one per line, in us)")
-    return tuple(out)
+    values = value if isinstance(value, (Sequence, np.ndarray)) else list(value)
+    return IntervalTrace.of(values, _name(field))
 
 
 def _milliseconds(field: str, value: Any) -> float:
@@ -561,7 +568,7 @@ class BenchmarkSettings:
     reuse_copies: bool = True  # loaded copies serve every workers setting of a model config
     start_method: str = "auto"  # model processes: "fork", "spawn" or "auto"
     max_rss_mb: float | None = None  # a copy whose resident memory exceeds this is stopped
-    allow_oversubscription: bool = False  # more copies than the device can host
+    allow_oversubscription: bool = False  # more copies than NeuronCores/GPUs; no CPU warning
     stability: StoppingRule | None = None  # stop each configuration once its numbers are known
     ci_confidence: float = 0.95  # of the intervals in the reports
     # Load modes: closed loop (NeuronPerf's) or open loop at a request rate.
@@ -569,13 +576,15 @@ class BenchmarkSettings:
     request_rate: tuple[float, ...] | None = None  # requests/s of a configuration; list: an axis
     arrival: str = "constant"  # or "poisson" (open loop)
     seed: int = 0  # of the Poisson arrivals (copy i draws from seed + i)
-    request_intervals: tuple[float, ...] | None = None  # us between requests (a file, or a list)
+    request_intervals: IntervalTrace | None = None  # us between requests (a file, or a list)
     # Latency-SLO search: the highest rate (open) or concurrency (closed) meeting it.
     latency_slo_ms: float | None = None
     slo_percentile: float = 99.0
     slo_resolution: float | None = None  # fraction of the rate; None: 2%, or slo_range's step
     slo_range: tuple[float, ...] | None = None  # (low, high) or (low, high, step)
-    slo_search: str = "binary"  # or "linear": request_rate / workers_per_model in order
+    # "linear": the request_rate / workers_per_model list in order (the default for a
+    # list), "binary": bisect slo_range, or bracket from one value (None: resolved)
+    slo_search: str | None = None
     # Sequence models (perf_analyzer's options; see inputs.SequenceOptions).
     sequences: bool = False  # play each stream of the input data as a sequence
     sequence_length: int | None = None  # steps per sequence, looping the stream
@@ -620,6 +629,11 @@ class BenchmarkSettings:
                 "steps of its streams instead: leave shared_memory unset"
             )
         rule = _stability(self.stability, self.duration_s)
+        if rule is not None and rule.max_s is not None and rule.max_s > _MAX_DURATION_S:
+            raise ValueError(
+                f"{_name('stability')} max_s must be at most {_MAX_DURATION_S:g} s (one day), "
+                f"got {rule.max_s:g}"
+            )
         object.__setattr__(self, "stability", rule)
         if self.window_s is None:
             object.__setattr__(self, "window_s", 1.0 if rule is None else _STABILITY_WINDOW_S)
@@ -628,8 +642,9 @@ class BenchmarkSettings:
         _check_streaming(self)
         self.prompt_options()  # validates the prompt fields together
         if self.cluster is not None and self.searches_slo:
+            target = "latency_slo_ms" if self.latency_slo_ms is not None else "min_goodput_fraction"
             raise ValueError(
-                f"{_name('latency_slo_ms')} searches with probes on this host: it does not "
+                f"{_name(target)} searches with probes on this host: it does not "
                 f"run on {_name('cluster')} (run the search on one node of the cluster)"
             )
         if self.nodes is not None and self.cluster is None:
@@ -643,7 +658,7 @@ class BenchmarkSettings:
     @classmethod
     def from_keywords(cls, **keywords: Any) -> BenchmarkSettings:
         """Settings from benchmark() keywords (``duration``, ``stats_interval``, ...);
-        errors name the keyword as the caller wrote it."""
+        errors name the keyword as the caller wrote it (or as display_names() says)."""
         fields = {f.name for f in dataclasses.fields(cls)}
         values: dict[str, Any] = {}
         unknown = []
@@ -655,7 +670,7 @@ class BenchmarkSettings:
                 values[field] = value
         if unknown:
             raise TypeError(f"benchmark() got unexpected keyword arguments: {sorted(unknown)}")
-        with _naming({v: k for k, v in KEYWORDS.items()}):
+        with _naming({**{v: k for k, v in KEYWORDS.items()}, **(_display_names.get() or {})}):
             return cls(**values)
 
     def to_keywords(self) -> dict[str, Any]:
@@ -682,6 +697,8 @@ class BenchmarkSettings:
             value = getattr(self, field.name)
             if isinstance(value, StoppingRule):
                 value = value.to_dict()
+            if isinstance(value, IntervalTrace):  # its file (read again), or the list
+                value = value.source or value.intervals_us().tolist()
             out[field.name] = list(value) if isinstance(value, tuple) else value
         return out
 
@@ -735,17 +752,17 @@ class BenchmarkSettings:
 
     def prompt_options(self) -> PromptOptions:
         """The prompt options (validated: errors name the option)."""
-        return PromptOptions(
-            synthetic_input_tokens_mean=self.synthetic_input_tokens_mean,
-            synthetic_input_tokens_stddev=self.synthetic_input_tokens_stddev,
-            output_tokens_mean=self.output_tokens_mean,
-            output_tokens_stddev=self.output_tokens_stddev,
-            num_prompts=self.num_prompts,
-            vocab_size=self.vocab_size,
-            prompt_seed=self.prompt_seed,
-            input_file=self.input_file,
-            tokenizer=self.tokenizer,
-        )
+        with _prompt_names():
+            return PromptOptions(**{name: getattr(self, name) for name in _PROMPT_FIELDS})
+
+    def build_prompts(self) -> Prompts | None:
+        """The prompts the requests cycle through (None without prompt options): the
+        file read, the tokenizer loaded, the synthetic ones drawn; errors name the option."""
+        options = self.prompt_options()
+        if not options.active:
+            return None
+        with _prompt_names():
+            return options.build()
 
     @property
     def searches_slo(self) -> bool:
@@ -810,7 +827,7 @@ def _check_slo(s: BenchmarkSettings) -> None:
             for f, unset in (
                 ("slo_resolution", s.slo_resolution is None),
                 ("slo_range", s.slo_range is None),
-                ("slo_search", s.slo_search == "binary"),
+                ("slo_search", s.slo_search is None),
                 ("slo_percentile", s.slo_percentile == 99.0),
             )
             if not unset
@@ -838,6 +855,9 @@ def _check_slo(s: BenchmarkSettings) -> None:
             f"{_name(other)} value, got {list(getattr(s, other))}"
         )
     values = getattr(s, axis)
+    if s.slo_search is None:  # a list is walked in order (perf_analyzer's linear search)
+        several = values is not None and len(values) > 1 and s.slo_range is None
+        object.__setattr__(s, "slo_search", "linear" if several else "binary")
     if s.slo_search == "linear":
         if values is None or s.slo_range is not None:
             raise ValueError(
@@ -879,6 +899,13 @@ def _check_binary(
 @functools.cache
 def _defaults() -> BenchmarkSettings:
     return BenchmarkSettings()
+
+
+def display_names(names: Mapping[str, str]) -> contextlib.AbstractContextManager[None]:
+    """While active, errors of settings made in this context name each field by
+    ``names[field]``: a front end's own option (the command line's --request-rate for
+    request_rate) instead of benchmark()'s keyword."""
+    return _naming(names)
 
 
 @contextlib.contextmanager

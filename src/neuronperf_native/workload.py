@@ -99,14 +99,13 @@ class Workload:
             raise ValueError(
                 "token_count_fn counts the tokens of streamed items: pass streaming=True"
             )
-        options = settings.prompt_options()
-        if options.active:
+        if settings.prompt_options().active:
             if inputs is not None or input_data is not None or settings.dataset:
                 raise ValueError(
                     "the prompts (synthetic_input_tokens_mean or input_file) are the inputs: "
                     "pass inputs=None"
                 )
-            return cls(load_fn, model_filename, prompts=options.build(), **callables)
+            return cls(load_fn, model_filename, prompts=settings.build_prompts(), **callables)
         if callables.get("request_fn") is not None:
             raise ValueError(
                 "request_fn maps prompts to a call's arguments: it needs prompts "

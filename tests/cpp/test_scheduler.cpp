@@ -23,7 +23,7 @@ namespace {
 
 std::vector<int64_t> first_offsets(const ArrivalSchedule& s, int n) {
   std::vector<int64_t> out;
-  ArrivalSchedule::Cursor c;
+  ArrivalSchedule::Cursor c = s.first();
   for (int i = 0; i < n; ++i) {
     out.push_back(c.offset_ns);
     s.advance(c);
@@ -33,19 +33,19 @@ std::vector<int64_t> first_offsets(const ArrivalSchedule& s, int n) {
 
 // arrived_by(t) must count exactly the offsets <= t, at every t asked in order.
 void check_arrived_by_matches(const ArrivalSchedule& s, const std::vector<int64_t>& offsets) {
-  ArrivalSchedule::Cursor scan;
+  ArrivalSchedule::Cursor scan = s.first();
   const int64_t last = offsets.back();
   for (int64_t t = 0; t < last; t += std::max<int64_t>(1, last / 5000)) {
     const auto expected = std::upper_bound(offsets.begin(), offsets.end(), t) - offsets.begin();
     REQUIRE(s.arrived_by(t, scan) == expected);
   }
   for (size_t i = 0; i < offsets.size(); i += 97) {  // exactly at and just before arrivals
-    ArrivalSchedule::Cursor fresh;
+    ArrivalSchedule::Cursor fresh = s.first();
     const int64_t at = offsets[i];
     const auto upto = std::upper_bound(offsets.begin(), offsets.end(), at) - offsets.begin();
     CHECK(s.arrived_by(at, fresh) == upto);
     if (at > 0) {
-      ArrivalSchedule::Cursor before;
+      ArrivalSchedule::Cursor before = s.first();
       const auto below = std::lower_bound(offsets.begin(), offsets.end(), at) - offsets.begin();
       CHECK(s.arrived_by(at - 1, before) == below);
     }
@@ -74,16 +74,37 @@ TEST_CASE("a constant schedule is exact: request i arrives at round(i * 1e9 / ra
   }
 }
 
-TEST_CASE("replayed intervals arrive in order and loop") {
+TEST_CASE("replayed intervals arrive in order and loop, the first one interval in") {
   const std::vector<int64_t> gaps = {1000, 5, 250'000, 40};
-  const ArrivalSchedule s = ArrivalSchedule::intervals(gaps);
+  const auto trace = IntervalTrace::of_us({1.0, 0.005, 250.0, 0.04}, "gaps");
+  const ArrivalSchedule s = ArrivalSchedule::intervals(trace);
   const auto offsets = first_offsets(s, 1001);
-  CHECK(offsets[0] == 0);
+  CHECK(offsets[0] == 1000);  // perf_analyzer sends the first request one interval in
   for (size_t i = 1; i < offsets.size(); ++i) {
-    REQUIRE(offsets[i] - offsets[i - 1] == gaps[(i - 1) % gaps.size()]);
+    REQUIRE(offsets[i] - offsets[i - 1] == gaps[i % gaps.size()]);
   }
   check_arrived_by_matches(s, offsets);
   CHECK(s.mean_rate_per_s() == doctest::Approx(4 * 1e9 / 251'045.0));
+}
+
+TEST_CASE("shares of a trace together replay it, each request once at its time") {
+  const auto trace = IntervalTrace::of_us({100'000, 200'000, 500'000}, "gaps");
+  const ArrivalSchedule whole = ArrivalSchedule::intervals(trace);
+  CHECK(first_offsets(whole, 6) == std::vector<int64_t>{100'000'000, 300'000'000, 800'000'000,
+                                                        900'000'000, 1'100'000'000, 1'600'000'000});
+  for (int64_t n : {1, 2, 4, 7}) {
+    std::vector<int64_t> merged;
+    for (int64_t i = 0; i < n; ++i) {
+      const ArrivalSchedule share = ArrivalSchedule::intervals(trace, i, n);
+      const auto mine = first_offsets(share, 60);
+      check_arrived_by_matches(share, mine);
+      CHECK(share.mean_rate_per_s() == doctest::Approx(whole.mean_rate_per_s() / n));
+      merged.insert(merged.end(), mine.begin(), mine.end());
+    }
+    std::sort(merged.begin(), merged.end());
+    const auto expected = first_offsets(whole, static_cast<int>(60 * n));
+    CHECK(merged == expected);
+  }
 }
 
 TEST_CASE("Poisson gaps are exponential, seeded, and independent across seeds") {
@@ -352,7 +373,22 @@ TEST_CASE("open-loop settings are validated with the setting named") {
   rejects(s, "request_intervals_us[1]");
   s.request_intervals_us = std::vector<double>{-1.0};
   rejects(s, "request_intervals_us[0]");
+  s.request_intervals_us = std::vector<double>{1e30};  // beyond the engine's ~116 days
+  rejects(s, "request_intervals_us[0]");
+  s.request_intervals_us = std::vector<double>{10.0};
+  s.share_index = 2;
+  s.share_count = 2;
+  rejects(s, "share_index");
+  s.share_index = 0;
+  s.share_count = 1;
+  s.request_trace = "/no/such/trace";
+  rejects(s, "not both");
   s.request_intervals_us.reset();
+  rejects(s, "cannot read trace /no/such/trace");
+  s.request_trace.reset();
+  s.share_count = 2;
+  rejects(s, "share_count applies to replayed intervals");
+  s.share_count = 1;
   s.arrival = "poisson";
   rejects(s, "needs request_rate");
   s.request_rate = 100;
@@ -363,4 +399,47 @@ TEST_CASE("open-loop settings are validated with the setting named") {
     s.burstiness = bad;
     rejects(s, "burstiness");
   }
+}
+
+TEST_CASE("an open loop whose last request comes early still runs its whole duration") {
+  RunSettings s;
+  s.workers = 2;
+  s.duration_s = 0.3;
+  s.window_s = 0.1;
+  s.request_rate = 5;  // requests at 0 and 0.2 s
+  Runner runner(spin_pipeline(1'000), s);
+  runner.start();
+  // While the workers wait the deadline out, pollers see the windows close as time passes.
+  clock_sleep_until_ns(now_ns() + 150'000'000);
+  const auto early = runner.poll_windows();
+  CHECK(early.size() == 1);
+  const int64_t t0 = now_ns();
+  RunResult r = runner.wait();
+  CHECK(now_ns() - t0 > 100'000'000);  // it did not return once the last request was done
+  CHECK(r.status == RunStatus::kFinished);
+  CHECK(r.stop_reason == StopReason::kDuration);
+  CHECK(r.iterations() == 2);
+  CHECK(r.end_ns - r.start_ns >= 300'000'000);
+  CHECK(r.windows == std::vector<int64_t>{1, 0, 1});
+  CHECK(r.window_histograms.size() == 3);
+  REQUIRE(r.open_loop.has_value());
+  CHECK(r.open_loop->achieved_rate == doctest::Approx(2 / 0.3));
+  const auto rest = runner.poll_windows();
+  REQUIRE(!rest.empty());
+  CHECK(rest.back().index == 2);  // live windows add up to the result's
+}
+
+TEST_CASE("a stop while waiting the deadline out ends the run at once") {
+  RunSettings s;
+  s.duration_s = 30;
+  s.request_intervals_us = std::vector<double>{1'000.0, 60e6};  // then nothing for a minute
+  Runner runner(spin_pipeline(1'000), s);
+  runner.start();
+  clock_sleep_until_ns(now_ns() + 50'000'000);
+  runner.stop();
+  const int64_t t0 = now_ns();
+  RunResult r = runner.wait();
+  CHECK(now_ns() - t0 < 1'000'000'000);
+  CHECK(r.iterations() == 1);
+  CHECK(r.end_ns - r.start_ns < 1'000'000'000);
 }

@@ -10,7 +10,13 @@ from neuronperf_native.analysis.comparison import (
     MetricChange,
     compare,
 )
-from neuronperf_native.analysis.reports import CSV_COLS, LATENCY_PERCENTILES, LOAD_KEYS, get_reports
+from neuronperf_native.analysis.reports import (
+    CSV_COLS,
+    LATENCY_PERCENTILES,
+    LOAD_KEYS,
+    TOO_FEW,
+    get_reports,
+)
 from neuronperf_native.analysis.saved import ReportFileError, read_json
 
 __all__ = [
@@ -19,6 +25,7 @@ __all__ = [
     "LATENCY_PERCENTILES",
     "LOAD_KEYS",
     "MATCH_KEYS",
+    "TOO_FEW",
     "VERDICTS",
     "Comparison",
     "MetricChange",

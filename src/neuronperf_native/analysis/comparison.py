@@ -100,6 +100,7 @@ class Comparison:
     new_reports: list[dict[str, Any]] = field(repr=False)
     base_label: str = "base"
     new_label: str = "new"
+    allow_missing: bool = False  # a configuration of base that new lacks is no regression
 
     @property
     def regressions(self) -> list[MetricChange]:
@@ -108,8 +109,11 @@ class Comparison:
 
     @property
     def regressed(self) -> bool:
-        """True when a metric got slower or a configuration that finished in base failed."""
-        return bool(self.regressions or self.failed)
+        """True when a metric got slower, a configuration that finished in base failed,
+        or (unless allow_missing) one of base is missing from new: a run that dropped a
+        configuration does not pass."""
+        missing = self.unmatched_base and not self.allow_missing
+        return bool(self.regressions or self.failed or missing)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-safe data (the reports themselves left out)."""
@@ -218,14 +222,18 @@ def compare(
     threshold: float = 0.05,
     metrics: Sequence[str] | None = None,
     confidence: float = 0.95,
+    allow_missing: bool = False,
 ) -> Comparison:
     """Compare run `new` against run `base` (report lists or write_json files).
 
     Configurations are matched on MATCH_KEYS. For each metric (default DEFAULT_METRICS)
     the change is (new - base) / base with an interval at `confidence`; the verdict is
     "slower" or "faster" only when the change is significant AND beyond `threshold`
-    (a fraction: 0.05 = 5%). `Comparison.regressed` is what a CI gate checks.
+    (a fraction: 0.05 = 5%). `Comparison.regressed` is what a CI gate checks: it
+    counts a configuration of base that new lacks unless allow_missing.
     """
+    if not isinstance(allow_missing, bool):
+        raise TypeError(f"allow_missing must be a bool, got {allow_missing!r}")
     threshold = _check_threshold(threshold)
     check_confidence(confidence)
     metric_names = _check_metrics(metrics)
@@ -252,6 +260,7 @@ def compare(
         new_reports=new_reports,
         base_label=base_label,
         new_label=new_label,
+        allow_missing=allow_missing,
     )
 
 

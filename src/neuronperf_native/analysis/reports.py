@@ -55,6 +55,11 @@ CSV_COLS = [
     "cost_per_1m_inf",
 ]
 
+#: Fewest requests a run must complete for its throughput to be estimated: with fewer
+#: (one request in a run at 0.1 requests/s), throughput_avg, throughput_peak and
+#: request_rate_achieved are None and ci_flags["throughput_avg"] says TOO_FEW.
+MIN_RATE_REQUESTS = 2
+TOO_FEW = "too_few_requests"
 #: Latency percentiles every report carries (plus the config's extra `percentiles`).
 LATENCY_PERCENTILES = (0.0, 50.0, 90.0, 95.0, 99.0, 99.9, 100.0)
 #: Percentiles of the CPU and memory utilisation samples.
@@ -273,8 +278,9 @@ def _report(config: Mapping[str, Any], results: Mapping[str, Any], where: str) -
         windows, window_s = _summed_windows(runs)
         timeline, avg, peak = _throughputs(windows, window_s, batch_size, total_infs, total_s)
         report["throughput_timeline"] = timeline
-        report["throughput_avg"] = avg
-        report["throughput_peak"] = peak
+        if iterations >= MIN_RATE_REQUESTS:
+            report["throughput_avg"] = avg
+            report["throughput_peak"] = peak
         report["worker_avg_s"] = sum(run.wall_s for run in runs) / len(runs)
         report["warmup_avg_ms"] = _mean_ms(_merge([run.warmup for run in runs]))
         for stage in _STAGE_AVERAGES:
@@ -293,11 +299,15 @@ def _report(config: Mapping[str, Any], results: Mapping[str, Any], where: str) -
                 if isinstance(stopping, Mapping):  # the rule's decision ended the run: say so
                     report["stable"] = bool(stopping.get("stable"))
                     report["stopping"] = dict(stopping)
+        if iterations < MIN_RATE_REQUESTS:
+            report["ci_flags"] = {**(report.get("ci_flags") or {}), "throughput_avg": TOO_FEW}
         if isinstance(cost_per_hour, numbers.Real) and report["throughput_avg"]:
             report["cost_per_1m_inf"] = (
                 float(cost_per_hour) / (report["throughput_avg"] * 3600.0) * 1e6
             )
     report.update(_load_fields(config, runs))
+    if (report.get("ci_flags") or {}).get("throughput_avg") == TOO_FEW:
+        report["request_rate_achieved"] = None
     report.update(_failure_fields(runs))
     report.update(_token_fields(config, runs, results, extra_percentiles))
     if isinstance(config.get("nodes"), list):

@@ -6,10 +6,12 @@ Subcommands: `demo`, `bench MODEL`, `index show|filter|append|copy|move|delete`,
 The report table goes to stdout; logs and progress go to stderr.
 
 Exit status: 0 on success, 1 when a benchmark configuration failed (compare: when
-NEW regressed), 2 on usage errors (and on errors that stop a command before it
-measures anything: memory, input nested too deeply). Each error, and each failing
-configuration, prints as one line; `-v` adds the traceback, once; `-q` leaves
-warnings and errors only.
+NEW regressed, failed or lacks a configuration of BASE), 2 on usage errors (and on
+errors that stop a command before it measures anything: memory, input nested too
+deeply), 3 when a file asked for could not be written after the run (the results are
+kept: the error line says where), 130 on Ctrl-C (what was measured is printed and
+written). Each error, and each failing configuration, prints as one line; `-v` adds
+the traceback, once; `-q` leaves warnings and errors only.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ from neuronperf_native.cli._bench_options import sequence_options
 from neuronperf_native.cli._bench_parser import _add_bench, add_sequence_args, add_string_data_args
 from neuronperf_native.cli._common import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_OUTPUT,
     EXIT_USAGE,
+    INTERRUPTION,
     UsageError,
     _Parser,
     _verbosity_parent,
@@ -38,7 +43,9 @@ from neuronperf_native.cli.report import _add_compare, _add_report
 
 __all__ = [
     "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_OUTPUT",
     "EXIT_USAGE",
     "UsageError",
     "add_sequence_args",
@@ -119,9 +126,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.handler is _run:  # the script owns its warnings and logging
         return args.handler(args)
-    with _cli_output(args.verbose):
+    with _cli_output(args.verbose), INTERRUPTION.watching():
         try:
             return args.handler(args)
+        except KeyboardInterrupt:  # before (or after) the benchmark, which keeps its own
+            if args.verbose:
+                traceback.print_exc()
+            print("error: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
         except _USER_ERRORS as error:
             if args.verbose:
                 traceback.print_exc()

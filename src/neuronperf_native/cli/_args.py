@@ -9,12 +9,15 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from neuronperf_native.cli._common import UsageError
 
 #: The longest --duration accepted (one day), in seconds.
 MAX_DURATION_S = 86_400.0
+#: The most levels a --request-rate-range or --concurrency-range expands to (END 0,
+#: perf_analyzer's "no limit", steps up to this many).
+MAX_RANGE_LEVELS = 1000
 # Dimensions longer than this cannot be a size; the bytes of one array are capped by
 # numpy's index type.
 _MAX_DIM_DIGITS = 19
@@ -66,6 +69,21 @@ def _nodes(text: str) -> int | str:
     return "all" if text == "all" else _positive_int(text)
 
 
+def _non_negative_float(text: str) -> float:
+    value = _number(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def _open_percentage(text: str) -> float:
+    """A percentage strictly between 0 and 100."""
+    value = _number(text)
+    if not 0 < value < 100:
+        raise argparse.ArgumentTypeError(f"must be a percentage in (0, 100), got {text}")
+    return value
+
+
 def _percentile(text: str) -> float:
     value = _number(text)
     if not 0 <= value <= 100:
@@ -73,33 +91,68 @@ def _percentile(text: str) -> float:
     return value
 
 
-def _range_arg(integer: bool) -> Any:
-    """perf_analyzer's START[:END[:STEP]] -> (start, end or None, step)."""
+class Span(NamedTuple):
+    """perf_analyzer's START:END:STEP as given; end None: START only; end 0: no limit."""
 
-    def parse(text: str) -> tuple[float, float | None, float]:
+    start: float
+    end: float | None
+    step: float
+    text: str
+
+    @property
+    def unlimited(self) -> bool:
+        return self.end == 0
+
+
+def _range_arg(integer: bool) -> Any:
+    """perf_analyzer's START[:END[:STEP]] -> a Span. END 0 is perf_analyzer's "no
+    limit" (it needs --latency-threshold, checked with the other options)."""
+
+    def parse(text: str) -> Span:
         parts = text.split(":")
         if not 1 <= len(parts) <= 3 or not all(parts):
             raise argparse.ArgumentTypeError(f"must be START:END:STEP, got {text!r}")
         number = _positive_int if integer else _positive_float
         try:
-            values = [number(p) for p in parts]
+            start = number(parts[0])
+            end = None
+            if len(parts) > 1:
+                end = 0 if _is_zero(parts[1]) else number(parts[1])
+            step = number(parts[2]) if len(parts) == 3 else 1
         except argparse.ArgumentTypeError as error:
             raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
-        start, end = values[0], values[1] if len(values) > 1 else None
-        step = values[2] if len(values) == 3 else 1
-        if end is not None and end < start:
-            raise argparse.ArgumentTypeError(f"END must be >= START, got {text!r}")
-        return start, end, step
+        if end is not None and end != 0 and end < start:
+            raise argparse.ArgumentTypeError(f"END must be >= START (or 0: no limit), got {text!r}")
+        return Span(start, end, step, text)
 
     return parse
 
 
-def _range_values(span: tuple[float, float | None, float]) -> list[float]:
-    """START, START+STEP, ... up to END (just START without an END)."""
-    start, end, step = span
+def _is_zero(text: str) -> bool:
+    try:
+        return float(text) == 0
+    except ValueError:
+        return False
+
+
+def _range_values(span: Span, option: str, limit: float) -> list[float]:
+    """START, START+STEP, ... up to END (just START without an END; with END 0, up to
+    `limit`), at most MAX_RANGE_LEVELS of them, counted before any is made."""
+    start, end, step = span.start, span.end, span.step
     if end is None:
         return [start]
-    count = math.floor((end - start) / step * (1 + 1e-12)) + 1
+    for name, value in (("START", start), ("END", end)):
+        if value > limit:
+            raise UsageError(f"{option} {span.text}: {name} is beyond the most allowed, {limit:g}")
+    top = limit if end == 0 else end
+    count = math.floor((top - start) / step * (1 + 1e-12)) + 1
+    if end == 0:
+        count = min(count, MAX_RANGE_LEVELS)
+    elif count > MAX_RANGE_LEVELS:
+        raise UsageError(
+            f"{option} {span.text} expands to {count:,} levels, more than {MAX_RANGE_LEVELS:,}: "
+            "widen STEP or narrow the range (or use --binary-search)"
+        )
     return [float(f"{start + k * step:.12g}") for k in range(count)]
 
 

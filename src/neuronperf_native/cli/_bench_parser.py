@@ -6,10 +6,13 @@ import argparse
 from typing import Any
 
 from neuronperf_native.cli._args import (
+    MAX_RANGE_LEVELS,
     _duration,
     _id_range,
     _nodes,
+    _non_negative_float,
     _non_negative_int,
+    _open_percentage,
     _percentile,
     _positive_float,
     _positive_int,
@@ -24,6 +27,7 @@ from neuronperf_native.cli._generative import add_generative_args
 from neuronperf_native.cli._models import FRAMEWORKS
 from neuronperf_native.cli._served import add_served_args
 from neuronperf_native.cli.bench import _bench
+from neuronperf_native.engine import MAX_TRACE_INTERVALS
 
 
 def add_string_data_args(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +58,6 @@ def add_sequence_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sequence-length-variation",
         type=float,
-        default=20.0,
         metavar="PERCENT",
         help="each sequence's length varies uniformly within +-PERCENT of --sequence-length "
         "(default 20)",
@@ -173,7 +176,7 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
     )
     bench.add_argument(
         "--stability-percentage",
-        type=_positive_float,
+        type=_open_percentage,
         metavar="P",
         help="stop a configuration once the confidence intervals of its throughput and of "
         "the --percentile latency (without --percentile, the median) are within +-P%% "
@@ -284,7 +287,8 @@ def _add_load_options(bench: argparse.ArgumentParser) -> None:
         type=_range_arg(integer=True),
         metavar="START:END:STEP",
         help="closed loop: concurrency START, START+STEP, ... up to END (END and STEP "
-        "default to START and 1)",
+        "default to START and 1; END 0: no limit, until --latency-threshold is exceeded; "
+        f"at most {MAX_RANGE_LEVELS:,} levels)",
     )
     load.add_argument(
         "--request-rate",
@@ -299,37 +303,43 @@ def _add_load_options(bench: argparse.ArgumentParser) -> None:
         "--request-rate-range",
         type=_range_arg(integer=False),
         metavar="START:END:STEP",
-        help="open loop: request rates START, START+STEP, ... up to END (requests/s)",
+        help="open loop: request rates START, START+STEP, ... up to END (requests/s; END 0: "
+        f"no limit, until --latency-threshold is exceeded; at most {MAX_RANGE_LEVELS:,} levels)",
     )
     load.add_argument(
         "--request-distribution",
         choices=("constant", "poisson", "gamma"),
         help="open loop: gaps between requests, constant, Poisson (exponential, seeded "
-        "by --seed) or gamma (--burstiness); default constant",
+        "by --seed) or gamma (--burstiness); default constant; ignored (with a warning) in "
+        "concurrency mode",
     )
     load.add_argument(
         "--request-intervals",
         metavar="FILE",
-        help="open loop: replay the gaps in FILE (one per line, in microseconds), looped",
+        help="open loop: replay the gaps in FILE (one per line, in microseconds; at most "
+        f"{MAX_TRACE_INTERVALS:,} lines of 64 characters), looped, the first one interval "
+        "after the start",
     )
     load.add_argument(
         "--max-threads",
         type=_positive_int,
         metavar="N",
         help="open loop: requests each model copy may have in flight (its workers; "
-        "default 4, perf_analyzer's)",
+        "default 4, perf_analyzer's); ignored (with a warning) in concurrency mode",
     )
     load.add_argument(
         "--latency-threshold",
-        type=_positive_float,
+        type=_non_negative_float,
         metavar="MS",
         help="search for the highest request rate (open loop) or concurrency (closed loop) "
-        "whose --percentile latency is at most MS: with a range, step through it and stop "
-        "at the first rate over MS; with --binary-search, bracket and bisect",
+        "whose --percentile latency is at most MS: step through the levels from the first "
+        "and stop at the first over MS (a range's END 0: no limit); with --binary-search, "
+        "bisect; 0 means no limit (default)",
     )
     load.add_argument(
         "--binary-search",
         action="store_true",
-        help="with --latency-threshold: binary search within the range given (its STEP "
-        "is the precision), or from --request-rate / --concurrency (2%% of the value)",
+        help="with --latency-threshold: perf_analyzer's binary search of the range given "
+        "(START, END, then midpoints; STEP is the precision), or bracket and bisect from "
+        "--request-rate / --concurrency (2%% of the value)",
     )

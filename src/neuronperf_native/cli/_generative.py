@@ -21,6 +21,14 @@ _PROMPT_FLAGS = {
     "input_file": "input_file",
     "tokenizer": "tokenizer",
 }
+#: How benchmark()'s errors name the generative settings: the options typed.
+GENERATIVE_NAMES = {
+    **{key: "--" + flag.replace("_", "-") for flag, key in _PROMPT_FLAGS.items()},
+    **{
+        key: "--" + key.replace("_", "-")
+        for key in ("streaming", "goodput", "min_goodput_fraction", "export_requests", "burstiness")
+    },
+}
 
 
 def add_generative_args(bench: argparse.ArgumentParser) -> None:
@@ -147,8 +155,16 @@ def generative_options(args: argparse.Namespace) -> dict[str, Any]:
                                  "add --streaming")  # fmt: skip
             options[flag] = getattr(args, flag)
     if args.burstiness is not None:
+        if args.request_rate is None and args.request_rate_range is None:
+            raise UsageError(
+                "--burstiness shapes the gaps of a request rate: give --request-rate or "
+                "--request-rate-range"
+            )
         if args.request_distribution not in (None, "gamma"):
-            raise UsageError("--burstiness shapes gamma arrivals: drop --request-distribution")
+            raise UsageError(
+                f"--burstiness and --request-distribution {args.request_distribution} cannot "
+                "be combined: --burstiness draws gamma gaps"
+            )
         options.update(arrival="gamma", burstiness=args.burstiness, seed=args.seed)
     return options
 

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from neuronperf_native.cli._args import parse_input_arg
-from neuronperf_native.cli._bench_options import _bench_options
-from neuronperf_native.cli._common import UsageError, _exit_status, _flatten, _note
+from neuronperf_native.cli._bench_options import _bench_options, cli_names
+from neuronperf_native.cli._common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    INTERRUPTION,
+    UsageError,
+    _exit_status,
+    _flatten,
+    _note,
+)
 from neuronperf_native.cli._models import _framework_benchmark, _input_specs, _resolve_model
+from neuronperf_native.cli._outputs import Outputs
 from neuronperf_native.cli._served import bench_served
 
 
@@ -197,13 +207,16 @@ def _validation_line(report: dict[str, Any]) -> str:
 def _bench(args: argparse.Namespace) -> int:
     import neuronperf_native as npf
 
+    outputs = _bench_outputs(args, npf)
+    outputs.check()
     options = _bench_options(args)
     if args.url is not None:
-        result = bench_served(args, options)
+        with cli_names(args):
+            result = bench_served(args, options)
         if args.dry_run:
             print(result.table())
-            return 0
-        return _bench_reports(args, npf, result)
+            return EXIT_OK
+        return _bench_reports(args, npf, result, outputs)
     if args.model is None:
         raise UsageError("give MODEL (a model file, index or module:Class), or -u URL -m NAME")
     kind, model, framework = _resolve_model(args.model, args.framework)
@@ -215,17 +228,29 @@ def _bench(args: argparse.Namespace) -> int:
             raise UsageError(f"model index {args.model} has no config of batch size {missing[0]}")
         model = args.model  # benchmark() loads it and filters by batch size
     benchmark = _framework_benchmark(framework)
-    if args.dry_run:
-        print(benchmark(model, data, batch_sizes=batch_sizes, dry_run=True, **options).table())
-        return 0
-    return _bench_reports(args, npf, benchmark(model, data, batch_sizes=batch_sizes, **options))
+    with cli_names(args):
+        if args.dry_run:
+            print(benchmark(model, data, batch_sizes=batch_sizes, dry_run=True, **options).table())
+            return EXIT_OK
+        reports = benchmark(model, data, batch_sizes=batch_sizes, **options)
+    return _bench_reports(args, npf, reports, outputs)
 
 
-def _bench_reports(args: argparse.Namespace, npf: Any, reports: list[dict[str, Any]]) -> int:
+def _bench_reports(
+    args: argparse.Namespace, npf: Any, reports: list[dict[str, Any]], outputs: Outputs
+) -> int:
+    """The table, the files asked for, and the exit status of a benchmark's reports."""
     if not reports:
+        if INTERRUPTION.happened:
+            print("error: interrupted before a configuration was measured", file=sys.stderr)
+            return EXIT_INTERRUPTED
         raise UsageError("no configuration to benchmark")
-    _bench_output(args, npf, reports)
-    return _exit_status(reports)
+    _print_table(args, npf, reports)
+    written = outputs.write(args, reports, reports)
+    status = _exit_status(reports)
+    if status == EXIT_INTERRUPTED:
+        print(f"error: interrupted: {len(reports)} configuration(s) measured", file=sys.stderr)
+    return status if status != EXIT_OK else written
 
 
 def _bench_data(args: argparse.Namespace) -> Any:
@@ -253,11 +278,10 @@ def _bench_data(args: argparse.Namespace) -> Any:
     return data
 
 
-def _bench_output(args: argparse.Namespace, npf: Any, reports: list[dict[str, Any]]) -> None:
-    """The table on stdout, validation notes on stderr, and the files asked for."""
+def _print_table(args: argparse.Namespace, npf: Any, reports: list[dict[str, Any]]) -> None:
+    """The table on stdout, the search's answer, validation notes on stderr."""
     percentiles = list(dict.fromkeys(args.percentile or []))
-    table = _flat_slo(reports)
-    npf.print_reports(table, cols=_table_cols(percentiles, reports), units=True)
+    npf.print_reports(_flat_slo(reports), cols=_table_cols(percentiles, reports), units=True)
     for line in _slo_summary(reports):
         print(line)
     for line in _failure_lines(reports):
@@ -265,7 +289,24 @@ def _bench_output(args: argparse.Namespace, npf: Any, reports: list[dict[str, An
     for report in reports:
         if report.get("validation") is not None:
             _note(args, _validation_line(report))
-    if args.csv:
+
+
+def _bench_outputs(args: argparse.Namespace, npf: Any) -> Outputs:
+    """The files --csv, --json and --html ask for (and the files bench reads)."""
+    inputs = []
+    if args.model is not None:
+        model = args.model.rpartition(":")[0] if ":" in args.model else args.model
+        inputs.append(("MODEL", model))
+    inputs += [("--input-data", source) for source in args.input_data or []]
+    if args.request_intervals:
+        inputs.append(("--request-intervals", args.request_intervals))
+    if args.input_file:
+        inputs.append(("--input-file", args.input_file))
+    outputs = Outputs(inputs)
+    percentiles = list(dict.fromkeys(args.percentile or []))
+
+    def csv(path: str, reports: list[dict[str, Any]]) -> None:
+        table = _flat_slo(reports)
         extra = _percentile_cols(percentiles, npf.CSV_COLS)
         intervals = [f"latency_ms_p{p:g}_ci" for p in dict.fromkeys([50.0, 99.0, *percentiles])]
         stats_cols = ["throughput_ci", *intervals, "stable", "measured_s"]
@@ -274,10 +315,10 @@ def _bench_output(args: argparse.Namespace, npf: Any, reports: list[dict[str, An
             c for c in npf.reporting.STREAM_CSV_COLS if any(r.get(c) is not None for r in table)
         ]
         cols = [*npf.CSV_COLS, *extra, *stats_cols, *load_cols, *stream_cols, "status"]
-        npf.write_csv(table, args.csv, cols=cols)
-        _note(args, f"wrote {args.csv}")
-    if args.json:
-        npf.write_json(reports, args.json)
-        _note(args, f"wrote {args.json}")
-    if args.html:
-        _note(args, f"wrote {npf.write_html(reports, args.html)}")
+        npf.write_csv(table, path, cols=cols)
+
+    outputs.add("--csv", args.csv, csv)
+    outputs.add("--json", args.json, lambda path, reports: npf.write_json(reports, path))
+    outputs.add("--html", args.html, lambda path, reports: npf.write_html(reports, path))
+    outputs.add("--export-requests", args.export_requests, None)  # benchmark() writes it
+    return outputs

@@ -8,7 +8,8 @@ import sys
 from typing import Any
 
 from neuronperf_native.cli._args import _confidence, _threshold_percent
-from neuronperf_native.cli._common import EXIT_FAILED, EXIT_OK, UsageError, _note
+from neuronperf_native.cli._common import EXIT_FAILED, UsageError
+from neuronperf_native.cli._outputs import Outputs
 from neuronperf_native.cli.bench import _flat_slo, _table_cols
 
 
@@ -25,48 +26,78 @@ def _load_reports(path: str) -> list[dict[str, Any]]:
 def _report(args: argparse.Namespace) -> int:
     import neuronperf_native as npf
 
+    outputs = Outputs([("FILE.json", args.file)])
+    outputs.add("--plot", args.plot, lambda path, reports: _plot_to(path, reports, args.file))
+    outputs.add("--html", args.html, lambda path, reports: npf.write_html(reports, path))
+    outputs.check()
     reports = _load_reports(args.file)
     if args.plot:
         from neuronperf_native import _plot
 
         _plot.require_matplotlib()
+    table = _flat_slo(reports)
     if args.cols:
         cols = [col for group in args.cols for col in group]
+        _check_columns("--cols", cols, table)
     else:
         percentiles = sorted({p for r in reports for p in r.get("percentiles") or []})
         cols = _table_cols(percentiles, reports)
     sort_by = args.sort_by if args.sort_by != "none" else None
-    if sort_by is not None and sort_by not in cols:
-        cols.insert(1, sort_by)  # a sort shows its column
-    npf.print_reports(_flat_slo(reports), cols=cols, sort_by=sort_by, units=True)
-    if args.plot:
-        from neuronperf_native import _plot
+    if sort_by is not None:
+        _check_columns("--sort-by", [sort_by], table)
+        if sort_by not in cols:
+            cols.insert(1, sort_by)  # a sort shows its column
+    npf.print_reports(table, cols=cols, sort_by=sort_by, units=True)
+    return outputs.write(args, reports)
 
-        _plot.plot_reports(reports, args.plot, title=os.path.basename(args.file))
-        _note(args, f"wrote {args.plot}")
-    if args.html:
-        _note(args, f"wrote {npf.write_html(reports, args.html)}")
-    return EXIT_OK
+
+def _check_columns(option: str, cols: list[str], reports: list[dict[str, Any]]) -> None:
+    """UsageError naming the option for a column no report has."""
+    known = {key for report in reports for key in report}
+    unknown = [col for col in cols if col not in known]
+    if unknown:
+        hint = ", ".join(sorted(k for k in known if not k.startswith("_"))[:12])
+        raise UsageError(f"{option}: unknown column {unknown[0]!r} (the reports have {hint}, ...)")
+
+
+def _plot_to(path: str, reports: list[dict[str, Any]], source: str) -> None:
+    from neuronperf_native import _plot
+
+    _plot.plot_reports(reports, path, title=os.path.basename(source))
 
 
 def _compare(args: argparse.Namespace) -> int:
     from neuronperf_native.analysis import compare
+    from neuronperf_native.reporters.html import write_comparison_html
     from neuronperf_native.reporting import comparison_table
 
+    outputs = Outputs([("BASE.json", args.base), ("NEW.json", args.new)])
+    outputs.add(
+        "--html", args.html, lambda path, comparison: write_comparison_html(comparison, path)
+    )
+    outputs.check()
     metrics = None
     if args.metric:
         metrics = [m.strip() for text in args.metric for m in text.split(",") if m.strip()]
     comparison = compare(
-        args.base, args.new, threshold=args.threshold, metrics=metrics, confidence=args.confidence
+        args.base,
+        args.new,
+        threshold=args.threshold,
+        metrics=metrics,
+        confidence=args.confidence,
+        allow_missing=args.allow_missing,
     )
-    sys.stdout.write(comparison_table(comparison))
-    if args.html:
-        from neuronperf_native.reporters.html import write_comparison_html
-
-        _note(args, f"wrote {write_comparison_html(comparison, args.html)}")
     if not comparison.rows:
         raise UsageError(f"no configuration of {args.base} matches one of {args.new}")
-    return EXIT_FAILED if comparison.regressed else EXIT_OK
+    sys.stdout.write(comparison_table(comparison))
+    if comparison.unmatched_base and not args.allow_missing:
+        print(
+            f"error: {len(comparison.unmatched_base)} configuration(s) of {args.base} missing "
+            f"from {args.new} (--allow-missing accepts that)",
+            file=sys.stderr,
+        )
+    written = outputs.write(args, comparison)
+    return EXIT_FAILED if comparison.regressed else written  # a regression says so first
 
 
 def _add_compare(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -81,8 +112,9 @@ def _add_compare(sub: Any, parent: argparse.ArgumentParser) -> None:
             "faster only when the change is statistically significant at --confidence "
             "and beyond --threshold: throughput from the window series (Mann-Whitney U), "
             "latency percentiles from the saved HDR histograms (order-statistic "
-            "intervals). Exit status: 0 nothing regressed, 1 a metric got slower or a "
-            "configuration failed, 2 usage error."
+            "intervals). Exit status: 0 nothing regressed, 1 a metric got slower, a "
+            "configuration failed or is missing from NEW (unless --allow-missing), 2 usage "
+            "error, 3 --html could not be written."
         ),
     )
     cmp.add_argument("base", metavar="BASE.json", help="the reference run (--json, write_json)")
@@ -109,6 +141,12 @@ def _add_compare(sub: Any, parent: argparse.ArgumentParser) -> None:
     )
     cmp.add_argument(
         "--html", metavar="OUT.html", help="also write the comparison as HTML, runs overlaid"
+    )
+    cmp.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="a configuration of BASE that NEW lacks is listed but does not fail the "
+        "comparison (by default it does: a run that dropped a configuration is no pass)",
     )
     cmp.set_defaults(handler=_compare)
 

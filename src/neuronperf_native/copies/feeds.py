@@ -10,16 +10,19 @@ before the timed run.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.shared_memory import SharedMemory
 
-from neuronperf_native.copies.shm import SharedBatches, share_batches
+from neuronperf_native.copies.shm import SharedBatches, share_batches, share_trace
 from neuronperf_native.copies.validation import (
     ValidationPlan,
     make_sequence_validation,
     make_validation,
 )
+from neuronperf_native.engine import IntervalTrace
 from neuronperf_native.inputs import (
     InputData,
     InputDataError,
@@ -101,6 +104,7 @@ class FeedCache:
         self._plans: dict[int, ValidationPlan | None] = {}
         self._sequence_plan: ValidationPlan | None = None
         self._segments: list[SharedMemory] = []
+        self._traces: dict[IntervalTrace, str] = {}
 
     def feed(self, batch_size: int) -> Feed | None:
         """The Feed at ``batch_size``; its batches lie in shared memory when asked."""
@@ -142,12 +146,22 @@ class FeedCache:
             self._sequence_plan = make_sequence_validation(self.data, *self.tolerances)
         return self._sequence_plan
 
+    def trace_file(self, trace: IntervalTrace) -> str:
+        """The file the copies map ``trace`` from (written on first use)."""
+        if trace not in self._traces:
+            self._traces[trace] = share_trace(trace)
+        return self._traces[trace]
+
     def close(self) -> None:
-        """Releases and removes the shared-memory segments."""
+        """Releases and removes the shared-memory segments and trace files."""
         for segment in self._segments:
             segment.close()
             segment.unlink()
         self._segments.clear()
+        for path in self._traces.values():
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        self._traces.clear()
 
     def __enter__(self) -> FeedCache:
         return self

@@ -1,7 +1,9 @@
 """The conversation between the parent and a model copy: what both sides import.
 
-Messages are JSON (plus raw int64 bytes for timestamps), so the parent never
-unpickles anything a model process produced.
+Messages are JSON (plus raw int64 bytes for timestamps), framed as
+multiprocessing.Connection frames them and sent and read by the engine (its progress
+forwarder writes "progress" natively), so the parent never unpickles anything a model
+process produced.
 
 Parent -> copy: {"cmd": "run", "run": RunSpec}, {"cmd": "start", "start_at_ns": N},
 {"cmd": "stop"} (end the run early), {"cmd": "abort"} (skip the run), {"cmd": "load",
@@ -17,6 +19,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from neuronperf_native import _engine
 from neuronperf_native._schedule import CopySchedule, split_schedule
 from neuronperf_native.copies.feeds import Feed
 from neuronperf_native.copies.validation import ValidationPlan
@@ -70,6 +73,7 @@ class RunSpec:
     # The latency whose window histograms go to the parent live: "e2e", or a streamed
     # run's token metric (stability judging it).
     window_metric: str = "e2e"
+    longest_interval_s: float = 0.0  # replayed intervals: the longest (a copy's silence)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +82,7 @@ class RunSpec:
             "validate": self.validate,
             "live_histograms": self.live_histograms,
             "window_metric": self.window_metric,
+            "longest_interval_s": self.longest_interval_s,
         }
 
     @classmethod
@@ -87,16 +92,11 @@ class RunSpec:
     def schedule(self, copy_id: int) -> CopySchedule | None:
         """This copy's share of the open-loop schedule (None: closed loop)."""
         o = self.options
-        if o.request_rate is None and o.request_intervals_us is None:
+        if o.request_rate is None and o.request_intervals_us is None and o.request_trace is None:
             return None
+        replayed = o.request_intervals_us is not None or o.request_trace is not None
         return split_schedule(
-            o.request_rate,
-            o.arrival,
-            o.seed,
-            o.request_intervals_us,
-            self.n_copies,
-            copy_id,
-            o.burstiness,
+            o.request_rate, o.arrival, o.seed, replayed, self.n_copies, copy_id, o.burstiness
         )
 
     def copy_options(self, copy_id: int, start_at_ns: int) -> RunOptions:
@@ -121,6 +121,8 @@ class RunSpec:
         o = self.options
         if o.request_intervals_us is not None:
             return self.n_copies * max(o.request_intervals_us) / 1e6
+        if o.request_trace is not None:
+            return self.n_copies * self.longest_interval_s
         return self.n_copies / o.request_rate if o.request_rate else 0.0
 
 
@@ -130,8 +132,10 @@ class CopyFailure(Exception):
 
 
 def send(conn: Any, message: dict[str, Any]) -> None:
-    conn.send_bytes(json.dumps(message).encode())
+    _engine.write_message(conn.fileno(), json.dumps(message).encode())
 
 
 def receive(conn: Any) -> dict[str, Any]:
-    return json.loads(conn.recv_bytes().decode())
+    """The next message on conn. The wait happens in the engine, which retakes the GIL
+    as a harness thread: workers of this process hand it over at once."""
+    return json.loads(_engine.read_message(conn.fileno()).decode())

@@ -1,4 +1,5 @@
-"""Batches held once in a POSIX shared-memory segment that every model copy maps.
+"""Batches held once in a POSIX shared-memory segment that every model copy maps, and
+the written trace of replayed request intervals that every copy's engine maps.
 
 A segment's name says which process created it (pid namespace, pid, start time), so
 that a segment whose creator died without removing it (SIGKILL of the whole process
@@ -14,11 +15,14 @@ import mmap
 import os
 import re
 import secrets
+import tempfile
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 from typing import Any
 
 import numpy as np
+
+from neuronperf_native.engine import IntervalTrace
 
 _SHM_DIR = "/dev/shm"
 _ALIGN_BYTES = 64
@@ -105,6 +109,31 @@ def share_batches(batches: list[tuple]) -> tuple[SharedBatches, shared_memory.Sh
         )
     del target  # release the exported buffer so the segment can be closed
     return SharedBatches(segment.name, layout), segment
+
+
+def share_trace(trace: IntervalTrace) -> str:
+    """Writes a trace of replayed intervals once for the copies to map and returns its
+    path: in /dev/shm, named as a segment so that a dead benchmark's is swept, or in
+    the temp directory when /dev/shm is missing or too small (a container's 64 MiB).
+    The caller removes it."""
+    sweep_stale_segments()
+    name = _new_segment_name()
+    if os.path.isdir(_SHM_DIR):
+        path = os.path.join(_SHM_DIR, name)
+        try:
+            trace.write(path)
+            return path
+        except ValueError:  # no room: the temp directory's file is cached in memory too
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+    path = os.path.join(tempfile.gettempdir(), name)
+    try:
+        trace.write(path)
+    except ValueError:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    return path
 
 
 def _new_segment_name() -> str:

@@ -114,7 +114,7 @@ class LocalExecutor(Executor):
                         if isinstance(failure, KeyboardInterrupt):
                             return
                         continue
-                outcome, sampler = self._run_one(group, configuration, observer)
+                outcome, sampler = self._run_one(group, configuration, observer, feeds)
                 yield self._result(configuration, config, outcome, sampler)
                 if outcome.failed:
                     group.discard()
@@ -179,7 +179,11 @@ class LocalExecutor(Executor):
         return {"feed": feeds.feed(batch_size), "validation": feeds.plan(batch_size)}
 
     def _run_one(
-        self, group: CopyGroup, configuration: Configuration, observer: RunObserver
+        self,
+        group: CopyGroup,
+        configuration: Configuration,
+        observer: RunObserver,
+        feeds: FeedCache,
     ) -> tuple[CopiesOutcome, _Sampler]:
         s = self.settings
         sampler = _Sampler(s.stats_interval_s)
@@ -202,11 +206,13 @@ class LocalExecutor(Executor):
             should_stop=lambda: observer.should_stop(configuration),
             max_rss_mb=s.max_rss_mb,
         )
+        trace = s.request_intervals if configuration.load_mode == "open" else None
         run = RunSpec(
-            configuration.run_options(),
+            configuration.run_options(None if trace is None else feeds.trace_file(trace)),
             n_copies=configuration.n_models,
             live_histograms=observer.wants_histograms,
             window_metric=s.stability.metric if s.stability is not None else "e2e",
+            longest_interval_s=0.0 if trace is None else trace.max_interval_s,
         )
         start_dts = time.strftime("%Y%m%d-%H%M%S")
         outcome = group.run(run, ready_timeout_s=s.load_timeout_s, watch=watch)

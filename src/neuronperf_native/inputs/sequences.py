@@ -50,6 +50,9 @@ _MAX_ID = 2**64 - 1  # correlation ids are unsigned 64-bit, as in Triton
 STATS_SCHEMA = 1
 
 
+_DEFAULT_VARIATION = 20.0  # perf_analyzer's --sequence-length-variation, percent
+
+
 @dataclass(frozen=True)
 class SequenceOptions:
     """perf_analyzer's sequence options, validated (each error names its option).
@@ -67,7 +70,7 @@ class SequenceOptions:
 
     sequences: bool = False
     sequence_length: int | None = None
-    sequence_length_variation: float = 20.0
+    sequence_length_variation: float = _DEFAULT_VARIATION
     sequence_id_range: tuple[int, int | None] = (1, None)
     sequence_kwargs: bool = True
     sequence_fn: Callable[[int, bool, bool], Any] | None = None
@@ -99,6 +102,16 @@ class SequenceOptions:
                 "sequence_fn is called instead of passing keywords: give it with "
                 "sequence_kwargs=False"
             )
+        if not self.active:  # options that shape sequences would be ignored: refuse them
+            for name, default in (
+                ("sequence_length_variation", _DEFAULT_VARIATION),
+                ("sequence_id_range", (1, None)),
+            ):
+                if getattr(self, name) != default:
+                    raise ValueError(
+                        f"{name} shapes sequences, which play with sequences=True (or "
+                        "sequence_length): give one of them, or leave it out"
+                    )
 
     @property
     def active(self) -> bool:
@@ -115,12 +128,15 @@ class SequenceOptions:
                 "data) or data with several steps per stream"
             )
 
-    def check_concurrency(self, workers: int, n_copies: int) -> None:
-        """With an id range, every live sequence (one per worker) needs its own id."""
+    def check_concurrency(
+        self, workers: int, n_copies: int, name: str = "sequence_id_range"
+    ) -> None:
+        """With an id range, every live sequence (one per worker) needs its own id; an
+        error names the range as `name`."""
         start, end = self.sequence_id_range
         if end is not None and (end - start) // n_copies < workers:
             raise ValueError(
-                f"sequence_id_range=({start}, {end}) holds {end - start} id(s), fewer than "
+                f"{name} {start}:{end} holds {end - start} id(s), fewer than "
                 f"the {workers * n_copies} sequences live at once ({n_copies} model cop"
                 f"{'y' if n_copies == 1 else 'ies'} x {workers} worker(s)): ids would collide"
             )

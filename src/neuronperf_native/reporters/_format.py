@@ -203,9 +203,10 @@ def default_filename(reports: Sequence[Mapping[str, Any]], extension: str) -> st
     return f"{safe}.results-{time.strftime('%Y%m%d-%H%M%S')}.{extension}"
 
 
-def config_label(config: Mapping[str, Any]) -> str:
-    """`model b=1 n=2 w=1 p=1`, plus the load mode and rate when not closed loop."""
-    parts = [str(config.get("model_name") or "?")]
+def config_label(config: Mapping[str, Any], with_model: bool = True) -> str:
+    """`model b=1 n=2 w=1 p=1`, plus the load mode and rate when not closed loop (without
+    the model's name: `b=1 n=2 w=1 p=1`)."""
+    parts = [str(config.get("model_name") or "?")] if with_model else []
     for key, short in _LABEL_KEYS:
         value = config.get(key)
         if value is not None and not (key == "load_mode" and value == "closed"):

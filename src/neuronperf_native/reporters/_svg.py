@@ -27,6 +27,32 @@ PALETTE = (
     "#17becf",
 )
 _MARGIN_LEFT, _MARGIN_RIGHT, _MARGIN_TOP, _MARGIN_BOTTOM = 64, 14, 30, 44
+# Colours past the palette: hues a golden angle apart, in three lightness bands.
+_GOLDEN_ANGLE = 137.508
+_LIGHTNESS = (42, 58, 30)
+
+
+def colors(count: int) -> list[str]:
+    """`count` colours: the palette's when it has enough, else as many distinct ones
+    spread around the hue circle (neighbours far apart in hue, then in lightness)."""
+    if count <= len(PALETTE):
+        return list(PALETTE[:count])
+    out = []
+    for i in range(count):
+        hue = (i * _GOLDEN_ANGLE) % 360
+        out.append(_hsl_hex(hue, 65, _LIGHTNESS[i % len(_LIGHTNESS)]))
+    return out
+
+
+def _hsl_hex(hue: float, saturation: float, lightness: float) -> str:
+    s, l_ = saturation / 100, lightness / 100
+    chroma = (1 - abs(2 * l_ - 1)) * s
+    x = chroma * (1 - abs((hue / 60) % 2 - 1))
+    m = l_ - chroma / 2
+    sectors = [(chroma, x, 0.0), (x, chroma, 0.0), (0.0, chroma, x)]
+    sectors += [(0.0, x, chroma), (x, 0.0, chroma), (chroma, 0.0, x)]
+    r, g, b = sectors[int(hue // 60) % 6]
+    return "#" + "".join(f"{round((v + m) * 255):02x}" for v in (r, g, b))
 
 
 @dataclass

@@ -5,12 +5,16 @@ a few lines of inline script, fonts are the system's. A Content-Security-Policy 
 `default-src 'none'` (the inline style and script allowed by their hashes) makes the
 browser refuse any request the page might attempt.
 
-Content: the run metadata, the report table (click a header to sort), and per model:
-throughput vs p99 latency across configurations (the Pareto front joined), batch-size
-scaling, each configuration's latency percentile spectrum (log scale, from its saved
-histogram) and its throughput timeline (a rescaled partial last window drawn open). A
+Content: the run metadata, the report table (click a header to sort; with a load that
+varies, its target and achieved rates, schedule lag, backlog and saturation), and per
+model: throughput vs p99 latency across configurations (the Pareto front joined, of
+the configurations that finished unsaturated; saturated and failed ones drawn apart and
+labelled), batch-size scaling, each configuration's latency percentile spectrum (log
+scale, from its saved histogram) and its throughput timeline (a rescaled partial last
+window drawn open; long runs averaged down to at most _MAX_TIMELINE_POINTS points). A
 comparison draws base (dashed, squares) and new (solid, circles) on the same axes,
-below its verdict table.
+below its verdict table. Past the palette's ten colours, configurations get colours
+spread around the hue circle, and long legends scroll within their figure.
 """
 
 from __future__ import annotations
@@ -75,11 +79,25 @@ RUN_ROWS: tuple[tuple[str, Callable[[Sequence[Mapping[str, Any]]], Any]], ...] =
     ("last stop", lambda reports: reports[-1].get("stop_dts")),
     ("duration per configuration (s)", lambda reports: reports[0].get("duration")),
 )
+#: Columns added when a report is open loop: the load, and how it was kept up with.
+LOAD_COLS = (
+    ("request_rate_target", "target rate (req/s)"),
+    ("request_rate_achieved", "achieved rate (req/s)"),
+    ("schedule_lag_ms_p99", "schedule lag p99"),
+    ("backlog_max", "backlog max"),
+    ("saturated", "saturated"),
+)
+#: Columns added when a report is a latency-SLO search probe.
+SLO_COLS = (("slo_met", "SLO met"), ("slo_best", "SLO best"))
 _TEXT_COLS = ("model_name", "status")
-_BASE_COLOR, _RUN_COLOR = "#7f7f7f", _svg.PALETTE[0]
+_BASE_COLOR, _RUN_COLOR, _APART_COLOR = "#7f7f7f", _svg.PALETTE[0], "#d62728"
 _NINES_TICKS = (0.0, 50.0, 90.0, 99.0, 99.9, 99.99, 99.999)
 #: Pareto-front points of the throughput/latency chart labelled, at most.
 _MAX_LABELLED = 12
+#: Points a throughput timeline draws at most: longer runs are averaged down to it.
+_MAX_TIMELINE_POINTS = 400
+#: Legend entries shown before a legend scrolls within its figure.
+_MAX_LEGEND = 16
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#222}
@@ -96,6 +114,7 @@ td.v-unknown{color:#888}
 .charts{display:flex;flex-wrap:wrap;gap:12px}
 figure{margin:0;border:1px solid #eee;padding:6px}
 figcaption{font-size:12px;max-width:480px}figcaption span{margin-right:10px;display:inline-block}
+figcaption.many{max-height:120px;overflow-y:auto}
 svg.plot{font-size:11px;display:block}svg.plot .t{font-size:13px;font-weight:600}
 svg.plot .l{font-size:9px;fill:#444}svg.plot .n{fill:#999}
 svg.sw{vertical-align:middle;margin-right:3px}
@@ -173,11 +192,24 @@ def _head(text: str, left: bool = False) -> str:
     return f"<th{' class=s' if left else ''}>{escape(text)}</th>"
 
 
+def _flat(report: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A report with a search's verdicts as columns (slo_met, slo_best)."""
+    slo = report.get("slo")
+    if not isinstance(slo, Mapping):
+        return report
+    return {**report, "slo_met": slo.get("met"), "slo_best": slo.get("best")}
+
+
 def _report_table(runs: Sequence[_Run]) -> str:
     reports = [r for run in runs for r in run.reports]
     cols = list(TABLE_COLS)
     if any("stable" in r for r in reports):
         cols.insert(-1, ("stable", "stable"))
+    if any(r.get("load_mode") == "open" for r in reports):
+        cols[5:5] = LOAD_COLS[:2]  # the rates lead the figures
+        cols[-1:-1] = LOAD_COLS[2:]
+    if any(isinstance(r.get("slo"), Mapping) for r in reports):
+        cols[-1:-1] = SLO_COLS
     units = {k: latency_unit([r.get(k) for r in reports]) for k, _ in cols if "latency" in k}
     heads = [_head("run", left=True)] if len(runs) > 1 else []
     for key, header in cols:
@@ -185,7 +217,7 @@ def _report_table(runs: Sequence[_Run]) -> str:
         heads.append(_head(text, left=key in _TEXT_COLS))
     rows = []
     for run in runs:
-        for report in run.reports:
+        for report in map(_flat, run.reports):
             cells = [_cell(run.label, left=True)] if len(runs) > 1 else []
             for key, _ in cols:
                 value = report.get(key)
@@ -289,8 +321,9 @@ def _of_model(run: _Run, model: str) -> list[Mapping[str, Any]]:
 
 
 def _short_label(report: Mapping[str, Any]) -> str:
-    """The configuration label without the model name: `b=1 n=2 w=1 p=1`."""
-    return config_label(report).split(" ", 1)[-1]
+    """The configuration label without the model name: `b=1 n=2 w=1 p=1` (and the load
+    and rate in open loop)."""
+    return config_label(report, with_model=False)
 
 
 def _number(value: Any) -> float | None:
@@ -304,7 +337,8 @@ def _figure(svg: str, legend: Legend) -> str:
         f"<span>{_svg.swatch(color, dashed, marker)}{escape(text)}</span>"
         for color, dashed, marker, text in legend
     )
-    return f"<figure>{svg}<figcaption>{entries}</figcaption></figure>"
+    many = " class='many'" if len(legend) > _MAX_LEGEND else ""
+    return f"<figure>{svg}<figcaption{many}>{entries}</figcaption></figure>"
 
 
 def _series(run: _Run, label: str, xs: Any, ys: Any, color: str, **options: Any) -> _svg.Series:
@@ -325,11 +359,8 @@ def _run_legend(runs: Sequence[_Run]) -> Legend:
 
 
 def _config_colors(model: str, runs: Sequence[_Run]) -> dict[str, str]:
-    colors: dict[str, str] = {}
-    for run in runs:
-        for report in _of_model(run, model):
-            colors.setdefault(_short_label(report), _svg.PALETTE[len(colors) % len(_svg.PALETTE)])
-    return colors
+    labels = list(dict.fromkeys(_short_label(r) for run in runs for r in _of_model(run, model)))
+    return dict(zip(labels, _svg.colors(len(labels)), strict=True))
 
 
 def _frontier(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
@@ -342,19 +373,35 @@ def _frontier(points: list[tuple[float, float, str]]) -> list[tuple[float, float
     return front
 
 
+def _off_front(report: Mapping[str, Any]) -> str | None:
+    """Why a configuration is kept off the Pareto front: it did not finish (its status),
+    or it was saturated (its latencies describe the overload, growing with the run)."""
+    status = report.get("status")
+    if status not in (None, "finished"):
+        return str(status)
+    return "saturated" if report.get("saturated") else None
+
+
 def _tradeoff_chart(model: str, runs: Sequence[_Run]) -> str:
     series, legend = [], []
     reports = [r for run in runs for r in _of_model(run, model)]
     unit, factor = latency_unit([r.get("latency_ms_p99") for r in reports])
+    apart_any = False
     for run in runs:
         color = _BASE_COLOR if run.base else _RUN_COLOR
-        points = []
+        points, apart = [], []
         for report in _of_model(run, model):
             latency = _number(report.get("latency_ms_p99"))
             latency = latency * factor if latency is not None else None
             throughput = _number(report.get("throughput_avg"))
-            if latency is not None and throughput is not None:
-                points.append((latency, throughput, _short_label(report)))
+            if latency is None or throughput is None:
+                continue
+            why = _off_front(report)
+            point = (latency, throughput, _short_label(report))
+            if why is None:
+                points.append(point)
+            else:
+                apart.append((latency, throughput, f"{point[2]} ({why})"))
         front = _frontier(points)
         xs, ys = [p[0] for p in front], [p[1] for p in front]
         labelled = len(front) <= _MAX_LABELLED and run is runs[-1]  # new's, in a comparison
@@ -363,8 +410,25 @@ def _tradeoff_chart(model: str, runs: Sequence[_Run]) -> str:
         others = [p for p in points if p not in front]
         xs, ys = [p[0] for p in others], [p[1] for p in others]
         series.append(_series(run, run.label, xs, ys, color, line=False))
+        if apart:
+            apart_any = True
+            xs, ys = [p[0] for p in apart], [p[1] for p in apart]
+            series.append(
+                _series(
+                    run,
+                    f"{run.label} off the front",
+                    xs,
+                    ys,
+                    _APART_COLOR,
+                    line=False,
+                    hollow=[True] * len(apart),
+                    labels=[p[2] for p in apart] if len(apart) <= _MAX_LABELLED else None,
+                )
+            )
         text = f"{run.label}: configurations, the Pareto front joined"
         legend.append((color, run.base, "square" if run.base else "", text))
+    if apart_any:
+        legend.append((_APART_COLOR, False, "hollow", "saturated or not finished: off the front"))
     latencies = [x for s in series for x in s.xs if x > 0]
     log = bool(latencies) and max(latencies) / min(latencies) > 20
     x_axis = _svg.Axis(f"p99 latency ({unit}, log)" if log else f"p99 latency ({unit})", log=log)
@@ -390,8 +454,10 @@ def _batch_chart(model: str, runs: Sequence[_Run]) -> str:
             if batch is not None and throughput is not None:
                 groups.setdefault(_group_key(report), []).append((batch, throughput))
                 sizes.add(int(batch))
+        keys = list(dict.fromkeys([*colors, *groups]))
+        colors = dict(zip(keys, _svg.colors(len(keys)), strict=True))
         for key, points in groups.items():
-            color = colors.setdefault(key, _svg.PALETTE[len(colors) % len(_svg.PALETTE)])
+            color = colors[key]
             points.sort()
             xs, ys = [p[0] for p in points], [p[1] for p in points]
             series.append(_series(run, f"{run.label} {key}", xs, ys, color))
@@ -482,7 +548,7 @@ def _timeline_chart(model: str, runs: Sequence[_Run]) -> str:
     series, rescaled_any = [], False
     for run in runs:
         for report in _of_model(run, model):
-            times, rates, rescaled = _plot.timeline(report)
+            times, rates, rescaled = _downsampled(*_plot.timeline(report))
             rescaled_any |= rescaled
             hollow = [rescaled and i == len(times) - 1 for i in range(len(times))]
             label = _short_label(report)
@@ -499,6 +565,20 @@ def _timeline_chart(model: str, runs: Sequence[_Run]) -> str:
     if rescaled_any:
         legend.append(("#555555", False, "hollow", "partial last window, rescaled to its length"))
     return _figure(svg, legend + _run_legend(runs))
+
+
+def _downsampled(times: Any, rates: Any, rescaled: bool) -> tuple[list[float], list[float], bool]:
+    """A timeline of at most _MAX_TIMELINE_POINTS points: consecutive full windows
+    averaged together (each point the mean rate of its windows, at the end of the last),
+    a rescaled partial last window kept as it is."""
+    times, rates = list(times), list(rates)
+    last = ([times.pop()], [rates.pop()]) if rescaled and times else ([], [])
+    if len(times) + len(last[0]) > _MAX_TIMELINE_POINTS:
+        size = math.ceil(len(times) / (_MAX_TIMELINE_POINTS - len(last[0])))
+        groups = range(0, len(times), size)
+        rates = [sum(rates[i : i + size]) / len(rates[i : i + size]) for i in groups]
+        times = [times[min(i + size, len(times)) - 1] for i in groups]
+    return times + last[0], rates + last[1], rescaled
 
 
 def _model_section(model: str, runs: Sequence[_Run]) -> str:
