@@ -274,7 +274,9 @@ def test_a_server_that_dies_mid_run_fails_the_rest_and_keeps_what_was_measured()
         )
     assert report["status"] == "finished"
     assert report["total_infs"] > 0 and report["requests_failed"] > 0
-    assert all(reason.startswith("gRPC UNAVAILABLE") for reason in report["failure_reasons"])
+    assert all(reason.startswith("gRPC UNAVAILABLE") for reason in report["failure_reasons"]), (
+        report["failure_reasons"]
+    )
     assert _established(port) == []
 
 

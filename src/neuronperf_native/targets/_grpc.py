@@ -9,9 +9,7 @@ caller serialized (no serializer here), so a request encoded once is sent as it 
 from __future__ import annotations
 
 import queue
-import threading
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 try:
     import grpc
@@ -22,7 +20,7 @@ except ImportError:
 
 from neuronperf_native.targets.endpoint import Endpoint
 
-__all__ = ["PerThread", "RpcError", "Stream", "call_metadata", "failure", "open_channel"]
+__all__ = ["RpcError", "Stream", "call_metadata", "failure", "open_channel"]
 
 RpcError = grpc.RpcError
 
@@ -81,39 +79,3 @@ class Stream:
         """Ends the call: the request queue's end releases grpcio's reading thread."""
         self._requests.put(None)
         self._call.cancel()
-
-
-T = TypeVar("T")
-
-
-class PerThread(Generic[T]):
-    """Each thread's own T (a worker's channel and stream), made on first use (any
-    thread). A thread's T is closed when a new thread asks after it ended, or by close()."""
-
-    def __init__(self, make: Callable[[], T], close: Callable[[T], None]) -> None:
-        self._make = make
-        self._close = close
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._open: list[tuple[threading.Thread, T]] = []
-
-    def get(self) -> T:
-        """This thread's T."""
-        mine = getattr(self._local, "item", None)
-        if mine is not None:
-            return mine  # type: ignore[no-any-return]
-        mine = self._local.item = self._make()
-        with self._lock:
-            ended = [item for thread, item in self._open if not thread.is_alive()]
-            self._open = [(t, item) for t, item in self._open if t.is_alive()]
-            self._open.append((threading.current_thread(), mine))
-        for item in ended:
-            self._close(item)
-        return mine
-
-    def close(self) -> None:
-        """Closes every thread's T."""
-        with self._lock:
-            items, self._open = [item for _, item in self._open], []
-        for item in items:
-            self._close(item)

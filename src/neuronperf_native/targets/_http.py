@@ -9,10 +9,10 @@ the calling thread, with the GIL released while it goes.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 
 from neuronperf_native import _engine
+from neuronperf_native.targets._per_thread import PerThread
 from neuronperf_native.targets.endpoint import Endpoint, EndpointError
 
 __all__ = ["Connection", "Connections", "TransportError", "http_options", "require_http_client"]
@@ -70,33 +70,9 @@ class Connection:
             self._native = None
 
 
-class Connections:
+class Connections(PerThread[Connection]):
     """Each thread's own Connection to an endpoint (any thread). A thread's connection
     is closed when a new thread asks after it ended, or by close()."""
 
     def __init__(self, endpoint: Endpoint) -> None:
-        self._endpoint = endpoint
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._open: list[tuple[threading.Thread, Connection]] = []
-
-    def get(self) -> Connection:
-        """This thread's connection (opened on first use)."""
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            return connection
-        connection = self._local.connection = Connection(self._endpoint)
-        with self._lock:
-            ended = [c for thread, c in self._open if not thread.is_alive()]
-            self._open = [(t, c) for t, c in self._open if t.is_alive()]
-            self._open.append((threading.current_thread(), connection))
-        for old in ended:
-            old.close()
-        return connection
-
-    def close(self) -> None:
-        """Closes every thread's connection."""
-        with self._lock:
-            connections, self._open = [c for _, c in self._open], []
-        for connection in connections:
-            connection.close()
+        super().__init__(lambda: Connection(endpoint), Connection.close)

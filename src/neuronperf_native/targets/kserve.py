@@ -218,42 +218,32 @@ def _decode_bytes(raw: bytes, count: int) -> np.ndarray:
     return out
 
 
-class V2Outputs(Mapping[str, np.ndarray]):
-    """A response's outputs by name, decoded to numpy on first access (the timed loop
-    checks the status and the JSON header only)."""
+def _raw_tensor(raw: bytes, datatype: str, count: int) -> np.ndarray:
+    """A tensor's `count` elements from its raw bytes (little-endian; BYTES elements
+    each after its 4-byte length), as the binary extension and gRPC carry them."""
+    if datatype == "BYTES":
+        return _decode_bytes(raw, count)
+    return np.frombuffer(raw, np.dtype(_NUMPY[datatype]).newbyteorder("<"))
 
-    def __init__(self, head: dict[str, Any], body: bytes, offset: int, batching: bool) -> None:
-        self._head = head
-        self._body = body
-        self._offset = offset
+
+class _LazyOutputs(Mapping[str, np.ndarray]):
+    """A response's outputs by name, decoded to numpy on first access (the timed loop
+    checks the answer only); a subclass yields each output's name and shaped array."""
+
+    def __init__(self, batching: bool) -> None:
         self._batching = batching
         self._arrays: dict[str, np.ndarray] | None = None
 
+    def _tensors(self) -> Iterator[tuple[str, np.ndarray]]:
+        raise NotImplementedError
+
     def _decode(self) -> dict[str, np.ndarray]:
-        if self._arrays is not None:
-            return self._arrays
-        arrays = {}
-        offset = self._offset
-        for out in self._head.get("outputs", []):
-            shape = [int(d) for d in out["shape"]]
-            datatype = out["datatype"]
-            size = (out.get("parameters") or {}).get("binary_data_size")
-            count = int(np.prod(shape)) if shape else 1
-            if size is not None:
-                raw = self._body[offset : offset + int(size)]
-                offset += int(size)
-                if datatype == "BYTES":
-                    array = _decode_bytes(raw, count)
-                else:
-                    array = np.frombuffer(raw, np.dtype(_NUMPY[datatype]).newbyteorder("<"))
-            elif datatype == "BYTES":
-                array = np.array([str(x).encode() for x in out["data"]], dtype=object)
-            else:
-                array = np.asarray(out["data"], dtype=_NUMPY[datatype])
-            array = array.reshape(shape)
-            arrays[out["name"]] = array if self._batching else array[np.newaxis]
-        self._arrays = arrays
-        return arrays
+        if self._arrays is None:
+            self._arrays = {
+                name: array if self._batching else array[np.newaxis]
+                for name, array in self._tensors()
+            }
+        return self._arrays
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self._decode()[name]
@@ -263,6 +253,32 @@ class V2Outputs(Mapping[str, np.ndarray]):
 
     def __len__(self) -> int:
         return len(self._decode())
+
+
+class V2Outputs(_LazyOutputs):
+    """The outputs of a v2 HTTP response: JSON data, or binary tensors after the head."""
+
+    def __init__(self, head: dict[str, Any], body: bytes, offset: int, batching: bool) -> None:
+        super().__init__(batching)
+        self._head = head
+        self._body = body
+        self._offset = offset
+
+    def _tensors(self) -> Iterator[tuple[str, np.ndarray]]:
+        offset = self._offset
+        for out in self._head.get("outputs", []):
+            shape = [int(d) for d in out["shape"]]
+            datatype = out["datatype"]
+            size = (out.get("parameters") or {}).get("binary_data_size")
+            if size is not None:
+                count = int(np.prod(shape)) if shape else 1
+                array = _raw_tensor(self._body[offset : offset + int(size)], datatype, count)
+                offset += int(size)
+            elif datatype == "BYTES":
+                array = np.array([str(x).encode() for x in out["data"]], dtype=object)
+            else:
+                array = np.asarray(out["data"], dtype=_NUMPY[datatype])
+            yield out["name"], array.reshape(shape)
 
 
 def parse_response(response: _engine.HttpResponse, batching: bool) -> V2Outputs:

@@ -14,20 +14,20 @@ up to the one flagged final).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from neuronperf_native.engine import RequestFailed
 from neuronperf_native.targets._grpc import (
-    PerThread,
     RpcError,
     Stream,
     call_metadata,
     failure,
     open_channel,
 )
+from neuronperf_native.targets._per_thread import PerThread
 from neuronperf_native.targets._v2_messages import METHODS, message
 from neuronperf_native.targets.endpoint import Endpoint, EndpointError
 from neuronperf_native.targets.kserve import (
@@ -35,7 +35,8 @@ from neuronperf_native.targets.kserve import (
     ModelMetadata,
     TensorMeta,
     _bytes_elements,
-    _decode_bytes,
+    _LazyOutputs,
+    _raw_tensor,
 )
 
 __all__ = ["GrpcModelMetadata", "KServeGrpcClient", "encode_request", "fetch_metadata"]
@@ -179,45 +180,23 @@ def encode_request(
     return request.SerializeToString()  # type: ignore[no-any-return]
 
 
-class GrpcOutputs(Mapping[str, np.ndarray]):
+class GrpcOutputs(_LazyOutputs):
     """A ModelInferResponse's outputs by name, decoded to numpy on first access (the
     timed loop only parses the message)."""
 
     def __init__(self, response: Any, batching: bool) -> None:
+        super().__init__(batching)
         self.response = response
-        self._batching = batching
-        self._arrays: dict[str, np.ndarray] | None = None
 
-    def _decode(self) -> dict[str, np.ndarray]:
-        if self._arrays is not None:
-            return self._arrays
+    def _tensors(self) -> Iterator[tuple[str, np.ndarray]]:
         raw = self.response.raw_output_contents
-        arrays = {}
         for k, out in enumerate(self.response.outputs):
             shape = tuple(out.shape)
             if k < len(raw):
-                array = _from_raw(raw[k], out.datatype, int(np.prod(shape)))
+                array = _raw_tensor(raw[k], out.datatype, int(np.prod(shape)))
             else:
                 array = _from_contents(out)
-            array = array.reshape(shape)
-            arrays[out.name] = array if self._batching else array[np.newaxis]
-        self._arrays = arrays
-        return arrays
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self._decode()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._decode())
-
-    def __len__(self) -> int:
-        return len(self._decode())
-
-
-def _from_raw(raw: bytes, datatype: str, count: int) -> np.ndarray:
-    if datatype == "BYTES":
-        return _decode_bytes(raw, count)
-    return np.frombuffer(raw, np.dtype(_NUMPY[datatype]).newbyteorder("<"))
+            yield out.name, array.reshape(shape)
 
 
 def _from_contents(out: Any) -> np.ndarray:
