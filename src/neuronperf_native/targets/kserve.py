@@ -170,6 +170,27 @@ def _json_data(array: np.ndarray, datatype: str) -> list[Any]:
     return flat.tolist()
 
 
+def _request_tensors(
+    metadata: ModelMetadata, arrays: Sequence[Any]
+) -> Iterator[tuple[TensorMeta, np.ndarray]]:
+    """Each present input of one input tuple (in metadata input order; None for an absent
+    optional input) with its array as sent: without batching, a leading 1 dropped."""
+    for meta, value in zip(metadata.inputs, arrays, strict=True):
+        if value is None:
+            continue
+        array = np.asarray(value)
+        if not metadata.batching:
+            array = array[0] if array.ndim and array.shape[0] == 1 else array
+        yield meta, array
+
+
+def _raw_contents(array: np.ndarray, datatype: str) -> bytes:
+    """A tensor's raw bytes: little-endian elements, BYTES elements length-prefixed."""
+    if datatype == "BYTES":
+        return _bytes_elements(array)
+    return np.ascontiguousarray(array, np.dtype(_NUMPY[datatype]).newbyteorder("<")).tobytes()
+
+
 def encode_request(
     metadata: ModelMetadata, arrays: Sequence[Any], binary: bool
 ) -> tuple[bytes, list[str]]:
@@ -177,23 +198,14 @@ def encode_request(
     an absent optional input), and its extra headers."""
     entries: list[dict[str, Any]] = []
     blobs: list[bytes] = []
-    for meta, value in zip(metadata.inputs, arrays, strict=True):
-        if value is None:
-            continue
-        array = np.asarray(value)
-        if not metadata.batching:
-            array = array[0] if array.ndim and array.shape[0] == 1 else array
+    for meta, array in _request_tensors(metadata, arrays):
         entry: dict[str, Any] = {
             "name": meta.name,
             "datatype": meta.datatype,
             "shape": list(array.shape),
         }
         if binary:
-            if meta.datatype == "BYTES":
-                blob = _bytes_elements(array)
-            else:
-                little = np.dtype(_NUMPY[meta.datatype]).newbyteorder("<")
-                blob = np.ascontiguousarray(array, little).tobytes()
+            blob = _raw_contents(array, meta.datatype)
             entry["parameters"] = {"binary_data_size": len(blob)}
             blobs.append(blob)
         else:

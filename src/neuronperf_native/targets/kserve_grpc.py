@@ -34,9 +34,10 @@ from neuronperf_native.targets.kserve import (
     _NUMPY,
     ModelMetadata,
     TensorMeta,
-    _bytes_elements,
     _LazyOutputs,
+    _raw_contents,
     _raw_tensor,
+    _request_tensors,
 )
 
 __all__ = ["GrpcModelMetadata", "KServeGrpcClient", "encode_request", "fetch_metadata"]
@@ -153,13 +154,6 @@ def fetch_metadata(endpoint: Endpoint) -> GrpcModelMetadata:
     )
 
 
-def _raw(array: np.ndarray, datatype: str) -> bytes:
-    """A tensor's raw contents: little-endian elements, BYTES length-prefixed."""
-    if datatype == "BYTES":
-        return _bytes_elements(array)
-    return np.ascontiguousarray(array, np.dtype(_NUMPY[datatype]).newbyteorder("<")).tobytes()
-
-
 def encode_request(
     endpoint: Endpoint, metadata: ModelMetadata, arrays: Sequence[Any], final_flag: bool = False
 ) -> bytes:
@@ -167,14 +161,9 @@ def encode_request(
     None for an absent optional input). final_flag asks a decoupled model to flag its
     last response."""
     request = _INFER_REQUEST(model_name=endpoint.model_name, model_version=endpoint.model_version)
-    for meta, value in zip(metadata.inputs, arrays, strict=True):
-        if value is None:
-            continue
-        array = np.asarray(value)
-        if not metadata.batching:
-            array = array[0] if array.ndim and array.shape[0] == 1 else array
+    for meta, array in _request_tensors(metadata, arrays):
         request.inputs.add(name=meta.name, datatype=meta.datatype, shape=array.shape)
-        request.raw_input_contents.append(_raw(array, meta.datatype))
+        request.raw_input_contents.append(_raw_contents(array, meta.datatype))
     if final_flag:
         request.parameters[ENABLE_FINAL_RESPONSE].bool_param = True
     return request.SerializeToString()  # type: ignore[no-any-return]
