@@ -283,9 +283,10 @@ def test_a_server_that_dies_mid_run_fails_the_rest_and_keeps_what_was_measured()
         )
     assert report["status"] == "finished"
     assert report["total_infs"] > 0 and report["requests_failed"] > 0
-    assert all(reason.startswith("gRPC UNAVAILABLE") for reason in report["failure_reasons"]), (
-        report["failure_reasons"]
-    )
+    # the calls in flight when it stopped were cancelled by it, the rest found no server
+    reasons = report["failure_reasons"]
+    assert all(r.startswith(("gRPC UNAVAILABLE", "gRPC CANCELLED")) for r in reasons), reasons
+    assert max(reasons, key=reasons.get).startswith("gRPC UNAVAILABLE")
     assert _left_open(port) == []
 
 
