@@ -159,18 +159,24 @@ def _merge_only(pairs: list) -> float:
 
 
 def speed_up(address: str) -> None:
-    """6 configurations x 2 s on 3 nodes vs the same on one node of the cluster."""
+    """6 configurations x 2 s on 3 nodes vs the same on one node of the cluster: 6 copy
+    groups (batch sizes), and one model's workers sweep (one copy group, split in 3)."""
     sizes = {"batch_sizes": [1, 2, 3, 4, 5, 6]}
+    sweep = {"workers_per_model": [1, 2, 3, 4, 5, 6]}
     alive = _cluster.alive_nodes
-    for copies, keywords in (("process copies", {}), ("thread copies", {"multiprocess": False})):
-        spread_s = timed(cluster=address, **sizes, **keywords)[0]
+    for what, keywords in (
+        ("6 groups, process copies", sizes),
+        ("6 groups, thread copies", {**sizes, "multiprocess": False}),
+        ("1 group (a workers sweep), process copies", sweep),
+    ):
+        spread_s = timed(cluster=address, **keywords)[0]
         _cluster.alive_nodes = lambda ray: alive(ray)[:1]
         try:
-            one_s = timed(cluster=address, **sizes, **keywords)[0]
+            one_s = timed(cluster=address, **keywords)[0]
         finally:
             _cluster.alive_nodes = alive
         print(
-            f"spread, 6 configurations x {DURATION_S:g} s ({copies}): 3 nodes {spread_s:.1f} s, "
+            f"spread, 6 configurations x {DURATION_S:g} s ({what}): 3 nodes {spread_s:.1f} s, "
             f"1 node {one_s:.1f} s -> {spread_s / one_s:.2f}x (target <= 0.5x), "
             f"speed-up {one_s / spread_s:.2f}"
         )

@@ -6,6 +6,7 @@
 namespace npn::bindings {
 
 void bind_base64(pybind11::module_& m);
+void bind_channel(pybind11::module_& m);
 void bind_histogram(pybind11::module_& m);
 void bind_json_reader(pybind11::module_& m);
 void bind_process(pybind11::module_& m);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "clock.h"
+#include "gil_arbiter.h"
 #include "runner.h"
 
 namespace py = pybind11;
@@ -96,6 +97,7 @@ void release_python(PyGILState_STATE state) noexcept {
 }
 
 bool retake_python(PyThreadState* state) {
+  HarnessWaiting announce;  // the workers hand the GIL over at their next iteration
   if (g_exiting.load() && pthread_equal(pthread_self(), g_exit_thread)) {
     PyEval_RestoreThread(state);  // the exiting thread itself always may
     return true;

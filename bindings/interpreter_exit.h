@@ -31,9 +31,10 @@ void left_python() noexcept;
 bool ensure_python(PyGILState_STATE& state);
 void release_python(PyGILState_STATE state) noexcept;
 
-// For a Python thread that released the GIL to wait in C++: retakes it, unless the
-// interpreter is exiting and this is not the thread running the exit; then returns
-// false, and the thread must never return to Python (park_forever()).
+// For a Python thread that released the GIL to wait in C++ (a harness thread, never a
+// worker): retakes it, announced to the workers (gil_arbiter.h), unless the interpreter
+// is exiting and this is not the thread running the exit; then returns false, and the
+// thread must never return to Python (park_forever()).
 bool retake_python(PyThreadState* state);
 
 // Never returns: for a Python thread that must not go back to Python at exit (the

@@ -19,6 +19,7 @@ PYBIND11_MODULE(_engine, m) {
     }
   });
   npn::bindings::bind_base64(m);
+  npn::bindings::bind_channel(m);
   npn::bindings::bind_histogram(m);
   npn::bindings::bind_interval_trace(m);
   npn::bindings::bind_json_reader(m);

@@ -2,16 +2,26 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
 #include "clock.h"
+#include "gil_arbiter.h"
 #include "interpreter_exit.h"
 
 namespace py = pybind11;
 
 namespace npn::bindings {
 namespace {
+
+// A worker that gives the GIL up for a harness thread or another worker waits this long
+// at most for it to be taken before it competes for the GIL again.
+constexpr int64_t kHandOverWaitNs = 2'000'000;
+// The courtesy release comes once per this many switch intervals: a thread waiting one
+// whole interval asks CPython for a forced switch, and a release sooner would restart
+// its interval instead (gil_arbiter.h).
+constexpr int64_t kCourtesySwitchIntervals = 4;
 
 std::string type_name(PyObject* type) {
   py::handle t(type);
@@ -85,7 +95,8 @@ class PythonWorker final : public WorkerPipeline {
   explicit PythonWorker(PythonPipeline& owner, int worker_index)
       : owner_(owner),
         stages_(*owner.stages_),
-        arbiter_(owner.arbiter_),
+        arbiter_(gil_arbiter()),
+        courtesy_ns_(owner.courtesy_ns_),
         tstate_(new_thread_state(owner.interpreter_)),
         worker_index_(worker_index) {
     if (!stages_.inputs.empty()) {
@@ -107,9 +118,9 @@ class PythonWorker final : public WorkerPipeline {
 
   bool enter() override {
     if (held_) return false;
-    arbiter_.waiting.fetch_add(1, std::memory_order_relaxed);
+    arbiter_.workers_waiting.fetch_add(1, std::memory_order_relaxed);
     const bool entered = enter_python(tstate_);
-    arbiter_.waiting.fetch_sub(1, std::memory_order_relaxed);
+    arbiter_.workers_waiting.fetch_sub(1, std::memory_order_relaxed);
     if (!entered) throw WorkerExit();
     arbiter_.acquisitions.fetch_add(1, std::memory_order_relaxed);
     held_ = true;
@@ -117,23 +128,34 @@ class PythonWorker final : public WorkerPipeline {
     return true;
   }
 
+  // Keeps the GIL for the next iteration, or hands it on (gil_arbiter.h): at once to
+  // a harness thread, after a time slice to a waiting worker, after the courtesy
+  // interval to whoever asked CPython for it.
   void between_iterations(int64_t now_ns) override {
     if (!held_) return;
+    if (arbiter_.harness_waiting.load(std::memory_order_relaxed) > 0) {
+      leave();
+      wait_while([this] { return arbiter_.harness_waiting.load(std::memory_order_relaxed) > 0; });
+      return;
+    }
     if (held_since_ns_ == 0) {
       held_since_ns_ = now_ns;
       return;
     }
-    if (now_ns - held_since_ns_ < stages_.gil_slice_ns) return;
-    const bool others_wait = arbiter_.waiting.load(std::memory_order_relaxed) > 0;
-    const uint64_t seen = arbiter_.acquisitions.load(std::memory_order_relaxed);
-    leave();
-    // Hand over: without this wait, this thread would usually retake the GIL
-    // before the woken waiter gets to run.
-    const int64_t give_up_at = npn::now_ns() + 2 * stages_.gil_slice_ns;
-    while (others_wait && arbiter_.acquisitions.load(std::memory_order_relaxed) == seen &&
-           arbiter_.waiting.load(std::memory_order_relaxed) > 0 && npn::now_ns() < give_up_at) {
-      sched_yield();
+    const int64_t held_ns = now_ns - held_since_ns_;
+    if (held_ns < stages_.gil_slice_ns) return;
+    if (arbiter_.workers_waiting.load(std::memory_order_relaxed) > 0) {
+      const uint64_t seen = arbiter_.acquisitions.load(std::memory_order_relaxed);
+      leave();
+      // Without this wait, this thread would usually retake the GIL before the woken
+      // waiter gets to run.
+      wait_while([this, seen] {
+        return arbiter_.acquisitions.load(std::memory_order_relaxed) == seen &&
+               arbiter_.workers_waiting.load(std::memory_order_relaxed) > 0;
+      });
+      return;
     }
+    if (held_ns >= courtesy_ns_) leave();  // taken straight back by the next enter()
   }
 
   void leave() override {
@@ -194,6 +216,13 @@ class PythonWorker final : public WorkerPipeline {
   static PyObject* empty_args() {
     static PyObject* empty = PyTuple_New(0);
     return empty;
+  }
+
+  // Yields the processor while `pending` holds, for at most kHandOverWaitNs.
+  template <class Pending>
+  static void wait_while(Pending pending) {
+    const int64_t give_up_at = npn::now_ns() + kHandOverWaitNs;
+    while (pending() && npn::now_ns() < give_up_at) sched_yield();
   }
 
   // Takes a new reference; returns a new reference to an argument tuple.
@@ -266,6 +295,7 @@ class PythonWorker final : public WorkerPipeline {
   PythonPipeline& owner_;
   PythonStages& stages_;
   GilArbiter& arbiter_;
+  const int64_t courtesy_ns_;
   PyThreadState* tstate_;
   int worker_index_;
   bool held_ = false;
@@ -280,7 +310,9 @@ class PythonWorker final : public WorkerPipeline {
 
 PythonPipeline::PythonPipeline(PythonStages stages)
     : stages_(std::make_unique<PythonStages>(std::move(stages))),
-      interpreter_(PyThreadState_Get()->interp) {}
+      interpreter_(PyThreadState_Get()->interp),
+      courtesy_ns_(
+          std::max(stages_->gil_slice_ns, kCourtesySwitchIntervals * switch_interval_ns())) {}
 
 PythonPipeline::~PythonPipeline() {
   PyGILState_STATE gil;

@@ -3,7 +3,6 @@
 
 #include <pybind11/pybind11.h>
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -24,23 +23,18 @@ struct PythonStages {
   pybind11::object iterator;                  // an iterator of argument tuples (None if unused)
   pybind11::object thread_context;            // None, or a callable returning a context manager
                                               // that each worker thread enters once
-  int64_t gil_slice_ns = 200'000;             // longest a worker keeps the GIL between calls
+  int64_t gil_slice_ns = 200'000;             // longest a worker keeps the GIL between
+                                              // calls while another worker waits for it
 };
 
 // The Python exception type that a model raises for one failed request (set once at
 // module import): the pipeline turns it into npn::RequestFailed.
 void set_request_failed_type(PyObject* type);
 
-// Tracks this run's workers that wait for the GIL, so a worker holding it across
-// iterations hands it over promptly. Shared by the workers of one pipeline.
-struct GilArbiter {
-  alignas(64) std::atomic<int> waiting{0};
-  alignas(64) std::atomic<uint64_t> acquisitions{0};
-};
-
 // Constructed with the GIL held. Workers hold the GIL only while Python code runs
-// (and for at most one time slice between consecutive calls); the destructor
-// takes the GIL to release the Python objects.
+// and across consecutive calls, handing it on as gil_arbiter.h says: to a waiting
+// worker after one time slice, to a harness thread at the next iteration boundary;
+// the destructor takes the GIL to release the Python objects.
 class PythonPipeline final : public Pipeline {
  public:
   explicit PythonPipeline(PythonStages stages);
@@ -52,7 +46,7 @@ class PythonPipeline final : public Pipeline {
   friend class PythonWorker;
   std::unique_ptr<PythonStages> stages_;
   PyInterpreterState* interpreter_;
-  GilArbiter arbiter_;
+  int64_t courtesy_ns_;        // the longest a worker keeps the GIL while nobody it knows of waits
   std::mutex iterator_mutex_;  // serializes next() on the iterator (it may drop the GIL)
 };
 

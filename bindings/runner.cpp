@@ -14,8 +14,10 @@
 #include "calibration.h"
 #include "clock.h"
 #include "errors.h"
+#include "gil_arbiter.h"
 #include "interpreter_exit.h"
 #include "native_models.h"
+#include "progress_forwarder.h"
 #include "python_pipeline.h"
 #include "stage.h"
 
@@ -142,7 +144,10 @@ py::dict wait_for(RunnerHandle& handle) {
   std::optional<std::string> interrupted;
   PyThreadState* state = PyEval_SaveThread();
   auto poll = [&interrupted, &state]() {
-    if (!enter_python(state)) return false;
+    {
+      HarnessWaiting announce;  // the workers hand the GIL over at their next iteration
+      if (!enter_python(state)) return false;
+    }
     bool stop = false;
     if (PyErr_CheckSignals() != 0) {
       py::error_already_set error;
@@ -271,6 +276,13 @@ void bind_runner(py::module_& m) {
       py::arg("options"),
       "Raises ValueError naming the first setting of options (engine.RunOptions) out of range.");
 
+  py::class_<ProgressForwarder>(m, "ProgressForwarder",
+                                "Sends a run's progress over a pipe (see Runner.forward_progress).")
+      .def("finish", [](ProgressForwarder& f) {
+        GilReleased nogil;
+        f.finish();
+      });
+
   py::class_<RunnerHandle>(m, "Runner", "Runs a pipeline on worker threads (see engine.Runner).")
       .def(py::init([](std::shared_ptr<Pipeline> pipeline, const py::object& options) {
              auto handle = std::make_unique<RunnerHandle>();
@@ -292,6 +304,18 @@ void bind_runner(py::module_& m) {
       .def_property_readonly("live_iterations",
                              [](RunnerHandle& h) { return h.runner->live_iterations(); })
       .def("poll_windows", &poll_windows)
+      .def(
+          "forward_progress",
+          [](RunnerHandle& h, int fd, double period_s, bool histograms) {
+            ForwarderSettings settings;
+            settings.period_ns = static_cast<int64_t>(period_s * 1e9);
+            settings.histograms = histograms;
+            return std::make_unique<ProgressForwarder>(*h.runner, fd, settings);
+          },
+          py::arg("fd"), py::kw_only(), py::arg("period_s"), py::arg("histograms"),
+          py::keep_alive<0, 1>(),
+          "Starts a native thread that sends this run's progress to the connection with "
+          "file descriptor fd and stops the run when a message arrives on it.")
       .def("wait", &wait_for);
 
   m.def("now_ns", &now_ns, "The engine's monotonic clock (CLOCK_MONOTONIC) in nanoseconds.");

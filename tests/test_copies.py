@@ -249,6 +249,23 @@ class HangsAfter50Calls:
         return x
 
 
+class HangsInItsFiftiethCall:
+    """Completes 49 calls of 1 ms; its 50th never returns. Appends when it began (the
+    shared monotonic clock) to the file NPF_TEST_HANG_FILE names."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, x):
+        self.calls += 1
+        if self.calls == 50:
+            with open(os.environ["NPF_TEST_HANG_FILE"], "a") as marks:
+                marks.write(f"{time.monotonic()}\n")
+            time.sleep(3600)
+        time.sleep(0.001)
+        return x
+
+
 class GrowsMemory:
     """Holds 64 MiB more on every call (first touched, so resident)."""
 
@@ -272,6 +289,25 @@ def test_a_hung_copy_ends_its_configuration_as_timeout_naming_it():
     assert report["error"].startswith("model copy 0 hung: no iteration completed for 1")
     # detected after max(10 s, 20 x p99) of silence, not at the end of the 60 s duration
     assert elapsed < 60
+    assert no_model_processes()
+
+
+@pytest.mark.slow
+def test_a_hung_copy_ends_its_configuration_within_15_s_of_its_call(tmp_path, monkeypatch):
+    """10 s of silence make it hung; then a copy that has been silent longer than the
+    stop's grace period is not waited for (it used to be: 16.3 s)."""
+    marks = tmp_path / "hung"
+    monkeypatch.setenv("NPF_TEST_HANG_FILE", str(marks))
+    (report,) = npf.cpu.benchmark(
+        HangsInItsFiftiethCall, np.ones(2), n_models=2, workers_per_model=1, duration=2,
+        verbosity=0,
+    )  # fmt: skip
+    ended = time.monotonic()
+    hung_at = [float(line) for line in marks.read_text().split()]
+    assert len(hung_at) == 2  # both copies hung
+    assert report["status"] == "timeout"
+    assert report["error"].startswith("model copy ")
+    assert ended - min(hung_at) <= 15.0
     assert no_model_processes()
 
 

@@ -465,3 +465,23 @@ def test_cpu_model_from_cpuinfo(tmp_path, monkeypatch):
 
 def test_module_does_not_import_engine():
     assert "_engine" not in Path(devices.__file__).read_text()
+
+
+def test_capacity_is_the_kernels_task_limits_less_those_running_and_the_available_memory(
+    tmp_path, monkeypatch
+):
+    kernel = tmp_path / "kernel"
+    kernel.mkdir()
+    (kernel / "threads-max").write_text("192739\n")
+    (kernel / "pid_max").write_text("32768\n")
+    (tmp_path / "loadavg").write_text("0.52 0.61 0.70 3/431 12345\n")
+    (tmp_path / "meminfo").write_text("MemTotal: 24000000 kB\nMemAvailable:   2048000 kB\n")
+    monkeypatch.setattr(devices, "PROC_SYS_KERNEL", str(kernel))
+    monkeypatch.setattr(devices, "PROC_LOADAVG", str(tmp_path / "loadavg"))
+    monkeypatch.setattr(devices, "PROC_MEMINFO", str(tmp_path / "meminfo"))
+    monkeypatch.setattr(devices.resource, "getrlimit", lambda _: (-1, -1))  # unlimited
+    monkeypatch.setattr(devices.resource, "RLIM_INFINITY", -1)
+    assert devices.capacity() == devices.Capacity(free_tasks=32768 - 431, available_mb=2000.0)
+    (tmp_path / "meminfo").write_text("MemTotal: 24000000 kB\n")
+    (kernel / "pid_max").unlink()
+    assert devices.capacity() == devices.Capacity(free_tasks=192739 - 431, available_mb=None)

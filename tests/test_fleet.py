@@ -32,6 +32,8 @@ import neuronperf_native as npf
 from neuronperf_native import cli, engine, model_index
 from neuronperf_native.engine import Histogram
 from neuronperf_native.executors import _cluster
+from neuronperf_native.executors.fleet import spread_out
+from neuronperf_native.planning import Host, model_configs, plan
 
 pytestmark = pytest.mark.fleet
 needs_ray = pytest.mark.skipif(
@@ -339,6 +341,67 @@ def test_spread_runs_configurations_in_parallel_each_on_one_node(
     assert len({cfg["node"]["node_id"] for cfg, _ in one}) == 1
     assert _most_at_once(_copy_runs(one)) == 1
     assert _wait_gone(lambda: _ours(ray_cluster), 10) == []
+
+
+class _Sleepy:
+    def __call__(self, x):
+        time.sleep(0.001)
+        return x
+
+
+def _sleepy(model_filename: str, device_id: int = 0) -> _Sleepy:
+    return _Sleepy()
+
+
+def test_spread_cuts_a_copy_group_into_parts_of_similar_time_for_idle_nodes():
+    settings = npf.BenchmarkSettings(
+        workers_per_model=(1, 2, 3, 4, 5, 6), n_models=(1, 2), duration_s=2, device_type="cpu"
+    )
+    the_plan = plan(settings, model_configs("m.pt", settings, 1), Host({1: 2}))
+    (group,) = the_plan.groups()
+
+    def cut(nodes):
+        return [
+            [(c.n_models, c.workers_per_model, c.loads) for c in part]
+            for part in spread_out([group], nodes, settings)
+        ]
+
+    assert cut(1) == [[(c.n_models, c.workers_per_model, c.loads) for c in group]]
+    # each part loads its copies on its own node: the first configuration of a part
+    # loads n_models copies, the rest reuse them (or load the extra ones)
+    assert cut(3) == [
+        [(1, 1, 1), (1, 2, 0), (1, 3, 0), (1, 4, 0)],
+        [(1, 5, 1), (1, 6, 0), (2, 1, 1), (2, 2, 0)],
+        [(2, 3, 2), (2, 4, 0), (2, 5, 0), (2, 6, 0)],
+    ]
+    assert len(cut(12)) == 12 and len(cut(40)) == 12
+
+
+@needs_ray
+def test_spread_splits_one_models_sweep_over_idle_nodes(ray_cluster, monkeypatch):
+    """One model's workers sweep is one copy group; on 3 nodes it runs as 3 parts of 2
+    configurations, each part on its own node, all 3 at once (issue 21: all 6 ran on
+    one node). benchmarks/fleet.py measures the time against one node."""
+    workers = [1, 2, 3, 4, 5, 6]
+    options = {"device_type": "cpu", "multiprocess": False, "workers_per_model": workers}
+    started = time.monotonic()
+    pairs = _fleet(ray_cluster.address, load_fn=_sleepy, return_timers=True, **options)
+    spread_s = time.monotonic() - started
+    reports = npf.get_reports(pairs)
+    assert [r["workers_per_model"] for r in reports] == workers
+    assert all(r["status"] == "finished" for r in reports), [r["error"] for r in reports]
+    nodes = [r["node"]["node_id"] for r in reports]
+    assert len(set(nodes)) == 3
+    assert nodes[0] == nodes[1] and nodes[2] == nodes[3] and nodes[4] == nodes[5]
+    runs = [(c["start_ns"], c["end_ns"]) for _, res in pairs for c in res["copies"]]
+    assert max(sum(s <= start < e for s, e in runs) for start, _ in runs) == 3
+    alive = _cluster.alive_nodes
+    monkeypatch.setattr(_cluster, "alive_nodes", lambda ray: alive(ray)[:1])
+    started = time.monotonic()
+    one = _fleet(ray_cluster.address, load_fn=_sleepy, **options)
+    one_node_s = time.monotonic() - started
+    assert len({r["node"]["node_id"] for r in one}) == 1
+    assert spread_s < one_node_s
 
 
 @needs_ray

@@ -6,9 +6,14 @@ guide, API reference) with `import neuronperf as npf` left as it is.
 
 import csv
 import json
+import logging
+import os
 import subprocess
 import sys
 import textwrap
+
+import numpy as np
+import pytest
 
 import neuronperf_native as npf
 
@@ -77,3 +82,30 @@ def test_script_failure_gives_its_exit_status(tmp_path):
         ["neuronperf-native", "run", str(script)], capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 7
+
+
+class _Doubler:
+    def __call__(self, x):
+        return x * 2
+
+
+def test_n_models_above_the_core_count_runs_with_a_warning_as_in_neuronperf(caplog):
+    """NeuronPerf's multithread, multiprocess and reporting tests use n_models 4 and 16
+    on CPU: here twice and eight times the usable cores."""
+    cores = len(os.sched_getaffinity(0))
+    if cores > 4:
+        pytest.skip(f"{cores} cores: {8 * cores} copies would be too many for a test")
+    n_models = [2 * cores, 8 * cores]
+    with caplog.at_level(logging.WARNING, logger="neuronperf_native"):
+        reports = npf.cpu.benchmark(
+            _Doubler, np.ones((1, 8), np.float32), batch_sizes=[1], n_models=n_models,
+            workers_per_model=1, duration=0.5, verbosity=0,
+        )  # fmt: skip
+    assert [r["n_models"] for r in reports] == n_models
+    assert [r["status"] for r in reports] == ["finished", "finished"]
+    assert all(r["total_infs"] > 0 and r["throughput_avg"] > 0 for r in reports)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(
+        f"n_models={8 * cores} runs more model copies than this machine's {cores} usable cores"
+    )

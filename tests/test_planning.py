@@ -11,6 +11,7 @@ from helpers import NEURONPERF_CONFIG_KEYS
 
 import neuronperf_native as npf
 from neuronperf_native import model_index
+from neuronperf_native.devices import Capacity
 from neuronperf_native.planning import Host, ModelConfig, default_workers, model_configs, plan
 from neuronperf_native.settings import BenchmarkSettings
 
@@ -66,14 +67,52 @@ def test_unknown_device_capacity_defaults_to_one_copy():
     assert [c.n_models for c in the_plan] == [1, 1]
 
 
-def test_more_copies_than_the_device_holds_is_rejected_before_work():
-    settings = BenchmarkSettings(n_models=(1, 8), device_type="cpu")
+def test_more_copies_than_the_devices_hold_is_rejected_before_work():
+    settings = BenchmarkSettings(n_models=(1, 8), device_type="neuron")
     configs = model_configs("m.pt", settings, 1)
     with pytest.raises(ValueError, match=r"n_models=8 needs more copies .* \(4 for pipeline"):
         plan(settings, configs, HOST)
     allowed = settings.replace(allow_oversubscription=True)
     assert [c.n_models for c in plan(allowed, configs, HOST)] == [1, 1, 8, 8]
     assert len(plan(settings, configs, Host({1: None}))) == 4
+
+
+def test_more_copies_than_cpu_cores_share_them_with_a_warning():
+    """NeuronPerf runs n_models above the core count on CPU (its own tests use 4 and 16)."""
+    settings = BenchmarkSettings(n_models=(1, 4, 16), device_type="cpu")
+    configs = model_configs("m.pt", settings, 1)
+    cpu_host = Host({1: 2}, cores_shared=True)
+    the_plan = plan(settings, configs, cpu_host)
+    assert [c.n_models for c in the_plan] == [1, 1, 4, 4, 16, 16]
+    assert the_plan.warnings == (
+        "n_models=16 runs more model copies than this machine's 2 usable cores "
+        "(pipeline_size=1): the copies share the cores (oversubscribed, as NeuronPerf runs "
+        "them), so their latencies include waiting for a core; allow_oversubscription=True "
+        "says this is meant",
+    )
+    assert plan(settings.replace(allow_oversubscription=True), configs, cpu_host).warnings == ()
+    assert plan(settings.replace(n_models=(2,)), configs, cpu_host).warnings == ()
+
+
+@pytest.mark.parametrize("copy_mode", ["process", "thread"])
+def test_more_copies_than_the_machine_can_start_fail_before_work(copy_mode):
+    settings = BenchmarkSettings(
+        n_models=(70,), workers_per_model=(1, 2), device_type="cpu", allow_oversubscription=True,
+        multiprocess=copy_mode == "process",
+    )  # fmt: skip
+    configs = model_configs("m.pt", settings, 1)
+    # 70 copies x (2 workers + 3 own threads) = 350 tasks; 70 processes x 16 MiB = 1,120 MiB
+    roomy = Host({1: 2}, cores_shared=True, capacity=Capacity(free_tasks=350, available_mb=1120))
+    assert len(plan(settings, configs, roomy)) == 2
+    few_tasks = Host({1: 2}, cores_shared=True, capacity=Capacity(349, None))
+    with pytest.raises(ValueError, match=r"n_models=70 needs more .* 70 copies x 5 threads"):
+        plan(settings, configs, few_tasks)
+    little_memory = Host({1: 2}, cores_shared=True, capacity=Capacity(None, 1119.0))
+    if copy_mode == "thread":  # threads share the process's memory
+        assert len(plan(settings, configs, little_memory)) == 2
+    else:
+        with pytest.raises(ValueError, match=r"n_models=70 .* 1,119 MiB of available memory"):
+            plan(settings, configs, little_memory)
 
 
 def test_batch_sizes_must_match_the_example_inputs():

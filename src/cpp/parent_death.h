@@ -16,6 +16,11 @@ namespace npn {
 // itself. Throws InvalidArgument when the kernel refuses.
 void kill_group_on_parent_death(pid_t expected_parent);
 
+// What the parent-death signal does, at once: for a copy that learned otherwise that
+// its parent is gone (its pipe closed), which may happen before the signal arrives.
+// Kills this process too. Async-signal-safe.
+[[noreturn]] void kill_group_now() noexcept;
+
 // Registers a file (e.g. a POSIX shared-memory segment under /dev/shm) that this
 // process maps and that must not outlive the parent. At most 64 paths of at most 255
 // bytes (InvalidArgument beyond). Call from one thread; the handler may run at any time.

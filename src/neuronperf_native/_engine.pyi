@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ARRIVALS', 'DEFAULT_SPIN_WAIT_US', 'Histogram', 'IntervalTrace', 'JsonError', 'MAX_INTERVAL_US', 'MAX_REQUEST_RATE', 'MAX_SECONDS', 'MAX_TRACE_INTERVALS', 'MAX_TRACE_LINE_BYTES', 'MAX_WORKERS', 'MIN_INTERVAL_US', 'NativeModel', 'Pipeline', 'RUN_SETTINGS_FIELDS', 'RequestFailed', 'Runner', 'STAGES', 'b64decode', 'check_run_settings', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'spin_model', 'unlink_on_parent_death']
+__all__: list[str] = ['ARRIVALS', 'DEFAULT_SPIN_WAIT_US', 'Histogram', 'IntervalTrace', 'JsonError', 'MAX_INTERVAL_US', 'MAX_REQUEST_RATE', 'MAX_SECONDS', 'MAX_TRACE_INTERVALS', 'MAX_TRACE_LINE_BYTES', 'MAX_WORKERS', 'MIN_INTERVAL_US', 'NativeModel', 'Pipeline', 'ProgressForwarder', 'RUN_SETTINGS_FIELDS', 'RequestFailed', 'Runner', 'STAGES', 'b64decode', 'check_run_settings', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_now', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'read_message', 'spin_model', 'unlink_on_parent_death', 'wait_readable', 'write_message']
 class Histogram:
     """
     HDR histogram of integer nanosecond values (HdrHistogram algorithm).
@@ -144,12 +144,22 @@ class Pipeline:
     """
     A model with its inputs and stages.
     """
+class ProgressForwarder:
+    """
+    Sends a run's progress over a pipe (see Runner.forward_progress).
+    """
+    def finish(self) -> None:
+        ...
 class Runner:
     """
     Runs a pipeline on worker threads (see engine.Runner).
     """
     def __init__(self, pipeline: Pipeline, options: typing.Any) -> None:
         ...
+    def forward_progress(self, fd: typing.SupportsInt | typing.SupportsIndex, *, period_s: typing.SupportsFloat | typing.SupportsIndex, histograms: bool) -> ProgressForwarder:
+        """
+        Starts a native thread that sends this run's progress to the connection with file descriptor fd and stops the run when a message arrives on it.
+        """
     def poll_windows(self) -> list:
         ...
     def start(self) -> None:
@@ -181,6 +191,10 @@ def clock_read_cost_ns(reads: typing.SupportsInt | typing.SupportsIndex) -> floa
     ...
 def histogram_record_cost_ns(values: typing.SupportsInt | typing.SupportsIndex) -> float:
     ...
+def kill_group_now() -> None:
+    """
+    What the parent-death signal does, now: remove the registered files and kill this process's group, this process included.
+    """
 def kill_group_on_parent_death(expected_parent: typing.SupportsInt | typing.SupportsIndex) -> None:
     """
     Kill this process's group when its parent dies (or now, if it already has).
@@ -207,11 +221,23 @@ def read_json(path: bytes, *, min_typed_array: typing.SupportsInt | typing.Suppo
     idle CPU, at most 3; 0: none); the result is the same. Raises JsonError (a ValueError) for invalid JSON and OSError when the
     file cannot be read.
     """
+def read_message(fd: typing.SupportsInt | typing.SupportsIndex) -> bytes:
+    """
+    Reads one message sent by multiprocessing.Connection.send_bytes (or write_message); EOFError when the other end closed.
+    """
 def spin_model(distribution: str, latency_ns: typing.SupportsInt | typing.SupportsIndex, low_ns: typing.SupportsInt | typing.SupportsIndex, high_ns: typing.SupportsInt | typing.SupportsIndex, second_latency_ns: typing.SupportsInt | typing.SupportsIndex, second_fraction: typing.SupportsFloat | typing.SupportsIndex, sigma: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> NativeModel:
     ...
 def unlink_on_parent_death(path: str) -> None:
     """
     Remove this file when the parent dies, before the group is killed.
+    """
+def wait_readable(fds: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], timeout_s: typing.SupportsFloat | typing.SupportsIndex | None) -> list[int]:
+    """
+    The file descriptors among fds that are readable (or closed), waiting at most timeout_s seconds (None: no limit) with the GIL released.
+    """
+def write_message(fd: typing.SupportsInt | typing.SupportsIndex, data: bytes) -> None:
+    """
+    Writes one message as multiprocessing.Connection.send_bytes does.
     """
 ARRIVALS: tuple = ('constant', 'poisson')
 DEFAULT_SPIN_WAIT_US: float = 20.0

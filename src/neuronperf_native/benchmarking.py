@@ -193,7 +193,10 @@ def plan_of(settings: BenchmarkSettings, workload: Workload, model_name: str | N
     configs = model_configs(workload.model_filename, settings, workload.n_inputs)
     sizes = [c.pipeline_size for c in configs]
     host = fleet.cluster_host(settings, sizes) if settings.cluster else Host.local(settings, sizes)
-    return plan(settings, configs, host, model_name)
+    the_plan = plan(settings, configs, host, model_name)
+    for warning in the_plan.warnings:
+        log.warning("%s", warning)
+    return the_plan
 
 
 def run_plan(the_plan: Plan, executor: Executor) -> list[ConfigurationResult]:

@@ -1,8 +1,8 @@
 """Devices and environment: device types, model-copy limits, process pinning, run metadata.
 
 Everything here reads local state only: ``neuron-ls`` / ``nvidia-smi`` output,
-``/dev`` entries, the DMI product name and ``/proc/cpuinfo``. The library never
-makes network calls (no EC2 instance-metadata lookups). External tools run with a
+``/dev`` entries, the DMI product name, ``/proc/cpuinfo`` and the kernel's task limits.
+The library never makes network calls (no EC2 instance-metadata lookups). External tools run with a
 short timeout; a missing, failing, hanging or garbled tool means "unknown"
 (``None``), never an exception.
 
@@ -26,10 +26,12 @@ Tests replace the lookups through the module-level names ``_run_command``,
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -42,6 +44,8 @@ from neuronperf_native._version import __version__
 
 __all__ = [
     "DEVICE_TYPES",
+    "Capacity",
+    "capacity",
     "copy_environment",
     "describe_machine",
     "instance_type",
@@ -265,6 +269,57 @@ def max_model_copies(
     if count is None or count // pipeline_size == 0:
         return None
     return count // pipeline_size
+
+
+@dataclasses.dataclass(frozen=True)
+class Capacity:
+    """What this machine can still start: tasks (processes and threads, the kernel's
+    kernel.threads-max and kernel.pid_max less those running, and ulimit -u for a user
+    other than root) and memory (MemAvailable). None: unknown."""
+
+    free_tasks: int | None
+    available_mb: float | None
+
+
+#: Where the kernel's limits on tasks and the running count are read.
+PROC_SYS_KERNEL = "/proc/sys/kernel"
+PROC_LOADAVG = "/proc/loadavg"
+PROC_MEMINFO = "/proc/meminfo"
+
+
+def capacity() -> Capacity:
+    """This machine's Capacity now (reads /proc; never raises)."""
+    limits = [_read_int(os.path.join(PROC_SYS_KERNEL, name)) for name in ("threads-max", "pid_max")]
+    known = [limit for limit in limits if limit is not None]
+    loadavg = _read_text(PROC_LOADAVG)
+    running = re.search(r"\d+/(\d+)", loadavg or "")
+    free = min(known) - int(running.group(1)) if known and running else None
+    soft, _ = resource.getrlimit(resource.RLIMIT_NPROC)
+    if os.geteuid() != 0 and soft != resource.RLIM_INFINITY:
+        free = min(free, soft - _own_tasks()) if free is not None else soft - _own_tasks()
+    meminfo = re.search(r"^MemAvailable:\s+(\d+) kB", _read_text(PROC_MEMINFO) or "", re.M)
+    available_mb = int(meminfo.group(1)) / 1024 if meminfo else None
+    return Capacity(free_tasks=free, available_mb=available_mb)
+
+
+def _own_tasks() -> int:
+    """Threads of this user's processes (what ulimit -u counts), from /proc."""
+    uid, total = str(os.getuid()), 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        status = _read_text(f"/proc/{pid}/status") or ""
+        owner = re.search(r"^Uid:\s+(\d+)", status, re.M)
+        threads = re.search(r"^Threads:\s+(\d+)", status, re.M)
+        if owner and threads and owner.group(1) == uid:
+            total += int(threads.group(1))
+    return total
+
+
+def _read_int(path: str) -> int | None:
+    text = _read_text(path)
+    try:
+        return int(text.strip()) if text is not None else None
+    except ValueError:
+        return None
 
 
 def instance_type() -> str | None:

@@ -774,6 +774,23 @@ class Runner:
         """
         return [Window(*raw) for raw in self._runner.poll_windows()]
 
+    def forward_progress(self, fd: int, *, period_s: float, histograms: bool) -> Any:
+        """Sends this run's progress to another process, natively (no Python thread,
+        so nothing waits on the GIL the workers hold); returns a handle whose finish()
+        sends the rest and ends it (call it after wait()).
+
+        Every period_s, and at finish(), one message goes to the pipe or socket with
+        file descriptor fd, framed as multiprocessing.Connection.send_bytes frames it:
+        JSON {"event": "progress", "iterations": live_iterations, "p99_ns": the highest
+        p99 of the latest window so far, "windows": [[index, count, base64 HdrHistogram
+        or None], ...]} with the windows closed since the previous message (histograms
+        only when asked for). The first message that arrives on fd (the other side's
+        "stop"), end of file or a failed write stops the run. Nothing else may read or
+        write fd until finish() returns.
+        """
+        _check_seconds("period_s", period_s)
+        return self._runner.forward_progress(fd, period_s=float(period_s), histograms=histograms)
+
     def wait(self) -> RunResult:
         """Blocks until the run ends and returns its result (starts it if needed).
 

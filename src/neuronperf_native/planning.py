@@ -58,12 +58,21 @@ class Host:
 
     max_copies: dict[int, int | None]  # pipeline size -> copies that fit (None: unknown)
     instance_type: str | None = None
+    # True: max_copies counts CPU cores, which more copies share (a warning); False: it
+    # counts devices (NeuronCores, GPUs) that a copy needs to itself (an error)
+    cores_shared: bool = False
+    capacity: devices.Capacity | None = None  # what the machine can still start
 
     @classmethod
     def local(cls, settings: BenchmarkSettings, pipeline_sizes: Sequence[int]) -> Host:
         """This machine, for the settings' device type and the given pipeline sizes."""
         fits = {p: devices.max_model_copies(settings.device_type, p) for p in set(pipeline_sizes)}
-        return cls(fits, settings.instance_type or devices.instance_type())
+        return cls(
+            fits,
+            settings.instance_type or devices.instance_type(),
+            cores_shared=settings.device_type == "cpu",
+            capacity=devices.capacity(),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,6 +215,7 @@ class Plan:
 
     configurations: tuple[Configuration, ...]
     settings: BenchmarkSettings
+    warnings: tuple[str, ...] = ()  # for the user, before it runs (e.g. shared cores)
 
     def __len__(self) -> int:
         return len(self.configurations)
@@ -396,7 +406,9 @@ def plan(
     """Expands model configs x n_models x workers_per_model into a Plan.
 
     Raises ValueError naming n_models when a configuration needs more copies than
-    the host's device can hold (unless settings.allow_oversubscription).
+    the host's devices (NeuronCores, GPUs) can hold (unless
+    settings.allow_oversubscription), or more than the machine can start at all
+    (tasks, memory); more copies than CPU cores is a warning (Plan.warnings).
     """
     if not configs:
         raise ValueError("no model config to benchmark")
@@ -407,13 +419,15 @@ def plan(
         or os.path.splitext(os.path.basename(str(configs[0].filename)))[0]
     )
     configurations: list[Configuration] = []
+    warnings: list[str] = []
     axes = [_axes(settings, model, host.max_copies.get(model.pipeline_size)) for model in configs]
     _check_size(axes)
     sequences = settings.sequence_options()
     for group, model in enumerate(configs):
         most = host.max_copies.get(model.pipeline_size)
         n_models, workers, rates = axes[group]
-        _check_fits(settings, model, n_models, most)
+        warnings += _check_fits(settings, model, n_models, most, host.cores_shared)
+        _check_capacity(settings, n_models, workers, host.capacity)
         loaded = 0
         for copies, worker_count, rate in itertools.product(n_models, workers, rates):
             if sequences.active:  # refused now rather than found at the warm-up
@@ -434,7 +448,7 @@ def plan(
             check_schedule(configuration)
             configurations.append(configuration)
             loaded = max(loaded, copies)
-    return Plan(tuple(configurations), settings)
+    return Plan(tuple(configurations), settings, tuple(dict.fromkeys(warnings)))
 
 
 #: The first probe of an open-loop SLO search without a given rate or range (requests/s).
@@ -510,15 +524,61 @@ def keeps_interpreters(settings: BenchmarkSettings) -> bool:
 
 
 def _check_fits(
-    settings: BenchmarkSettings, model: ModelConfig, n_models: Sequence[int], most: int | None
+    settings: BenchmarkSettings,
+    model: ModelConfig,
+    n_models: Sequence[int],
+    most: int | None,
+    cores_shared: bool,
+) -> list[str]:
+    """Raises ValueError when n_models needs more devices than there are; returns the
+    warning when the copies will share CPU cores instead (NeuronPerf runs them so)."""
+    too_many = [n for n in n_models if most is not None and n > most]
+    if not too_many or settings.allow_oversubscription:
+        return []
+    unit = {"cpu": "usable cores", "gpu": "GPUs", "neuron": "NeuronCores"}[settings.device_type]
+    if cores_shared:
+        return [
+            f"n_models={max(too_many)} runs more model copies than this machine's {most} "
+            f"{unit} (pipeline_size={model.pipeline_size}): the copies share the cores "
+            "(oversubscribed, as NeuronPerf runs them), so their latencies include waiting "
+            "for a core; allow_oversubscription=True says this is meant"
+        ]
+    raise ValueError(
+        f"n_models={too_many[0]} needs more copies than this machine's "
+        f"{settings.device_type} can host ({most} for pipeline_size={model.pipeline_size}, "
+        f"from its {unit}); pass allow_oversubscription=True to run them anyway"
+    )
+
+
+# What a model copy needs at the least: its threads besides the workers (main, progress
+# forwarder, one spare), and the memory of a process (a bare Python interpreter).
+_COPY_THREADS = 3
+_PROCESS_COPY_MB = 16.0
+
+
+def _check_capacity(
+    settings: BenchmarkSettings,
+    n_models: Sequence[int],
+    workers: Sequence[int],
+    capacity: devices.Capacity | None,
 ) -> None:
-    if most is None or settings.allow_oversubscription:
+    """Raises ValueError naming n_models when its copies cannot all start on this
+    machine, whatever the device: more processes and threads than the kernel lets it
+    start, or (copies in processes) more memory than is available."""
+    if capacity is None or not n_models:
         return
-    too_many = [n for n in n_models if n > most]
-    if too_many:
-        unit = {"cpu": "usable cores", "gpu": "GPUs", "neuron": "NeuronCores"}[settings.device_type]
+    n, per_copy = max(n_models), max(workers) + _COPY_THREADS
+    if capacity.free_tasks is not None and n * per_copy > capacity.free_tasks:
         raise ValueError(
-            f"n_models={too_many[0]} needs more copies than this machine's "
-            f"{settings.device_type} can host ({most} for pipeline_size={model.pipeline_size}, "
-            f"from its {unit}); pass allow_oversubscription=True to run them anyway"
+            f"n_models={n} needs more than this machine can start: {n} copies x {per_copy} "
+            f"threads (workers_per_model={max(workers)} and the copy's own) is more than the "
+            f"{capacity.free_tasks:,} processes and threads it can still start "
+            "(kernel.threads-max, kernel.pid_max, ulimit -u)"
+        )
+    memory = capacity.available_mb
+    if settings.copy_mode != "thread" and memory is not None and n * _PROCESS_COPY_MB > memory:
+        raise ValueError(
+            f"n_models={n} needs more than this machine can hold: {n} model processes "
+            f"x {_PROCESS_COPY_MB:g} MiB (a bare Python interpreter) is more than its "
+            f"{memory:,.0f} MiB of available memory"
         )

@@ -442,7 +442,7 @@ class BenchmarkSettings:
     reuse_copies: bool = True  # loaded copies serve every workers setting of a model config
     start_method: str = "auto"  # model processes: "fork", "spawn" or "auto"
     max_rss_mb: float | None = None  # a copy whose resident memory exceeds this is stopped
-    allow_oversubscription: bool = False  # more copies than the device can host
+    allow_oversubscription: bool = False  # more copies than NeuronCores/GPUs; no CPU warning
     stability: StoppingRule | None = None  # stop each configuration once its numbers are known
     ci_confidence: float = 0.95  # of the intervals in the reports
     # Load modes: closed loop (NeuronPerf's) or open loop at a request rate.

@@ -4,8 +4,10 @@ A copy (a process, a fresh interpreter or a thread) sets its environment, runs
 env_setup_fn, load_fn and setup_fn once and says "loaded". Then, for each run the
 parent sends (one per configuration that shares these loaded copies), it warms up
 with that run's workers, checks its share of the expected outputs, says "ready",
-waits for the shared start instant, runs the engine while forwarding its closed
-windows as "progress", and sends the result. The messages are copies/protocol.py's.
+waits for the shared start instant, runs the engine while the engine's progress
+forwarder (a native thread: nothing it does waits on the GIL) sends its closed windows
+as "progress" and hears the parent's "stop", and sends the result. The messages are
+copies/protocol.py's.
 """
 
 from __future__ import annotations
@@ -15,12 +17,10 @@ import contextlib
 import gc
 import itertools
 import multiprocessing
-import multiprocessing.connection
 import os
 import pickle
 import resource
 import signal
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -68,6 +68,9 @@ def copy_main(
                 _serve_run(spec, model, times, run, conn)
     except _Phase as failure:
         _report_error(conn, failure.phase, failure.__cause__ or failure)
+    except (EOFError, ConnectionError):  # the pipe: the parent is gone
+        if in_process:  # its death signal may not have come yet: do what it does
+            _engine.kill_group_now()
     except BaseException as error:
         _report_error(conn, phase, error)
     finally:
@@ -286,8 +289,13 @@ def _serve_run(
         options = run.copy_options(spec.copy_id, message["start_at_ns"])
         runner = engine.Runner(timed, inputs, options, **_stages(spec))
         runner.start()
-        forwarder = _Forwarder(conn, runner, run)
-        forwarder.start()
+        # Natively, on a thread of its own: progress and the parent's "stop" never
+        # wait on the GIL that the model's workers hold.
+        forwarder = runner.forward_progress(
+            conn.fileno(),
+            period_s=min(0.2, max(0.02, run.options.window_s / 2)),
+            histograms=run.live_histograms,
+        )
         result = runner.wait()
         forwarder.finish()
     payload = result.to_dict()
@@ -305,61 +313,4 @@ def _serve_run(
         payload["timestamps_shape"] = list(timestamps.shape)
     send(conn, {"event": "result", "result": payload})
     if timestamps is not None:
-        conn.send_bytes(np.ascontiguousarray(timestamps).tobytes())
-
-
-class _Forwarder(threading.Thread):
-    """While a run goes: forwards its closed windows (counts, and histograms when the
-    parent wants them) and live iteration count to the parent, and stops the run when
-    the parent says so (or goes away)."""
-
-    def __init__(self, conn: Any, runner: engine.Runner, run: RunSpec) -> None:
-        super().__init__(name="npf-copy-forwarder", daemon=True)
-        self._conn = conn
-        self._runner = runner
-        self._histograms = run.live_histograms
-        self._period_s = min(0.2, max(0.02, run.options.window_s / 2))
-        self._p99_ns = 0
-        # finish() wakes the wait at once: the result should not wait a whole period.
-        self._woken, self._wake = multiprocessing.Pipe(duplex=False)
-
-    def finish(self) -> None:
-        """The run has ended: forward what is left and end (joins the thread)."""
-        self._wake.send_bytes(b"")
-        self.join()
-        self._woken.close()
-        self._wake.close()
-
-    def run(self) -> None:
-        listening = True  # to the parent's "stop", until it came
-        while True:
-            done = self._runner.done
-            self._forward()
-            if done:
-                return
-            waitables = [self._woken, self._conn] if listening else [self._woken]
-            try:
-                ready = multiprocessing.connection.wait(waitables, timeout=self._period_s)
-                if self._conn in ready:
-                    self._conn.recv_bytes()  # "stop": the only command sent mid-run
-                    self._runner.stop()
-                    listening = False
-            except (EOFError, OSError):
-                self._runner.stop()
-                return
-
-    def _forward(self) -> None:
-        closed = self._runner.poll_windows()
-        windows = [
-            [w.index, w.count, w.histogram.encode() if self._histograms else None] for w in closed
-        ]
-        if closed:  # the latest window's p99 is enough for the parent's hung-copy rule
-            self._p99_ns = max(self._p99_ns, closed[-1].histogram.value_at_percentile(99))
-        message = {
-            "event": "progress",
-            "iterations": self._runner.live_iterations,
-            "p99_ns": self._p99_ns,
-            "windows": windows,
-        }
-        with contextlib.suppress(OSError, ValueError):
-            send(self._conn, message)
+        _engine.write_message(conn.fileno(), np.ascontiguousarray(timestamps).tobytes())

@@ -15,7 +15,6 @@ import base64
 import contextlib
 import importlib.machinery
 import multiprocessing
-import multiprocessing.connection
 import pickle
 import signal
 import sys
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-from neuronperf_native import engine
+from neuronperf_native import _engine, engine
 from neuronperf_native._fork_safety import fork_warning_suppressed
 from neuronperf_native.copies.child import copy_main
 from neuronperf_native.copies.protocol import CopyFailure, CopySpec, RunSpec, receive, send
@@ -374,12 +373,17 @@ class CopyGroup:
         _pump(self._running, "result", None, tick, on_progress=watch.on_progress)
 
     def _stop_and_collect(self, on_tick: Callable[[], None]) -> None:
-        """Asks running copies to stop and gives them a grace period to send results."""
+        """Asks running copies to stop and gives them a grace period to send results.
+        A copy silent for longer than the grace period (beyond a wait for its next
+        scheduled request) is not waited for: its call has already run longer than the
+        wait would be (a hung copy ends at once)."""
         running = [c for c in self._running if c.outcome.result is None and c.outcome.error is None]
         for c in running:
             c.send({"cmd": "stop"})
         deadline = time.monotonic() + _GRACE_S
         for c in running:
+            if time.monotonic() - c.liveness.since - c.liveness.gap_s > _GRACE_S:
+                continue
             with contextlib.suppress(CopyFailure, KeyboardInterrupt):
                 _pump([c], "result", max(0.0, deadline - time.monotonic()), on_tick)
 
@@ -421,15 +425,17 @@ def _pump(
     pending = {c.copy_id: c for c in copies}
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     while pending:
-        waitables = [c.conn for c in pending.values()]
-        waitables += [c.sentinel for c in pending.values() if c.sentinel is not None]
+        fds = [c.conn.fileno() for c in pending.values()]
+        fds += [c.sentinel for c in pending.values() if c.sentinel is not None]
         wait_s = _TICK_S if deadline is None else min(_TICK_S, deadline - time.monotonic())
-        ready = multiprocessing.connection.wait(waitables, timeout=max(0.0, wait_s))
+        # The engine waits and retakes the GIL as a harness thread: with copies as
+        # threads, their workers hand it over at once.
+        ready = set(_engine.wait_readable(fds, max(0.0, wait_s)))
         for c in list(pending.values()):
-            if c.conn in ready:
+            if c.conn.fileno() in ready:
                 if _handle(c, wanted, on_progress):
                     del pending[c.copy_id]
-            elif c.sentinel is not None and c.sentinel in ready and not c.conn.poll():
+            elif c.sentinel in ready and not _engine.wait_readable([c.conn.fileno()], 0.0):
                 raise CopyFailure(f"model copy {c.copy_id} {c.describe_exit()}")
         on_tick()
         if deadline is not None and time.monotonic() >= deadline and pending:
@@ -463,7 +469,7 @@ def _handle(c: _Copy, wanted: str, on_progress: Callable[[int, int, list], None]
         c.outcome.result = message["result"]
         shape = message["result"].get("timestamps_shape")
         if shape is not None:
-            raw = c.conn.recv_bytes()
+            raw = _engine.read_message(c.conn.fileno())
             c.outcome.timestamps = np.frombuffer(raw, dtype=np.int64).reshape(shape)
     return event == wanted
 

@@ -1,7 +1,9 @@
 """The conversation between the parent and a model copy: what both sides import.
 
-Messages are JSON (plus raw int64 bytes for timestamps), so the parent never
-unpickles anything a model process produced.
+Messages are JSON (plus raw int64 bytes for timestamps), framed as
+multiprocessing.Connection frames them and sent and read by the engine (its progress
+forwarder writes "progress" natively), so the parent never unpickles anything a model
+process produced.
 
 Parent -> copy: {"cmd": "run", "run": RunSpec}, {"cmd": "start", "start_at_ns": N},
 {"cmd": "stop"} (end the run early), {"cmd": "abort"} (skip the run), {"cmd": "load",
@@ -17,6 +19,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from neuronperf_native import _engine
 from neuronperf_native._schedule import CopySchedule, split_schedule
 from neuronperf_native.copies.feeds import Feed
 from neuronperf_native.copies.validation import ValidationPlan
@@ -119,8 +122,10 @@ class CopyFailure(Exception):
 
 
 def send(conn: Any, message: dict[str, Any]) -> None:
-    conn.send_bytes(json.dumps(message).encode())
+    _engine.write_message(conn.fileno(), json.dumps(message).encode())
 
 
 def receive(conn: Any) -> dict[str, Any]:
-    return json.loads(conn.recv_bytes().decode())
+    """The next message on conn. The wait happens in the engine, which retakes the GIL
+    as a harness thread: workers of this process hand it over at once."""
+    return json.loads(_engine.read_message(conn.fileno()).decode())

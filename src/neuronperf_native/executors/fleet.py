@@ -28,6 +28,7 @@ import collections
 import contextlib
 import contextvars
 import dataclasses
+import itertools
 import logging
 import time
 from collections.abc import Generator, Iterable, Iterator
@@ -37,7 +38,7 @@ from neuronperf_native.copies.parent import CopiesOutcome
 from neuronperf_native.executors import _cluster, _merge, _node
 from neuronperf_native.executors._outcome import configuration_result
 from neuronperf_native.executors.base import Executor, ends_benchmark
-from neuronperf_native.planning import Configuration, model_configs
+from neuronperf_native.planning import Configuration, Plan, model_configs
 from neuronperf_native.run import ConfigurationResult, RunObserver
 from neuronperf_native.settings import BenchmarkSettings
 from neuronperf_native.workload import Workload
@@ -149,15 +150,17 @@ class _Fleet:
 
     def spread(self, groups: list[list[Configuration]]) -> Iterator[ConfigurationResult]:
         """Copy groups in parallel, one per node at a time (a node runs one
-        configuration at a time, as one host does), each on a node that can host it."""
+        configuration at a time, as one host does), each on a node that can host it;
+        groups are split over nodes that would otherwise idle (spread_out)."""
         nodes = self.alive()
-        queue: collections.deque[list[Configuration]] = collections.deque()
+        placeable: list[list[Configuration]] = []
         for group in groups:
             reason = _cluster.unplaceable(_cluster.request(self.settings, group), nodes, 1)
             if reason is None:
-                queue.append(group)
+                placeable.append(group)
             else:
                 yield from (_failed(c, reason) for c in group)
+        queue = collections.deque(spread_out(placeable, len(nodes), self.settings))
         slots = [s for s in (self._slot(n, queue) for n in nodes[: len(queue)]) if s is not None]
         try:
             while any(slot.pending is not None for slot in slots):
@@ -490,6 +493,70 @@ class _Fleet:
             self._end_actor(actor)
         for group in list(self.placement_groups):
             self._remove_group(group)
+
+
+def spread_out(
+    groups: list[list[Configuration]], nodes: int, settings: BenchmarkSettings
+) -> list[list[Configuration]]:
+    """The copy groups cut into parts for up to `nodes` nodes at once: while nodes
+    outnumber the parts, the group whose parts take longest gets the fewest more parts
+    that make its longest part shorter (none: it stays as it is). A part is a copy group
+    of its own (its node loads its copies once), of consecutive configurations of
+    similar total time."""
+    parts = [1] * len(groups)
+
+    def longest_s(group: list[Configuration], count: int) -> float:
+        return max(_estimate_s(part, settings) for part in _cut(group, count, settings))
+
+    settled: set[int] = set()
+    while sum(parts) < nodes:
+        candidates = [i for i in range(len(groups)) if i not in settled]
+        if not candidates:
+            break
+        i = max(candidates, key=lambda j: longest_s(groups[j], parts[j]))
+        now_s, most = (
+            longest_s(groups[i], parts[i]),
+            min(len(groups[i]), nodes - sum(parts) + parts[i]),
+        )
+        shorter = [k for k in range(parts[i] + 1, most + 1) if longest_s(groups[i], k) < now_s]
+        if shorter:
+            parts[i] = shorter[0]
+        else:
+            settled.add(i)
+    cut = zip(groups, parts, strict=True)
+    return [part for group, count in cut for part in _cut(group, count, settings)]
+
+
+def _cut(
+    group: list[Configuration], count: int, settings: BenchmarkSettings
+) -> list[list[Configuration]]:
+    """`group` in `count` runs of consecutive configurations, each cut where the running
+    total of their estimated times comes closest to its share of the whole; each run's
+    loads counted afresh (it starts on a node of its own)."""
+    if count <= 1:
+        return [group]
+    running = list(itertools.accumulate(_estimate_s([c], settings) for c in group))
+    bounds = [0]
+    for k in range(1, count):
+        share = running[-1] * k / count
+        left = range(bounds[-1] + 1, len(group) - (count - k) + 1)
+        bounds.append(min(left, key=lambda j: abs(running[j - 1] - share)))
+    bounds.append(len(group))
+    return [_reloaded(group[a:b]) for a, b in itertools.pairwise(bounds)]
+
+
+def _reloaded(part: list[Configuration]) -> list[Configuration]:
+    """A part of a copy group with its loads as a group of its own: each configuration
+    loads the copies beyond those loaded before it in the part."""
+    loaded, out = 0, []
+    for c in part:
+        out.append(dataclasses.replace(c, loads=max(0, c.n_models - loaded)))
+        loaded = max(loaded, c.n_models)
+    return out
+
+
+def _estimate_s(part: list[Configuration], settings: BenchmarkSettings) -> float:
+    return Plan(tuple(_reloaded(part)), settings).estimate_s()
 
 
 def _take(
