@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -51,6 +52,36 @@ std::string type_name(PyObject* type) {
   throw StageError(std::move(type), std::move(message), std::move(traceback));
 }
 
+[[noreturn]] void throw_stage_error(const char* type, std::string message) {
+  throw StageError(type, message, std::string(type) + ": " + message);
+}
+
+// Tokens in one streamed item: an int is one, a 1-D list/tuple of ints or 1-D integer
+// buffer (numpy array) its length, an empty str/bytes/list none, anything else one.
+int64_t default_token_count(PyObject* item) {
+  if (PyLong_CheckExact(item)) return 1;
+  if (PyList_Check(item) || PyTuple_Check(item)) {
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(item);
+    if (n == 0) return 0;
+    return PyLong_Check(PySequence_Fast_GET_ITEM(item, 0)) ? n : 1;
+  }
+  if (PyUnicode_Check(item)) return PyUnicode_GET_LENGTH(item) > 0 ? 1 : 0;
+  if (PyBytes_Check(item)) return PyBytes_GET_SIZE(item) > 0 ? 1 : 0;
+  if (!PyObject_CheckBuffer(item)) return 1;
+  Py_buffer view;
+  if (PyObject_GetBuffer(item, &view, PyBUF_RECORDS_RO) != 0) {
+    PyErr_Clear();
+    return 1;
+  }
+  int64_t tokens = 1;
+  const char* format = view.format ? view.format : "B";
+  if (*format == '@' || *format == '=' || *format == '<' || *format == '>') ++format;
+  if (view.ndim == 1 && format[0] != 0 && format[1] == 0 && std::strchr("bBhHiIlLqQ", *format)) {
+    tokens = static_cast<int64_t>(view.shape[0]);
+  }
+  PyBuffer_Release(&view);
+  return tokens;
+}
 PyObject* request_failed_type = nullptr;  // set at import, before any run
 
 PyObject* checked(PyObject* result) {
@@ -169,6 +200,7 @@ class PythonWorker final : public WorkerPipeline {
   bool next_input() override {
     Py_CLEAR(owned_args_);
     if (!stages_.inputs.empty()) {
+      current_ = position_;
       args_ = stages_.inputs[position_].ptr();
       if (++position_ == stages_.inputs.size()) position_ = 0;
       return true;
@@ -203,6 +235,40 @@ class PythonWorker final : public WorkerPipeline {
     } else {
       Py_XSETREF(output_, output);
     }
+  }
+
+  // Calls the model and draws its response's items one by one, each stamped the moment
+  // next() returns (before its tokens are counted). The GIL stays held between items
+  // for at most one time slice while other workers wait for it.
+  void infer_stream(StreamSink& sink) override {
+    if (!stages_.input_tokens.empty()) sink.set_input_tokens(stages_.input_tokens[current_]);
+    if (stages_.native) {
+      PyThreadState* state = leave_python();
+      native_instance()->infer_stream(sink);
+      retake(state);
+      return;
+    }
+    PyObject* iterator = stream_of(checked_call(vectorcall(stages_.model.ptr(), args_)));
+    try {
+      while (PyObject* item = PyIter_Next(iterator)) {
+        const int64_t at = npn::now_ns();
+        int64_t tokens = 0;
+        try {
+          tokens = count_tokens(item);
+        } catch (...) {
+          Py_DECREF(item);
+          throw;
+        }
+        Py_DECREF(item);
+        sink.item_at(tokens, at);
+        slice_check(at);
+      }
+      if (PyErr_Occurred()) checked_call(nullptr);  // the stream raised: it failed
+    } catch (...) {
+      if (held_) Py_DECREF(iterator);
+      throw;
+    }
+    Py_DECREF(iterator);
   }
 
   void postprocess() override {
@@ -266,6 +332,84 @@ class PythonWorker final : public WorkerPipeline {
     leave_python();
   }
 
+  // Between two items of a stream, as between iterations (gil_arbiter.h): hands the GIL
+  // at once to a waiting harness thread, and after a time slice to a waiting worker,
+  // then takes it back. A long stream never keeps either waiting until it ends.
+  void slice_check(int64_t now) {
+    if (arbiter_.harness_waiting.load(std::memory_order_relaxed) > 0) {
+      hand_over([this] { return arbiter_.harness_waiting.load(std::memory_order_relaxed) > 0; });
+      return;
+    }
+    if (held_since_ns_ == 0) {
+      held_since_ns_ = now;
+      return;
+    }
+    if (now - held_since_ns_ < stages_.gil_slice_ns) return;
+    held_since_ns_ = now;
+    if (arbiter_.workers_waiting.load(std::memory_order_relaxed) == 0) return;
+    const uint64_t seen = arbiter_.acquisitions.load(std::memory_order_relaxed);
+    hand_over([this, seen] {
+      return arbiter_.acquisitions.load(std::memory_order_relaxed) == seen &&
+             arbiter_.workers_waiting.load(std::memory_order_relaxed) > 0;
+    });
+  }
+
+  // Releases the GIL mid-iteration, yields while `pending` holds (see wait_while), and
+  // takes it back as a waiting worker (or ends the worker when the interpreter exits).
+  template <class Pending>
+  void hand_over(Pending pending) {
+    PyThreadState* state = leave_python();
+    wait_while(pending);
+    arbiter_.workers_waiting.fetch_add(1, std::memory_order_relaxed);
+    const bool entered = enter_python(state);
+    arbiter_.workers_waiting.fetch_sub(1, std::memory_order_relaxed);
+    if (!entered) {
+      held_ = false;
+      throw WorkerExit();
+    }
+    arbiter_.acquisitions.fetch_add(1, std::memory_order_relaxed);
+    held_since_ns_ = 0;
+  }
+
+  // The iterator of a streamed response (a new reference; steals `response`).
+  static PyObject* stream_of(PyObject* response) {
+    if (PyUnicode_Check(response) || PyBytes_Check(response) || PyDict_Check(response)) {
+      const std::string type = Py_TYPE(response)->tp_name;
+      Py_DECREF(response);
+      throw_stage_error("TypeError",
+                        "with streaming the model must return an iterator of "
+                        "tokens (a generator or any iterable), got a " +
+                            type);
+    }
+    PyObject* iterator = PyObject_GetIter(response);
+    if (iterator == nullptr) {
+      const std::string type = Py_TYPE(response)->tp_name;
+      Py_DECREF(response);
+      PyErr_Clear();
+      throw_stage_error("TypeError",
+                        "with streaming the model must return an iterator of "
+                        "tokens (a generator or any iterable), got " +
+                            type);
+    }
+    Py_DECREF(response);
+    return iterator;
+  }
+
+  int64_t count_tokens(PyObject* item) {
+    if (stages_.token_count_fn.is_none()) return default_token_count(item);
+    PyObject* result = checked(PyObject_CallOneArg(stages_.token_count_fn.ptr(), item));
+    const long long tokens = PyLong_Check(result) ? PyLong_AsLongLong(result) : -1;
+    const bool ok = PyLong_Check(result) && !PyErr_Occurred() && tokens >= 0;
+    const std::string shown = ok ? std::string() : std::string(py::repr(result));
+    Py_DECREF(result);
+    if (!ok) {
+      PyErr_Clear();
+      throw_stage_error("ValueError",
+                        "token_count_fn must return an int >= 0 for each item, got " + shown);
+    }
+    return tokens;
+  }
+
   // Takes the GIL back after a wait without it (held_ stays true), or ends the worker
   // when the interpreter is exiting.
   void retake(PyThreadState* state) {
@@ -301,6 +445,7 @@ class PythonWorker final : public WorkerPipeline {
   bool held_ = false;
   int64_t held_since_ns_ = 0;
   size_t position_ = 0;
+  size_t current_ = 0;              // the position of the current input (round-robin inputs)
   PyObject* args_ = nullptr;        // borrowed: the current argument tuple
   PyObject* owned_args_ = nullptr;  // owned when args came from an iterator or preprocess
   PyObject* output_ = nullptr;      // the model output awaiting postprocess

@@ -25,6 +25,8 @@ struct PythonStages {
                                               // that each worker thread enters once
   int64_t gil_slice_ns = 200'000;             // longest a worker keeps the GIL between
                                               // calls while another worker waits for it
+  pybind11::object token_count_fn;            // None, or item -> tokens (streamed runs)
+  std::vector<int64_t> input_tokens;          // each input's prompt length (empty: unknown)
 };
 
 // The Python exception type that a model raises for one failed request (set once at

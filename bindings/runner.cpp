@@ -26,6 +26,16 @@ namespace py = pybind11;
 namespace npn::bindings {
 namespace {
 
+// -1 for "e2e", else the TokenMetric index of a token metric's name.
+int token_metric_index(const std::string& name) {
+  if (name == "e2e") return -1;
+  for (size_t m = 0; m < kTokenMetricNames.size(); ++m) {
+    if (kTokenMetricNames[m] == name) return static_cast<int>(m);
+  }
+  throw InvalidArgument("metric must be 'e2e' or a token metric (ttft, itl, tpot), got '" + name +
+                        "'");
+}
+
 py::dict error_dict(const ErrorInfo& e) {
   py::dict d;
   d["type"] = e.type;
@@ -36,15 +46,36 @@ py::dict error_dict(const ErrorInfo& e) {
   return d;
 }
 
-// Hands the timestamp buffer to numpy without copying: the array owns the vector.
-py::object timestamps_array(std::vector<int64_t>&& values) {
-  auto* owned = new std::vector<int64_t>(std::move(values));
-  py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<int64_t>*>(p); });
-  const auto rows = static_cast<py::ssize_t>(owned->size() / kBoundaryCount);
-  return py::array_t<int64_t>({rows, static_cast<py::ssize_t>(kBoundaryCount)},
-                              {static_cast<py::ssize_t>(kBoundaryCount * sizeof(int64_t)),
-                               static_cast<py::ssize_t>(sizeof(int64_t))},
-                              owned->data(), owner);
+// Hands a buffer of int64 values (T: int64_t, or a struct of int64 fields) to numpy
+// without copying, as rows of `columns` values: the array owns the vector.
+template <class T>
+py::object rows_array(std::vector<T>&& values, int columns) {
+  static_assert(sizeof(T) % sizeof(int64_t) == 0);
+  auto* owned = new std::vector<T>(std::move(values));
+  py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  const size_t row_bytes = static_cast<size_t>(columns) * sizeof(int64_t);
+  const auto rows = static_cast<py::ssize_t>(owned->size() * sizeof(T) / row_bytes);
+  return py::array_t<int64_t>(
+      {rows, static_cast<py::ssize_t>(columns)},
+      {static_cast<py::ssize_t>(row_bytes), static_cast<py::ssize_t>(sizeof(int64_t))},
+      reinterpret_cast<int64_t*>(owned->data()), owner);
+}
+
+py::dict tokens_dict(TokenStats&& t) {
+  py::dict d;
+  d["ttft"] = py::cast(std::move(t.ttft));
+  d["itl"] = py::cast(std::move(t.itl));
+  d["tpot"] = py::cast(std::move(t.tpot));
+  d["input_tokens"] = py::cast(std::move(t.input_tokens));
+  d["output_tokens"] = py::cast(std::move(t.output_tokens));
+  d["requests"] = t.requests;
+  d["empty_requests"] = t.empty_requests;
+  d["good_requests"] = t.good_requests;
+  d["input_tokens_total"] = t.input_tokens_total;
+  d["output_tokens_total"] = t.output_tokens_total;
+  d["user_rate_sum"] = t.user_rate_sum;
+  d["user_rate_count"] = t.user_rate_count;
+  return d;
 }
 
 py::dict open_loop_dict(const OpenLoopResult& o) {
@@ -86,8 +117,19 @@ py::dict result_dict(RunResult&& r) {
   d["window_histogram_span"] = r.window_histogram_span;
   d["cpu_ns"] = r.cpu_ns;
   d["open_loop"] = r.open_loop ? py::object(open_loop_dict(*r.open_loop)) : py::object(py::none());
-  d["timestamps"] =
-      r.timestamps_recorded ? timestamps_array(std::move(r.timestamps)) : py::object(py::none());
+  d["timestamps"] = r.timestamps_recorded ? rows_array(std::move(r.timestamps), kBoundaryCount)
+                                          : py::object(py::none());
+  d["tokens"] = r.tokens ? py::object(tokens_dict(std::move(*r.tokens))) : py::object(py::none());
+  py::dict token_windows;
+  for (size_t m = 0; m < r.token_window_histograms.size(); ++m) {
+    py::list hists;
+    for (auto& h : r.token_window_histograms[m]) hists.append(py::cast(std::move(h)));
+    token_windows[py::str(std::string(kTokenMetricNames[m]))] = hists;
+  }
+  d["token_window_histograms"] = token_windows;
+  d["requests"] = r.tokens && !r.requests.empty()
+                      ? rows_array(std::move(r.requests), kRequestRecordFields)
+                      : py::object(py::none());
   return d;
 }
 
@@ -129,7 +171,12 @@ py::list poll_windows(RunnerHandle& handle) {
   }
   py::list out;
   for (auto& w : windows) {
-    out.append(py::make_tuple(w.index, w.start_ns, w.count, py::cast(std::move(w.histogram))));
+    py::dict metrics;
+    for (size_t m = 0; m < w.metrics.size(); ++m) {
+      metrics[py::str(std::string(kTokenMetricNames[m]))] = py::cast(std::move(w.metrics[m]));
+    }
+    out.append(
+        py::make_tuple(w.index, w.start_ns, w.count, py::cast(std::move(w.histogram)), metrics));
   }
   return out;
 }
@@ -173,12 +220,37 @@ py::dict wait_for(RunnerHandle& handle) {
 // The RunSettings of a Python object with one attribute per setting (engine.RunOptions,
 // whose types are checked in Python); a value that no C++ field can hold (an int beyond
 // its range) is an InvalidArgument naming the setting.
+// The StreamSettings of a streaming.StreamOptions (its goodput SLOs keyed ttft_ms,
+// tpot_ms, e2e_ms), or of None: not streamed.
+StreamSettings stream_settings_of(const py::object& options) {
+  StreamSettings s;
+  if (options.is_none()) return s;
+  s.enabled = true;
+  s.record_requests = options.attr("record_requests").cast<bool>();
+  const py::object goodput = options.attr("goodput");
+  if (goodput.is_none()) return s;
+  const py::dict slo = goodput.cast<py::dict>();
+  auto ms = [&](const char* key) -> std::optional<double> {
+    if (!slo.contains(key)) return std::nullopt;
+    return slo[key].cast<double>();
+  };
+  s.goodput_ttft_ms = ms("ttft_ms");
+  s.goodput_tpot_ms = ms("tpot_ms");
+  s.goodput_e2e_ms = ms("e2e_ms");
+  return s;
+}
+
 RunSettings settings_of(const py::handle& options) {
   RunSettings s;
   for_each_setting(s, [&](const char* name, auto& field) {
     py::object value = options.attr(name);
     try {
-      field = value.cast<std::decay_t<decltype(field)>>();
+      using Field = std::decay_t<decltype(field)>;
+      if constexpr (std::is_same_v<Field, StreamSettings>) {
+        field = stream_settings_of(value);
+      } else {
+        field = value.cast<Field>();
+      }
     } catch (const py::cast_error&) {
       throw InvalidArgument(std::string(name) + " is out of the engine's range, got " +
                             std::string(py::repr(value)));
@@ -233,6 +305,17 @@ void bind_runner(py::module_& m) {
       py::arg("distribution"), py::arg("latency_ns"), py::arg("low_ns"), py::arg("high_ns"),
       py::arg("second_latency_ns"), py::arg("second_fraction"), py::arg("sigma"), py::arg("seed"));
 
+  m.def(
+      "stream_spin_model",
+      [](int64_t first_token_ns, int64_t token_ns, int64_t tokens) {
+        StreamSpinSettings s;
+        s.first_token_ns = first_token_ns;
+        s.token_ns = token_ns;
+        s.tokens = tokens;
+        return std::shared_ptr<NativeModel>(std::make_shared<StreamSpinModel>(s));
+      },
+      py::arg("first_token_ns"), py::arg("token_ns"), py::arg("tokens"));
+
   py::class_<Pipeline, std::shared_ptr<Pipeline>>(m, "Pipeline",
                                                   "A model with its inputs and stages.");
 
@@ -247,7 +330,12 @@ void bind_runner(py::module_& m) {
       "python_pipeline",
       [](py::object model, py::object native, py::object preprocess, py::object postprocess,
          std::vector<py::tuple> inputs, py::object iterator, py::object thread_context,
-         int64_t gil_slice_ns) {
+         int64_t gil_slice_ns, py::object token_count_fn, std::vector<int64_t> input_tokens) {
+        if (!input_tokens.empty() && input_tokens.size() != inputs.size()) {
+          throw py::value_error("input_tokens must hold one count per input (" +
+                                std::to_string(inputs.size()) + "), got " +
+                                std::to_string(input_tokens.size()));
+        }
         PythonStages stages;
         stages.model = std::move(model);
         if (!native.is_none()) stages.native = native.cast<std::shared_ptr<NativeModel>>();
@@ -257,11 +345,14 @@ void bind_runner(py::module_& m) {
         stages.iterator = std::move(iterator);
         stages.thread_context = std::move(thread_context);
         stages.gil_slice_ns = gil_slice_ns;
+        stages.token_count_fn = std::move(token_count_fn);
+        stages.input_tokens = std::move(input_tokens);
         return std::shared_ptr<Pipeline>(std::make_shared<PythonPipeline>(std::move(stages)));
       },
       py::kw_only(), py::arg("model"), py::arg("native"), py::arg("preprocess"),
       py::arg("postprocess"), py::arg("inputs"), py::arg("iterator"), py::arg("thread_context"),
-      py::arg("gil_slice_ns"));
+      py::arg("gil_slice_ns"), py::arg("token_count_fn") = py::none(),
+      py::arg("input_tokens") = std::vector<int64_t>());
 
   m.attr("RUN_SETTINGS_FIELDS") = setting_names();
   m.attr("MAX_WORKERS") = kMaxWorkers;
@@ -306,14 +397,15 @@ void bind_runner(py::module_& m) {
       .def("poll_windows", &poll_windows)
       .def(
           "forward_progress",
-          [](RunnerHandle& h, int fd, double period_s, bool histograms) {
+          [](RunnerHandle& h, int fd, double period_s, bool histograms, const std::string& metric) {
             ForwarderSettings settings;
             settings.period_ns = static_cast<int64_t>(period_s * 1e9);
             settings.histograms = histograms;
+            settings.metric = token_metric_index(metric);
             return std::make_unique<ProgressForwarder>(*h.runner, fd, settings);
           },
           py::arg("fd"), py::kw_only(), py::arg("period_s"), py::arg("histograms"),
-          py::keep_alive<0, 1>(),
+          py::arg("metric") = "e2e", py::keep_alive<0, 1>(),
           "Starts a native thread that sends this run's progress to the connection with "
           "file descriptor fd and stops the run when a message arrives on it.")
       .def("wait", &wait_for);

@@ -77,6 +77,12 @@ def test_output_paths_are_checked_before_the_run(folder):
         (["--csv", "./sub/../same.out", "--html", "same.out"], "--csv writes that file too"),
         (["--json", "models.py"], "--json models.py: MODEL reads that file too"),
         (["--json", "."], "--json .: is a folder; give a file name"),
+        (
+            ["--export-requests", "r.jsonl", "--json", "r.jsonl"],
+            "--export-requests r.jsonl: --json writes",
+        ),
+        (["--export-requests", "models.py"], "--export-requests models.py: MODEL reads that"),
+        (["--export-requests", "/nonexistent/r.jsonl"], "folder /nonexistent does not exist"),
     ],
 )
 def test_two_outputs_or_an_input_never_share_a_file(folder, outputs, message):

@@ -11,7 +11,7 @@ import pytest
 from helpers import run_cli
 
 from neuronperf_native import cli
-from neuronperf_native.cli._bench_options import _bench_options
+from neuronperf_native.cli._bench_options import _bench_options, cli_names
 from neuronperf_native.settings import BenchmarkSettings
 
 MODEL_PY = textwrap.dedent(
@@ -222,6 +222,97 @@ def test_bad_values_name_the_option(argv, message, capsys):
     assert caught.value.code == cli.EXIT_USAGE
     error = capsys.readouterr().err
     assert message in error and f"argument {argv[0]}" in error
+
+
+STREAMING = ["--streaming", "--synthetic-input-tokens-mean", "8", "--output-tokens-mean", "4"]
+GOODPUT = [*STREAMING, "--goodput", "ttft:5"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--request-rate", "10", "--max-concurrency", "2", "--max-threads", "2"],
+            "--max-concurrency and --max-threads cannot be combined",
+        ),
+        (
+            ["--request-rate", "10", "--max-concurrency", "2", "--workers-per-model", "2"],
+            "--max-concurrency and --workers-per-model cannot be combined",
+        ),
+        (["--concurrency", "2", "--max-concurrency", "2"], "--max-concurrency caps the requests"),
+        (["--max-concurrency", "2"], "--max-concurrency caps the requests in flight of an open"),
+        (["--burstiness", "0.5"], "--burstiness shapes the gaps of a request rate"),
+        (["--concurrency", "2", "--burstiness", "0.5"], "--burstiness shapes the gaps of a"),
+        (
+            ["--request-rate", "5", "--burstiness", "0.5", "--request-distribution", "poisson"],
+            "--burstiness and --request-distribution poisson cannot be combined",
+        ),
+        (
+            [*GOODPUT, "--latency-threshold", "5", "--min-goodput-fraction", "0.9"],
+            "--latency-threshold and --min-goodput-fraction cannot be combined",
+        ),
+        (
+            [*GOODPUT, "--min-goodput-fraction", "0.9", "--request-intervals", "f.txt"],
+            "--min-goodput-fraction and --request-intervals cannot be combined",
+        ),
+        (["--binary-search"], "needs --latency-threshold MS (above 0) or --min-goodput-fraction"),
+        (["--concurrency-range", "1:0:1"], "--latency-threshold MS (above 0) or --min-goodput"),
+        (["--goodput", "ttft:5"], "--goodput measures streamed responses: add --streaming"),
+    ],
+)
+def test_generative_options_follow_the_load_rules(argv, message):
+    # Issue 24's options under issue 22's rules: refused before work, naming the options
+    # typed (--max-concurrency was renamed --max-threads in its messages).
+    with pytest.raises(cli.UsageError, match=re.escape(message)):
+        _options(*argv)
+
+
+def test_a_goodput_fraction_search_walks_the_levels_or_bisects():
+    base = [*GOODPUT, "--min-goodput-fraction", "0.9"]
+    linear = _settings(*base, "--concurrency-range", "1:0:2")
+    assert linear.workers_per_model[:3] == (1, 3, 5) and linear.slo_search == "linear"
+    assert linear.min_goodput_fraction == 0.9 and linear.latency_slo_ms is None
+    ranged = _settings(*base, "--request-rate-range", "10:50:10", "--binary-search")
+    assert ranged.slo_range == (10.0, 50.0, 10.0) and ranged.slo_search == "binary"
+    capped = _settings(*STREAMING, "--request-rate", "10", "--max-concurrency", "3")
+    assert capped.workers_per_model == (3,) and capped.load_mode == "open"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--goodput", "ttfb:5"], "--goodput: unknown SLO 'ttfb'"),
+        (["--num-prompts", "2000000"], "--num-prompts must be in [1, 1,000,000]"),
+        (["--synthetic-input-tokens-stddev", "-1"], "--synthetic-input-tokens-stddev must be a"),
+        (["--synthetic-input-tokens-mean", "9000000"], "--num-prompts 100 x --synthetic-input"),
+        (["--request-rate", "5", "--burstiness", "1000"], "--burstiness must be a finite number"),
+        (["--export-requests", "/nonexistent/r.jsonl"], "--export-requests /nonexistent/r.jsonl:"),
+        (["--tokenizer", "/nonexistent"], "--tokenizer '/nonexistent' is not a local folder"),
+    ],
+)
+def test_generative_values_are_checked_before_work_naming_the_option(argv, message):
+    # Checked by the settings benchmark() builds first (no model loaded, nothing run).
+    argv = [*STREAMING, *argv]
+    args = cli._parser().parse_args(["bench", "m.py:M", *argv])
+    with cli_names(args), pytest.raises((ValueError, TypeError), match=re.escape(message)):
+        BenchmarkSettings.from_keywords(**_bench_options(args))
+
+
+def test_a_prompt_file_is_bounded_before_it_is_read(tmp_path, monkeypatch):
+    from neuronperf_native import prompts
+
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"input_ids": [1, 2], "output_tokens": 3}\n' * 10)
+    monkeypatch.setattr(prompts, "_MAX_FILE_CHARS", 100)
+    args = cli._parser().parse_args(["bench", "m.py:M", "--streaming", "--input-file", str(path)])
+    with cli_names(args), pytest.raises(ValueError, match=r"--input-file .* larger than 100 bytes"):
+        BenchmarkSettings.from_keywords(**_bench_options(args))
+    args = cli._parser().parse_args(["bench", "m.py:M", "--input-file", "/dev/zero"])
+    with (
+        cli_names(args),
+        pytest.raises(ValueError, match="--input-file '/dev/zero': not a regular"),
+    ):
+        BenchmarkSettings.from_keywords(**_bench_options(args))
 
 
 # End to end, through a subprocess ----------------------------------------------------

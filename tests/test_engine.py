@@ -693,7 +693,7 @@ def test_run_options_mirror_the_engine_settings_field_for_field():
 
     names = tuple(f.name for f in dataclasses.fields(engine.RunOptions))
     assert names == _engine.RUN_SETTINGS_FIELDS
-    assert engine.STAGES == _engine.STAGES and engine.ARRIVALS == ("constant", "poisson")
+    assert engine.STAGES == _engine.STAGES and engine.ARRIVALS == ("constant", "poisson", "gamma")
     assert (engine.MAX_WORKERS, engine.MAX_REQUEST_RATE) == (4096, 1e8)
 
 

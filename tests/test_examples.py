@@ -107,3 +107,63 @@ def test_readme_sequences_example_runs(tmp_path):
     assert out.returncode == 0, out.stderr
     completed, p99_ms = out.stdout.split()
     assert int(completed) > 0 and float(p99_ms) > 0
+
+
+GENERATIVE = ROOT / "examples" / "generative.py"
+
+
+def test_the_generative_page_example_is_the_example_file():
+    assert _block_after("docs/generative.md", "examples/generative.py") == GENERATIVE.read_text()
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding the README's `tiny` model (examples/tiny_llama.py tiny)."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("tokenizers")
+    folder = tmp_path_factory.mktemp("generative")
+    subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "tiny_llama.py"), "tiny"],
+        cwd=folder, check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    return folder
+
+
+def test_generative_example_runs(tiny_dir: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, str(GENERATIVE), "0.3"],
+        cwd=tiny_dir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    header, *rows = out.stdout.strip().splitlines()
+    columns = header.split()
+    assert {"ttft_ms_p50", "itl_ms_p99", "output_tokens_per_s", "goodput"} <= set(columns)
+    assert len(rows) == 2
+    good = columns.index("goodput_fraction")
+    assert all(0 <= float(row.split()[good]) <= 1 for row in rows)
+
+
+def test_the_generative_page_cli_runs(tiny_dir: Path) -> None:
+    """The generative page's commands (shortened), from the folder holding `tiny`."""
+    (tiny_dir / "prompts.jsonl").write_text(
+        '{"prompt": "the model serves tokens fast", "output_tokens": 32}\n'
+    )
+    bench = [sys.executable, "-m", "neuronperf_native", "bench", f"{GENERATIVE}:TinyLlama"]
+    synthetic = [
+        "--streaming", "--synthetic-input-tokens-mean", "16", "--output-tokens-mean", "8",
+        "--vocab-size", "1000", "--concurrency-range", "1:2", "--goodput", "ttft:200",
+        "tpot:50", "--duration", "0.3",
+    ]  # fmt: skip
+    text = [
+        "--streaming", "--input-file", "prompts.jsonl", "--tokenizer", "tiny",
+        "--request-rate", "20", "--burstiness", "0.5", "--duration", "0.5",
+    ]  # fmt: skip
+    for options in (synthetic, text):
+        out = subprocess.run(
+            bench + options, cwd=tiny_dir, capture_output=True, text=True, timeout=300
+        )
+        assert out.returncode == 0, out.stderr
+        assert "ttft_p50 (ms)" in out.stdout.splitlines()[0]

@@ -25,6 +25,10 @@ def test_defaults():
         "max_s": None,
     }
     assert parse_stability(rule.to_dict()) == rule
+    ttft = parse_stability({"metric": "ttft", "percentile": 90})
+    assert ttft.metric == "ttft" and ttft.to_dict()["metric"] == "ttft"
+    with pytest.raises(ValueError, match="stability metric must be one of e2e, ttft, itl, tpot"):
+        StoppingRule(metric="latency")
 
 
 @pytest.mark.parametrize(

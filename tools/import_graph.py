@@ -30,16 +30,17 @@ SOURCE = Path(__file__).resolve().parent.parent / "src" / PACKAGE
 # names) sits below the command line, which uses them.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("_version", "_engine", "_numbers", "_verbosity", "_files", "_fork_safety", "_frameworks"),
+    ("streaming",),
     ("engine", "timing", "devices", "_schedule"),
-    ("stats", "inputs", "model_index", "metrics", "_plot"),
+    ("stats", "inputs", "model_index", "metrics", "_plot", "prompts"),
     ("analysis",),
     ("settings", "planning", "workload", "targets"),
     ("run",),
     ("copies",),
     ("executors",),
-    ("reporters", "reporting"),
+    ("reporters", "reporting", "request_log"),
     ("search", "benchmarking", "compiling", "serving"),
-    ("cpu", "torch", "tensorflow", "mxnet", "launcher"),
+    ("cpu", "torch", "tensorflow", "mxnet", "launcher", "generative"),
     ("__init__",),
     ("cli", "__main__", "_spawn_alias"),
 )

@@ -29,6 +29,30 @@ class SpinInstance final : public NativeInstance {
   SpinDraws draws_;
 };
 
+class StreamSpinInstance final : public NativeInstance {
+ public:
+  explicit StreamSpinInstance(const StreamSpinSettings& s) : s_(s) {}
+
+  void infer() override {
+    const int64_t deadline = now_ns() + s_.first_token_ns + (s_.tokens - 1) * s_.token_ns;
+    while (now_ns() < deadline) {
+    }
+  }
+
+  void infer_stream(StreamSink& sink) override {
+    const int64_t start = now_ns();
+    int64_t due = start + s_.first_token_ns;
+    for (int64_t k = 0; k < s_.tokens; ++k, due += s_.token_ns) {
+      int64_t now = now_ns();
+      while (now < due) now = now_ns();
+      sink.item_at(1, now);
+    }
+  }
+
+ private:
+  StreamSpinSettings s_;
+};
+
 void require(bool ok, const std::string& message) {
   if (!ok) throw InvalidArgument(message);
 }
@@ -48,6 +72,7 @@ class NativeWorker final : public WorkerPipeline {
   }
   void preprocess() override {}
   void infer() override { instance_->infer(); }
+  void infer_stream(StreamSink& sink) override { instance_->infer_stream(sink); }
   void postprocess() override {}
 
  private:
@@ -140,6 +165,23 @@ std::string SpinModel::describe() const {
 
 std::unique_ptr<NativeInstance> SpinModel::instantiate(int worker_index) const {
   return std::make_unique<SpinInstance>(settings_, worker_index);
+}
+
+StreamSpinModel::StreamSpinModel(const StreamSpinSettings& s) : settings_(s) {
+  require(s.first_token_ns >= 0,
+          "first_token_ns must be >= 0, got " + std::to_string(s.first_token_ns));
+  require(s.token_ns >= 0, "token_ns must be >= 0, got " + std::to_string(s.token_ns));
+  require(s.tokens >= 1, "tokens must be >= 1, got " + std::to_string(s.tokens));
+}
+
+std::string StreamSpinModel::describe() const {
+  return "stream_spin(first_token_ns=" + std::to_string(settings_.first_token_ns) +
+         ", token_ns=" + std::to_string(settings_.token_ns) +
+         ", tokens=" + std::to_string(settings_.tokens) + ")";
+}
+
+std::unique_ptr<NativeInstance> StreamSpinModel::instantiate(int) const {
+  return std::make_unique<StreamSpinInstance>(settings_);
 }
 
 NativePipeline::NativePipeline(std::shared_ptr<const NativeModel> model, int64_t input_count)

@@ -16,6 +16,11 @@ class NativeInstance {
  public:
   virtual ~NativeInstance() = default;
   virtual void infer() = 0;
+  // A streamed response (see WorkerPipeline::infer_stream): one item when infer() returns.
+  virtual void infer_stream(StreamSink& sink) {
+    infer();
+    sink.item(1);
+  }
 };
 
 // A native model description. Thread-safe: instantiate() is called once per worker.
@@ -78,6 +83,26 @@ class SpinModel final : public NativeModel {
 
  private:
   SpinSettings settings_;
+};
+
+// A streamed response on a fixed schedule, for truth tests and cost floors: the first
+// token first_token_ns after the call starts, then one every token_ns, `tokens` in all
+// (due times from the call's start, so stamping costs do not accumulate). infer()
+// without streaming busy-waits the whole response. Zero delays: a no-op stream.
+struct StreamSpinSettings {
+  int64_t first_token_ns = 0;
+  int64_t token_ns = 0;
+  int64_t tokens = 1;
+};
+
+class StreamSpinModel final : public NativeModel {
+ public:
+  explicit StreamSpinModel(const StreamSpinSettings& settings);  // throws InvalidArgument
+  std::string describe() const override;
+  std::unique_ptr<NativeInstance> instantiate(int worker_index) const override;
+
+ private:
+  StreamSpinSettings settings_;
 };
 
 // Runs a native model on a native input source: `input_count` inputs in all

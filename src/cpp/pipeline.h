@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "stage.h"
+#include "stream.h"
 
 namespace npn {
 
@@ -80,6 +81,13 @@ class WorkerPipeline {
   virtual bool next_input() = 0;
   virtual void preprocess() = 0;
   virtual void infer() = 0;
+  // In place of infer() when the run streams: runs the model and hands each item of its
+  // response to `sink` as it arrives (and the prompt's length when known). A pipeline
+  // without streams answers with one item when its call returns.
+  virtual void infer_stream(StreamSink& sink) {
+    infer();
+    sink.item(1);
+  }
   virtual void postprocess() = 0;
 };
 

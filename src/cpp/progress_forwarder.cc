@@ -28,6 +28,13 @@ struct ProgressForwarder::State {
     if (wake_fd >= 0) ::close(wake_fd);
   }
 
+  // A window's histogram of the metric asked for, as a JSON string (null: none).
+  std::string histogram_text(const LiveWindow& w) const {
+    if (settings.metric < 0) return "\"" + w.histogram.encode_base64() + "\"";
+    const auto m = static_cast<size_t>(settings.metric);
+    return m < w.metrics.size() ? "\"" + w.metrics[m].encode_base64() + "\"" : "null";
+  }
+
   // One progress message; false when the channel is gone.
   bool forward() {
     const std::vector<LiveWindow> closed = runner.poll_windows();
@@ -41,7 +48,7 @@ struct ProgressForwarder::State {
       const LiveWindow& w = closed[i];
       if (i > 0) message += ", ";
       message += "[" + std::to_string(w.index) + ", " + std::to_string(w.count) + ", ";
-      message += settings.histograms ? "\"" + w.histogram.encode_base64() + "\"" : "null";
+      message += settings.histograms ? histogram_text(w) : "null";
       message += "]";
     }
     message += "]}";

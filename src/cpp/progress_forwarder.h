@@ -13,7 +13,8 @@ namespace npn {
 
 struct ForwarderSettings {
   int64_t period_ns = 200'000'000;  // the longest wait between two progress messages
-  bool histograms = false;          // send each window's e2e histogram too
+  bool histograms = false;          // send each window's histogram too:
+  int metric = -1;                  // e2e (-1), or the store's extra metric this index
 };
 
 // Owns one thread from construction until finish(); the runner must outlive it.
@@ -22,7 +23,8 @@ struct ForwarderSettings {
 // Every period, and once more when finish() is called, it writes one frame holding
 //   {"event": "progress", "iterations": N, "p99_ns": P,
 //    "windows": [[index, count, histogram or null], ...]}
-// (the windows closed since the previous message; histogram: base64 HdrHistogram V2;
+// (the windows closed since the previous message; histogram: base64 HdrHistogram V2 of
+// the metric asked for, null where the window has no such metric;
 // P: the highest p99 of the latest closed window of any message so far, in ns) and
 // reads the channel: the first frame that arrives (the parent's "stop") stops the run
 // and is consumed; end of file or a failed write (the parent is gone) stops it too.

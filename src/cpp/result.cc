@@ -57,6 +57,8 @@ std::string_view arrival_name(Arrival arrival) {
       return "constant";
     case Arrival::kPoisson:
       return "poisson";
+    case Arrival::kGamma:
+      return "gamma";
     case Arrival::kIntervals:
       return "intervals";
   }

@@ -13,6 +13,7 @@
 #include "pipeline.h"
 #include "scheduler.h"
 #include "stage.h"
+#include "stream.h"
 
 namespace npn {
 
@@ -69,6 +70,12 @@ struct RunResult {
   int64_t window_histogram_span = 1;
   int64_t cpu_ns = 0;  // process CPU time between start_ns and the end of the run
   std::optional<OpenLoopResult> open_loop;  // set for open-loop runs
+  // Streamed runs: the token metrics of all workers, their window histograms (indexed by
+  // TokenMetric, each list spanning window_histogram_span windows per histogram as the e2e
+  // ones), and with record_requests one record per timed request, worker-major.
+  std::optional<TokenStats> tokens;
+  std::vector<std::vector<Histogram>> token_window_histograms;
+  std::vector<RequestRecord> requests;
   bool timestamps_recorded = false;
   std::vector<int64_t>
       timestamps;  // kBoundaryCount values (b0..b6) per timed iteration, worker-major

@@ -52,7 +52,14 @@ std::optional<ArrivalSchedule> trace_schedule(const RunSettings& s) {
 // The open-loop schedule the settings ask for, or none (closed loop).
 std::optional<ArrivalSchedule> make_schedule(const RunSettings& s) {
   if (std::find(kArrivalNames.begin(), kArrivalNames.end(), s.arrival) == kArrivalNames.end()) {
-    throw InvalidArgument("arrival must be 'constant' or 'poisson', got '" + s.arrival + "'");
+    throw InvalidArgument("arrival must be 'constant', 'poisson' or 'gamma', got '" + s.arrival +
+                          "'");
+  }
+  if (!std::isfinite(s.burstiness) || !(s.burstiness >= 0.01) || s.burstiness > 100) {
+    fail("burstiness", "a finite number in [0.01, 100]", s.burstiness);
+  }
+  if (s.burstiness != 1.0 && s.arrival != "gamma") {
+    fail("burstiness", "1 unless arrival='gamma' (the gamma shape)", s.burstiness);
   }
   std::optional<ArrivalSchedule> replayed = trace_schedule(s);
   if (s.request_rate && replayed) {
@@ -67,6 +74,7 @@ std::optional<ArrivalSchedule> make_schedule(const RunSettings& s) {
       requirement << "a finite number of requests per second in (0, " << kMaxRequestRate << "]";
       fail("request_rate", requirement.str().c_str(), rate);
     }
+    if (s.arrival == "gamma") return ArrivalSchedule::gamma(rate, s.burstiness, s.seed);
     return s.arrival == "poisson" ? ArrivalSchedule::poisson(rate, s.seed)
                                   : ArrivalSchedule::constant(rate);
   }
@@ -120,6 +128,7 @@ RunConfig convert(const RunSettings& s) {
   c.spin_wait_ns =
       std::min(c.spin_cap_ns, static_cast<int64_t>(std::llround(s.spin_wait_us * 1e3)));
   c.learn_wakeup = s.learn_wakeup;
+  c.stream = make_stream_config(s.stream);
   return c;
 }
 

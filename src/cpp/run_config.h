@@ -11,6 +11,7 @@
 #include "interval_trace.h"
 #include "pipeline.h"
 #include "scheduler.h"
+#include "stream.h"
 
 namespace npn {
 
@@ -27,7 +28,7 @@ inline constexpr double kMaxRequestRate = 1e8;
 inline constexpr double kDefaultSpinWaitUs = 20.0;
 inline constexpr double kMaxSpinShare = 0.1;
 // The request arrival patterns RunSettings::arrival may name (with request_rate).
-inline constexpr std::array<std::string_view, 2> kArrivalNames = {"constant", "poisson"};
+inline constexpr std::array<std::string_view, 3> kArrivalNames = {"constant", "poisson", "gamma"};
 
 // What a caller asks for; names and units match the Python keywords.
 struct RunSettings {
@@ -43,8 +44,8 @@ struct RunSettings {
   // requests arrive on that schedule from the timing start and at most `workers` are
   // in flight.
   std::optional<double> request_rate;  // requests per second
-  std::string arrival = "constant";    // with request_rate: "constant" or "poisson"
-  uint64_t seed = 0;                   // Poisson: which arrival stream
+  std::string arrival = "constant";    // with request_rate: "constant", "poisson" or "gamma"
+  uint64_t seed = 0;                   // Poisson and gamma: which arrival stream
   std::optional<std::vector<double>> request_intervals_us;  // gaps between requests, looped
   // Or the same from a file written by IntervalTrace::write, mapped (shared with every
   // process that maps it; nothing is copied).
@@ -55,6 +56,8 @@ struct RunSettings {
   int64_t share_count = 1;
   double spin_wait_us = kDefaultSpinWaitUs;  // open loop: spin the end of a wait (capped)
   bool learn_wakeup = true;  // open loop: wake early by each worker's learned lateness
+  double burstiness = 1.0;   // gamma: the shape (1: Poisson; < 1: burstier)
+  StreamSettings stream;     // streamed responses and their token metrics (a nested group)
 };
 
 // Calls visit(name, field) for each field of RunSettings in declaration order: the one
@@ -79,6 +82,8 @@ void for_each_setting(Settings& s, Visit&& visit) {
   visit("share_count", s.share_count);
   visit("spin_wait_us", s.spin_wait_us);
   visit("learn_wakeup", s.learn_wakeup);
+  visit("burstiness", s.burstiness);
+  visit("stream", s.stream);
 }
 
 // Validated settings in engine units. Build with make_run_config().
@@ -95,6 +100,7 @@ struct RunConfig {
   int64_t spin_wait_ns;                     // always spun at the end of a wait
   int64_t spin_cap_ns;                      // the most a wait may spin
   bool learn_wakeup;
+  StreamConfig stream;
 };
 
 // Throws InvalidArgument naming the setting when a value is out of range, or when

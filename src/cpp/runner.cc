@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -31,6 +32,12 @@ constexpr int64_t kAbandoned = -1;
 
 constexpr int64_t kAllWindows = INT64_MAX;
 
+// A streamed run's per-worker token state, written by its worker only (like WorkerState).
+struct WorkerTokens {
+  TokenStats stats;
+  std::array<Histogram, kTokenMetricCount> window;  // the current window's, by TokenMetric
+  std::vector<RequestRecord> requests;              // with record_requests
+};
 // Distinct failure reasons kept per worker and per run; later ones are counted
 // under kOtherReasons. Reasons longer than kMaxReasonChars are cut.
 constexpr size_t kMaxFailureReasons = 32;
@@ -61,6 +68,7 @@ struct alignas(64) WorkerState {
   std::map<std::string, int64_t> failures;  // their count per reason
   int64_t last_end_ns = 0;
   std::vector<int64_t> timestamps;
+  std::unique_ptr<WorkerTokens> tokens;  // streamed runs only
   // The window this worker completes iterations in now: its completions and e2e
   // latencies, handed to the WindowStore when the worker moves past the window.
   int64_t window = 0;
@@ -85,8 +93,7 @@ struct Runner::Shared {
   PipelineTraits traits;
   RunConfig config;
   std::vector<std::unique_ptr<WorkerState>> workers;
-  WindowStore windows{Histogram::kDefaultLowest, Histogram::kDefaultHighest,
-                      Histogram::kDefaultDigits};
+  std::optional<WindowStore> windows;  // keeps the token metrics too in streamed runs
 
   alignas(64) std::atomic<bool> stop{false};
   std::atomic<int8_t> stop_reason{static_cast<int8_t>(StopReason::kNone)};
@@ -171,7 +178,12 @@ std::string describe_seconds(int64_t ns) {
 // no window below `next_window`. Called by the thread that owns the worker's state.
 void hand_over_window(Shared& sh, WorkerState& st, int64_t next_window) {
   if (st.window_count > 0) {
-    sh.windows.add(st.window, st.window_count, st.window_latency);
+    if (st.tokens) {
+      sh.windows->add(st.window, st.window_count, st.window_latency, st.tokens->window.data());
+      for (auto& h : st.tokens->window) h.reset();
+    } else {
+      sh.windows->add(st.window, st.window_count, st.window_latency);
+    }
     st.window_latency.reset();
     st.window_count = 0;
   }
@@ -309,7 +321,7 @@ class Worker {
       p_->preprocess();
     }
     set_stage(stage, Stage::kInfer);
-    p_->infer();
+    infer();
     if (t_.has_postprocess) {
       set_stage(stage, Stage::kPostprocess);
       p_->postprocess();
@@ -341,7 +353,7 @@ class Worker {
       b[4] = b[3];
     }
     set_stage(stage, Stage::kInfer);
-    p_->infer();
+    infer();
     b[5] = now_ns();
     if (t_.has_postprocess) {
       set_stage(stage, Stage::kPostprocess);
@@ -351,6 +363,26 @@ class Worker {
       b[6] = b[5];
     }
     return end_watch(b[1]);
+  }
+
+  // The model call: a plain call, or a streamed response drawn into the sink.
+  void infer() {
+    if (!cfg_.stream.enabled) {
+      p_->infer();
+      return;
+    }
+    sink_.reset();
+    p_->infer_stream(sink_);
+  }
+
+  // A timed streamed request's token metrics, and its record when asked for.
+  void record_tokens(const Boundaries& b) {
+    WorkerTokens& t = *st_.tokens;
+    record_request(cfg_.stream, sink_, b[0], b[6] - b[0], t.stats, t.window.data());
+    if (!cfg_.stream.record_requests) return;
+    t.requests.push_back(RequestRecord{index_, b[0], b[1], sink_.items() ? sink_.first_ns() : -1,
+                                       sink_.items() ? sink_.last_ns() : -1, b[6],
+                                       sink_.input_tokens(), sink_.tokens(), sink_.items()});
   }
 
   enum class Outcome : int8_t { kCompleted, kFailed, kEnded };
@@ -383,6 +415,7 @@ class Worker {
     if (t_.has_preprocess) hist[static_cast<size_t>(Stage::kPreprocess)].record(b[4] - b[3]);
     if (t_.has_postprocess) hist[static_cast<size_t>(Stage::kPostprocess)].record(b[6] - b[5]);
     if (b[6] >= window_end_) move_to_window((b[6] - sh_.start_ns) / cfg_.window_ns);
+    if (st_.tokens) record_tokens(b);
     st_.window_latency.record(e2e);
     ++st_.window_count;
     if (cfg_.record_timestamps) st_.timestamps.insert(st_.timestamps.end(), b.begin(), b.end());
@@ -491,7 +524,7 @@ class Worker {
     int64_t now = now_ns();
     sleep_until(deadline_ns, now);
     const int64_t span = std::min(now, deadline_ns) - sh_.start_ns;
-    sh_.windows.cover((span + cfg_.window_ns - 1) / cfg_.window_ns);  // the empty ones too
+    sh_.windows->cover((span + cfg_.window_ns - 1) / cfg_.window_ns);  // the empty ones too
   }
 
   void fail(ErrorInfo info, Stage stage, bool in_warmup, int64_t watch_start,
@@ -522,6 +555,7 @@ class Worker {
   const int index_;
   WorkerState& st_;
   WorkerPipeline* p_ = nullptr;
+  StreamSink sink_;  // the current request's items (streamed runs)
   bool abandoned_ = false;
   int64_t window_end_ = 0;  // the end of st_.window on the shared clock
   WakeupMargin wakeup_;
@@ -617,8 +651,22 @@ RunResult merge_results(Shared& sh) {
     if (sh.stop_ns) until = std::min(until, std::max(sh.stop_ns, r.start_ns));
     r.end_ns = std::max(r.end_ns, until);
   }
-  r.windows = sh.windows.counts();
-  r.window_histograms = sh.windows.histograms(r.window_histogram_span);
+  r.windows = sh.windows->counts();
+  r.window_histograms = sh.windows->histograms(r.window_histogram_span);
+  if (sh.config.stream.enabled) {
+    r.tokens.emplace();
+    size_t n_requests = 0;
+    for (const auto& w : sh.workers) n_requests += w->tokens->requests.size();
+    r.requests.reserve(n_requests);
+    for (const auto& w : sh.workers) {
+      r.tokens->merge(w->tokens->stats);
+      r.requests.insert(r.requests.end(), w->tokens->requests.begin(), w->tokens->requests.end());
+    }
+    for (int m = 0; m < kTokenMetricCount; ++m) {
+      int64_t span = 1;
+      r.token_window_histograms.push_back(sh.windows->histograms(span, m));
+    }
+  }
   if (sh.dispatcher) r.open_loop = open_loop_result(sh, r);
   r.cpu_ns = sh.timing ? process_cpu_ns() - sh.cpu_start_ns : 0;
   return r;
@@ -632,14 +680,18 @@ Runner::Runner(std::shared_ptr<Pipeline> pipeline, const RunSettings& settings)
   shared_->traits = pipeline->traits();
   shared_->config = make_run_config(settings, shared_->traits);
   shared_->pipeline = std::move(pipeline);
+  const bool streaming = shared_->config.stream.enabled;
+  shared_->windows.emplace(Histogram::kDefaultLowest, Histogram::kDefaultHighest,
+                           Histogram::kDefaultDigits, streaming ? kTokenMetricCount : 0);
   try {
     for (int i = 0; i < shared_->config.workers; ++i) {
       shared_->workers.push_back(std::make_unique<WorkerState>());
+      if (streaming) shared_->workers.back()->tokens = std::make_unique<WorkerTokens>();
     }
   } catch (const std::bad_alloc&) {
     throw OutOfMemory("not enough memory for workers=" + std::to_string(shared_->config.workers) +
-                      ": each reserves about 2.4 MB of address space for its histograms (of "
-                      "which a run touches a few pages) and a 1 MiB thread stack");
+                      ": each reserves about 2.4 MB (4.5 MB streaming) of address space for its "
+                      "histograms (of which a run touches a few pages) and a 1 MiB thread stack");
   }
 }
 
@@ -707,14 +759,14 @@ std::vector<LiveWindow> Runner::poll_windows() {
     closed_before = std::min(closed_before, w->open_window.load(std::memory_order_acquire));
   }
   if (finished) {
-    closed_before = sh.windows.size();  // every worker is done: every window is closed
+    closed_before = sh.windows->size();  // every worker is done: every window is closed
   } else {
     // Only windows that have ended (workers that wait out an open loop's deadline
     // have handed over every window).
     const int64_t now = now_ns();
     closed_before = std::min(closed_before, now > start ? (now - start) / sh.config.window_ns : 0);
   }
-  return sh.windows.take_closed(closed_before, start, sh.config.window_ns);
+  return sh.windows->take_closed(closed_before, start, sh.config.window_ns);
 }
 
 RunResult Runner::wait(const Poll& poll, int64_t poll_interval_ns) {

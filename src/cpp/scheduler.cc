@@ -40,6 +40,13 @@ ArrivalSchedule ArrivalSchedule::poisson(double rate_per_s, uint64_t seed) {
   return s;
 }
 
+ArrivalSchedule ArrivalSchedule::gamma(double rate_per_s, double burstiness, uint64_t seed) {
+  ArrivalSchedule s = poisson(rate_per_s, seed);
+  s.arrival_ = Arrival::kGamma;
+  s.shape_ = burstiness;
+  return s;
+}
+
 ArrivalSchedule ArrivalSchedule::intervals(std::shared_ptr<const IntervalTrace> trace,
                                            int64_t share_index, int64_t share_count) {
   ArrivalSchedule s;
@@ -73,6 +80,36 @@ double ArrivalSchedule::poisson_gap_ns(int64_t index) const noexcept {
   return -std::log1p(-u) * period_ns_;
 }
 
+double ArrivalSchedule::uniform(int64_t index, uint64_t draw) const noexcept {
+  const uint64_t bits =
+      mix64(mix64(key_ + static_cast<uint64_t>(index) * kGolden) + draw * kGolden);
+  return static_cast<double>(bits >> 11) * 0x1p-53;
+}
+
+// Marsaglia and Tsang's gamma sampler on the uniforms of request `index` (its draws 0,
+// 1, 2, ...), scaled to mean period_ns_; a shape below 1 boosts shape + 1 by u^(1/shape).
+double ArrivalSchedule::gamma_gap_ns(int64_t index) const noexcept {
+  const double shape = shape_ < 1.0 ? shape_ + 1.0 : shape_;
+  const double d = shape - 1.0 / 3.0;
+  const double c = 1.0 / std::sqrt(9.0 * d);
+  uint64_t draw = 0;
+  double value = d;  // the mode, should 64 proposals all be rejected (they are not)
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    const double u1 = 1.0 - uniform(index, draw++);  // (0, 1]
+    const double u2 = uniform(index, draw++);
+    const double x = std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+    const double v = std::pow(1.0 + c * x, 3);
+    if (v <= 0) continue;
+    const double u = 1.0 - uniform(index, draw++);
+    if (std::log(u) < 0.5 * x * x + d - d * v + d * std::log(v)) {
+      value = d * v;
+      break;
+    }
+  }
+  if (shape_ < 1.0) value *= std::pow(1.0 - uniform(index, draw), 1.0 / shape_);
+  return value / shape_ * period_ns_;
+}
+
 ArrivalSchedule::Cursor ArrivalSchedule::first() const noexcept {
   Cursor c;
   if (arrival_ == Arrival::kIntervals) c.offset_ns = interval_offset(0);
@@ -89,6 +126,10 @@ void ArrivalSchedule::advance(Cursor& c) const noexcept {
       return;
     case Arrival::kPoisson:
       c.poisson_offset_ns += poisson_gap_ns(c.index++);
+      c.offset_ns = clamp_offset(c.poisson_offset_ns);
+      return;
+    case Arrival::kGamma:
+      c.poisson_offset_ns += gamma_gap_ns(c.index++);
       c.offset_ns = clamp_offset(c.poisson_offset_ns);
       return;
   }
@@ -110,6 +151,7 @@ int64_t ArrivalSchedule::arrived_by(int64_t t_ns, Cursor& scan, int64_t max_step
       return arrived <= share_index_ ? 0 : (arrived - share_index_ - 1) / share_count_ + 1;
     }
     case Arrival::kPoisson:
+    case Arrival::kGamma:
       for (int64_t steps = 0; scan.offset_ns <= t_ns && scan.offset_ns < kHorizonNs; ++steps) {
         if (steps == max_steps) break;
         advance(scan);
@@ -133,7 +175,7 @@ int64_t Dispatcher::due_by(int64_t now_ns, int64_t max_steps) {
   if (scan_.index < next_.index) scan_ = next_;  // requests taken have arrived
   const int64_t t = now_ns - start_ns_;
   int64_t arrived = schedule_.arrived_by(t, scan_, max_steps);
-  if (schedule_.arrival() == Arrival::kPoisson && scan_.offset_ns <= t) {
+  if (schedule_.random() && scan_.offset_ns <= t) {
     // Counting stopped short: the rest of the requests due by t, in expectation.
     const double rest =
         static_cast<double>(t - scan_.offset_ns) * schedule_.mean_rate_per_s() / 1e9;

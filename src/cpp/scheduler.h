@@ -22,16 +22,19 @@ class ClosedLoopSchedule {
   int64_t next_start_ns(int64_t previous_end_ns) const noexcept { return previous_end_ns; }
 };
 
-enum class Arrival : int8_t { kConstant, kPoisson, kIntervals };
+enum class Arrival : int8_t { kConstant, kPoisson, kIntervals, kGamma };
 
 // The arrival times of an open-loop run as offsets (ns) from its start. At a rate,
 // request 0 arrives at offset 0 and the gap between requests k and k + 1 is 1 / rate
-// (constant) or an exponential draw with mean 1 / rate (Poisson: draw k is a pure
+// (constant), an exponential draw with mean 1 / rate (Poisson: draw k is a pure
 // function of (seed, k), so streams with different seeds are independent and any copy
-// of a cursor replays the same times). A replayed trace sends its first request one
-// interval after the start, as perf_analyzer does (intervals 100, 200 ms: requests at
-// 0.1, 0.3, 0.4, 0.6 s, ...); a share (index i of n) serves the trace's requests i,
-// i + n, i + 2n, ... at their times, so n shares together replay the whole trace.
+// of a cursor replays the same times), or a gamma draw with shape `burstiness` and the
+// same mean (vLLM's and AIPerf's bursty arrivals: burstiness 1 is Poisson, below 1
+// burstier, above 1 more regular; also a pure function of (seed, k)). A replayed trace
+// sends its first request one interval after the start, as perf_analyzer does
+// (intervals 100, 200 ms: requests at 0.1, 0.3, 0.4, 0.6 s, ...); a share (index i of n)
+// serves the trace's requests i, i + n, i + 2n, ... at their times, so n shares
+// together replay the whole trace.
 // Immutable once built: thread-safe. Offsets saturate at kHorizonNs.
 class ArrivalSchedule {
  public:
@@ -41,23 +44,28 @@ class ArrivalSchedule {
   struct Cursor {
     int64_t index = 0;
     int64_t offset_ns = 0;
-    double poisson_offset_ns = 0.0;  // the unrounded sum of Poisson gaps
+    double poisson_offset_ns = 0.0;  // the unrounded sum of random (Poisson, gamma) gaps
   };
 
   static ArrivalSchedule constant(double rate_per_s);
   static ArrivalSchedule poisson(double rate_per_s, uint64_t seed);
+  static ArrivalSchedule gamma(double rate_per_s, double burstiness, uint64_t seed);
   static ArrivalSchedule intervals(std::shared_ptr<const IntervalTrace> trace,
                                    int64_t share_index = 0, int64_t share_count = 1);
 
   Arrival arrival() const noexcept { return arrival_; }
+  // Gaps drawn at random (Poisson, gamma): arrivals are counted by scanning.
+  bool random() const noexcept {
+    return arrival_ == Arrival::kPoisson || arrival_ == Arrival::kGamma;
+  }
   double mean_rate_per_s() const noexcept;
   Cursor first() const noexcept;                // at request 0
   void advance(Cursor& cursor) const noexcept;  // to the next request
   // The number of requests arriving at offsets <= t_ns. Constant and interval
   // schedules compute it directly. Poisson moves `scan` (from first()) forward to the
   // first request after t_ns, by at most max_steps requests: past that, it returns
-  // scan's index (a lower bound) and the next call continues. Calls must not go back
-  // in time.
+  // scan's index (a lower bound) and the next call continues (gamma likewise). Calls
+  // must not go back in time.
   int64_t arrived_by(int64_t t_ns, Cursor& scan, int64_t max_steps = INT64_MAX) const noexcept;
 
  private:
@@ -65,10 +73,13 @@ class ArrivalSchedule {
   int64_t constant_offset(int64_t index) const noexcept;
   int64_t interval_offset(int64_t index) const noexcept;
   double poisson_gap_ns(int64_t index) const noexcept;
+  double gamma_gap_ns(int64_t index) const noexcept;
+  double uniform(int64_t index, uint64_t draw) const noexcept;  // in [0, 1)
 
   Arrival arrival_ = Arrival::kConstant;
-  double period_ns_ = 0.0;                      // constant and Poisson: 1 / rate
-  uint64_t key_ = 0;                            // Poisson: the stream for this seed
+  double period_ns_ = 0.0;                      // constant, Poisson and gamma: 1 / rate
+  double shape_ = 1.0;                          // gamma: the burstiness
+  uint64_t key_ = 0;                            // Poisson and gamma: the stream for this seed
   std::shared_ptr<const IntervalTrace> trace_;  // intervals
   int64_t share_index_ = 0;                     // intervals: this schedule's requests are
   int64_t share_count_ = 1;                     // the trace's index, index + count, ...

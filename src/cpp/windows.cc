@@ -41,13 +41,21 @@ void SparseHistogram::record_into(Histogram& h) const {
   for (const auto& b : buckets) h.record_n(b.value, b.count);
 }
 
-WindowStore::WindowStore(int64_t lowest, int64_t highest, int significant_digits)
-    : lowest_(lowest), highest_(highest), digits_(significant_digits) {}
+WindowStore::WindowStore(int64_t lowest, int64_t highest, int significant_digits, int metrics)
+    : lowest_(lowest), highest_(highest), digits_(significant_digits), metrics_(metrics) {}
 
 Histogram WindowStore::empty_histogram() const { return Histogram(lowest_, highest_, digits_); }
 
-void WindowStore::add(int64_t window, int64_t count, const Histogram& latency) {
-  SparseHistogram sparse = SparseHistogram::of(latency);
+void WindowStore::merge(Slot& into, const Slot& other) {
+  if (into.size() < other.size()) into.resize(other.size());
+  for (size_t m = 0; m < other.size(); ++m) into[m].merge(other[m]);
+}
+
+void WindowStore::add(int64_t window, int64_t count, const Histogram& latency,
+                      const Histogram* metrics) {
+  Slot sparse(1 + static_cast<size_t>(metrics ? metrics_ : 0));
+  sparse[0] = SparseHistogram::of(latency);
+  for (size_t m = 1; m < sparse.size(); ++m) sparse[m] = SparseHistogram::of(metrics[m - 1]);
   std::lock_guard<std::mutex> lock(mutex_);
   const auto w = static_cast<size_t>(window);
   if (counts_.size() <= w) counts_.resize(w + 1, 0);
@@ -56,7 +64,7 @@ void WindowStore::add(int64_t window, int64_t count, const Histogram& latency) {
   while (static_cast<size_t>(window / span_) >= kMaxHistograms) compact();
   const auto slot = static_cast<size_t>(window / span_);
   if (stored_.size() <= slot) stored_.resize(slot + 1);
-  stored_[slot].merge(sparse);
+  merge(stored_[slot], sparse);
 
   if (window < next_) return;  // a window a poller already skipped
   auto offset = static_cast<size_t>(window - next_);
@@ -67,19 +75,19 @@ void WindowStore::add(int64_t window, int64_t count, const Histogram& latency) {
     offset -= drop;
   }
   if (pending_.size() <= offset) pending_.resize(offset + 1);
-  pending_[offset].merge(sparse);
+  merge(pending_[offset], sparse);
 }
 
 void WindowStore::compact() {
-  std::vector<SparseHistogram> merged((stored_.size() + 1) / 2);
-  for (size_t j = 0; j < stored_.size(); ++j) merged[j / 2].merge(stored_[j]);
+  std::vector<Slot> merged((stored_.size() + 1) / 2);
+  for (size_t j = 0; j < stored_.size(); ++j) merge(merged[j / 2], stored_[j]);
   stored_ = std::move(merged);
   span_ *= 2;
 }
 
 std::vector<LiveWindow> WindowStore::take_closed(int64_t closed_before, int64_t start_ns,
                                                  int64_t window_ns) {
-  std::vector<std::pair<int64_t, SparseHistogram>> taken;  // (count, histogram)
+  std::vector<std::pair<int64_t, Slot>> taken;  // (count, histograms)
   int64_t first = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -89,7 +97,7 @@ std::vector<LiveWindow> WindowStore::take_closed(int64_t closed_before, int64_t 
     for (int64_t i = 0; i < n; ++i) {
       const auto w = static_cast<size_t>(next_);
       const int64_t count = w < counts_.size() ? counts_[w] : 0;
-      SparseHistogram h;
+      Slot h;
       if (!pending_.empty()) {
         h = std::move(pending_.front());
         pending_.pop_front();
@@ -103,8 +111,14 @@ std::vector<LiveWindow> WindowStore::take_closed(int64_t closed_before, int64_t 
   out.reserve(taken.size());
   for (size_t i = 0; i < taken.size(); ++i) {
     const int64_t index = first + static_cast<int64_t>(i);
-    LiveWindow window{index, start_ns + index * window_ns, taken[i].first, empty_histogram()};
-    taken[i].second.record_into(window.histogram);
+    LiveWindow window{index, start_ns + index * window_ns, taken[i].first, empty_histogram(), {}};
+    const Slot& slot = taken[i].second;
+    if (!slot.empty()) slot[0].record_into(window.histogram);
+    for (int m = 0; m < metrics_; ++m) {
+      window.metrics.push_back(empty_histogram());
+      const auto k = static_cast<size_t>(m) + 1;
+      if (k < slot.size()) slot[k].record_into(window.metrics.back());
+    }
     out.push_back(std::move(window));
   }
   return out;
@@ -127,7 +141,7 @@ std::vector<int64_t> WindowStore::counts() const {
   return counts_;
 }
 
-std::vector<Histogram> WindowStore::histograms(int64_t& span) const {
+std::vector<Histogram> WindowStore::histograms(int64_t& span, int metric) const {
   std::lock_guard<std::mutex> lock(mutex_);
   span = span_;
   const size_t slots =
@@ -136,7 +150,8 @@ std::vector<Histogram> WindowStore::histograms(int64_t& span) const {
   out.reserve(slots);
   for (size_t j = 0; j < slots; ++j) {
     out.push_back(empty_histogram());
-    if (j < stored_.size()) stored_[j].record_into(out.back());
+    const auto k = static_cast<size_t>(metric + 1);
+    if (j < stored_.size() && k < stored_[j].size()) stored_[j][k].record_into(out.back());
   }
   return out;
 }

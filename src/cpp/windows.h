@@ -1,5 +1,6 @@
-// Per-window completion counts and e2e latency histograms of one run: filled by the
-// workers as they move past each window, read live by pollers, bounded in memory.
+// Per-window completion counts and e2e latency histograms (plus, for streamed runs, one
+// histogram per token metric) of one run: filled by the workers as they move past each
+// window, read live by pollers, bounded in memory.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +32,7 @@ struct LiveWindow {
   int64_t start_ns;  // on the shared clock
   int64_t count;     // completions in the window, all workers
   Histogram histogram;
+  std::vector<Histogram> metrics;  // the store's extra histograms (token metrics), in order
 };
 
 // Thread-safe: one mutex, taken by each worker once per window it completes work in
@@ -48,10 +50,13 @@ class WindowStore {
  public:
   static constexpr size_t kMaxHistograms = 1024;
 
-  WindowStore(int64_t lowest, int64_t highest, int significant_digits);
+  // `metrics`: how many histograms each window keeps besides e2e.
+  WindowStore(int64_t lowest, int64_t highest, int significant_digits, int metrics = 0);
 
-  // One worker's completions in `window`: their number and e2e histogram.
-  void add(int64_t window, int64_t count, const Histogram& latency);
+  // One worker's completions in `window`: their number and e2e histogram, and `metrics`
+  // (an array of the store's metric count) when the store keeps metrics.
+  void add(int64_t window, int64_t count, const Histogram& latency,
+           const Histogram* metrics = nullptr);
   // Windows [first not taken, closed_before), in order, each once over all callers.
   // Windows past the last one holding completions are reported empty.
   std::vector<LiveWindow> take_closed(int64_t closed_before, int64_t start_ns, int64_t window_ns);
@@ -62,20 +67,26 @@ class WindowStore {
 
   // The whole run: counts per window, and histograms each covering `span` windows.
   std::vector<int64_t> counts() const;
-  std::vector<Histogram> histograms(int64_t& span) const;
+  // metric -1: e2e; 0.. the extra metrics.
+  std::vector<Histogram> histograms(int64_t& span, int metric = -1) const;
+  int metrics() const noexcept { return metrics_; }
 
  private:
+  // A window's (or span's) e2e histogram, then one per metric.
+  using Slot = std::vector<SparseHistogram>;
   Histogram empty_histogram() const;
+  static void merge(Slot& into, const Slot& other);
   void compact();  // merges stored histograms pairwise; span_ doubles
 
   const int64_t lowest_;
   const int64_t highest_;
   const int digits_;
+  const int metrics_;
   mutable std::mutex mutex_;
   std::vector<int64_t> counts_;
-  std::vector<SparseHistogram> stored_;  // stored_[j] covers windows [j * span_, (j+1) * span_)
+  std::vector<Slot> stored_;  // stored_[j] covers windows [j * span_, (j+1) * span_)
   int64_t span_ = 1;
-  std::deque<SparseHistogram> pending_;  // windows [next_, next_ + pending_.size()) not yet taken
+  std::deque<Slot> pending_;  // windows [next_, next_ + pending_.size()) not yet taken
   int64_t next_ = 0;
 };
 

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ARRIVALS', 'DEFAULT_SPIN_WAIT_US', 'Histogram', 'IntervalTrace', 'JsonError', 'MAX_INTERVAL_US', 'MAX_REQUEST_RATE', 'MAX_SECONDS', 'MAX_TRACE_INTERVALS', 'MAX_TRACE_LINE_BYTES', 'MAX_WORKERS', 'MIN_INTERVAL_US', 'NativeModel', 'Pipeline', 'ProgressForwarder', 'RUN_SETTINGS_FIELDS', 'RequestFailed', 'Runner', 'STAGES', 'b64decode', 'check_run_settings', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_now', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'read_message', 'spin_model', 'unlink_on_parent_death', 'wait_readable', 'write_message']
+__all__: list[str] = ['ARRIVALS', 'DEFAULT_SPIN_WAIT_US', 'Histogram', 'IntervalTrace', 'JsonError', 'MAX_INTERVAL_US', 'MAX_REQUEST_RATE', 'MAX_SECONDS', 'MAX_TRACE_INTERVALS', 'MAX_TRACE_LINE_BYTES', 'MAX_WORKERS', 'MIN_INTERVAL_US', 'NativeModel', 'Pipeline', 'ProgressForwarder', 'RUN_SETTINGS_FIELDS', 'RequestFailed', 'Runner', 'STAGES', 'b64decode', 'check_run_settings', 'clock_read_cost_ns', 'histogram_record_cost_ns', 'kill_group_now', 'kill_group_on_parent_death', 'native_pipeline', 'noop_model', 'now_ns', 'python_pipeline', 'read_json', 'read_message', 'spin_model', 'stream_spin_model', 'unlink_on_parent_death', 'wait_readable', 'write_message']
 class Histogram:
     """
     HDR histogram of integer nanosecond values (HdrHistogram algorithm).
@@ -156,7 +156,7 @@ class Runner:
     """
     def __init__(self, pipeline: Pipeline, options: typing.Any) -> None:
         ...
-    def forward_progress(self, fd: typing.SupportsInt | typing.SupportsIndex, *, period_s: typing.SupportsFloat | typing.SupportsIndex, histograms: bool) -> ProgressForwarder:
+    def forward_progress(self, fd: typing.SupportsInt | typing.SupportsIndex, *, period_s: typing.SupportsFloat | typing.SupportsIndex, histograms: bool, metric: str = 'e2e') -> ProgressForwarder:
         """
         Starts a native thread that sends this run's progress to the connection with file descriptor fd and stops the run when a message arrives on it.
         """
@@ -207,7 +207,7 @@ def now_ns() -> int:
     """
     The engine's monotonic clock (CLOCK_MONOTONIC) in nanoseconds.
     """
-def python_pipeline(*, model: typing.Any, native: typing.Any, preprocess: typing.Any, postprocess: typing.Any, inputs: collections.abc.Sequence[tuple], iterator: typing.Any, thread_context: typing.Any, gil_slice_ns: typing.SupportsInt | typing.SupportsIndex) -> Pipeline:
+def python_pipeline(*, model: typing.Any, native: typing.Any, preprocess: typing.Any, postprocess: typing.Any, inputs: collections.abc.Sequence[tuple], iterator: typing.Any, thread_context: typing.Any, gil_slice_ns: typing.SupportsInt | typing.SupportsIndex, token_count_fn: typing.Any = None, input_tokens: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = []) -> Pipeline:
     ...
 def read_json(path: bytes, *, min_typed_array: typing.SupportsInt | typing.SupportsIndex = 16, decode_b64: bool = False, huge_floats_as_decimal: bool = False, prefetch_threads: typing.SupportsInt | typing.SupportsIndex = -1) -> typing.Any:
     """
@@ -227,6 +227,8 @@ def read_message(fd: typing.SupportsInt | typing.SupportsIndex) -> bytes:
     """
 def spin_model(distribution: str, latency_ns: typing.SupportsInt | typing.SupportsIndex, low_ns: typing.SupportsInt | typing.SupportsIndex, high_ns: typing.SupportsInt | typing.SupportsIndex, second_latency_ns: typing.SupportsInt | typing.SupportsIndex, second_fraction: typing.SupportsFloat | typing.SupportsIndex, sigma: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> NativeModel:
     ...
+def stream_spin_model(first_token_ns: typing.SupportsInt | typing.SupportsIndex, token_ns: typing.SupportsInt | typing.SupportsIndex, tokens: typing.SupportsInt | typing.SupportsIndex) -> NativeModel:
+    ...
 def unlink_on_parent_death(path: str) -> None:
     """
     Remove this file when the parent dies, before the group is killed.
@@ -239,7 +241,7 @@ def write_message(fd: typing.SupportsInt | typing.SupportsIndex, data: bytes) ->
     """
     Writes one message as multiprocessing.Connection.send_bytes does.
     """
-ARRIVALS: tuple = ('constant', 'poisson')
+ARRIVALS: tuple = ('constant', 'poisson', 'gamma')
 DEFAULT_SPIN_WAIT_US: float = 20.0
 MAX_INTERVAL_US: float = 10000000000000.0
 MAX_REQUEST_RATE: float = 100000000.0
@@ -248,5 +250,5 @@ MAX_TRACE_INTERVALS: int = 100000000
 MAX_TRACE_LINE_BYTES: int = 64
 MAX_WORKERS: int = 4096
 MIN_INTERVAL_US: float = 0.001
-RUN_SETTINGS_FIELDS: tuple = ('workers', 'duration_s', 'max_iterations', 'warmup', 'window_s', 'call_timeout_s', 'record_timestamps', 'start_at_ns', 'request_rate', 'arrival', 'seed', 'request_intervals_us', 'request_trace', 'share_index', 'share_count', 'spin_wait_us', 'learn_wakeup')
+RUN_SETTINGS_FIELDS: tuple = ('workers', 'duration_s', 'max_iterations', 'warmup', 'window_s', 'call_timeout_s', 'record_timestamps', 'start_at_ns', 'request_rate', 'arrival', 'seed', 'request_intervals_us', 'request_trace', 'share_index', 'share_count', 'spin_wait_us', 'learn_wakeup', 'burstiness', 'stream')
 STAGES: tuple = ('schedule_lag', 'gil_wait', 'input', 'preprocess', 'infer', 'postprocess', 'e2e')

@@ -44,9 +44,12 @@ def _label(report: Mapping[str, Any]) -> str:
     )
 
 
-def latency_spectrum(report: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """(percentiles, latency ms) of one report: from latency_hist when present."""
-    encoded = report.get("latency_hist")
+def latency_spectrum(
+    report: Mapping[str, Any], metric: str = "latency"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(percentiles, latency ms) of one report: from `<metric>_hist` when present ("latency":
+    e2e; a streamed run's "ttft", "itl", "tpot"), else the latency percentile keys."""
+    encoded = report.get(f"{metric}_hist")
     if isinstance(encoded, str) and encoded:
         from neuronperf_native.engine import Histogram
 
@@ -58,7 +61,7 @@ def latency_spectrum(report: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]
             values_ns = hist.percentiles([float(p) for p in percentiles])
             return percentiles, np.asarray(values_ns, dtype=np.float64) / 1e6
     points = []
-    for key, value in report.items():
+    for key, value in report.items() if metric == "latency" else ():
         match = _LATENCY_KEY.match(key)
         if match and isinstance(value, (int, float)) and float(match.group(1)) < 100.0:
             points.append((float(match.group(1)), float(value)))

@@ -7,7 +7,8 @@ its share so that the copies' requests together are the configuration's schedule
 - constant rate R: the requests of one schedule at R, dealt round-robin: copy i runs
   at R/n from i/R after the shared start (the copies interleave, never burst together);
 - Poisson rate R: copy i draws its own Poisson stream at R/n from seed + i (merged
-  independent Poisson streams are a Poisson stream at R);
+  independent Poisson streams are a Poisson stream at R); gamma likewise, each copy's
+  stream with the burstiness asked (merged, the bursts of different copies interleave);
 - intervals (looped): request k is due at the sum of the first k + 1 intervals (the
   first one interval after the start, as perf_analyzer sends it); copy i serves
   requests i, i + n, i + 2n, ... at those times (the engine's share_index and
@@ -38,6 +39,7 @@ class CopySchedule:
     seed: int
     share: tuple[int, int]  # replayed intervals: (this copy, copies); rates: (0, 1)
     offset_ns: int
+    burstiness: float = 1.0
 
     def engine_kwargs(self) -> dict[str, Any]:
         """The engine.RunOptions fields of this schedule (the intervals themselves, or
@@ -48,6 +50,7 @@ class CopySchedule:
             "seed": self.seed,
             "share_index": self.share[0],
             "share_count": self.share[1],
+            "burstiness": self.burstiness,
         }
 
 
@@ -58,6 +61,7 @@ def split_schedule(
     replayed: bool,
     n_copies: int,
     copy_id: int,
+    burstiness: float = 1.0,
 ) -> CopySchedule:
     """Copy ``copy_id``'s share (0 <= copy_id < n_copies) of a configuration's schedule:
     a rate, or (replayed) the share of the intervals."""
@@ -67,8 +71,8 @@ def split_schedule(
         return CopySchedule(None, "constant", 0, (copy_id, n_copies), 0)
     if request_rate is None:
         raise ValueError("an open-loop schedule needs request_rate or replayed intervals")
-    if arrival == "poisson":
-        return CopySchedule(request_rate / n_copies, arrival, seed + copy_id, (0, 1), 0)
+    if arrival in ("poisson", "gamma"):
+        return CopySchedule(request_rate / n_copies, arrival, seed + copy_id, (0, 1), 0, burstiness)
     return CopySchedule(
         request_rate / n_copies, arrival, 0, (0, 1), round(copy_id * 1e9 / request_rate)
     )
@@ -78,9 +82,9 @@ def first_request_s(
     request_rate: float | None, arrival: str, intervals: IntervalTrace | None, n_copies: int
 ) -> float:
     """Seconds after the shared start at which the last copy's first request is due
-    (Poisson: 0, every copy draws its own stream)."""
+    (Poisson and gamma: 0, every copy draws its own stream)."""
     if intervals is not None:
         return intervals.arrival_s(n_copies - 1)
-    if n_copies == 1 or arrival == "poisson" or request_rate is None:
+    if n_copies == 1 or arrival in ("poisson", "gamma") or request_rate is None:
         return 0.0
     return split_schedule(request_rate, arrival, 0, False, n_copies, n_copies - 1).offset_ns / 1e9

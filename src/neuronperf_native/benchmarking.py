@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from neuronperf_native import analysis, executors, reporting, search
+from neuronperf_native import analysis, executors, reporting, request_log, search
 from neuronperf_native._verbosity import set_verbosity
 from neuronperf_native.executors import Executor, fleet
 from neuronperf_native.executors.benchmarker import Benchmarker as Benchmarker  # NeuronPerf's name
@@ -30,7 +30,13 @@ log = logging.getLogger("neuronperf_native")
 
 
 # Keywords that go into the Workload rather than the settings.
-_WORKLOAD_KEYWORDS = ("input_data", "input_transform_fn", "sequence_fn")
+_WORKLOAD_KEYWORDS = (
+    "input_data",
+    "input_transform_fn",
+    "sequence_fn",
+    "request_fn",
+    "token_count_fn",
+)
 # Keywords of features that are not available yet.
 _PENDING = ("eval_metrics",)
 
@@ -117,12 +123,25 @@ def benchmark(
         if dry_run:
             return the_plan
         results = run_plan(the_plan, executors.create(workload, settings))
+    if settings.export_requests is not None:
+        _export_requests(settings.export_requests, results)
     pairs = [r.pair(with_timers=settings.return_timers) for r in results]
     if settings.return_timers:
         return pairs
     reports = reporting.get_reports(pairs)
     _warn_too_few(reports)
     return reports
+
+
+def _export_requests(path: str, results: list[ConfigurationResult]) -> None:
+    """The request records to `path`; a write that fails is logged, and the reports
+    are still returned (the measured results are not lost to a full disk)."""
+    try:
+        count = request_log.write_requests(path, results)
+    except OSError as error:
+        log.error("cannot write export_requests %s: %s", path, error.strerror or error)
+        return
+    log.info("Wrote %d request records to %s", count, path)
 
 
 def _warn_too_few(reports: list[dict[str, Any]]) -> None:
@@ -204,7 +223,7 @@ def run_plan(the_plan: Plan, executor: Executor) -> list[ConfigurationResult]:
     strict validation failure) ends early with what was measured. A latency SLO search
     chooses each probe from the last result. The results come in plan order (a fleet's
     finish in any order)."""
-    if the_plan.settings.latency_slo_ms is not None:
+    if the_plan.settings.searches_slo:
         progress_plan = search.progress_plan(the_plan)
         return search.run_search(
             the_plan, lambda groups: _run_groups(progress_plan, groups, executor)
@@ -224,7 +243,7 @@ def _run_groups(
     observer = Observers(progress, *([stability] if stability is not None else []))
     log.info(
         "Benchmarking %s%d configuration(s) of %s for %s s each; estimated time %s%.0f s",
-        "about " if settings.latency_slo_ms is not None and settings.slo_search == "binary" else "",
+        "about " if settings.searches_slo and settings.slo_search == "binary" else "",
         len(the_plan),
         the_plan[0].model_name,
         f"{settings.duration_s:g}" if stability is None else f"up to {the_plan[0].duration_s:g}",

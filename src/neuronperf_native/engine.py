@@ -14,7 +14,7 @@ import functools
 import math
 import os
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ import numpy as np
 from neuronperf_native import _engine
 from neuronperf_native._engine import Histogram, NativeModel, RequestFailed, now_ns
 from neuronperf_native._numbers import is_number
+from neuronperf_native.streaming import TOKEN_METRICS, StreamOptions, TokenMetrics
 
 __all__ = [
     "ARRIVALS",
@@ -40,6 +41,8 @@ __all__ = [
     "RunOptions",
     "RunResult",
     "Runner",
+    "StreamOptions",
+    "TokenMetrics",
     "Window",
     "WithThreadContext",
     "native_model",
@@ -108,13 +111,19 @@ class Window:
     """One closed throughput window of a run, as Runner.poll_windows() delivers it.
 
     The window spans [start_ns, start_ns + window_s): `count` iterations of all
-    workers completed in it, and `histogram` holds their e2e latencies (ns).
+    workers completed in it, and `histogram` holds their e2e latencies (ns). Streamed
+    runs add `metrics`: the TTFT, ITL and TPOT histograms of the same requests.
     """
 
     index: int
     start_ns: int
     count: int
     histogram: Histogram
+    metrics: dict[str, Histogram] = dataclasses.field(default_factory=dict)
+
+    def latency(self, metric: str = "e2e") -> Histogram:
+        """The window's histogram of `metric`: "e2e", or a token metric in streamed runs."""
+        return self.histogram if metric == "e2e" else self.metrics[metric]
 
 
 class IntervalTrace:
@@ -244,6 +253,9 @@ class RunResult:
         window_histograms: list[Histogram] | None = None,
         window_histogram_span: int = 1,
         open_loop: dict[str, Any] | None = None,
+        tokens: TokenMetrics | None = None,
+        token_window_histograms: dict[str, list[Histogram]] | None = None,
+        requests: np.ndarray | None = None,
         requests_failed: int = 0,
         failure_reasons: dict[str, int] | None = None,
     ) -> None:
@@ -267,6 +279,12 @@ class RunResult:
         self.cpu_s = cpu_ns / 1e9
         self._open = dict(open_loop) if open_loop else None
         self._timestamps = timestamps
+        #: Streamed runs: the token metrics of all workers (None otherwise).
+        self.tokens = tokens
+        #: Streamed runs: per token metric, window histograms as window_histograms.
+        self.token_window_histograms = dict(token_window_histograms or {})
+        #: With record_requests: (n, 9) int64 records (streaming.REQUEST_FIELDS).
+        self.requests = requests
         #: Timed requests whose call raised RequestFailed (no latency recorded for
         #: them), and their count per reason (at most 32 reasons; the rest under
         #: "other reasons").
@@ -294,6 +312,19 @@ class RunResult:
     def latency(self) -> Histogram:
         """End-to-end latency histogram (ns) of all workers."""
         return self._stages["e2e"]
+
+    @property
+    def streaming(self) -> bool:
+        """Whether responses were streamed (tokens holds their metrics)."""
+        return self.tokens is not None
+
+    def metric_window_histograms(self, metric: str = "e2e") -> list[Histogram]:
+        """The window histograms of "e2e" or (streamed runs) a token metric."""
+        if metric == "e2e":
+            return self.window_histograms
+        if metric not in TOKEN_METRICS or not self.streaming:
+            raise ValueError(f"no window histograms of {metric!r} (token metrics: streaming)")
+        return self.token_window_histograms.get(metric, [])
 
     @property
     def load_mode(self) -> str:
@@ -434,12 +465,22 @@ class RunResult:
             "latency": summary,
             "histograms": {name: hist.encode() for name, hist in self._stages.items()},
             "warmup_histogram": self.warmup.encode(),
+            "tokens": self.tokens.to_dict() if self.tokens is not None else None,
+            "token_window_histograms": {
+                metric: [h.encode() for h in hists]
+                for metric, hists in self.token_window_histograms.items()
+            },
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], boundaries: np.ndarray | None = None) -> RunResult:
+    def from_dict(
+        cls,
+        data: dict[str, Any],
+        boundaries: np.ndarray | None = None,
+        requests: np.ndarray | None = None,
+    ) -> RunResult:
         """Rebuilds a result from to_dict() output (e.g. sent by a model process), with
-        its raw stage boundaries when they were sent separately."""
+        its raw stage boundaries and request records when they were sent separately."""
         if not isinstance(data, dict):
             raise TypeError(f"data must be a dict from RunResult.to_dict(), got {type(data)}")
         if data.get("schema") not in READABLE_SCHEMAS:
@@ -478,6 +519,12 @@ class RunResult:
                     if data.get("load_mode") == "open"
                     else None
                 ),
+                tokens=TokenMetrics.from_dict(data["tokens"]) if data.get("tokens") else None,
+                token_window_histograms={
+                    metric: [Histogram.decode(h) for h in hists]
+                    for metric, hists in (data.get("token_window_histograms") or {}).items()
+                },
+                requests=requests,
             )
         except KeyError as missing:
             raise ValueError(f"result dict is missing key {missing}") from None
@@ -538,6 +585,8 @@ class RunOptions:
     share_count: int = 1
     spin_wait_us: float = _engine.DEFAULT_SPIN_WAIT_US
     learn_wakeup: bool = True
+    burstiness: float = 1.0
+    stream: StreamOptions | None = None
 
     def __post_init__(self) -> None:
         normal = {
@@ -556,6 +605,8 @@ class RunOptions:
             "share_index": _integer("share_index", self.share_index),
             "share_count": _integer("share_count", self.share_count),
             "spin_wait_us": _number("spin_wait_us", self.spin_wait_us, "microseconds"),
+            "burstiness": _number("burstiness", self.burstiness, "(a gamma shape)"),
+            "stream": _stream_options(self.stream),
         }
         for name in ("record_timestamps", "learn_wakeup"):
             if not isinstance(getattr(self, name), bool):
@@ -583,6 +634,9 @@ class RunOptions:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunOptions:
+        stream = data.get("stream")
+        if stream is not None:
+            data = {**data, "stream": StreamOptions(**stream)}
         return cls(**data)
 
 
@@ -685,8 +739,42 @@ class WithThreadContext:
             return self.model(*args)
 
 
+def _stream_options(stream: Any) -> StreamOptions | None:
+    """RunOptions.stream: None (not streamed), True (StreamOptions()) or StreamOptions."""
+    if stream is None or stream is False:
+        return None
+    if stream is True:
+        return StreamOptions()
+    if not isinstance(stream, StreamOptions):
+        raise TypeError(f"stream must be a StreamOptions, True or None, got {stream!r}")
+    return stream
+
+
+def _input_tokens(input_tokens: Any, arg_list: list[tuple]) -> list[int]:
+    """Each round-robin input's prompt length (a streamed run's input tokens)."""
+    if input_tokens is None:
+        return []
+    if not arg_list:
+        raise ValueError("input_tokens counts the prompts of a list of inputs (not an iterator)")
+    counts = list(input_tokens)
+    if len(counts) != len(arg_list):
+        raise ValueError(
+            f"input_tokens must hold one count per input ({len(arg_list)}), got {len(counts)}"
+        )
+    for i, n in enumerate(counts):
+        _check_int(f"input_tokens[{i}]", n, 0)
+    return [int(n) for n in counts]
+
+
 def _make_pipeline(
-    model: Any, inputs: Any, preprocess: Any, postprocess: Any, gil_slice_us: float
+    model: Any,
+    inputs: Any,
+    preprocess: Any,
+    postprocess: Any,
+    gil_slice_us: float,
+    stream: StreamOptions | None = None,
+    token_count_fn: Any = None,
+    input_tokens: Any = None,
 ) -> Any:
     thread_context = None
     if isinstance(model, WithThreadContext):
@@ -697,13 +785,22 @@ def _make_pipeline(
     _check_callable("preprocess", preprocess)
     _check_callable("postprocess", postprocess)
     _check_seconds("gil_slice_us", gil_slice_us)
+    _check_callable("token_count_fn", token_count_fn)
+    if stream is None and (token_count_fn is not None or input_tokens is not None):
+        raise ValueError("token_count_fn and input_tokens count streamed tokens: pass stream=")
+    if stream is not None and postprocess is not None:
+        raise ValueError(
+            "postprocess does not apply to streamed responses (the engine draws the stream)"
+        )
     arg_list, iterator = _split_inputs(inputs)
+    counts = _input_tokens(input_tokens, arg_list)
     if (
         native is not None
         and iterator is None
         and preprocess is None
         and postprocess is None
         and thread_context is None
+        and not counts
     ):
         return _engine.native_pipeline(native)
     return _engine.python_pipeline(
@@ -715,6 +812,8 @@ def _make_pipeline(
         iterator=iterator,
         thread_context=thread_context,
         gil_slice_ns=round(gil_slice_us * 1e3),
+        token_count_fn=token_count_fn,
+        input_tokens=counts,
     )
 
 
@@ -735,10 +834,21 @@ class Runner:
         preprocess: Callable[..., Any] | None = None,
         postprocess: Callable[[Any], Any] | None = None,
         gil_slice_us: float = 200.0,
+        token_count_fn: Callable[[Any], int] | None = None,
+        input_tokens: Sequence[int] | None = None,
         **settings: Any,
     ) -> None:
         options = _options(options, settings)
-        pipeline = _make_pipeline(model, inputs, preprocess, postprocess, gil_slice_us)
+        pipeline = _make_pipeline(
+            model,
+            inputs,
+            preprocess,
+            postprocess,
+            gil_slice_us,
+            stream=options.stream,
+            token_count_fn=token_count_fn,
+            input_tokens=input_tokens,
+        )
         self.options = options
         self._runner = _engine.Runner(pipeline, options)
 
@@ -774,7 +884,9 @@ class Runner:
         """
         return [Window(*raw) for raw in self._runner.poll_windows()]
 
-    def forward_progress(self, fd: int, *, period_s: float, histograms: bool) -> Any:
+    def forward_progress(
+        self, fd: int, *, period_s: float, histograms: bool, metric: str = "e2e"
+    ) -> Any:
         """Sends this run's progress to another process, natively (no Python thread,
         so nothing waits on the GIL the workers hold); returns a handle whose finish()
         sends the rest and ends it (call it after wait()).
@@ -784,12 +896,15 @@ class Runner:
         JSON {"event": "progress", "iterations": live_iterations, "p99_ns": the highest
         p99 of the latest window so far, "windows": [[index, count, base64 HdrHistogram
         or None], ...]} with the windows closed since the previous message (histograms
-        only when asked for). The first message that arrives on fd (the other side's
-        "stop"), end of file or a failed write stops the run. Nothing else may read or
-        write fd until finish() returns.
+        only when asked for: of `metric`, "e2e" or a streamed run's token metric, as
+        Window.latency() names them). The first message that arrives on fd (the other
+        side's "stop"), end of file or a failed write stops the run. Nothing else may
+        read or write fd until finish() returns.
         """
         _check_seconds("period_s", period_s)
-        return self._runner.forward_progress(fd, period_s=float(period_s), histograms=histograms)
+        return self._runner.forward_progress(
+            fd, period_s=float(period_s), histograms=histograms, metric=metric
+        )
 
     def wait(self) -> RunResult:
         """Blocks until the run ends and returns its result (starts it if needed).
@@ -825,6 +940,9 @@ class Runner:
             window_histograms=raw["window_histograms"],
             window_histogram_span=raw["window_histogram_span"],
             open_loop=raw["open_loop"],
+            tokens=TokenMetrics.from_engine(raw["tokens"]) if raw["tokens"] is not None else None,
+            token_window_histograms=raw["token_window_histograms"],
+            requests=raw["requests"],
             requests_failed=raw["requests_failed"],
             failure_reasons=raw["failure_reasons"],
         )
@@ -842,6 +960,8 @@ def run(
     preprocess: Callable[..., Any] | None = None,
     postprocess: Callable[[Any], Any] | None = None,
     gil_slice_us: float = 200.0,
+    token_count_fn: Callable[[Any], int] | None = None,
+    input_tokens: Sequence[int] | None = None,
     **settings: Any,
 ) -> RunResult:
     """Runs `model` on `workers` threads and measures every iteration.
@@ -864,22 +984,36 @@ def run(
     longest a worker keeps the GIL across consecutive iterations before handing it on.
 
     Closed loop (the default): each worker issues its next request when its previous
-    one completes. Open loop, with request_rate (requests/s; arrival "constant" or
-    "poisson", drawn from the stream `seed`) or request_intervals_us (the gaps between
-    requests in microseconds, replayed in order and looped, the first request one
-    interval after the start; perf_analyzer's --request-intervals) or request_trace
-    (the same from a file IntervalTrace.write wrote, mapped: every process that maps
-    it shares it; share_index and share_count serve only the trace's requests
-    share_index, share_index + share_count, ...): requests arrive on that schedule
-    from the timing start, `workers` may be in flight, and requests that find every
-    worker busy wait in order (the backlog). e2e latency counts from when a request
-    was due (no coordinated omission); the wait for a worker is also reported as the
-    "schedule_lag" stage, with achieved_rate, backlog_max, backlog_end and saturated.
-    duration_s ends the schedule: requests due later are not issued, none is started
-    after it, and the run lasts the whole duration even when its last request came
-    early. A worker waiting for a request sleeps (clock_nanosleep) until its learned
-    wake-up lateness before the due time (learn_wakeup; a running estimate per
-    worker), then spins the rest plus spin_wait_us.
+    one completes. Open loop, with request_rate (requests/s; arrival "constant",
+    "poisson" or "gamma", drawn from the stream `seed`) or request_intervals_us (the
+    gaps between requests in microseconds, replayed in order and looped, the first
+    request one interval after the start; perf_analyzer's --request-intervals) or
+    request_trace (the same from a file IntervalTrace.write wrote, mapped: every
+    process that maps it shares it; share_index and share_count serve only the
+    trace's requests share_index, share_index + share_count, ...): requests arrive on
+    that schedule from the timing start, `workers` may be in flight, and requests
+    that find every worker busy wait in order (the backlog). e2e latency counts from
+    when a request was due (no coordinated omission); the wait for a worker is also
+    reported as the "schedule_lag" stage, with achieved_rate, backlog_max,
+    backlog_end and saturated. duration_s ends the schedule: requests due later are
+    not issued, none is started after it, and the run lasts the whole duration even
+    when its last request came early. A worker waiting for a request sleeps
+    (clock_nanosleep) until its learned wake-up lateness before the due time
+    (learn_wakeup; a running estimate per worker), then spins the rest plus
+    spin_wait_us. arrival="gamma" draws gaps from a gamma distribution of shape
+    `burstiness` with the same mean (vLLM's and AIPerf's bursty arrivals: 1 is
+    Poisson, lower is burstier).
+
+    Streamed responses, with stream=True or a StreamOptions (goodput SLOs,
+    record_requests): the model's call returns an iterator (a generator or any
+    iterable); each worker draws its items one by one, stamping each as next() returns,
+    holding the GIL only while Python runs (and at most gil_slice_us between items while
+    others wait). An int item is one token, a 1-D list/tuple of ints or integer numpy
+    array its length, an empty str/list none (not an item), anything else one, unless
+    token_count_fn(item) says. input_tokens: each input's prompt length. The result's
+    `tokens` holds TTFT (first item, from when the request was due), ITL (gaps between
+    items), TPOT ((last - first item) / (tokens - 1)), token counts and goodput; e2e
+    latency ends when the stream does. postprocess does not apply.
     """
     return Runner(
         model,
@@ -888,6 +1022,8 @@ def run(
         preprocess=preprocess,
         postprocess=postprocess,
         gil_slice_us=gil_slice_us,
+        token_count_fn=token_count_fn,
+        input_tokens=input_tokens,
         **settings,
     ).run()
 
@@ -915,21 +1051,35 @@ def native_model(
     second_latency_ns: int | None = None,
     second_fraction: float = 0.1,
     sigma: float = 0.25,
+    first_token_ns: int | None = None,
+    token_ns: int | None = None,
+    tokens: int | None = None,
 ) -> NativeModel:
-    """A native (C++) model that runs without the GIL: "noop" or "spin".
+    """A native (C++) model that runs without the GIL: "noop", "spin" or "stream".
 
     spin busy-waits per call, drawing its latency per worker from a seeded stream:
     fixed (latency_ns), uniform (low_ns..high_ns), bimodal (latency_ns, or
     second_latency_ns with probability second_fraction), lognormal (median
     latency_ns, shape sigma).
+
+    stream answers a streamed run with `tokens` one-token items, the first
+    first_token_ns after the call starts and then one every token_ns (due times from
+    the call's start, busy-waited); zero delays stream as fast as the engine stamps.
     """
+    if kind == "stream":
+        stream_values = {"first_token_ns": first_token_ns, "token_ns": token_ns, "tokens": tokens}
+        for name, value in stream_values.items():
+            if value is None:
+                raise ValueError(f"the stream model needs {name}")
+            _check_int(name, value, 1 if name == "tokens" else 0)
+        return _engine.stream_spin_model(int(first_token_ns), int(token_ns), int(tokens))  # type: ignore[arg-type]
     if kind == "noop":
         given = [n for n, v in (("latency_ns", latency_ns), ("low_ns", low_ns)) if v is not None]
         if given:
             raise ValueError(f"the noop model takes no parameters, got {', '.join(given)}")
         return _engine.noop_model()
     if kind != "spin":
-        raise ValueError(f"kind must be 'noop' or 'spin', got {kind!r}")
+        raise ValueError(f"kind must be 'noop', 'spin' or 'stream', got {kind!r}")
     if distribution not in _SPIN_DISTRIBUTIONS:
         raise ValueError(
             f"distribution must be one of {', '.join(_SPIN_DISTRIBUTIONS)}, got {distribution!r}"

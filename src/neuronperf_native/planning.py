@@ -121,7 +121,12 @@ class Configuration:
         s = self.settings
         schedule: dict[str, Any] = {}
         if self.load_mode == "open":
-            schedule = {"request_rate": self.request_rate, "arrival": s.arrival, "seed": s.seed}
+            schedule = {
+                "request_rate": self.request_rate,
+                "arrival": s.arrival,
+                "seed": s.seed,
+                "burstiness": s.burstiness,
+            }
             if trace_file is not None:
                 schedule["request_trace"] = trace_file
             elif s.request_intervals is not None:
@@ -134,6 +139,7 @@ class Configuration:
             window_s=s.window_s,
             call_timeout_s=s.call_timeout_s,
             record_timestamps=s.return_timers,
+            stream=s.stream_options(),
             **schedule,
         )
 
@@ -170,7 +176,15 @@ class Configuration:
             "stability": None if s.stability is None else s.stability.to_dict(),
             "ci_confidence": s.ci_confidence,
             **self._load_dict(),
+            **self._stream_dict(),
         }
+
+    def _stream_dict(self) -> dict[str, Any]:
+        """A streamed run's config keys: its goodput SLOs (none without streaming)."""
+        s = self.settings
+        if not s.streaming:
+            return {}
+        return {"streaming": True, "goodput": dict(s.goodput) if s.goodput else None}
 
     def _percentiles(self) -> list[float]:
         """The extra percentiles reported: the settings', and the SLO's when searching
@@ -188,9 +202,13 @@ class Configuration:
             "load_mode": self.load_mode,
             "request_rate": self.request_rate,
             "arrival": ("intervals" if intervals is not None else s.arrival) if opened else None,
-            "seed": s.seed if opened and s.arrival == "poisson" else None,
+            "seed": s.seed if opened and s.arrival in ("poisson", "gamma") else None,
             "request_intervals": None,
         }
+        if opened and s.arrival == "gamma":
+            out["burstiness"] = s.burstiness
+        if s.max_concurrency is not None:
+            out["max_concurrency"] = s.max_concurrency
         if intervals is not None:
             out["request_intervals"] = {
                 "count": len(intervals),
@@ -283,13 +301,19 @@ class Plan:
             f"estimated time {bound}{self.estimate_s():.0f} s plus model loading"
         )
         s = self.settings
-        if s.latency_slo_ms is not None:
+        if s.searches_slo:
             axis = "request rate" if s.load_mode == "open" else "concurrency (workers)"
             how = "in order until one misses" if s.slo_search == "linear" else "bracket, bisect"
-            lines.append(
+            target = (
                 f"latency SLO search: the highest {axis} whose p{s.slo_percentile:g} <= "
-                f"{s.latency_slo_ms:g} ms ({how}); the configurations above are the first "
-                "probes, later ones depend on what they measure"
+                f"{s.latency_slo_ms:g} ms"
+                if s.latency_slo_ms is not None
+                else f"goodput SLO search: the highest {axis} whose goodput_fraction >= "
+                f"{s.min_goodput_fraction:g}"
+            )
+            lines.append(
+                f"{target} ({how}); the configurations above are the first probes, later "
+                "ones depend on what they measure"
             )
         return "\n".join(lines)
 
@@ -478,8 +502,10 @@ def _axes(
     loop the last of NeuronPerf's default workers."""
     s = settings
     workers = s.workers_per_model or default_workers(model.pipeline_size)
+    if s.max_concurrency is not None:  # open loop: each copy's workers are its slots
+        workers = (s.max_concurrency,)
     rates: Sequence[float | None] = s.request_rate or (None,)
-    if s.latency_slo_ms is None:
+    if not s.searches_slo:
         return s.n_models or default_n_models(most), workers, rates
     n_models = s.n_models or (1,)
     if s.slo_search == "linear":

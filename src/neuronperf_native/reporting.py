@@ -21,13 +21,20 @@ from neuronperf_native.analysis import (
     read_json,
 )
 from neuronperf_native.reporters import CsvReporter, JsonReporter, TableReporter
-from neuronperf_native.reporters._format import PRINT_COLS, check_reports
+from neuronperf_native.reporters._format import (
+    PRINT_COLS,
+    STREAM_CSV_COLS,
+    STREAM_PRINT_COLS,
+    check_reports,
+)
 from neuronperf_native.reporters.table import comparison_table
 
 __all__ = [
     "CSV_COLS",
     "LOAD_KEYS",
     "PRINT_COLS",
+    "STREAM_CSV_COLS",
+    "STREAM_PRINT_COLS",
     "ReportFileError",
     "comparison_table",
     "get_reports",

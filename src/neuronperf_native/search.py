@@ -259,19 +259,57 @@ def verdict(report: Mapping[str, Any], target_ms: float, percentile: float) -> d
         "latency_ms_ci": interval,
         "decided_by": None,
     }
+    if _unmeasurable(report, out):
+        return out
+    if latency is None:
+        out["decided_by"] = "no latency measured"
+        return out
+    met = latency <= target_ms
+    sure = interval is not None and (interval[1] <= target_ms if met else interval[0] > target_ms)
+    out.update(met=met, confident=sure, decided_by="interval" if sure else "estimate")
+    return out
+
+
+def _unmeasurable(report: Mapping[str, Any], out: dict[str, Any]) -> bool:
+    """A probe whose figures cannot decide (not finished: unknown; saturated: a
+    confident miss) says so in `out`; True then."""
     if report.get("status") != "finished":
         out["decided_by"] = f"status {report.get('status')}"
-    elif report.get("saturated"):
+        return True
+    if report.get("saturated"):
         out.update(confident=True, decided_by="saturated")
-    elif latency is None:
-        out["decided_by"] = "no latency measured"
-    else:
-        met = latency <= target_ms
-        sure = interval is not None and (
-            interval[1] <= target_ms if met else interval[0] > target_ms
-        )
-        out.update(met=met, confident=sure, decided_by="interval" if sure else "estimate")
+        return True
+    return False
+
+
+def goodput_verdict(report: Mapping[str, Any], target: float) -> dict[str, Any]:
+    """Whether one probe keeps goodput_fraction >= target (MLPerf's Server constraint on
+    token latencies): the same rules as verdict(), on the fraction and its interval."""
+    fraction = report.get("goodput_fraction")
+    interval = report.get("goodput_fraction_ci")
+    out = {
+        "met": False,
+        "confident": False,
+        "goodput_fraction": fraction,
+        "goodput_fraction_ci": interval,
+        "decided_by": None,
+    }
+    if _unmeasurable(report, out):
+        return out
+    if fraction is None:
+        out["decided_by"] = "no request measured"
+        return out
+    met = fraction >= target
+    sure = interval is not None and (interval[0] >= target if met else interval[1] < target)
+    out.update(met=met, confident=sure, decided_by="interval" if sure else "estimate")
     return out
+
+
+def _target(s: Any) -> str:
+    """What a search plan's probes must meet, for logs."""
+    if s.latency_slo_ms is not None:
+        return f"latency SLO p{s.slo_percentile:g} <= {s.latency_slo_ms:g} ms"
+    return f"goodput_fraction >= {s.min_goodput_fraction:g} (goodput SLOs {dict(s.goodput)})"
 
 
 def capacity_bound(report: Mapping[str, Any]) -> float | None:
@@ -416,11 +454,13 @@ def _model_groups(plan: Plan) -> list[list[Configuration]]:
 
 def _decide(result: ConfigurationResult, search: Search, axis: str, number: int) -> None:
     s = result.configuration.settings
-    assert s.latency_slo_ms is not None  # a search plan's
     report = reporting.get_reports([result.pair()])[0]
-    decision = verdict(report, s.latency_slo_ms, s.slo_percentile)
     value = _value(result.configuration, axis)
     ceiling = capacity_bound(report) if axis == "request_rate" else None
+    if s.latency_slo_ms is None:
+        _decide_goodput(result, report, search, axis, number, value, ceiling)
+        return
+    decision = verdict(report, s.latency_slo_ms, s.slo_percentile)
     search.record(value, decision["met"], ceiling)
     if result.status not in ("finished",):
         search.stop(f"probe {number} ended with status {result.status}")
@@ -451,6 +491,48 @@ def _decide(result: ConfigurationResult, search: Search, axis: str, number: int)
     )
 
 
+def _decide_goodput(
+    result: ConfigurationResult,
+    report: Mapping[str, Any],
+    search: Search,
+    axis: str,
+    number: int,
+    value: float,
+    ceiling: float | None,
+) -> None:
+    """A probe of a goodput search: met when its goodput_fraction stays >= the target."""
+    s = result.configuration.settings
+    assert s.min_goodput_fraction is not None and s.goodput is not None  # a goodput search's
+    decision = goodput_verdict(report, s.min_goodput_fraction)
+    search.record(value, decision["met"], ceiling)
+    if result.status not in ("finished",):
+        search.stop(f"probe {number} ended with status {result.status}")
+    result.config["slo"] = {
+        "min_goodput_fraction": s.min_goodput_fraction,
+        "goodput": dict(s.goodput),
+        "met": decision["met"],
+        "best": False,
+        "goodput_fraction": decision["goodput_fraction"],
+        "goodput_fraction_ci": decision["goodput_fraction_ci"],
+        "confident": decision["confident"],
+        "decided_by": decision["decided_by"],
+        "probe": number,
+        "search": s.slo_search,
+        "axis": axis,
+        "value": value,
+    }
+    fraction = decision["goodput_fraction"]
+    log.info(
+        "SLO probe %d (%s=%g): goodput_fraction %s: %s (%s)",
+        number,
+        axis,
+        value,
+        "N/A" if fraction is None else f"{fraction:.4g}",
+        "met" if decision["met"] else "missed",
+        decision["decided_by"],
+    )
+
+
 def _mark_best(results: list[ConfigurationResult], search: Search, axis: str) -> None:
     """best=True on the probe of the highest value that met (the first such probe);
     one log line with the answer, or saying that nothing met."""
@@ -461,7 +543,7 @@ def _mark_best(results: list[ConfigurationResult], search: Search, axis: str) ->
     fixed = "n_models" if axis == "workers_per_model" else "n_models, workers_per_model"
     setting = ", ".join(f"{k}={getattr(first, k)}" for k in fixed.split(", "))
     what = (
-        f"latency SLO p{s.slo_percentile:g} <= {s.latency_slo_ms:g} ms ({first.model_name} "
+        f"{_target(s)} ({first.model_name} "
         f"batch_size={first.batch_size} {setting}, {first.model.filename})"
     )
     unit = "requests/s" if axis == "request_rate" else "workers per copy"
@@ -484,17 +566,15 @@ def _mark_best(results: list[ConfigurationResult], search: Search, axis: str) ->
     )
     slo = chosen.config["slo"]
     slo["best"] = True
-    log.info(
-        "%s: best %s=%g %s (p%g %s ms) after %d probe(s)%s",
-        what,
-        axis,
-        best,
-        unit,
-        s.slo_percentile,
-        _ms(slo["latency_ms"]),
-        len(results),
-        ended,
+    measured = (
+        f"p{s.slo_percentile:g} {_ms(slo['latency_ms'])} ms"
+        if "latency_ms" in slo
+        else f"goodput_fraction {_ms(slo['goodput_fraction'])}"
     )
+    log.info("%s: best %s=%g %s (%s) after %d probe(s)%s", what, axis, best, unit, measured,
+             len(results), ended)  # fmt: skip
+    if "latency_ms" not in slo:
+        return
     if not slo["confident"]:
         interval = slo["latency_ms_ci"]
         log.warning(

@@ -34,7 +34,9 @@ from neuronperf_native._numbers import is_number as _is_number
 from neuronperf_native._verbosity import check_verbosity
 from neuronperf_native.engine import ARRIVALS, MAX_REQUEST_RATE, MAX_WORKERS, IntervalTrace
 from neuronperf_native.inputs.sequences import SequenceOptions
+from neuronperf_native.prompts import PromptOptions, Prompts
 from neuronperf_native.stats import StoppingRule, parse_stability
+from neuronperf_native.streaming import StreamOptions, parse_goodput
 
 __all__ = ["KEYWORDS", "SETTINGS_SCHEMA", "BenchmarkSettings", "display_names", "name_of"]
 
@@ -297,7 +299,131 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "sequence_kwargs": lambda f, v: v,
     "cluster": _cluster,
     "nodes": _nodes,
+    "streaming": _flag,
+    "goodput": lambda f, v: _goodput(f, v),
+    "min_goodput_fraction": _optional(lambda f, v: _goodput_fraction(f, v)),
+    "export_requests": _optional(lambda f, v: _file(f, v)),
+    "burstiness": lambda f, v: _burstiness(f, v),
+    "max_concurrency": _optional(lambda f, v: _int(f, v, 1, MAX_WORKERS)),
+    # checked together, by PromptOptions, in __post_init__
+    "synthetic_input_tokens_mean": lambda f, v: v,
+    "synthetic_input_tokens_stddev": lambda f, v: v,
+    "output_tokens_mean": lambda f, v: v,
+    "output_tokens_stddev": lambda f, v: v,
+    "num_prompts": lambda f, v: v,
+    "vocab_size": lambda f, v: v,
+    "prompt_seed": lambda f, v: v,
+    "input_file": lambda f, v: v,
+    "tokenizer": lambda f, v: v,
 }
+
+
+# Generative models ---------------------------------------------------------------------
+
+
+def _goodput(field: str, value: Any) -> tuple[tuple[str, float], ...] | None:
+    """SLOs (see streaming.parse_goodput) as sorted (key, ms) pairs, so the settings
+    stay hashable and serializable."""
+    parsed = parse_goodput(value, _name(field))
+    return None if parsed is None else tuple(sorted(parsed.items()))
+
+
+def _goodput_fraction(field: str, value: Any) -> float:
+    if not _is_number(value):
+        raise TypeError(f"{_name(field)} must be a number, got {value!r}")
+    if not (math.isfinite(value) and 0 < value <= 1):
+        raise ValueError(f"{_name(field)} must be in (0, 1], got {value!r}")
+    return float(value)
+
+
+def _file(field: str, value: Any) -> str:
+    """A file the benchmark writes: its folder must exist (checked before any work)."""
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+        raise TypeError(f"{_name(field)} must be a file path, got {value!r}")
+    path = os.fspath(value)
+    if not isinstance(path, str) or os.path.isdir(path):
+        raise ValueError(f"{_name(field)} must be a file path, got {value!r}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{_name(field)} {path}: folder {folder} does not exist")
+    return path
+
+
+def _burstiness(field: str, value: Any) -> float:
+    if not _is_number(value):
+        raise TypeError(f"{_name(field)} must be a number, got {value!r}")
+    if not (math.isfinite(value) and 0.01 <= value <= 100):
+        raise ValueError(f"{_name(field)} must be a finite number in [0.01, 100], got {value!r}")
+    return float(value)
+
+
+# The fields PromptOptions checks together, named as PromptOptions names them.
+_PROMPT_FIELDS = (
+    "synthetic_input_tokens_mean",
+    "synthetic_input_tokens_stddev",
+    "output_tokens_mean",
+    "output_tokens_stddev",
+    "num_prompts",
+    "vocab_size",
+    "prompt_seed",
+    "input_file",
+    "tokenizer",
+)
+_PROMPT_FIELD_RE = re.compile(r"\b(" + "|".join(_PROMPT_FIELDS) + r")\b")
+
+
+@contextlib.contextmanager
+def _prompt_names() -> Iterator[None]:
+    """PromptOptions' errors (raised inside the block) naming the fields as _name() does."""
+    try:
+        yield
+    except (TypeError, ValueError) as error:
+        message = _PROMPT_FIELD_RE.sub(lambda m: _name(m.group(1)), str(error))
+        if message == str(error):
+            raise
+        raise type(error)(message) from None
+
+
+def _check_streaming(s: BenchmarkSettings) -> None:
+    """The generative-model fields: what needs streaming, goodput, or an open loop."""
+    if not s.streaming:
+        for name in ("goodput", "export_requests"):
+            if getattr(s, name) is not None:
+                raise ValueError(
+                    f"{_name(name)} measures streamed responses: it needs {_name('streaming')}=True"
+                )
+    if s.stability is not None and s.stability.metric != "e2e" and not s.streaming:
+        raise ValueError(
+            f"{_name('stability')} on {s.stability.metric!r} is a token metric: it needs "
+            f"{_name('streaming')}=True"
+        )
+    if s.min_goodput_fraction is not None:
+        if s.goodput is None:
+            raise ValueError(
+                f"{_name('min_goodput_fraction')} searches the load that keeps goodput: it "
+                f"needs {_name('goodput')} (the SLOs)"
+            )
+        if s.latency_slo_ms is not None:
+            raise ValueError(
+                f"give {_name('latency_slo_ms')} or {_name('min_goodput_fraction')} (the "
+                "search's target), not both"
+            )
+    if s.burstiness != 1 and s.arrival != "gamma":
+        raise ValueError(
+            f"{_name('burstiness')} shapes gamma arrivals: it needs {_name('arrival')}='gamma', "
+            f"got {s.arrival!r}"
+        )
+    if s.max_concurrency is not None:
+        if s.load_mode != "open":
+            raise ValueError(
+                f"{_name('max_concurrency')} caps the requests in flight of an open loop: in "
+                f"closed loop {_name('workers_per_model')} is the concurrency"
+            )
+        if s.workers_per_model is not None and s.workers_per_model != (s.max_concurrency,):
+            raise ValueError(
+                f"{_name('max_concurrency')} is each copy's workers in open loop: give it or "
+                f"{_name('workers_per_model')}, not both"
+            )
 
 
 def _fraction(field: str, value: Any) -> float:
@@ -467,6 +593,23 @@ class BenchmarkSettings:
     sequence_kwargs: bool = True  # pass sequence_id/start/end as keywords
     cluster: str | None = None  # a Ray cluster to run on: "auto", "ray://HOST:PORT", "HOST:PORT"
     nodes: int | str | None = None  # scale-out: each configuration on this many nodes ("all")
+    # Generative models: streamed responses and their token metrics (streaming.py).
+    streaming: bool = False  # the model's call returns an iterator of tokens
+    goodput: tuple[tuple[str, float], ...] | None = None  # SLOs in ms ({"ttft_ms": 200, ...})
+    min_goodput_fraction: float | None = None  # search: the most load keeping goodput_fraction
+    export_requests: str | None = None  # a JSON-lines file: one line per timed request
+    burstiness: float = 1.0  # arrival="gamma": the gamma shape (1: Poisson; < 1: burstier)
+    max_concurrency: int | None = None  # open loop: requests in flight per copy (its workers)
+    # Prompts (prompts.PromptOptions): synthetic, or from input_file.
+    synthetic_input_tokens_mean: int | None = None
+    synthetic_input_tokens_stddev: float = 0.0
+    output_tokens_mean: int | None = None
+    output_tokens_stddev: float = 0.0
+    num_prompts: int = 100
+    vocab_size: int = 32_000
+    prompt_seed: int = 0
+    input_file: str | None = None  # ShareGPT JSON, or JSON lines of prompt/input_ids
+    tokenizer: str | None = None  # a local tokenizer folder, for text prompts
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -496,9 +639,12 @@ class BenchmarkSettings:
             object.__setattr__(self, "window_s", 1.0 if rule is None else _STABILITY_WINDOW_S)
         object.__setattr__(self, "load_mode", _load_mode(self))
         _check_slo(self)
-        if self.cluster is not None and self.latency_slo_ms is not None:
+        _check_streaming(self)
+        self.prompt_options()  # validates the prompt fields together
+        if self.cluster is not None and self.searches_slo:
+            target = "latency_slo_ms" if self.latency_slo_ms is not None else "min_goodput_fraction"
             raise ValueError(
-                f"{_name('latency_slo_ms')} searches with probes on this host: it does not "
+                f"{_name(target)} searches with probes on this host: it does not "
                 f"run on {_name('cluster')} (run the search on one node of the cluster)"
             )
         if self.nodes is not None and self.cluster is None:
@@ -595,6 +741,34 @@ class BenchmarkSettings:
             sequence_fn=sequence_fn,
         )
 
+    def stream_options(self) -> StreamOptions | None:
+        """The engine's stream options (None without streaming)."""
+        if not self.streaming:
+            return None
+        return StreamOptions(
+            goodput=dict(self.goodput) if self.goodput else None,
+            record_requests=self.export_requests is not None,
+        )
+
+    def prompt_options(self) -> PromptOptions:
+        """The prompt options (validated: errors name the option)."""
+        with _prompt_names():
+            return PromptOptions(**{name: getattr(self, name) for name in _PROMPT_FIELDS})
+
+    def build_prompts(self) -> Prompts | None:
+        """The prompts the requests cycle through (None without prompt options): the
+        file read, the tokenizer loaded, the synthetic ones drawn; errors name the option."""
+        options = self.prompt_options()
+        if not options.active:
+            return None
+        with _prompt_names():
+            return options.build()
+
+    @property
+    def searches_slo(self) -> bool:
+        """Whether configurations are an SLO search (latency, or goodput fraction)."""
+        return self.latency_slo_ms is not None or self.min_goodput_fraction is not None
+
     @property
     def copy_mode(self) -> str:
         """Where copies run: "process" (fork or spawn, see start_method), "interpreter"
@@ -621,29 +795,33 @@ def _load_mode(s: BenchmarkSettings) -> str:
             f"{_name(scheduled)} schedules an open loop: it needs {_name('load_mode')}='open' "
             "(got 'closed')"
         )
-    if mode == "open" and not scheduled and s.latency_slo_ms is None:
+    if mode == "open" and not scheduled and not s.searches_slo:
         raise ValueError(
             f"{_name('load_mode')}='open' needs {_name('request_rate')} or "
             f"{_name('request_intervals')} (or {_name('latency_slo_ms')}, to search the rate)"
         )
-    if s.arrival == "poisson" and mode == "closed":
-        raise ValueError(f"{_name('arrival')}='poisson' draws open-loop arrivals: it needs a rate")
-    if s.arrival == "poisson" and scheduled == "request_intervals":
+    drawn = s.arrival in ("poisson", "gamma")
+    if drawn and mode == "closed":
         raise ValueError(
-            f"{_name('arrival')}='poisson' does not apply to {_name('request_intervals')} "
+            f"{_name('arrival')}={s.arrival!r} draws open-loop arrivals: it needs a rate"
+        )
+    if drawn and scheduled == "request_intervals":
+        raise ValueError(
+            f"{_name('arrival')}={s.arrival!r} does not apply to {_name('request_intervals')} "
             "(they replay their own gaps)"
         )
-    if s.seed != 0 and s.arrival != "poisson":
+    if s.seed != 0 and not drawn:
         raise ValueError(
-            f"{_name('seed')} draws Poisson arrivals: it needs {_name('arrival')}='poisson', "
-            f"got seed={s.seed} with arrival={s.arrival!r}"
+            f"{_name('seed')} draws Poisson or gamma arrivals: it needs {_name('arrival')}="
+            f"'poisson' or 'gamma', got seed={s.seed} with arrival={s.arrival!r}"
         )
     return mode
 
 
 def _check_slo(s: BenchmarkSettings) -> None:
-    """The SLO-search fields: they need latency_slo_ms, and the search has one axis."""
-    if s.latency_slo_ms is None:
+    """The SLO-search fields: they need a search target (latency_slo_ms, or
+    min_goodput_fraction), and the search has one axis."""
+    if not s.searches_slo:
         given = [
             f
             for f, unset in (
@@ -659,21 +837,21 @@ def _check_slo(s: BenchmarkSettings) -> None:
                 f"{_name(given[0])} needs {_name('latency_slo_ms')} (the SLO to search)"
             )
         return
+    target = "latency_slo_ms" if s.latency_slo_ms is not None else "min_goodput_fraction"
     if s.request_intervals is not None:
         raise ValueError(
-            f"{_name('latency_slo_ms')} searches a request rate: {_name('request_intervals')} "
+            f"{_name(target)} searches a request rate: {_name('request_intervals')} "
             "replay fixed gaps"
         )
     if s.n_models is not None and len(s.n_models) > 1:
         raise ValueError(
-            f"{_name('latency_slo_ms')} searches with one {_name('n_models')} value, got "
-            f"{list(s.n_models)}"
+            f"{_name(target)} searches with one {_name('n_models')} value, got {list(s.n_models)}"
         )
     axis = "request_rate" if s.load_mode == "open" else "workers_per_model"
     other = "workers_per_model" if s.load_mode == "open" else None
     if other and getattr(s, other) is not None and len(getattr(s, other)) > 1:
         raise ValueError(
-            f"{_name('latency_slo_ms')} in open loop searches the rate with one "
+            f"{_name(target)} in open loop searches the rate with one "
             f"{_name(other)} value, got {list(getattr(s, other))}"
         )
     values = getattr(s, axis)
@@ -687,13 +865,15 @@ def _check_slo(s: BenchmarkSettings) -> None:
                 f"order (give them as a list; {_name('slo_range')} is for 'binary')"
             )
         return
-    _check_binary(s, axis, values)
+    _check_binary(s, axis, values, target)
 
 
-def _check_binary(s: BenchmarkSettings, axis: str, values: tuple[Any, ...] | None) -> None:
+def _check_binary(
+    s: BenchmarkSettings, axis: str, values: tuple[Any, ...] | None, target: str
+) -> None:
     if values is not None and len(values) > 1:
         raise ValueError(
-            f"{_name('latency_slo_ms')} with {_name('slo_search')}='binary' starts from one "
+            f"{_name(target)} with {_name('slo_search')}='binary' starts from one "
             f"{_name(axis)} value, got {list(values)} (bound the search with "
             f"{_name('slo_range')}=(low, high), or step through them with slo_search='linear')"
         )

@@ -22,6 +22,7 @@ from neuronperf_native.engine import _as_args
 from neuronperf_native.inputs import InputData
 from neuronperf_native.inputs.arguments import resolve_input_data
 from neuronperf_native.planning import ModelConfig
+from neuronperf_native.prompts import Prompts
 from neuronperf_native.settings import BenchmarkSettings
 
 __all__ = ["CALLABLES", "Workload"]
@@ -35,6 +36,8 @@ CALLABLES = (
     "dataset_loader_fn",
     "input_transform_fn",
     "sequence_fn",
+    "request_fn",
+    "token_count_fn",
 )
 
 
@@ -52,7 +55,8 @@ def check_callable(name: str, fn: Any) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class Workload:
-    """The model and what it is fed. Exactly one of inputs, data and dataset is set."""
+    """The model and what it is fed. Exactly one of inputs, data, dataset and prompts is
+    set (prompts: a generative model's requests, from the settings' prompt options)."""
 
     load_fn: Callable[..., Any]
     model_filename: Any  # a file, a model index .json, or (CPU/GPU) a model class
@@ -66,6 +70,9 @@ class Workload:
     dataset_loader_fn: Callable[..., Any] | None = None
     input_transform_fn: Callable[..., Any] | None = None
     sequence_fn: Callable[..., Any] | None = None  # gets the sequence flags (sequence_kwargs=False)
+    prompts: Prompts | None = None
+    request_fn: Callable[..., Any] | None = None  # (input_ids, max_new_tokens) -> arguments
+    token_count_fn: Callable[[Any], int] | None = None  # a streamed item -> its tokens
 
     @classmethod
     def build(
@@ -88,6 +95,22 @@ class Workload:
         unknown = sorted(set(callables) - set(CALLABLES))
         if unknown:
             raise TypeError(f"benchmark() got unexpected keyword arguments: {unknown}")
+        if callables.get("token_count_fn") is not None and not settings.streaming:
+            raise ValueError(
+                "token_count_fn counts the tokens of streamed items: pass streaming=True"
+            )
+        if settings.prompt_options().active:
+            if inputs is not None or input_data is not None or settings.dataset:
+                raise ValueError(
+                    "the prompts (synthetic_input_tokens_mean or input_file) are the inputs: "
+                    "pass inputs=None"
+                )
+            return cls(load_fn, model_filename, prompts=settings.build_prompts(), **callables)
+        if callables.get("request_fn") is not None:
+            raise ValueError(
+                "request_fn maps prompts to a call's arguments: it needs prompts "
+                "(synthetic_input_tokens_mean or input_file)"
+            )
         data = resolve_input_data(inputs, input_data, settings.input_names)
         if data is not None and settings.dataset:
             raise ValueError(
@@ -137,6 +160,6 @@ class Workload:
 
     @property
     def n_inputs(self) -> int | None:
-        """How many example inputs there are (None: data or a dataset serve every
-        batch size)."""
+        """How many example inputs there are (None: data, a dataset or prompts serve
+        every batch size)."""
         return None if self.inputs is None else len(self.inputs)

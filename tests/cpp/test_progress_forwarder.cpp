@@ -79,6 +79,48 @@ TEST_CASE("progress messages carry every window of the run exactly once") {
   ::close(fds[1]);
 }
 
+TEST_CASE("a streamed run's windows can carry a token metric's histograms") {
+  // What stability on a token metric judges in the parent: each window's TTFT (metric
+  // 0) histogram, one value per request, so they add up to the requests.
+  int fds[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+  StreamSpinSettings spin;
+  spin.first_token_ns = 50'000;
+  spin.token_ns = 10'000;
+  spin.tokens = 3;
+  RunSettings settings;
+  settings.max_iterations = 200;
+  settings.window_s = 0.002;
+  settings.stream.enabled = true;
+  Runner runner(std::make_shared<NativePipeline>(std::make_shared<StreamSpinModel>(spin)),
+                settings);
+  runner.start();
+  ForwarderSettings forwarding;
+  forwarding.period_ns = 5'000'000;
+  forwarding.histograms = true;
+  forwarding.metric = 0;
+  ProgressForwarder forwarder(runner, fds[0], forwarding);
+  const RunResult result = runner.wait();
+  forwarder.finish();
+  ::shutdown(fds[0], SHUT_WR);
+  int64_t ttft_values = 0;
+  std::string message;
+  while (read_frame(fds[1], message)) {
+    size_t at = message.find("\"windows\": [");
+    REQUIRE(at != std::string::npos);
+    while ((at = message.find(", \"", at)) != std::string::npos) {
+      const size_t end = message.find('"', at + 3);
+      ttft_values += Histogram::decode_base64(message.substr(at + 3, end - at - 3)).count();
+      at = end;
+    }
+  }
+  REQUIRE(result.tokens.has_value());
+  CHECK(ttft_values == result.tokens->ttft.count());
+  CHECK(ttft_values == 200);
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
 TEST_CASE("a message from the parent stops the run, and so does its end of file") {
   int fds[2];
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);

@@ -418,9 +418,12 @@ TEST_CASE("for_each_setting names every field once, in declaration order") {
   RunSettings s;
   std::vector<std::string> names;
   for_each_setting(s, [&](const char* name, auto&) { names.emplace_back(name); });
-  CHECK(names.size() == 17);
+  CHECK(names.size() == 19);
   CHECK(names.front() == "workers");
-  CHECK(names.back() == "learn_wakeup");
+  CHECK(names[12] == "request_trace");
+  CHECK(names[15] == "spin_wait_us");
+  CHECK(names[16] == "learn_wakeup");
+  CHECK(names.back() == "stream");  // the nested group of a streamed run
   CHECK(std::set<std::string>(names.begin(), names.end()).size() == names.size());
   s.workers = 7;
   int seen = 0;

@@ -138,6 +138,44 @@ TEST_CASE("Poisson gaps are exponential, seeded, and independent across seeds") 
   check_arrived_by_matches(s, first_offsets(s, 20'000));
 }
 
+TEST_CASE("gamma gaps have the rate's mean and variance mean^2 / burstiness, seeded") {
+  const double rate = 10'000;
+  const double period = 1e9 / rate;
+  for (double shape : {0.25, 0.5, 1.0, 2.0, 4.0}) {
+    CAPTURE(shape);
+    const ArrivalSchedule s = ArrivalSchedule::gamma(rate, shape, 7);
+    const int n = 200'000;
+    ArrivalSchedule::Cursor c;
+    double previous = 0, sum = 0, sum_sq = 0;
+    std::vector<double> gaps;
+    for (int i = 0; i < n; ++i) {
+      s.advance(c);
+      const double gap = c.poisson_offset_ns - previous;
+      previous = c.poisson_offset_ns;
+      REQUIRE(gap >= 0);
+      sum += gap;
+      sum_sq += gap * gap;
+      gaps.push_back(gap);
+    }
+    const double mean = sum / n;
+    const double variance = sum_sq / n - mean * mean;
+    CHECK(mean == doctest::Approx(period).epsilon(0.02));
+    CHECK(variance / (mean * mean) == doctest::Approx(1.0 / shape).epsilon(0.06));
+    if (shape == 1.0) {  // gamma of shape 1 is exponential: the same KS check as Poisson
+      std::sort(gaps.begin(), gaps.end());
+      double d = 0;
+      for (int i = 0; i < n; ++i) {
+        const double cdf = 1 - std::exp(-gaps[static_cast<size_t>(i)] / period);
+        d = std::max({d, cdf - static_cast<double>(i) / n, static_cast<double>(i + 1) / n - cdf});
+      }
+      CHECK(d < 1.63 / std::sqrt(static_cast<double>(n)));
+    }
+    CHECK(first_offsets(s, 300) == first_offsets(ArrivalSchedule::gamma(rate, shape, 7), 300));
+    CHECK(first_offsets(s, 300) != first_offsets(ArrivalSchedule::gamma(rate, shape, 8), 300));
+    check_arrived_by_matches(s, first_offsets(s, 5'000));
+  }
+}
+
 TEST_CASE("the dispatcher hands out requests in order and counts the backlog") {
   const int64_t start = 1'000'000;
   Dispatcher d(ArrivalSchedule::constant(1e6), start, start + 100'000, 0, 10'000);  // 1 us apart
@@ -353,6 +391,14 @@ TEST_CASE("open-loop settings are validated with the setting named") {
   s.share_count = 1;
   s.arrival = "poisson";
   rejects(s, "needs request_rate");
+  s.request_rate = 100;
+  s.burstiness = 0.5;
+  rejects(s, "burstiness");  // only with gamma
+  s.arrival = "gamma";
+  for (double bad : {0.0, -1.0, std::nan(""), 1e3}) {
+    s.burstiness = bad;
+    rejects(s, "burstiness");
+  }
 }
 
 TEST_CASE("an open loop whose last request comes early still runs its whole duration") {

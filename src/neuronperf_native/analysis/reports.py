@@ -18,8 +18,10 @@ import numpy as np
 
 from neuronperf_native import devices, stats
 from neuronperf_native._numbers import is_number
+from neuronperf_native.analysis import tokens as token_metrics
 from neuronperf_native.engine import Histogram, RunResult
 from neuronperf_native.inputs import SequenceStats
+from neuronperf_native.streaming import TOKEN_METRICS
 
 __all__ = ["CSV_COLS", "LATENCY_PERCENTILES", "LOAD_KEYS", "get_reports"]
 
@@ -307,6 +309,7 @@ def _report(config: Mapping[str, Any], results: Mapping[str, Any], where: str) -
     if (report.get("ci_flags") or {}).get("throughput_avg") == TOO_FEW:
         report["request_rate_achieved"] = None
     report.update(_failure_fields(runs))
+    report.update(_token_fields(config, runs, results, extra_percentiles))
     if isinstance(config.get("nodes"), list):
         report["start_skew_ms"] = results.get("start_skew_ms")
         report["nodes"] = _node_figures(config["nodes"], runs, run_nodes, batch_size)
@@ -349,6 +352,34 @@ def _load_fields(config: Mapping[str, Any], runs: list[RunResult]) -> dict[str, 
         out["schedule_lag_ms_p50"] = _ns_to_ms(lag.value_at_percentile(50))
         out["schedule_lag_ms_p99"] = _ns_to_ms(lag.value_at_percentile(99))
     return out
+
+
+def _token_fields(
+    config: Mapping[str, Any],
+    runs: list[RunResult],
+    results: Mapping[str, Any],
+    extra_percentiles: list[float],
+) -> dict[str, Any]:
+    """A streamed run's token keys (token_metrics.token_fields) over all copies; the
+    live stopping decision, when there was one, stays the report's `stable`."""
+    if not config.get("streaming") and not any(run.streaming for run in runs):
+        return {}
+    windows, window_s = _summed_windows(runs)
+    total_s = results.get("total_s")
+    if total_s is None and runs:
+        total_s = max(run.wall_s for run in runs)
+    fields = token_metrics.token_fields(
+        config,
+        runs,
+        windows,
+        window_s,
+        {metric: _window_histograms(runs, metric) for metric in TOKEN_METRICS},
+        list(dict.fromkeys((*LATENCY_PERCENTILES, *extra_percentiles))),
+        float(total_s) if is_number(total_s) and float(total_s) > 0 else None,  # type: ignore[arg-type]
+    )
+    if isinstance(results.get("stopping"), Mapping):
+        fields.pop("stable", None)
+    return fields
 
 
 def _failure_fields(runs: list[RunResult]) -> dict[str, Any]:
@@ -412,11 +443,12 @@ def _statistics(
     )
 
 
-def _window_histograms(runs: list[RunResult]) -> tuple[list[Histogram], int]:
-    """The copies' window histograms merged window by window (aligned on the shared
-    clock as the window counts are), with the widest span any copy used; [] when a
-    copy has none (results saved before they existed)."""
-    if not runs or not all(run.window_histograms for run in runs):
+def _window_histograms(runs: list[RunResult], metric: str = "e2e") -> tuple[list[Histogram], int]:
+    """The copies' window histograms of `metric` ("e2e", or a streamed run's token
+    metric) merged window by window (aligned on the shared clock as the window counts
+    are), with the widest span any copy used; [] when a copy has none (results saved
+    before they existed)."""
+    if not runs or not all(run.metric_window_histograms(metric) for run in runs):
         return [], 1
     span = max(run.window_histogram_span for run in runs)
     window_ns = runs[0].window_s * 1e9
@@ -424,7 +456,7 @@ def _window_histograms(runs: list[RunResult]) -> tuple[list[Histogram], int]:
     merged: dict[int, Histogram] = {}
     for run in runs:
         offset = round((run.start_ns - start) / window_ns)
-        for j, histogram in enumerate(run.window_histograms):
+        for j, histogram in enumerate(run.metric_window_histograms(metric)):
             index = (offset + j * run.window_histogram_span) // span
             merged.setdefault(index, Histogram()).merge(histogram)
     return [merged.get(i, Histogram()) for i in range(max(merged) + 1)], span

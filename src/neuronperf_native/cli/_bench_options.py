@@ -15,6 +15,11 @@ from typing import Any
 
 from neuronperf_native.cli._args import MAX_DURATION_S, Span, _range_values
 from neuronperf_native.cli._common import UsageError, _flatten
+from neuronperf_native.cli._generative import (
+    GENERATIVE_NAMES,
+    generative_options,
+    stability_metric,
+)
 from neuronperf_native.engine import MAX_REQUEST_RATE, MAX_WORKERS
 from neuronperf_native.settings import display_names
 
@@ -75,6 +80,7 @@ def _bench_options(args: argparse.Namespace) -> dict[str, Any]:
         "atol": args.atol,
         "strict_validation": args.strict_validation,
         "shared_memory": args.shared_memory,
+        **generative_options(args),
     }
     if args.device_type is not None:
         options["device_type"] = args.device_type
@@ -108,16 +114,17 @@ def _load_options(args: argparse.Namespace) -> dict[str, Any]:
     mode are ignored with a warning."""
     _refuse_combinations(args)
     threshold = args.latency_threshold or None  # 0: no limit, as perf_analyzer's
+    searching = threshold is not None or args.min_goodput_fraction is not None
     concurrency = _flatten(args.concurrency)
     if args.concurrency_range is not None:
-        _check_span(args, args.concurrency_range, "--concurrency-range", threshold)
+        _check_span(args, args.concurrency_range, "--concurrency-range", searching)
         concurrency = [
             int(v)
             for v in _range_values(args.concurrency_range, "--concurrency-range", MAX_WORKERS)
         ]
     rates = _flatten(args.request_rate)
     if args.request_rate_range is not None:
-        _check_span(args, args.request_rate_range, "--request-rate-range", threshold)
+        _check_span(args, args.request_rate_range, "--request-rate-range", searching)
         rates = _range_values(args.request_rate_range, "--request-rate-range", MAX_REQUEST_RATE)
     opened = rates is not None or args.request_intervals is not None
     options = _copies(args, concurrency, opened)
@@ -147,6 +154,10 @@ _EXCLUSIVE = (
     ("--concurrency-range", "--request-intervals"),
     ("--latency-threshold", "--request-intervals"),
     ("--binary-search", "--request-intervals"),
+    ("--latency-threshold", "--min-goodput-fraction"),
+    ("--min-goodput-fraction", "--request-intervals"),
+    ("--max-concurrency", "--max-threads"),
+    ("--max-concurrency", "--workers-per-model"),
 )
 
 
@@ -159,16 +170,20 @@ def _refuse_combinations(args: argparse.Namespace) -> None:
         "--request-intervals": args.request_intervals is not None,
         "--latency-threshold": bool(args.latency_threshold),
         "--binary-search": args.binary_search,
+        "--min-goodput-fraction": args.min_goodput_fraction is not None,
+        "--max-concurrency": args.max_concurrency is not None,
+        "--max-threads": args.max_threads is not None,
+        "--workers-per-model": args.workers_per_model is not None,
     }
     for first, second in _EXCLUSIVE:
         if given[first] and given[second]:
             raise UsageError(
                 f"{first} and {second} cannot be combined: {_WHY.get((first, second), _MODES)}"
             )
-    if args.binary_search and not args.latency_threshold:
+    if args.binary_search and not args.latency_threshold and args.min_goodput_fraction is None:
         raise UsageError(
-            "--binary-search needs --latency-threshold MS (above 0): it searches for the "
-            "highest level whose latency is within it"
+            "--binary-search needs --latency-threshold MS (above 0) or --min-goodput-fraction "
+            "F: it searches for the highest level that meets it"
         )
 
 
@@ -187,17 +202,24 @@ _WHY = {
     ("--binary-search", "--request-intervals"): (
         "the search varies a rate or a concurrency; the intervals replay fixed gaps"
     ),
+    ("--latency-threshold", "--min-goodput-fraction"): "give the search one target",
+    ("--min-goodput-fraction", "--request-intervals"): (
+        "the search varies a rate or a concurrency; the intervals replay fixed gaps"
+    ),
+    ("--max-concurrency", "--max-threads"): "both set the requests in flight of each copy",
+    ("--max-concurrency", "--workers-per-model"): "both set the workers of each model copy",
 }
 
 
-def _check_span(args: argparse.Namespace, span: Span, option: str, threshold: float | None) -> None:
-    """END 0 (no limit) needs a threshold to end the sweep, and is no bracket to bisect."""
+def _check_span(args: argparse.Namespace, span: Span, option: str, searching: bool) -> None:
+    """END 0 (no limit) needs a search target to end the sweep, and is no bracket to
+    bisect."""
     if not span.unlimited:
         return
-    if threshold is None:
+    if not searching:
         raise UsageError(
             f"{option} {span.text}: END 0 means no limit, which needs --latency-threshold MS "
-            "(above 0) to end the sweep; give an END or a threshold"
+            "(above 0) or --min-goodput-fraction F to end the sweep; give an END or a target"
         )
     if args.binary_search:
         raise UsageError(
@@ -213,9 +235,17 @@ def _copies(
     args: argparse.Namespace, concurrency: list[int] | None, opened: bool
 ) -> dict[str, Any]:
     """n_models and workers_per_model: --concurrency N is 1 copy x N workers; the open
-    loop has 1 copy (or --n-models) x --max-threads workers (default 4)."""
+    loop has 1 copy (or --n-models) x --max-threads (--max-concurrency) workers (default
+    4)."""
     workers = _flatten(args.workers_per_model)
     n_models = _flatten(args.n_models)
+    threads = args.max_threads if args.max_concurrency is None else args.max_concurrency
+    if args.max_concurrency is not None and not opened:
+        raise UsageError(
+            "--max-concurrency caps the requests in flight of an open loop (--request-rate, "
+            "--request-rate-range, --request-intervals); in concurrency mode --concurrency N "
+            "is the requests in flight"
+        )
     if args.max_threads is not None:
         if workers is not None:
             raise UsageError(
@@ -236,7 +266,7 @@ def _copies(
             )
         return {"n_models": [1], "workers_per_model": concurrency}
     if opened:
-        workers = workers or [args.max_threads or _OPEN_LOOP_THREADS]
+        workers = workers or [threads or _OPEN_LOOP_THREADS]
         n_models = n_models or [1]
     return {"n_models": n_models, "workers_per_model": workers}
 
@@ -247,23 +277,25 @@ def _open_loop_options(args: argparse.Namespace, rates: list[float] | None) -> d
         options["request_rate"] = rates
     else:
         options["request_intervals"] = args.request_intervals
-    if args.request_distribution == "poisson" and rates is not None:
-        options.update(arrival="poisson", seed=args.seed)
+    if args.request_distribution in ("poisson", "gamma") and rates is not None:
+        options.update(arrival=args.request_distribution, seed=args.seed)
     return options
 
 
 def _threshold_options(
     args: argparse.Namespace, threshold: float | None, levels: list[Any] | None, opened: bool
 ) -> dict[str, Any]:
-    """--latency-threshold: step through the levels from the first and stop at the
-    first over it (perf_analyzer's linear search), or with --binary-search take
-    perf_analyzer's path through the range (start, end, then midpoints), or bracket from
-    a single start value."""
-    if threshold is None:
+    """--latency-threshold (or --min-goodput-fraction): step through the levels from
+    the first and stop at the first that misses it (perf_analyzer's linear search), or
+    with --binary-search take perf_analyzer's path through the range (start, end, then
+    midpoints), or bracket from a single start value."""
+    if threshold is None and args.min_goodput_fraction is None:
         return {}
-    options: dict[str, Any] = {"latency_slo_ms": threshold}
-    if args.percentile:
-        options["slo_percentile"] = args.percentile[0]
+    options: dict[str, Any] = {}
+    if threshold is not None:
+        options["latency_slo_ms"] = threshold
+        if args.percentile:
+            options["slo_percentile"] = args.percentile[0]
     span = args.request_rate_range if opened else args.concurrency_range
     key = "request_rate" if opened else "workers_per_model"
     if not args.binary_search:
@@ -311,6 +343,7 @@ def _timing_options(args: argparse.Namespace) -> dict[str, Any]:
         "percentile": args.percentile[0] if args.percentile else _DEFAULT_STABILITY_PERCENTILE,
         "max_s": max_s,
         "min_s": min(1.0, max_s),
+        **stability_metric(args),
     }
     return {**options, "duration": max_s, "stability": rule}
 
@@ -325,6 +358,7 @@ def cli_names(args: argparse.Namespace) -> Iterator[None]:
                 ("--concurrency", args.concurrency),
                 ("--concurrency-range", args.concurrency_range),
                 ("--max-threads", args.max_threads),
+                ("--max-concurrency", args.max_concurrency),
             )
             if given is not None
         ),
@@ -357,6 +391,7 @@ def cli_names(args: argparse.Namespace) -> Iterator[None]:
         "sequence_id_range": "--sequence-id-range",
         "cluster": "--ray",
         "nodes": "--nodes",
+        **GENERATIVE_NAMES,
     }
     with display_names(names):
         yield

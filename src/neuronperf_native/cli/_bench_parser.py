@@ -23,6 +23,7 @@ from neuronperf_native.cli._bench_options import (
     _DEFAULT_STABILITY_PERCENTAGE,
     _STABILITY_WINDOW_S,
 )
+from neuronperf_native.cli._generative import add_generative_args
 from neuronperf_native.cli._models import FRAMEWORKS
 from neuronperf_native.cli._served import add_served_args
 from neuronperf_native.cli.bench import _bench
@@ -223,6 +224,7 @@ def _add_bench(sub: Any, parent: argparse.ArgumentParser) -> None:
     )
     bench.add_argument("--device-type", help="neuron, cpu or gpu (default: the framework's)")
     _add_load_options(bench)
+    add_generative_args(bench)
     add_served_args(bench)
     bench.add_argument(
         "--percentile",
@@ -306,9 +308,10 @@ def _add_load_options(bench: argparse.ArgumentParser) -> None:
     )
     load.add_argument(
         "--request-distribution",
-        choices=("constant", "poisson"),
-        help="open loop: gaps between requests, constant or Poisson (exponential, seeded "
-        "by --seed); default constant; ignored (with a warning) in concurrency mode",
+        choices=("constant", "poisson", "gamma"),
+        help="open loop: gaps between requests, constant, Poisson (exponential, seeded "
+        "by --seed) or gamma (--burstiness); default constant; ignored (with a warning) in "
+        "concurrency mode",
     )
     load.add_argument(
         "--request-intervals",

@@ -24,7 +24,7 @@ from neuronperf_native.cli._common import EXIT_OK, EXIT_OUTPUT, UsageError, _not
 class _Output:
     option: str
     path: str
-    write: Callable[[str, Any], Any]
+    write: Callable[[str, Any], Any] | None  # None: the command itself writes it
 
 
 @dataclass
@@ -34,8 +34,9 @@ class Outputs:
     inputs: list[tuple[str, str]] = field(default_factory=list)  # (option, a file it reads)
     _outputs: list[_Output] = field(default_factory=list)
 
-    def add(self, option: str, path: str | None, write: Callable[[str, Any], Any]) -> None:
-        """An output (nothing when path is None): write(path, data) writes it."""
+    def add(self, option: str, path: str | None, write: Callable[[str, Any], Any] | None) -> None:
+        """An output (nothing when path is None): write(path, data) writes it, or (None)
+        the command does as it runs; either way it is checked."""
         if path is not None:
             self._outputs.append(_Output(option, path, write))
 
@@ -63,6 +64,8 @@ class Outputs:
         where), else EXIT_OK."""
         failed = []
         for out in self._outputs:
+            if out.write is None:
+                continue
             try:
                 out.write(out.path, data)
             except (OSError, ValueError, TypeError, RuntimeError, ImportError) as error:

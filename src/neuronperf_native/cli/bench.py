@@ -77,6 +77,8 @@ def _table_cols(percentiles: Sequence[float], reports: Sequence[dict[str, Any]] 
     from neuronperf_native.reporting import PRINT_COLS
 
     head = ["model_name", "throughput_avg", "latency_ms_p50", "latency_ms_p99"]
+    if any(r.get("requests_streamed") is not None for r in reports):
+        head = _stream_head(reports)
     load: list[str] = []
     if any(r.get("load_mode") == "open" for r in reports):
         head[1:1] = ["request_rate", "request_rate_achieved"]
@@ -87,6 +89,22 @@ def _table_cols(percentiles: Sequence[float], reports: Sequence[dict[str, Any]] 
         load.append("requests_failed")
     cols = [*head, *_percentile_cols(percentiles, head), *load]
     return [*cols, *PRINT_COLS[3:-1], "stable", "status"]
+
+
+def _stream_head(reports: Sequence[dict[str, Any]]) -> list[str]:
+    """A streamed run's first columns, as vLLM's bench serve and AIPerf print them:
+    request and token throughput, TTFT, ITL and TPOT percentiles, e2e latency, goodput."""
+    from neuronperf_native.reporting import STREAM_PRINT_COLS
+
+    goodput = any(r.get("goodput") is not None for r in reports)
+    return [
+        "model_name",
+        "throughput_avg",
+        *STREAM_PRINT_COLS,
+        "latency_ms_p50",
+        "latency_ms_p99",
+        *(["goodput", "goodput_fraction"] if goodput else []),
+    ]
 
 
 def _served(report: dict[str, Any]) -> bool:
@@ -113,19 +131,27 @@ def _slo_summary(reports: Sequence[dict[str, Any]]) -> list[str]:
         slo = mine[0]["slo"]
         what = "request rate" if slo["axis"] == "request_rate" else "concurrency"
         unit = " requests/s" if slo["axis"] == "request_rate" else " workers"
-        head = (
-            f"{key[0]} batch {key[1]}: p{slo['percentile']:g} latency threshold "
-            f"{slo['target_ms']:g} ms:"
-        )
+        goodput = "min_goodput_fraction" in slo
+        if goodput:
+            head = f"{key[0]} batch {key[1]}: goodput fraction >= {slo['min_goodput_fraction']:g}:"
+        else:
+            head = (
+                f"{key[0]} batch {key[1]}: p{slo['percentile']:g} latency threshold "
+                f"{slo['target_ms']:g} ms:"
+            )
         best = next((r for r in mine if r["slo"]["best"]), None)
         if best is None:
             lines.append(f"{head} no {what} probed met it ({len(mine)} probes)")
         else:
             doubt = "" if best["slo"]["confident"] else ", its interval straddles the threshold"
+            measured = (
+                f"goodput fraction {best['slo']['goodput_fraction']:.4g}"
+                if goodput
+                else f"p{slo['percentile']:g} {best['slo']['latency_ms']:.4g} ms"
+            )
             lines.append(
                 f"{head} highest {what} that met it: {best['slo']['value']:g}{unit} "
-                f"(p{slo['percentile']:g} {best['slo']['latency_ms']:.4g} ms{doubt}; "
-                f"{len(mine)} probes)"
+                f"({measured}{doubt}; {len(mine)} probes)"
             )
     return lines
 
@@ -194,7 +220,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.model is None:
         raise UsageError("give MODEL (a model file, index or module:Class), or -u URL -m NAME")
     kind, model, framework = _resolve_model(args.model, args.framework)
-    data = _bench_data(args)
+    data = None if "prompt_seed" in options else _bench_data(args)  # prompts are the inputs
     batch_sizes = _bench_batch_sizes(args, kind, model)
     if kind == "index":
         missing = sorted(set(batch_sizes) - {c["batch_size"] for c in model["model_configs"]})
@@ -274,6 +300,8 @@ def _bench_outputs(args: argparse.Namespace, npf: Any) -> Outputs:
     inputs += [("--input-data", source) for source in args.input_data or []]
     if args.request_intervals:
         inputs.append(("--request-intervals", args.request_intervals))
+    if args.input_file:
+        inputs.append(("--input-file", args.input_file))
     outputs = Outputs(inputs)
     percentiles = list(dict.fromkeys(args.percentile or []))
 
@@ -283,9 +311,14 @@ def _bench_outputs(args: argparse.Namespace, npf: Any) -> Outputs:
         intervals = [f"latency_ms_p{p:g}_ci" for p in dict.fromkeys([50.0, 99.0, *percentiles])]
         stats_cols = ["throughput_ci", *intervals, "stable", "measured_s"]
         load_cols = [c for c in _LOAD_CSV_COLS if any(r.get(c) is not None for r in table)]
-        npf.write_csv(table, path, cols=[*npf.CSV_COLS, *extra, *stats_cols, *load_cols, "status"])
+        stream_cols = [
+            c for c in npf.reporting.STREAM_CSV_COLS if any(r.get(c) is not None for r in table)
+        ]
+        cols = [*npf.CSV_COLS, *extra, *stats_cols, *load_cols, *stream_cols, "status"]
+        npf.write_csv(table, path, cols=cols)
 
     outputs.add("--csv", args.csv, csv)
     outputs.add("--json", args.json, lambda path, reports: npf.write_json(reports, path))
     outputs.add("--html", args.html, lambda path, reports: npf.write_html(reports, path))
+    outputs.add("--export-requests", args.export_requests, None)  # benchmark() writes it
     return outputs

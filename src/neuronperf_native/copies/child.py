@@ -33,6 +33,7 @@ from neuronperf_native.copies.protocol import CopyFailure, CopySpec, RunSpec, re
 from neuronperf_native.copies.validation import describe_mismatch
 from neuronperf_native.engine import _as_args
 from neuronperf_native.inputs import SequenceFeed, SequencePlayer
+from neuronperf_native.prompts import Prompts
 
 
 def copy_main(
@@ -180,11 +181,21 @@ def _dataset_items(spec: CopySpec, model: Any, n_copies: int) -> Iterator[tuple]
             return
 
 
+def _copy_prompts(spec: CopySpec, n_copies: int) -> Prompts | None:
+    """This copy's rotation of the prompts (copies start at different prompts)."""
+    if spec.prompts is None:
+        return None
+    return spec.prompts.rotated(spec.copy_id * len(spec.prompts) // n_copies)
+
+
 def _copy_inputs(spec: CopySpec, model: Any, n_copies: int) -> Any:
     """The engine inputs of this copy when n_copies run together: a list of argument
-    tuples (its own rotation of the input data), or its share of the dataset."""
+    tuples (its own rotation of the input data or prompts), or its share of the dataset."""
     if spec.dataset is not None:
         return _dataset_items(spec, model, n_copies)
+    prompts = _copy_prompts(spec, n_copies)
+    if prompts is not None:
+        return prompts.arguments(spec.request_fn)
     items = spec.inputs if spec.feed is None else spec.feed.for_copy(spec.copy_id, n_copies)
     if spec.input_transform_fn is None:
         return items
@@ -214,8 +225,17 @@ def _validate(
     return tally.to_dict()
 
 
-def _stages(spec: CopySpec) -> dict[str, Any]:
-    return {"preprocess": spec.preprocess_fn, "postprocess": spec.postprocess_fn}
+def _stages(spec: CopySpec, run: RunSpec) -> dict[str, Any]:
+    """The engine keywords of the pipeline's stages, and of a streamed run's tokens."""
+    stages = {"preprocess": spec.preprocess_fn, "postprocess": spec.postprocess_fn}
+    if run.options.stream is None:
+        return stages
+    prompts = _copy_prompts(spec, run.n_copies)
+    return {
+        **stages,
+        "token_count_fn": spec.token_count_fn,
+        "input_tokens": prompts.input_tokens if prompts is not None else None,
+    }
 
 
 def _warm_up(
@@ -240,8 +260,9 @@ def _warm_up(
             duration_s=o.duration_s,
             warmup=0,
             call_timeout_s=o.call_timeout_s,
+            stream=o.stream,
         ),
-        **_stages(spec),
+        **_stages(spec, run),
     )
     if warm.status != "finished":
         raise CopyFailure(warm.error or f"warm-up ended with status {warm.status}")
@@ -287,7 +308,7 @@ def _serve_run(
         return  # aborted (or stopped) before timing
     with _phase("run"):
         options = run.copy_options(spec.copy_id, message["start_at_ns"])
-        runner = engine.Runner(timed, inputs, options, **_stages(spec))
+        runner = engine.Runner(timed, inputs, options, **_stages(spec, run))
         runner.start()
         # Natively, on a thread of its own: progress and the parent's "stop" never
         # wait on the GIL that the model's workers hold.
@@ -295,6 +316,7 @@ def _serve_run(
             conn.fileno(),
             period_s=min(0.2, max(0.02, run.options.window_s / 2)),
             histograms=run.live_histograms,
+            metric=run.window_metric,
         )
         result = runner.wait()
         forwarder.finish()
@@ -311,6 +333,10 @@ def _serve_run(
     timestamps = result.boundaries
     if timestamps is not None:
         payload["timestamps_shape"] = list(timestamps.shape)
+    if result.requests is not None:
+        payload["requests_shape"] = list(result.requests.shape)
     send(conn, {"event": "result", "result": payload})
     if timestamps is not None:
         _engine.write_message(conn.fileno(), np.ascontiguousarray(timestamps).tobytes())
+    if result.requests is not None:
+        _engine.write_message(conn.fileno(), np.ascontiguousarray(result.requests).tobytes())

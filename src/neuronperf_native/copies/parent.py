@@ -56,6 +56,7 @@ class CopyOutcome:
     copy_id: int
     result: dict[str, Any] | None = None  # RunResult.to_dict() plus load/setup times
     timestamps: np.ndarray | None = None  # (n, 7) boundaries when recorded
+    requests: np.ndarray | None = None  # (n, 9) request records when recorded (streaming)
     error: str | None = None
     phase: str = "load"
 
@@ -471,6 +472,10 @@ def _handle(c: _Copy, wanted: str, on_progress: Callable[[int, int, list], None]
         if shape is not None:
             raw = _engine.read_message(c.conn.fileno())
             c.outcome.timestamps = np.frombuffer(raw, dtype=np.int64).reshape(shape)
+        shape = message["result"].get("requests_shape")
+        if shape is not None:
+            raw = _engine.read_message(c.conn.fileno())
+            c.outcome.requests = np.frombuffer(raw, dtype=np.int64).reshape(shape)
     return event == wanted
 
 

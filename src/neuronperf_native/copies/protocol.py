@@ -25,6 +25,7 @@ from neuronperf_native.copies.feeds import Feed
 from neuronperf_native.copies.validation import ValidationPlan
 from neuronperf_native.engine import RunOptions
 from neuronperf_native.inputs import SequenceFeed, SequenceOptions
+from neuronperf_native.prompts import Prompts
 
 
 @dataclasses.dataclass
@@ -51,6 +52,9 @@ class CopySpec:
     validation: ValidationPlan | None = None  # the expected outputs (all copies' checks)
     sequence_feed: SequenceFeed | None = None  # every step of every stream, for sequences
     sequences: SequenceOptions | None = None  # play sequences (with sequence_feed)
+    prompts: Prompts | None = None  # generative models: the requests' prompts, in place of inputs
+    request_fn: Callable[..., Any] | None = None  # (input_ids, max_new_tokens) -> the arguments
+    token_count_fn: Callable[[Any], int] | None = None  # streamed item -> tokens
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +70,9 @@ class RunSpec:
     n_copies: int = 1  # copies running together: each serves its share of the inputs
     validate: bool = True  # run the copy's share of the output checks first
     live_histograms: bool = False  # forward each closed window's histogram
+    # The latency whose window histograms go to the parent live: "e2e", or a streamed
+    # run's token metric (stability judging it).
+    window_metric: str = "e2e"
     longest_interval_s: float = 0.0  # replayed intervals: the longest (a copy's silence)
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,6 +81,7 @@ class RunSpec:
             "n_copies": self.n_copies,
             "validate": self.validate,
             "live_histograms": self.live_histograms,
+            "window_metric": self.window_metric,
             "longest_interval_s": self.longest_interval_s,
         }
 
@@ -87,7 +95,9 @@ class RunSpec:
         if o.request_rate is None and o.request_intervals_us is None and o.request_trace is None:
             return None
         replayed = o.request_intervals_us is not None or o.request_trace is not None
-        return split_schedule(o.request_rate, o.arrival, o.seed, replayed, self.n_copies, copy_id)
+        return split_schedule(
+            o.request_rate, o.arrival, o.seed, replayed, self.n_copies, copy_id, o.burstiness
+        )
 
     def copy_options(self, copy_id: int, start_at_ns: int) -> RunOptions:
         """The timed run of copy ``copy_id`` (warmed up already) from the shared start

@@ -66,6 +66,7 @@ def merge(
         config,
         merged,
         timestamps=[t for r in results for t in r.timestamps],
+        requests=[q for r in results for q in r.requests],
         interrupted=any(r.interrupted for r in results),
         strict_validation_failed=any(r.strict_validation_failed for r in results),
     )

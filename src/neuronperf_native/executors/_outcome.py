@@ -39,6 +39,7 @@ def configuration_result(
         config,
         results,
         timestamps=[c.timestamps for c in outcome.copies if c.result is not None],
+        requests=[c.requests for c in outcome.copies if c.result is not None],
         interrupted=outcome.interrupted,
         strict_validation_failed=any(c.phase == "validate" and c.error for c in outcome.copies),
     )

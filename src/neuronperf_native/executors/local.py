@@ -158,6 +158,9 @@ class LocalExecutor(Executor):
                 dataset=w.dataset,
                 dataset_loader_fn=w.dataset_loader_fn,
                 loop_dataset=self.settings.loop_dataset,
+                prompts=w.prompts,
+                request_fn=w.request_fn,
+                token_count_fn=w.token_count_fn,
                 **self._data_of(model.batch_size, feeds),
             )
             for copy_id in range(first, configuration.n_models)
@@ -208,6 +211,7 @@ class LocalExecutor(Executor):
             configuration.run_options(None if trace is None else feeds.trace_file(trace)),
             n_copies=configuration.n_models,
             live_histograms=observer.wants_histograms,
+            window_metric=s.stability.metric if s.stability is not None else "e2e",
             longest_interval_s=0.0 if trace is None else trace.max_interval_s,
         )
         start_dts = time.strftime("%Y%m%d-%H%M%S")

@@ -28,6 +28,45 @@ PRINT_COLS = [
     "batch_size",
     "model_filename",
 ]
+#: Columns a streamed run adds to the default printed table (after throughput_avg) and
+#: CSV: what vLLM's bench serve and AIPerf users read first.
+STREAM_PRINT_COLS = [
+    "output_tokens_per_s",
+    "output_tokens_per_s_per_user",
+    "ttft_ms_p50",
+    "ttft_ms_p99",
+    "itl_ms_p50",
+    "itl_ms_p99",
+    "tpot_ms_p50",
+    "tpot_ms_p99",
+]
+STREAM_CSV_COLS = [
+    "requests_streamed",
+    "output_tokens_per_s",
+    "output_tokens_per_s_per_user",
+    "input_tokens_per_request_avg",
+    "output_tokens_per_request_avg",
+    *(f"{m}_ms_{s}" for m in ("ttft", "itl", "tpot") for s in ("mean", "p50", "p90", "p99")),
+    *(f"{m}_ms_p99_ci" for m in ("ttft", "itl", "tpot")),
+    "goodput",
+    "goodput_fraction",
+]
+#: Columns of goodput, when SLOs were given.
+GOODPUT_COLS = ["goodput", "goodput_fraction"]
+
+
+def with_stream_cols(cols: Any, default: list[str], reports: Sequence[Mapping[str, Any]]) -> Any:
+    """The default columns gain the token columns when a report streamed (the table:
+    after throughput_avg; CSV: at the end); columns the caller chose stay as they are."""
+    if cols is not default or not any(r.get("requests_streamed") is not None for r in reports):
+        return cols
+    goodput = GOODPUT_COLS if any(r.get("goodput") is not None for r in reports) else []
+    if default is CSV_COLS:
+        return [*cols, *(c for c in STREAM_CSV_COLS if c not in GOODPUT_COLS), *goodput]
+    at = cols.index("throughput_avg") + 1
+    return [*cols[:at], *STREAM_PRINT_COLS, *goodput, *cols[at:]]
+
+
 #: Short names of the configuration keys in labels, in label order.
 _LABEL_KEYS = (
     ("batch_size", "b"),
@@ -114,8 +153,10 @@ def column_unit(col: str, values: Sequence[Any]) -> tuple[str, float]:
         unit, factor = latency_unit(values)
         name = col.replace("_ms_p", "_p") if "_ms_p" in col else col[:-3]
         return f"{name} ({unit})", factor
-    if col.startswith("request_rate"):
+    if col.startswith("request_rate") or col == "goodput":
         return f"{col} (req/s)", 1.0
+    if col.startswith("output_tokens_per_s"):
+        return col.replace("_per_s", "/s").replace("_per_user", "/user").replace("_", " "), 1.0
     if col.startswith("throughput_") and col != "throughput_timeline":
         return f"{col} (inf/s)", 1.0
     if "_percent" in col:

@@ -11,13 +11,18 @@ from typing import Any
 import numpy as np
 
 from neuronperf_native.analysis import CSV_COLS
-from neuronperf_native.reporters._format import check_cols, format_cell, is_missing
+from neuronperf_native.reporters._format import (
+    check_cols,
+    format_cell,
+    is_missing,
+    with_stream_cols,
+)
 from neuronperf_native.reporters.base import Reporter
 
 
 class CsvReporter(Reporter):
     """The reports as CSV, `cols` in order. Floats keep full precision; missing values
-    are written as N/A."""
+    are written as N/A. With the default `cols`, streamed runs add STREAM_CSV_COLS."""
 
     extension = "csv"
 
@@ -25,7 +30,7 @@ class CsvReporter(Reporter):
         self.cols = cols
 
     def render(self, reports: list[Mapping[str, Any]]) -> str:
-        columns = check_cols(self.cols, reports)
+        columns = check_cols(with_stream_cols(self.cols, CSV_COLS, reports), reports)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)

@@ -472,12 +472,14 @@ def _batch_chart(model: str, runs: Sequence[_Run]) -> str:
     return _figure(svg, legend + _run_legend(runs))
 
 
-def _spectrum_chart(model: str, runs: Sequence[_Run]) -> str:
+def _spectrum_chart(model: str, runs: Sequence[_Run], metric: str = "latency") -> str:
     colors = _config_colors(model, runs)
     series, deepest = [], 0.0
     for run in runs:
         for report in _of_model(run, model):
-            percentiles, values_ms = _plot.latency_spectrum(report)
+            percentiles, values_ms = _plot.latency_spectrum(report, metric)
+            if not len(percentiles):
+                continue
             xs = [_plot._nines(float(p)) for p in percentiles]
             deepest = max([deepest, *xs])
             label = _short_label(report)
@@ -485,14 +487,60 @@ def _spectrum_chart(model: str, runs: Sequence[_Run]) -> str:
                 _series(run, f"{run.label} {label}", xs, values_ms, colors[label], markers=False)
             )
     ticks = [(_plot._nines(p), f"{p:g}") for p in _NINES_TICKS if _plot._nines(p) <= deepest]
+    title = {"latency": "Latency", "ttft": "TTFT", "itl": "ITL"}.get(metric, metric.upper())
     svg = _svg.chart(
         series,
-        "Latency percentiles",
+        f"{title} percentiles",
         _svg.Axis("percentile", ticks=ticks or None),
-        _svg.Axis("latency (ms, log)", log=True),
+        _svg.Axis(f"{'latency' if metric == 'latency' else title} (ms, log)", log=True),
     )
     legend = [(color, False, "", label) for label, color in colors.items()]
     return _figure(svg, legend + _run_legend(runs))
+
+
+def _token_chart(model: str, runs: Sequence[_Run], x_key: str, higher_x: bool) -> str:
+    """System output tokens/s against a per-request figure, with the Pareto front the
+    configuration is chosen from: against TTFT p99 (lower is better) or against tokens/s
+    per user (higher is better: vLLM's plot_pareto view)."""
+    series, legend = [], []
+    for run in runs:
+        color = _BASE_COLOR if run.base else _RUN_COLOR
+        points = []
+        for report in _of_model(run, model):
+            x = _number(report.get(x_key))
+            y = _number(report.get("output_tokens_per_s"))
+            if x is not None and y is not None:
+                points.append((-x if higher_x else x, y, _short_label(report)))
+        front = _frontier(points)
+        sign = -1.0 if higher_x else 1.0
+        labelled = len(front) <= _MAX_LABELLED and run is runs[-1]
+        series.append(
+            _series(
+                run, f"{run.label} front", [sign * p[0] for p in front], [p[1] for p in front],
+                color, labels=[p[2] for p in front] if labelled else None,
+            )
+        )  # fmt: skip
+        others = [p for p in points if p not in front]
+        series.append(
+            _series(run, run.label, [sign * p[0] for p in others], [p[1] for p in others],
+                    color, line=False)
+        )  # fmt: skip
+        legend.append((color, run.base, "square" if run.base else "",
+                       f"{run.label}: configurations, the Pareto front joined"))  # fmt: skip
+    x_axis = (
+        _svg.Axis("output tokens/s per user", from_zero=True)
+        if higher_x
+        else _svg.Axis("TTFT p99 (ms)", from_zero=True)
+    )
+    title = "Tokens/s: system vs per user" if higher_x else "Output tokens/s vs TTFT p99"
+    svg = _svg.chart(series, title, x_axis, _svg.Axis("output tokens/s", from_zero=True))
+    return _figure(svg, legend)
+
+
+def _streamed(model: str, runs: Sequence[_Run]) -> bool:
+    return any(
+        r.get("requests_streamed") is not None for run in runs for r in _of_model(run, model)
+    )
 
 
 def _timeline_chart(model: str, runs: Sequence[_Run]) -> str:
@@ -536,6 +584,10 @@ def _downsampled(times: Any, rates: Any, rescaled: bool) -> tuple[list[float], l
 def _model_section(model: str, runs: Sequence[_Run]) -> str:
     charts = (_tradeoff_chart, _batch_chart, _spectrum_chart, _timeline_chart)
     figures = "".join(chart(model, runs) for chart in charts)
+    if _streamed(model, runs):
+        figures += _token_chart(model, runs, "ttft_ms_p99", higher_x=False)
+        figures += _token_chart(model, runs, "output_tokens_per_s_per_user", higher_x=True)
+        figures += _spectrum_chart(model, runs, "ttft") + _spectrum_chart(model, runs, "itl")
     return (
         f"<section class='model'><h2>Model {escape(model)}</h2>"
         f"<div class='charts'>{figures}</div></section>"

@@ -20,6 +20,7 @@ from neuronperf_native.reporters._format import (
     known_columns,
     latency_unit,
     percent,
+    with_stream_cols,
 )
 from neuronperf_native.reporters.base import Reporter
 
@@ -31,6 +32,8 @@ class TableReporter(Reporter):
     `cols` (missing values last), otherwise they keep the given (run) order. Missing
     values print as N/A. `units=True` (the command line's tables) names each column's
     unit in its header and prints latencies in us where a column's are below 0.1 ms.
+    With the default `cols`, streamed runs add STREAM_PRINT_COLS after throughput_avg
+    (and goodput, goodput_fraction with SLOs).
     """
 
     extension = "txt"
@@ -48,7 +51,7 @@ class TableReporter(Reporter):
         self.units = units
 
     def render(self, reports: list[Mapping[str, Any]]) -> str:
-        columns = check_cols(self.cols, reports)
+        columns = check_cols(with_stream_cols(self.cols, PRINT_COLS, reports), reports)
         sort_by = self.sort_by
         if sort_by is not None:
             if not isinstance(sort_by, str):

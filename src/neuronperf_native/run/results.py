@@ -31,6 +31,7 @@ class ConfigurationResult:
     config: dict[str, Any]
     results: dict[str, Any]
     timestamps: list[np.ndarray | None] = dataclasses.field(default_factory=list)
+    requests: list[np.ndarray | None] = dataclasses.field(default_factory=list)  # streaming
     interrupted: bool = False
     strict_validation_failed: bool = False
 

@@ -31,6 +31,8 @@ DEFAULT_REL_CI = 0.02
 DEFAULT_PERCENTILE = 99.0
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_MIN_S = 1.0
+#: Latencies a rule may judge: the request's end to end, or (streamed runs) a token metric.
+METRICS = ("e2e", "ttft", "itl", "tpot")
 
 
 def _number(key: str, value: Any) -> float:
@@ -55,8 +57,9 @@ class StoppingRule:
     rel_ci: target relative half-width, in (0, 1). percentile: the latency percentile
     judged, in (0, 100) (p0/p100 have no interval). confidence: of both intervals, in
     (0, 1). min_s: never stop before this many seconds. max_s: stop here, not stable
-    (None: the caller's duration limit applies). Invalid values raise ValueError naming
-    the key.
+    (None: the caller's duration limit applies). metric: the latency judged, "e2e" or
+    a streamed run's "ttft", "itl" or "tpot" (its window histograms are fed to the
+    monitor instead). Invalid values raise ValueError naming the key.
     """
 
     rel_ci: float = DEFAULT_REL_CI
@@ -64,9 +67,14 @@ class StoppingRule:
     confidence: float = DEFAULT_CONFIDENCE
     min_s: float = DEFAULT_MIN_S
     max_s: float | None = None
+    metric: str = "e2e"
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        if self.metric not in METRICS:
+            raise ValueError(
+                f"stability metric must be one of {', '.join(METRICS)}, got {self.metric!r}"
+            )
         set_(self, "rel_ci", _open_interval("rel_ci", self.rel_ci, 0.0, 1.0))
         set_(self, "percentile", _open_interval("percentile", self.percentile, 0.0, 100.0))
         set_(self, "confidence", _open_interval("confidence", self.confidence, 0.0, 1.0))
@@ -82,9 +90,13 @@ class StoppingRule:
                 raise ValueError(f"stability min_s ({min_s:g}) must be <= max_s ({max_s:g})")
             set_(self, "max_s", max_s)
 
-    def to_dict(self) -> dict[str, float | None]:
-        """The rule as the dict form parse_stability() accepts."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+    def to_dict(self) -> dict[str, Any]:
+        """The rule as the dict form parse_stability() accepts (metric only when it is a
+        token metric, so e2e rules keep the form saved reports have)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.metric == "e2e":
+            del out["metric"]
+        return out
 
 
 _KEYS = tuple(f.name for f in fields(StoppingRule))
