@@ -2,6 +2,7 @@
 // stop conditions, a call-timeout watchdog, and one merge of per-worker results.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -63,8 +64,9 @@ class Runner {
  private:
   std::shared_ptr<Shared> shared_;
   std::vector<Thread> threads_;
-  bool started_ = false;
-  bool waited_ = false;
+  // Written by the thread that starts and waits, read by done() from any thread.
+  std::atomic<bool> started_{false};
+  std::atomic<bool> waited_{false};
 };
 
 }  // namespace npn
