@@ -432,7 +432,8 @@ def _check_token_merge(report: dict, copies: list[dict]) -> None:
     assert report["requests_streamed"] == requests == report["total_infs"] > 0
     assert report["output_tokens_total"] == 8 * requests
     assert report["good_requests"] == sum(copy["tokens"]["good_requests"] for copy in copies)
-    assert report["ttft_ms_p50"] >= 0.3 * 0.999 and report["itl_ms_p50"] >= 0.1 * 0.999
+    assert Histogram.decode(report["itl_hist"]).count == 7 * requests  # 7 gaps each
+    assert report["ttft_ms_p50"] >= 0.3 * 0.999  # the first token is never early
 
 
 @needs_ray
@@ -460,16 +461,19 @@ def test_scale_out_streams_merges_every_nodes_tokens_and_stops_on_ttft(ray_clust
 
 @needs_ray
 def test_spread_streams_and_stops_on_ttft_on_each_node(ray_cluster):
+    """Each configuration runs whole on one node (which of them depends on how fast
+    their runners start), judged there on its copies' live TTFT windows."""
     options = {"workers_per_model": [1, 2, 3], "multiprocess": False, "window_s": 0.1}
     options.update(streaming=True, goodput={"ttft": 0.5}, stability=_TTFT_RULE, duration=30)
     options["return_timers"] = True
     pairs = _fleet(ray_cluster.address, _stream, **options)
+    assert [config["workers_per_model"] for config, _ in pairs] == [1, 2, 3]
     for config, results in pairs:
         (report,) = npf.get_reports([(config, results)])
         _check_token_merge(report, results["copies"])
+        assert {c["node_id"] for c in results["copies"]} == {config["node"]["node_id"]}
         assert report["stable"] is True and report["stopping"]["reason"] == "within_target"
         assert 1.0 <= report["stopping"]["at_s"] < 30.0
-    assert len({config["node"]["node_id"] for config, _ in pairs}) == 3
     assert _wait_gone(lambda: _ours(ray_cluster), 10) == []
 
 
