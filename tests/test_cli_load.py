@@ -428,7 +428,9 @@ def test_request_intervals_send_the_first_request_one_interval_in(tmp_path):
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     (report,) = json.loads((tmp_path / "out.json").read_text())
-    assert report["total_infs"] == 6 and report["requests_due"] == 6
+    assert report["requests_due"] == 6
+    # one that a loaded machine has not started by 1.7 s is left as backlog, not sent
+    assert report["total_infs"] == 6 - report["backlog_end"] > 0
 
 
 def test_a_bad_interval_file_is_refused_at_once_naming_the_option(tmp_path):

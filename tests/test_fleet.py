@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -150,6 +151,36 @@ def _from_file(model_filename: str, device_id: int = 0) -> engine.NativeModel:
     return engine.native_model("spin", latency_ns=latency_ns)
 
 
+class _Marks:
+    """A model of 1 ms calls whose copy says when it is measuring: its call number
+    `mark_call` (warm-up is call 1) creates a file in mark_dir, then waits until
+    `wait_for` copies have marked (at most 120 s). Tests act on what the copies do,
+    not on how long they take, however loaded the machine."""
+
+    def __init__(self, mark_dir: str, mark_call: int, wait_for: int) -> None:
+        self.mark_dir = Path(mark_dir)
+        self.mark_call = mark_call
+        self.wait_for = wait_for
+        self.calls = 0
+
+    def __call__(self, *inputs: object) -> None:
+        self.calls += 1
+        if self.calls == self.mark_call:
+            (self.mark_dir / f"{uuid.uuid4().hex}.measuring").touch()
+            deadline = time.monotonic() + 120
+            while len(list(self.mark_dir.glob("*.measuring"))) < self.wait_for:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+        time.sleep(0.001)
+
+
+def _marking(
+    mark_dir: str, mark_call: int, wait_for: int, model_filename: str, device_id: int = 0
+) -> _Marks:
+    return _Marks(mark_dir, mark_call, wait_for)
+
+
 def _fleet(address: str, load_fn=_spin, model="spin", **keywords) -> list:
     options = {
         "duration": 2,
@@ -264,50 +295,52 @@ def test_the_cluster_talks_on_loopback_only(ray_cluster):
 # Spread ------------------------------------------------------------------------------
 
 
+def _copy_runs(pairs) -> list[tuple[int, int, str]]:
+    """(start_ns, end_ns, node id) of every copy's run in (config, results) pairs."""
+    return [
+        (c["start_ns"], c["end_ns"], cfg["node"]["node_id"])
+        for cfg, res in pairs
+        for c in res["copies"]
+    ]
+
+
+def _most_at_once(runs) -> int:
+    """The most runs in progress at one instant (the nodes share one monotonic clock)."""
+    return max(sum(s <= start < e for s, e, _ in runs) for start, _, _ in runs)
+
+
 @needs_ray
-def test_spread_runs_configurations_in_parallel_each_on_one_node(ray_cluster, monkeypatch):
+def test_spread_runs_configurations_in_parallel_each_on_one_node(
+    ray_cluster, monkeypatch, tmp_path
+):
     """Copies as threads (multiprocess=False): on this 2-core machine a fresh
     interpreter per copy costs seconds of CPU that 3 nodes cannot share out. The nodes
-    share this machine's monotonic clock, so the runs' intervals show the parallelism
-    whatever the load; benchmarks/fleet.py measures the speed-up itself."""
+    share this machine's monotonic clock, so the runs' intervals show the parallelism;
+    benchmarks/fleet.py measures the speed-up itself. A node's runner may start seconds
+    after the others' on a loaded machine (the others would then have run every
+    configuration): each copy's first timed call waits until 3 copies are measuring,
+    which only 3 nodes at once can be."""
     sizes = [1, 2, 3, 4, 5, 6]
     options = {"batch_sizes": sizes, "device_type": "neuron", "multiprocess": False}
-    started = time.monotonic()
-    pairs = _fleet(ray_cluster.address, return_timers=True, **options)
-    spread_s = time.monotonic() - started
+    marks = functools.partial(_marking, str(tmp_path), 2, 3)
+    pairs = _fleet(ray_cluster.address, load_fn=marks, return_timers=True, **options)
     reports = npf.get_reports(pairs)
     assert [r["batch_size"] for r in reports] == sizes
     assert all(r["status"] == "finished" for r in reports), [r["error"] for r in reports]
     assert len({r["node"]["node_id"] for r in reports}) == 3
     assert all(r["node"]["hostname"] and "instance_type" in r for r in reports)
     # at most one configuration per node at a time, and all 3 nodes busy at once
-    runs = [
-        (c["start_ns"], c["end_ns"], cfg["node"]["node_id"])
-        for cfg, res in pairs
-        for c in res["copies"]
-    ]
+    runs = _copy_runs(pairs)
     for start, end, node in runs:
         assert not any(n == node and s < end and start < e for s, e, n in runs if s != start)
-    assert max(sum(s <= start < e for s, e, _ in runs) for start, _, _ in runs) == 3
-    # the same plan on one node of the cluster takes longer
+    assert _most_at_once(runs) == 3
+    # the same plan on one node of the cluster runs its configurations one at a time
     alive = _cluster.alive_nodes
     monkeypatch.setattr(_cluster, "alive_nodes", lambda ray: alive(ray)[:1])
-    started = time.monotonic()
-    one = _fleet(ray_cluster.address, **options)
-    one_node_s = time.monotonic() - started
-    assert len({r["node"]["node_id"] for r in one}) == 1
-    assert spread_s < one_node_s
+    one = _fleet(ray_cluster.address, return_timers=True, **options)
+    assert len({cfg["node"]["node_id"] for cfg, _ in one}) == 1
+    assert _most_at_once(_copy_runs(one)) == 1
     assert _wait_gone(lambda: _ours(ray_cluster), 10) == []
-
-
-class _Sleepy:
-    def __call__(self, x):
-        time.sleep(0.001)
-        return x
-
-
-def _sleepy(model_filename: str, device_id: int = 0) -> _Sleepy:
-    return _Sleepy()
 
 
 def test_spread_cuts_a_copy_group_into_parts_of_similar_time_for_idle_nodes():
@@ -335,30 +368,29 @@ def test_spread_cuts_a_copy_group_into_parts_of_similar_time_for_idle_nodes():
 
 
 @needs_ray
-def test_spread_splits_one_models_sweep_over_idle_nodes(ray_cluster, monkeypatch):
+def test_spread_splits_one_models_sweep_over_idle_nodes(ray_cluster, monkeypatch, tmp_path):
     """One model's workers sweep is one copy group; on 3 nodes it runs as 3 parts of 2
     configurations, each part on its own node, all 3 at once (issue 21: all 6 ran on
-    one node). benchmarks/fleet.py measures the time against one node."""
+    one node). benchmarks/fleet.py measures the time against one node. As in the test
+    above, a part's copy waits in its 7th call (timed: at most 6 workers warm up) until
+    3 copies are measuring, so a runner that starts late cannot leave its part to
+    another node."""
     workers = [1, 2, 3, 4, 5, 6]
     options = {"device_type": "cpu", "multiprocess": False, "workers_per_model": workers}
-    started = time.monotonic()
-    pairs = _fleet(ray_cluster.address, load_fn=_sleepy, return_timers=True, **options)
-    spread_s = time.monotonic() - started
+    marks = functools.partial(_marking, str(tmp_path), 7, 3)
+    pairs = _fleet(ray_cluster.address, load_fn=marks, return_timers=True, **options)
     reports = npf.get_reports(pairs)
     assert [r["workers_per_model"] for r in reports] == workers
     assert all(r["status"] == "finished" for r in reports), [r["error"] for r in reports]
     nodes = [r["node"]["node_id"] for r in reports]
     assert len(set(nodes)) == 3
     assert nodes[0] == nodes[1] and nodes[2] == nodes[3] and nodes[4] == nodes[5]
-    runs = [(c["start_ns"], c["end_ns"]) for _, res in pairs for c in res["copies"]]
-    assert max(sum(s <= start < e for s, e in runs) for start, _ in runs) == 3
+    assert _most_at_once(_copy_runs(pairs)) == 3
     alive = _cluster.alive_nodes
     monkeypatch.setattr(_cluster, "alive_nodes", lambda ray: alive(ray)[:1])
-    started = time.monotonic()
-    one = _fleet(ray_cluster.address, load_fn=_sleepy, **options)
-    one_node_s = time.monotonic() - started
-    assert len({r["node"]["node_id"] for r in one}) == 1
-    assert spread_s < one_node_s
+    one = _fleet(ray_cluster.address, return_timers=True, **options)
+    assert len({cfg["node"]["node_id"] for cfg, _ in one}) == 1
+    assert _most_at_once(_copy_runs(one)) == 1  # in one part, one at a time
 
 
 @needs_ray
@@ -481,20 +513,27 @@ def test_spread_streams_and_stops_on_ttft_on_each_node(ray_cluster):
 
 
 @needs_ray
-def test_ctrl_c_returns_what_was_measured_and_leaves_nothing(ray_cluster, sigint_raises):
-    def interrupt_when_running() -> None:
-        _wait_gone(
-            lambda: len([p for p in _ours(ray_cluster) if "spawn" in " ".join(p.cmdline())]) < 3, 60
-        )
-        time.sleep(1.0)
+def test_ctrl_c_returns_what_was_measured_and_leaves_nothing(ray_cluster, sigint_raises, tmp_path):
+    def interrupt_when_measuring() -> None:
+        deadline = time.monotonic() + 120
+        while not any(tmp_path.glob("*.measuring")):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGINT)
 
-    threading.Thread(target=interrupt_when_running, daemon=True).start()
-    reports = _fleet(ray_cluster.address, batch_sizes=[1, 2, 3, 4, 5, 6], duration=30)
+    threading.Thread(target=interrupt_when_measuring, daemon=True).start()
+    reports = _fleet(
+        ray_cluster.address,
+        load_fn=functools.partial(_marking, str(tmp_path), 20, 1),
+        batch_sizes=[1, 2, 3, 4, 5, 6],
+        duration=30,
+    )
     assert 1 <= len(reports) < 6
     assert {r["status"] for r in reports} == {"stopped"}  # ended by Ctrl-C, as on one host
     assert all(r["total_s"] < 30 for r in reports)
-    assert any(r["total_infs"] for r in reports)  # one still loading measured nothing
+    # the copy that marked had made 18 timed calls (one still loading measured nothing)
+    assert max(r["total_infs"] or 0 for r in reports) >= 18
     assert _wait_gone(lambda: _ours(ray_cluster), 10) == []
 
 

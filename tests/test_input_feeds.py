@@ -185,10 +185,17 @@ def test_input_names_order_the_batch_tensors():
         feeds.make_feed(data, 1, ["A"], by_name=False)
 
 
+def _segments_of_this_process() -> set[str]:
+    """The shared-memory segments this process created (their names carry its pid and
+    start time): other processes, another test suite's too, create theirs meanwhile."""
+    prefix = shm._new_segment_name().rpartition("_")[0] + "_"
+    return {name for name in os.listdir("/dev/shm") if name.startswith(prefix)}
+
+
 @pytest.mark.parametrize("mode", [{}, {"multiinterpreter": True}])
 def test_shared_memory_maps_read_only_inputs_and_cleans_up(tmp_path, monkeypatch, mode):
     monkeypatch.setenv("NPF_TEST_OUT", str(tmp_path))
-    before = set(os.listdir("/dev/shm"))
+    before = _segments_of_this_process()
     data = _json_data(tmp_path, _doubled())
     (report,) = _bench(
         SeesSharedMemory, data, batch_sizes=[2], n_models=2, shared_memory="system", **mode
@@ -197,7 +204,7 @@ def test_shared_memory_maps_read_only_inputs_and_cleans_up(tmp_path, monkeypatch
     assert report["validation"]["mismatches"] == 0
     seen = [json.loads(p.read_text()) for p in tmp_path.glob("[0-9]*.json")]
     assert seen == [{"writeable": False, "mmap": True}] * 2
-    assert set(os.listdir("/dev/shm")) <= before
+    assert _segments_of_this_process() <= before
 
 
 def test_shared_batches_round_trip_every_dtype():
@@ -259,20 +266,38 @@ def test_segments_of_dead_creators_are_swept_by_the_next_share():
             os.unlink(os.path.join("/dev/shm", stale))
 
 
-def test_a_copy_unlinks_its_segment_only_when_the_creator_is_gone():
-    stale = _segment_of_killed_creator()
-    try:
-        assert shm.unlink_if_orphaned(stale)
-        assert not os.path.exists(os.path.join("/dev/shm", stale))
-        assert not shm.unlink_if_orphaned("psm_not_ours")
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join("/dev/shm", stale))
+def _name_of_a_gone_creator() -> str:
+    """A segment name whose creator, a process that ran and was reaped, is gone."""
+    with subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    ) as creator:
+        started = shm._start_ticks(creator.pid)
+        creator.stdin.close()
+    return f"npf_{shm._pid_namespace()}_{creator.pid}_{started}_0badc0de"
+
+
+def test_a_copy_unlinks_its_segment_only_when_the_creator_is_gone(tmp_path, monkeypatch):
+    # Judged in a folder of its own: in /dev/shm, any other benchmark's sweep (another
+    # test suite's) may remove a stale segment first.
+    monkeypatch.setattr(shm, "_SHM_DIR", str(tmp_path))
+    stale, other_stale = _name_of_a_gone_creator(), _name_of_a_gone_creator()
+    live = shm._new_segment_name()
+    for name in (stale, other_stale, live, "psm_not_ours"):
+        (tmp_path / name).write_bytes(b"")
+    assert shm.unlink_if_orphaned(stale)
+    assert not shm.unlink_if_orphaned(stale)  # already gone
+    assert not shm.unlink_if_orphaned("psm_not_ours")
+    assert not shm.unlink_if_orphaned(live)  # its creator (here) runs
+    assert shm.sweep_stale_segments() == [other_stale]
+    assert sorted(os.listdir(tmp_path)) == sorted([live, "psm_not_ours"])
+
+
+def test_a_sweep_keeps_the_segment_of_a_running_creator():
     shared, segment = shm.share_batches([(np.ones(2),)])
     try:
-        assert not shm.unlink_if_orphaned(shared.segment)  # its creator (here) runs
-        assert shm.sweep_stale_segments() == []
-        assert os.path.exists(os.path.join("/dev/shm", shared.segment))
+        assert not shm.unlink_if_orphaned(shared.segment)
+        assert shared.segment not in shm.sweep_stale_segments()
+        assert os.path.exists(shared.path)
     finally:
         segment.close()
         segment.unlink()

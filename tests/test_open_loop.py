@@ -93,7 +93,12 @@ def test_request_intervals_send_when_perf_analyzer_does():
         record_timestamps=True,
     )
     sent_s = (_scheduled_ns(r) - r.start_ns) / 1e9
-    assert sent_s.tolist() == [0.1, 0.3, 0.8, 0.9, 1.1, 1.6]
+    due_s = [0.1, 0.3, 0.8, 0.9, 1.1, 1.6]
+    assert r.requests_due == len(due_s)
+    # A worker that a loaded machine wakes after the 1.7 s deadline sends no more: the
+    # requests it missed are the backlog left at the end.
+    assert sent_s.tolist() == due_s[: len(sent_s)]
+    assert len(sent_s) + r.backlog_end == len(due_s)
 
 
 def test_shares_of_a_trace_replay_it_together():
@@ -167,14 +172,15 @@ def test_coordinated_omission_open_loop_sees_the_stall_closed_loop_hides_it():
     open_loop = engine.run(make_model(), duration_s=6, request_rate=100, warmup=0)
     closed = engine.run(make_model(), duration_s=6, warmup=0)
     assert open_loop.status == closed.status == "finished"
+    # ~100 requests wait behind the stall in the open loop, over 5% of the 600; in the
+    # closed loop it is one call of thousands (whose p95 is a 1 ms call, however late)
+    assert closed.latency.value_at_percentile(95) < 300_000_000
     assert open_loop.latency.value_at_percentile(95) >= 300_000_000
-    assert closed.latency.value_at_percentile(95) < 20_000_000
     assert open_loop.backlog_max >= 50  # ~100 requests arrived during the stall
     assert not open_loop.saturated  # the backlog was worked off afterwards
 
 
 def test_ten_times_capacity_is_saturated_with_a_growing_backlog_and_ends_on_time():
-    t0 = time.monotonic()
     r = engine.run(
         engine.native_model("spin", latency_ns=1_000_000),
         workers=1,
@@ -182,7 +188,6 @@ def test_ten_times_capacity_is_saturated_with_a_growing_backlog_and_ends_on_time
         window_s=0.1,
         request_rate=10_000,
     )
-    elapsed = time.monotonic() - t0
     assert r.status == "finished"
     assert r.stop_reason == "duration"
     assert r.saturated
@@ -191,7 +196,9 @@ def test_ten_times_capacity_is_saturated_with_a_growing_backlog_and_ends_on_time
     assert max(r.window_backlog[:half]) < max(r.window_backlog[half:])  # growing
     assert r.backlog_max >= r.backlog_end
     assert r.achieved_rate < r.request_rate_target / 2
-    assert elapsed < 1.0 + 2.0  # the duration, not the backlog, decides when it ends
+    # the duration, not the backlog, decides when it ends: serving the backlog left
+    # (1 ms a request) would take longer than the whole run took
+    assert r.wall_s - 1.0 < r.backlog_end * 0.001
 
 
 def test_open_loop_windows_and_live_polling_equal_the_final_result():
@@ -273,10 +280,18 @@ def test_stop_ends_an_open_loop_run_waiting_for_a_distant_request():
         engine.native_model("noop"), max_iterations=3, request_intervals_us=[1000, 60e6]
     )
     runner.start()
-    threading.Timer(0.1, runner.stop).start()
+
+    def stop_after_the_first_request():
+        while runner.live_iterations == 0 and not runner.done:
+            time.sleep(0.01)
+        runner.stop()
+
+    stopper = threading.Thread(target=stop_after_the_first_request)
     t0 = time.monotonic()
+    stopper.start()
     r = runner.wait()
-    assert time.monotonic() - t0 < 5
+    stopper.join()
+    assert time.monotonic() - t0 < 60  # the second request was due a minute after start
     assert r.status == "stopped"
     assert r.iterations == 1  # request 0 after 1 ms; request 1 was a minute away
 

@@ -198,23 +198,47 @@ def test_an_slo_search_picks_each_probe_from_the_last_result():
     assert all(r["slo"]["met"] == (r["request_rate"] <= capacity) for r in reports)
 
 
-def test_cancel_stops_a_real_local_run_and_leaves_no_copy_behind():
-    class Sleeps:
-        def __call__(self, x):
-            time.sleep(0.001)
-            return x
+class MarksWhenMeasuring:
+    """Sleeps 1 ms a call; its 20th call (timed: warm-up is one) creates NPF_TEST_MARK."""
 
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, x):
+        self.calls += 1
+        if self.calls == 20:
+            open(os.environ["NPF_TEST_MARK"], "w").close()
+        time.sleep(0.001)
+        return x
+
+
+def test_cancel_stops_a_real_local_run_and_leaves_no_copy_behind(tmp_path, monkeypatch):
+    mark = tmp_path / "measuring"
+    monkeypatch.setenv("NPF_TEST_MARK", str(mark))
     settings = npf.BenchmarkSettings.from_keywords(
         duration=30, n_models=[1, 2], workers_per_model=1, device_type="cpu", verbosity=0
     )
-    workload_plan = npf.plan(Sleeps, np.ones(2), settings=settings)
-    executor = executors.LocalExecutor(_workload(Sleeps, settings), settings)
-    threading.Timer(1.5, executor.cancel).start()
-    t0 = time.monotonic()
-    results = list(executor.run(workload_plan.groups()))
-    assert time.monotonic() - t0 < 20
+    workload_plan = npf.plan(MarksWhenMeasuring, np.ones(2), settings=settings)
+    executor = executors.LocalExecutor(_workload(MarksWhenMeasuring, settings), settings)
+
+    ended = threading.Event()
+
+    def cancel_once_measuring():
+        while not mark.exists():
+            if ended.wait(0.01):
+                return
+        executor.cancel()
+
+    canceller = threading.Thread(target=cancel_once_measuring)
+    canceller.start()
+    try:
+        results = list(executor.run(workload_plan.groups()))
+    finally:
+        ended.set()
+        canceller.join()
     assert [r.status for r in results] == ["stopped"]
-    assert results[0].results["n_infs"] > 0 and results[0].interrupted
+    assert results[0].results["n_infs"] >= 18 and results[0].interrupted
+    assert results[0].results["total_s"] < 30  # cut short of its duration
     assert no_model_processes()
 
 

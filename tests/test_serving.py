@@ -173,8 +173,8 @@ def test_an_unreachable_server_fails_before_the_run_naming_the_url() -> None:
     port = _closed_port()
     start = time.monotonic()
     with pytest.raises(EndpointError, match=rf"cannot reach http://127\.0\.0\.1:{port}"):
-        serving.benchmark(f"127.0.0.1:{port}", "add", connect_timeout_s=2.0, **SHORT)
-    assert time.monotonic() - start < 10  # refused at once, well within any timeout
+        serving.benchmark(f"127.0.0.1:{port}", "add", connect_timeout_s=60.0, **SHORT)
+    assert time.monotonic() - start < 60  # refused at once, not after the connect timeout
 
 
 def test_unknown_models_and_mismatched_inputs_fail_before_the_run(tmp_path: Path) -> None:

@@ -40,13 +40,10 @@ def _run(model, stability, **options):
 
 def test_a_stationary_model_stops_early_and_is_stable():
     rule = {"rel_ci": 0.25, "percentile": 50, "min_s": 1.0, "max_s": 30.0}
-    started = time.monotonic()
     (report,) = _run(Sleeps1ms, rule)
-    elapsed = time.monotonic() - started
     assert report["status"] == "finished", report["error"]
     assert report["stable"] is True
     assert 1.0 <= report["measured_s"] < 30.0
-    assert elapsed < 30.0
     low, high = report["throughput_ci"]
     assert low <= report["throughput_avg"] <= high
     assert (high - low) / 2 <= 0.25 * report["throughput_avg"]

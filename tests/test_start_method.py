@@ -32,6 +32,14 @@ def _p50_ms(**options):
     return report["start_method"], report["latency_ms_p50"]
 
 
+def _quickest_ms(**options):
+    """The start method and the quickest call's latency: a spin's on a loaded machine
+    too, as one call of many runs undisturbed (a preempted one runs long)."""
+    (report,) = _benchmark(**options)
+    assert report["status"] == "finished", report["error"]
+    return report["start_method"], report["latency_ms_p0"]
+
+
 @pytest.fixture
 def extra_thread():
     stop = threading.Event()
@@ -43,14 +51,14 @@ def extra_thread():
 
 
 def test_a_parent_with_another_thread_spawns_its_copies(caplog):
-    method, forked_p50 = _p50_ms(start_method="fork")
+    method, forked_ms = _quickest_ms(start_method="fork")
     assert method == "fork"
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait, name="user-thread")
     thread.start()
     try:
         with caplog.at_level(logging.INFO, logger="neuronperf_native"):
-            method, spawned_p50 = _p50_ms(verbosity=1)
+            method, spawned_ms = _quickest_ms(verbosity=1)
     finally:
         stop.set()
         thread.join()
@@ -58,9 +66,10 @@ def test_a_parent_with_another_thread_spawns_its_copies(caplog):
     assert any(
         "fresh interpreters" in r.message and "user-thread" in r.message for r in caplog.records
     )
-    # the same model, forked from this parent without the thread, measures the same
-    assert spawned_p50 == pytest.approx(forked_p50, rel=0.1)
-    assert spawned_p50 >= 0.2
+    # the same model, forked from this parent without the thread, measures the same:
+    # never under its 0.2 ms (to the histogram's 3 digits), within 5% of it undisturbed
+    assert 0.2 * 0.999 <= spawned_ms <= 0.21
+    assert 0.2 * 0.999 <= forked_ms <= 0.21
 
 
 def test_forcing_fork_on_an_unsafe_parent_warns_naming_the_threads(extra_thread, caplog):

@@ -1,7 +1,6 @@
 #include "native_models.h"
 
 #include <cmath>
-#include <random>
 #include <sstream>
 
 #include "clock.h"
@@ -17,36 +16,17 @@ class NoopInstance final : public NativeInstance {
 
 class SpinInstance final : public NativeInstance {
  public:
-  SpinInstance(const SpinSettings& s, int worker_index)
-      : s_(s), rng_(s.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(worker_index)) {}
+  SpinInstance(const SpinSettings& s, int worker_index) : draws_(s, worker_index) {}
 
   void infer() override {
     const int64_t start = now_ns();
-    const int64_t deadline = start + draw_ns();
+    const int64_t deadline = start + draws_.next_ns();
     while (now_ns() < deadline) {
     }
   }
 
  private:
-  int64_t draw_ns() {
-    switch (s_.distribution) {
-      case SpinDistribution::kFixed:
-        return s_.latency_ns;
-      case SpinDistribution::kUniform:
-        return std::uniform_int_distribution<int64_t>(s_.low_ns, s_.high_ns)(rng_);
-      case SpinDistribution::kBimodal:
-        return unit_(rng_) < s_.second_fraction ? s_.second_latency_ns : s_.latency_ns;
-      case SpinDistribution::kLognormal:
-        return static_cast<int64_t>(
-            std::llround(static_cast<double>(s_.latency_ns) * std::exp(s_.sigma * normal_(rng_))));
-    }
-    return s_.latency_ns;
-  }
-
-  SpinSettings s_;
-  std::mt19937_64 rng_;
-  std::uniform_real_distribution<double> unit_{0.0, 1.0};
-  std::normal_distribution<double> normal_{0.0, 1.0};
+  SpinDraws draws_;
 };
 
 class StreamSpinInstance final : public NativeInstance {
@@ -114,6 +94,25 @@ SpinDistribution parse_spin_distribution(const std::string& name) {
   if (name == "lognormal") return SpinDistribution::kLognormal;
   throw InvalidArgument("distribution must be one of fixed, uniform, bimodal, lognormal; got '" +
                         name + "'");
+}
+
+SpinDraws::SpinDraws(const SpinSettings& settings, int worker_index)
+    : s_(settings),
+      rng_(settings.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(worker_index)) {}
+
+int64_t SpinDraws::next_ns() {
+  switch (s_.distribution) {
+    case SpinDistribution::kFixed:
+      return s_.latency_ns;
+    case SpinDistribution::kUniform:
+      return std::uniform_int_distribution<int64_t>(s_.low_ns, s_.high_ns)(rng_);
+    case SpinDistribution::kBimodal:
+      return unit_(rng_) < s_.second_fraction ? s_.second_latency_ns : s_.latency_ns;
+    case SpinDistribution::kLognormal:
+      return static_cast<int64_t>(
+          std::llround(static_cast<double>(s_.latency_ns) * std::exp(s_.sigma * normal_(rng_))));
+  }
+  return s_.latency_ns;
 }
 
 SpinModel::SpinModel(const SpinSettings& s) : settings_(s) {

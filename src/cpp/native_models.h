@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <string>
 
 #include "pipeline.h"
@@ -56,6 +57,20 @@ struct SpinSettings {
 };
 
 SpinDistribution parse_spin_distribution(const std::string& name);  // throws InvalidArgument
+
+// The seeded latencies one SpinModel worker spins for, in call order: the same
+// (settings, worker_index) always gives the same sequence. Used by one thread only.
+class SpinDraws {
+ public:
+  SpinDraws(const SpinSettings& settings, int worker_index);
+  int64_t next_ns();
+
+ private:
+  SpinSettings s_;
+  std::mt19937_64 rng_;
+  std::uniform_real_distribution<double> unit_{0.0, 1.0};
+  std::normal_distribution<double> normal_{0.0, 1.0};
+};
 
 // Busy-waits (CPU-bound, like a model on a core) for a latency drawn from a
 // seeded distribution; each worker draws from its own stream (seed, worker).

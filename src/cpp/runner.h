@@ -45,7 +45,7 @@ class Runner {
   // Timed iterations completed so far by all workers (relaxed reads; any thread).
   int64_t live_iterations() const noexcept;
   // The windows closed since the previous call (by any thread), in order, at most
-  // WindowStore::max_slots() per call. Thread-safe, during and after the run.
+  // WindowStore::kMaxHistograms per call. Thread-safe, during and after the run.
   //
   // Window k is closed once no worker can add a completion to it: every worker has
   // finished or been abandoned, or has handed over its completions below some later
@@ -64,8 +64,7 @@ class Runner {
  private:
   std::shared_ptr<Shared> shared_;
   std::vector<Thread> threads_;
-  // Written by the thread that starts and waits, read by done() from any thread.
-  std::atomic<bool> started_{false};
+  std::atomic<bool> started_{false};  // read by done() from any thread
   std::atomic<bool> waited_{false};
 };
 
