@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from neuronperf_native import engine
-from neuronperf_native.engine import StreamOptions
+from neuronperf_native.engine import Histogram, StreamOptions
 from neuronperf_native.streaming import REQUEST_FIELDS, parse_goodput, request_records
 
 
@@ -216,6 +216,27 @@ def test_native_stream_model_and_windows_carry_token_metrics():
     assert sum(h.count for h in result.metric_window_histograms("tpot")) == 60
     with pytest.raises(KeyError):
         windows[0].latency("bogus")
+
+
+def test_a_streamed_run_keeps_as_many_window_histograms_as_a_plain_one():
+    """e2e and the 3 token metrics share the result's 1,024 window histograms: beyond
+    256 windows adjacent ones merge pairwise (memory at the end of a long streamed run),
+    and together they still hold every value."""
+    model = engine.native_model("stream", first_token_ns=20_000, token_ns=10_000, tokens=3)
+    r = engine.run(model, duration_s=0.6, window_s=0.001, stream=True)
+    assert r.status == "finished", r.error
+    span = r.window_histogram_span
+    assert len(r.windows) > 512 and span == 4
+    lists = [r.window_histograms, *r.token_window_histograms.values()]
+    assert [len(hists) for hists in lists] == [-(-len(r.windows) // span)] * 4
+    assert sum(map(len, lists)) <= 1024
+    for j, h in enumerate(r.window_histograms):
+        assert h.count == sum(r.windows[j * span : (j + 1) * span])
+    for metric in ("ttft", "itl", "tpot"):
+        merged = Histogram()
+        for h in r.metric_window_histograms(metric):
+            merged.merge(h)
+        assert merged == getattr(r.tokens, metric)
 
 
 def test_to_dict_round_trip_keeps_the_token_metrics():

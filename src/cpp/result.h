@@ -65,7 +65,7 @@ struct RunResult {
       windows;  // completions per window; window i starts at start_ns + i * window_ns
   // e2e latencies of the iterations completed in each group of window_histogram_span
   // windows: histogram j covers windows [j * span, (j + 1) * span). The span is 1 up to
-  // WindowStore::kMaxHistograms windows and doubles beyond, bounding memory.
+  // WindowStore::max_slots() windows and doubles beyond, bounding memory.
   std::vector<Histogram> window_histograms;
   int64_t window_histogram_span = 1;
   int64_t cpu_ns = 0;  // process CPU time between start_ns and the end of the run

@@ -45,7 +45,7 @@ class Runner {
   // Timed iterations completed so far by all workers (relaxed reads; any thread).
   int64_t live_iterations() const noexcept;
   // The windows closed since the previous call (by any thread), in order, at most
-  // WindowStore::kMaxHistograms per call. Thread-safe, during and after the run.
+  // WindowStore::max_slots() per call. Thread-safe, during and after the run.
   //
   // Window k is closed once no worker can add a completion to it: every worker has
   // finished or been abandoned, or has handed over its completions below some later

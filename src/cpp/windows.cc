@@ -61,15 +61,15 @@ void WindowStore::add(int64_t window, int64_t count, const Histogram& latency,
   if (counts_.size() <= w) counts_.resize(w + 1, 0);
   counts_[w] += count;
 
-  while (static_cast<size_t>(window / span_) >= kMaxHistograms) compact();
+  while (static_cast<size_t>(window / span_) >= max_slots()) compact();
   const auto slot = static_cast<size_t>(window / span_);
   if (stored_.size() <= slot) stored_.resize(slot + 1);
   merge(stored_[slot], sparse);
 
   if (window < next_) return;  // a window a poller already skipped
   auto offset = static_cast<size_t>(window - next_);
-  if (offset >= kMaxHistograms) {
-    const size_t drop = offset - kMaxHistograms + 1;
+  if (offset >= max_slots()) {
+    const size_t drop = offset - max_slots() + 1;
     for (size_t i = 0; i < drop && !pending_.empty(); ++i) pending_.pop_front();
     next_ += static_cast<int64_t>(drop);
     offset -= drop;
@@ -92,8 +92,7 @@ std::vector<LiveWindow> WindowStore::take_closed(int64_t closed_before, int64_t 
   {
     std::lock_guard<std::mutex> lock(mutex_);
     first = next_;
-    const int64_t n =
-        std::min<int64_t>(closed_before - next_, static_cast<int64_t>(kMaxHistograms));
+    const int64_t n = std::min<int64_t>(closed_before - next_, static_cast<int64_t>(max_slots()));
     for (int64_t i = 0; i < n; ++i) {
       const auto w = static_cast<size_t>(next_);
       const int64_t count = w < counts_.size() ? counts_[w] : 0;
@@ -133,7 +132,7 @@ void WindowStore::cover(int64_t n_windows) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (n_windows <= static_cast<int64_t>(counts_.size())) return;
   counts_.resize(static_cast<size_t>(n_windows), 0);
-  while (static_cast<size_t>((n_windows - 1) / span_) >= kMaxHistograms) compact();
+  while (static_cast<size_t>((n_windows - 1) / span_) >= max_slots()) compact();
 }
 
 std::vector<int64_t> WindowStore::counts() const {

@@ -39,12 +39,14 @@ struct LiveWindow {
 // and by pollers; never on a worker's per-iteration path.
 //
 // Bounds: counts take 8 bytes per window for the whole run (as the result's windows).
-// Histograms are kept twice, each bounded to kMaxHistograms sparse histograms:
-// - for the result: once a run has more than kMaxHistograms windows, adjacent stored
-//   histograms are merged pairwise, so each covers span() windows (a power of two);
-// - for pollers: windows not yet taken, one histogram each; a poller that falls more
-//   than kMaxHistograms windows behind misses the oldest (its next window indices
-//   jump; the result still holds them).
+// Histograms are kept twice, each bounded to kMaxHistograms sparse histograms, e2e and
+// metrics counted together: max_slots() windows' worth (1,024 windows, 256 with the 3
+// token metrics), so that a streamed run's result holds as many histograms as a plain one:
+// - for the result: once a run has more than max_slots() windows, adjacent stored
+//   slots are merged pairwise, so each covers span() windows (a power of two);
+// - for pollers: windows not yet taken, one slot each; a poller that falls more than
+//   max_slots() windows behind misses the oldest (its next window indices jump; the
+//   result still holds them).
 // A sparse histogram holds at most one entry per touched bucket (16 bytes each).
 class WindowStore {
  public:
@@ -57,7 +59,8 @@ class WindowStore {
   // (an array of the store's metric count) when the store keeps metrics.
   void add(int64_t window, int64_t count, const Histogram& latency,
            const Histogram* metrics = nullptr);
-  // Windows [first not taken, closed_before), in order, each once over all callers.
+  // Windows [first not taken, closed_before), in order, each once over all callers; at
+  // most max_slots() per call.
   // Windows past the last one holding completions are reported empty.
   std::vector<LiveWindow> take_closed(int64_t closed_before, int64_t start_ns, int64_t window_ns);
   // Number of windows up to the last one that holds completions or was taken.
@@ -70,6 +73,8 @@ class WindowStore {
   // metric -1: e2e; 0.. the extra metrics.
   std::vector<Histogram> histograms(int64_t& span, int metric = -1) const;
   int metrics() const noexcept { return metrics_; }
+  // Windows (or spans) whose histograms the store keeps: kMaxHistograms in all.
+  size_t max_slots() const noexcept { return kMaxHistograms / (1 + static_cast<size_t>(metrics_)); }
 
  private:
   // A window's (or span's) e2e histogram, then one per metric.

@@ -271,8 +271,9 @@ class RunResult:
         self.window_s = window_ns / 1e9
         self.windows = list(windows)
         #: e2e histograms per group of window_histogram_span windows: entry j covers
-        #: windows [j * span, (j + 1) * span). span is 1 up to 1,024 windows and doubles
-        #: beyond (adjacent histograms merged pairwise), so memory stays bounded.
+        #: windows [j * span, (j + 1) * span). span is 1 up to 1,024 windows (256 when
+        #: streamed: the token metrics' histograms count too) and doubles beyond
+        #: (adjacent histograms merged pairwise), so memory stays bounded.
         #: Empty for results read from schema 1.
         self.window_histograms = list(window_histograms or [])
         self.window_histogram_span = window_histogram_span
@@ -876,8 +877,8 @@ class Runner:
         worker can add to it: each worker has finished (or was abandoned), or has
         completed an iteration in a later window, and window k has ended. So a call
         in flight across a window's end holds that window open until it returns
-        (`live_iterations` shows progress meanwhile). At most 1,024 windows per call;
-        a caller more than 1,024 windows behind misses the oldest (indices jump).
+        (`live_iterations` shows progress meanwhile). At most 1,024 windows per call
+        (256 when streamed); a caller further behind misses the oldest (indices jump).
         """
         return [Window(*raw) for raw in self._runner.poll_windows()]
 

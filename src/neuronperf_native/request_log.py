@@ -1,9 +1,10 @@
 """export_requests: one JSON line per timed request of a streamed benchmark.
 
 AIPerf's per-record export, for joining with traces: each line names its
-configuration and copy, and gives the request's stamps on the engine's clock
-(CLOCK_MONOTONIC ns, the same clock in every process of the host), its token counts
-and the latencies derived from them. Lines of one configuration follow each other,
+configuration and copy (and in a fleet run the Ray node_id of the copy's node), and
+gives the request's stamps on the engine's clock (CLOCK_MONOTONIC ns, the same clock
+in every process of the host: of that node in a fleet), its token counts and the
+latencies derived from them. Lines of one configuration follow each other,
 in copy then worker order. The file is written atomically once the benchmark ends.
 """
 
@@ -44,7 +45,10 @@ def lines(results: Iterable[ConfigurationResult]) -> Iterable[str]:
         copies = result.results.get("copies", [])
         for copy, array in zip(copies, result.requests, strict=False):
             for record in request_records(array):
-                line = {**config, "copy_id": copy.get("copy_id"), **record, **_derived(record)}
+                where = {"copy_id": copy.get("copy_id")}
+                if "node_id" in copy:
+                    where["node_id"] = copy["node_id"]
+                line = {**config, **where, **record, **_derived(record)}
                 yield json.dumps(line, separators=(",", ":"))
 
 

@@ -96,6 +96,47 @@ TEST_CASE("beyond kMaxHistograms windows, stored histograms merge pairwise") {
   CHECK(hists[1].min() == hists[1].lowest_equivalent(1004));
 }
 
+TEST_CASE("metrics share the store's kMaxHistograms: fewer windows before merging pairwise") {
+  WindowStore store(Histogram::kDefaultLowest, Histogram::kDefaultHighest,
+                    Histogram::kDefaultDigits, 3);
+  const auto slots = static_cast<int64_t>(store.max_slots());
+  CHECK(slots * 4 == static_cast<int64_t>(WindowStore::kMaxHistograms));
+  const int64_t n = 2 * slots + 10;  // span 4
+  for (int64_t w = 0; w < n; ++w) {
+    std::vector<Histogram> metrics;
+    metrics.push_back(with_values({10 + w}));
+    metrics.push_back(with_values({20 + w, 30 + w}));
+    metrics.emplace_back();
+    store.add(w, 1, with_values({1000 + w}), metrics.data());
+  }
+  const int64_t per_window[] = {1, 1, 2, 0};  // e2e, then the metrics in order
+  size_t held = 0;
+  for (int metric = -1; metric < 3; ++metric) {
+    int64_t span = 0;
+    auto hists = store.histograms(span, metric);
+    CHECK(span == 4);
+    REQUIRE(hists.size() == static_cast<size_t>((n + 3) / 4));
+    held += hists.size();
+    int64_t total = 0;
+    for (size_t j = 0; j < hists.size(); ++j) {
+      const int64_t windows = std::min<int64_t>(4, n - static_cast<int64_t>(j) * 4);
+      CHECK(hists[j].count() == windows * per_window[metric + 1]);
+      total += hists[j].count();
+    }
+    CHECK(total == n * per_window[metric + 1]);
+  }
+  CHECK(held <= WindowStore::kMaxHistograms);
+  int64_t span = 0;
+  CHECK(store.histograms(span, 1)[1].min() == Histogram().lowest_equivalent(24));
+  // A poller keeps max_slots() windows too: the newest, with their metrics.
+  auto taken = store.take_closed(n, 0, 1);
+  REQUIRE(taken.size() == static_cast<size_t>(slots));
+  CHECK(taken.front().index == n - slots);
+  REQUIRE(taken.back().metrics.size() == 3);
+  CHECK(taken.back().metrics[1].count() == 2);
+  CHECK(taken.back().metrics[1].min() == Histogram().lowest_equivalent(20 + n - 1));
+}
+
 TEST_CASE("a poller that falls behind misses the oldest windows, not the newest") {
   WindowStore store = default_store();
   const auto max = static_cast<int64_t>(WindowStore::kMaxHistograms);
