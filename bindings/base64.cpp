@@ -1,5 +1,5 @@
 // Python binding of the base64 decoder: str in, bytes out, written in place.
-#include "base64.h"
+#include "json/base64.h"
 
 #include <Python.h>
 #include <pybind11/pybind11.h>

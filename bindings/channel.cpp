@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "bindings.h"
-#include "clock.h"
-#include "frames.h"
+#include "common/clock.h"
+#include "engine/frames.h"
 #include "interpreter_exit.h"
 
 namespace py = pybind11;

@@ -2,7 +2,7 @@
 // caller (negative values, bad percentiles) happens here, so Python users get
 // a ValueError naming the argument; the engine's own errors are translated in
 // module.cpp. record_many releases the GIL while it records.
-#include "histogram.h"
+#include "histogram/histogram.h"
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>

@@ -10,9 +10,9 @@
 #include <thread>
 #include <vector>
 
-#include "clock.h"
+#include "common/clock.h"
+#include "engine/runner.h"
 #include "gil_arbiter.h"
-#include "runner.h"
 
 namespace py = pybind11;
 

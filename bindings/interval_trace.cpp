@@ -1,6 +1,6 @@
 // Binding of IntervalTrace: replayed request intervals, read and shared natively.
 // Reading and mapping run without the GIL; pickling carries the written form.
-#include "interval_trace.h"
+#include "engine/interval_trace.h"
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>

@@ -7,7 +7,7 @@
 // cyclic GC is paused while building (fresh containers hold no cycles; without
 // the pause, 30 M small lists took minutes of collections). JsonError becomes
 // _engine.JsonError (a ValueError) and JsonFileError an OSError with its errno.
-#include "json_reader.h"
+#include "json/json_reader.h"
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>

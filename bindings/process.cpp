@@ -2,7 +2,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings.h"
-#include "parent_death.h"
+#include "engine/parent_death.h"
 
 namespace py = pybind11;
 

@@ -3,7 +3,7 @@
 #include <string>
 #include <utility>
 
-#include "pipeline.h"
+#include "engine/pipeline.h"
 
 namespace py = pybind11;
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-#include "clock.h"
+#include "common/clock.h"
 #include "gil_arbiter.h"
 #include "interpreter_exit.h"
 #include "python_errors.h"

@@ -8,8 +8,8 @@
 #include <mutex>
 #include <vector>
 
-#include "native_models.h"
-#include "pipeline.h"
+#include "engine/pipeline.h"
+#include "models/native_models.h"
 
 namespace npn::bindings {
 

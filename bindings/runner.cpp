@@ -1,5 +1,5 @@
 // Bindings for native models, pipelines and the runner.
-#include "runner.h"
+#include "engine/runner.h"
 
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
@@ -11,16 +11,16 @@
 #include <type_traits>
 
 #include "bindings.h"
-#include "calibration.h"
-#include "clock.h"
-#include "errors.h"
+#include "common/clock.h"
+#include "common/errors.h"
+#include "engine/progress_forwarder.h"
+#include "engine/stage.h"
 #include "gil_arbiter.h"
 #include "interpreter_exit.h"
-#include "native_models.h"
-#include "progress_forwarder.h"
+#include "models/calibration.h"
+#include "models/native_models.h"
 #include "python_errors.h"
 #include "python_pipeline.h"
-#include "stage.h"
 
 namespace py = pybind11;
 

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "bindings.h"
-#include "http_client.h"
 #include "interpreter_exit.h"
 #include "python_errors.h"
-#include "served_model.h"
+#include "served/http_client.h"
+#include "served/served_model.h"
 
 namespace py = pybind11;
 

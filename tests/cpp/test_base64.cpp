@@ -3,8 +3,8 @@
 #include <string>
 #include <string_view>
 
-#include "base64.h"
-#include "errors.h"
+#include "common/errors.h"
+#include "json/base64.h"
 
 namespace {
 

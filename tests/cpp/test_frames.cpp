@@ -7,8 +7,8 @@
 #include <system_error>
 #include <thread>
 
-#include "clock.h"
-#include "frames.h"
+#include "common/clock.h"
+#include "engine/frames.h"
 
 using namespace npn;
 

@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "errors.h"
-#include "histogram.h"
+#include "common/errors.h"
+#include "histogram/histogram.h"
 
 using npn::DecodeError;
 using npn::Histogram;

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "errors.h"
-#include "interval_trace.h"
+#include "common/errors.h"
+#include "engine/interval_trace.h"
 
 using namespace npn;
 

@@ -16,9 +16,9 @@
 #include <thread>
 #include <vector>
 
-#include "json_numbers.h"
-#include "json_prefetch.h"
-#include "json_reader.h"
+#include "json/json_numbers.h"
+#include "json/json_prefetch.h"
+#include "json/json_reader.h"
 
 using npn::JsonArray;
 using npn::JsonBigInt;

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "native_models.h"
+#include "models/native_models.h"
 
 using namespace npn;
 

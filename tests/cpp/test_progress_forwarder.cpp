@@ -9,10 +9,10 @@
 #include <string>
 #include <thread>
 
-#include "frames.h"
-#include "native_models.h"
-#include "progress_forwarder.h"
-#include "runner.h"
+#include "engine/frames.h"
+#include "engine/progress_forwarder.h"
+#include "engine/runner.h"
+#include "models/native_models.h"
 
 using namespace npn;
 

@@ -13,10 +13,10 @@
 #include <type_traits>
 #include <vector>
 
-#include "clock.h"
-#include "errors.h"
-#include "native_models.h"
-#include "runner.h"
+#include "common/clock.h"
+#include "common/errors.h"
+#include "engine/runner.h"
+#include "models/native_models.h"
 
 using namespace npn;
 

@@ -11,11 +11,11 @@
 #include <thread>
 #include <vector>
 
-#include "clock.h"
-#include "errors.h"
-#include "native_models.h"
-#include "runner.h"
-#include "scheduler.h"
+#include "common/clock.h"
+#include "common/errors.h"
+#include "engine/runner.h"
+#include "engine/scheduler.h"
+#include "models/native_models.h"
 
 using namespace npn;
 

@@ -14,13 +14,13 @@
 #include <thread>
 #include <vector>
 
-#include "clock.h"
-#include "errors.h"
-#include "native_models.h"
-#include "pipeline.h"
-#include "runner.h"
-#include "served_answer.h"
-#include "served_model.h"
+#include "common/clock.h"
+#include "common/errors.h"
+#include "engine/pipeline.h"
+#include "engine/runner.h"
+#include "models/native_models.h"
+#include "served/served_answer.h"
+#include "served/served_model.h"
 
 using namespace npn;
 

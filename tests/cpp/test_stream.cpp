@@ -6,10 +6,10 @@
 #include <memory>
 #include <string>
 
-#include "errors.h"
-#include "native_models.h"
-#include "runner.h"
-#include "stream.h"
+#include "common/errors.h"
+#include "engine/runner.h"
+#include "engine/stream.h"
+#include "models/native_models.h"
 
 using namespace npn;
 

@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "thread.h"
+#include "engine/thread.h"
 
 using npn::Thread;
 

@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "wakeup.h"
+#include "engine/wakeup.h"
 
 using namespace npn;
 

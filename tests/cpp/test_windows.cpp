@@ -7,10 +7,10 @@
 #include <thread>
 #include <vector>
 
-#include "clock.h"
-#include "native_models.h"
-#include "runner.h"
-#include "windows.h"
+#include "common/clock.h"
+#include "engine/runner.h"
+#include "engine/windows.h"
+#include "models/native_models.h"
 
 using namespace npn;
 
