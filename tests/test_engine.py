@@ -272,11 +272,18 @@ def _binomial_floor(n: int, p: float) -> float:
 
 def test_native_spin_fixed_latency_accuracy():
     for latency_ns, iterations in ((100_000, 2000), (2_000_000, 100)):
-        latencies = _spin_latencies_ns(
-            engine.native_model("spin", latency_ns=latency_ns), iterations
-        )
-        assert latencies.min() >= latency_ns
-        assert latencies.min() <= latency_ns * 1.05
+        model = engine.native_model("spin", latency_ns=latency_ns)
+        # Never early, in any round. Close to the latency in its quickest call, which needs
+        # one call the scheduler did not preempt: a loaded machine may preempt every 2 ms
+        # call of a round, so up to five rounds; a model that overshoots fails them all.
+        quickest_ns = []
+        for _ in range(5):
+            latencies = _spin_latencies_ns(model, iterations)
+            assert latencies.min() >= latency_ns
+            quickest_ns.append(latencies.min())
+            if quickest_ns[-1] <= latency_ns * 1.05:
+                break
+        assert min(quickest_ns) <= latency_ns * 1.05, quickest_ns
 
 
 def test_native_spin_bimodal_percentiles():
