@@ -50,7 +50,8 @@ def vllm_url(tmp_path_factory: pytest.TempPathFactory):
         [*command, "--model", str(model), *options.split()],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"},
+        # vLLM's IPC sockets go to TMPDIR: keep them in this test's folder, not /tmp
+        env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "TMPDIR": str(model.parent)},
     )
     try:
         deadline = time.monotonic() + 300
